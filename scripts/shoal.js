@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `shoal` command: loads the TypeScript sources through tsx (no build step) and runs the CLI.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = main(process.argv.slice(2));

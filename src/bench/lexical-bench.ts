@@ -1,0 +1,161 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { percentile } from '../eval/metrics.ts';
+import { readReports } from '../ingest/index.ts';
+import type { Bm25Options } from '../lexical/index.ts';
+import { fts5Engine, miniSearchEngine, shoalEngine, type LexicalEngine } from './engines.ts';
+
+/** Options of {@link runLexicalBench}. */
+export interface LexicalBenchOptions {
+  /** A report file or folder (e.g. the Reuters-21578 corpus.jsonl folder). */
+  data: string;
+  /** Number of queries (report titles, spread evenly over the corpus). Default 1000. */
+  queries?: number;
+  /** Builds per engine, interleaved; the median is reported. Default 3 (MiniSearch, far slower, builds once). */
+  buildRepeats?: number;
+  /** Skip MiniSearch (its build takes several seconds). Default false. */
+  skipMiniSearch?: boolean;
+  index?: DeepPartial<IndexOptions>;
+  bm25?: Bm25Options;
+  log?: (line: string) => void;
+}
+
+/** Measurements of one engine. */
+export interface EngineStats {
+  buildMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  qps: number;
+  /** Memory the built index holds: JS heap plus array buffers for JS engines, database pages for FTS5. */
+  heapMB: number;
+}
+
+/** The `--json` contract of `shoal bench lexical`. */
+export interface LexicalBenchResult {
+  paragraphs: number;
+  queries: number;
+  shoal: EngineStats;
+  fts5: EngineStats;
+  minisearch?: EngineStats;
+  /** shoal / FTS5 ratios measured in this run (below 1 means shoal is faster or smaller). */
+  ratios: { p50: number; p99: number; buildMs: number };
+}
+
+type Builder = { name: 'shoal' | 'fts5' | 'minisearch'; build: () => LexicalEngine };
+
+/**
+ * Builds shoal's BM25 index, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same
+ * OR-queries against each, interleaved (query i goes to every engine before query i+1, in rotating
+ * order), so machine noise hits all engines alike. Top-10 per query.
+ */
+export function runLexicalBench(options: LexicalBenchOptions): LexicalBenchResult {
+  const log = options.log ?? (() => {});
+  const gc = exposeGc();
+  const read = readReports([options.data]);
+  const paragraphs = paragraphsOf(read.reports, resolveIndexOptions(options.index));
+  const queries = pickQueries(read.reports.map((r) => r.title), options.queries ?? 1000);
+  log(`${read.reports.length} reports, ${paragraphs.length} paragraphs, ${queries.length} queries`);
+
+  const builders: Builder[] = [
+    { name: 'shoal', build: () => shoalEngine(paragraphs, options.index, options.bm25) },
+    { name: 'fts5', build: () => fts5Engine(paragraphs) },
+  ];
+  const repeats = options.buildRepeats ?? 3;
+  const buildTimes = new Map<string, number[]>();
+  const engines = new Map<string, LexicalEngine>();
+  const memory = new Map<string, number>();
+  for (let r = 0; r < repeats; r++) {
+    for (const b of r % 2 === 0 ? builders : [...builders].reverse()) {
+      engines.get(b.name)?.close();
+      engines.delete(b.name);
+      const { engine, ms, mb } = measureBuild(b, gc);
+      buildTimes.set(b.name, [...(buildTimes.get(b.name) ?? []), ms]);
+      engines.set(b.name, engine);
+      memory.set(b.name, b.name === 'fts5' ? fts5Megabytes(engine) : mb);
+      log(`build ${b.name}: ${ms.toFixed(0)} ms`);
+    }
+  }
+  if (!options.skipMiniSearch) {
+    const { engine, ms, mb } = measureBuild({ name: 'minisearch', build: () => miniSearchEngine(paragraphs) }, gc);
+    buildTimes.set('minisearch', [ms]);
+    engines.set('minisearch', engine);
+    memory.set('minisearch', mb);
+    log(`build minisearch: ${ms.toFixed(0)} ms`);
+  }
+
+  const names = [...engines.keys()];
+  const latencies = new Map(names.map((n) => [n, [] as number[]]));
+  const warmup = Math.min(50, queries.length);
+  for (let i = -warmup; i < queries.length; i++) {
+    const q = queries[(i + queries.length) % queries.length]!;
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(i + warmup + j) % names.length]!;
+      const engine = engines.get(name)!;
+      const start = performance.now();
+      engine.search(q, 10);
+      const elapsed = performance.now() - start;
+      if (i >= 0) latencies.get(name)!.push(elapsed);
+    }
+  }
+  for (const e of engines.values()) e.close();
+
+  const stats = (name: string): EngineStats => {
+    const lat = latencies.get(name)!;
+    const total = lat.reduce((a, b) => a + b, 0);
+    return {
+      buildMs: percentile(buildTimes.get(name)!, 50),
+      p50Ms: percentile(lat, 50),
+      p99Ms: percentile(lat, 99),
+      qps: lat.length / (total / 1000),
+      heapMB: memory.get(name)!,
+    };
+  };
+  const shoal = stats('shoal');
+  const fts5 = stats('fts5');
+  return {
+    paragraphs: paragraphs.length,
+    queries: queries.length,
+    shoal,
+    fts5,
+    ...(engines.has('minisearch') ? { minisearch: stats('minisearch') } : {}),
+    ratios: { p50: shoal.p50Ms / fts5.p50Ms, p99: shoal.p99Ms / fts5.p99Ms, buildMs: shoal.buildMs / fts5.buildMs },
+  };
+}
+
+/** `count` distinct non-empty titles spread evenly over the list (deterministic). */
+export function pickQueries(titles: string[], count: number): string[] {
+  const distinct = [...new Set(titles.map((t) => t.trim()).filter((t) => /[\p{L}\p{N}]/u.test(t)))];
+  if (distinct.length <= count) return distinct;
+  const step = distinct.length / count;
+  return Array.from({ length: count }, (_, i) => distinct[Math.floor(i * step)]!);
+}
+
+function measureBuild(b: Builder, gc: () => void): { engine: LexicalEngine; ms: number; mb: number } {
+  gc();
+  const before = memoryInUse();
+  const start = performance.now();
+  const engine = b.build();
+  const ms = performance.now() - start;
+  gc();
+  return { engine, ms, mb: (memoryInUse() - before) / 2 ** 20 };
+}
+
+function memoryInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+function fts5Megabytes(engine: LexicalEngine): number {
+  const db = (engine as ReturnType<typeof fts5Engine>).db;
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const size = db.pragma('page_size', { simple: true }) as number;
+  return (pages * size) / 2 ** 20;
+}
+
+// Memory is measured after a full collection; `--expose-gc` is switched on at run time if needed.
+function exposeGc(): () => void {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}

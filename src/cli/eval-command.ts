@@ -1,0 +1,43 @@
+import { SearchError } from '../core/errors.ts';
+import { runEval } from '../eval/run-eval.ts';
+import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
+import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
+
+export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25 [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
+  [--k1 X] [--b X] [index flags as for shoal index]
+Prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.`;
+
+/** `shoal eval`: retrieval quality on a BEIR data set. Returns the exit code. */
+export function evalCommand(argv: string[], io: Io): number {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
+    json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, ...BM25_FLAGS, ...INDEX_FLAGS,
+  }, false);
+  if (!values.data) {
+    io.err(EVAL_USAGE);
+    return 2;
+  }
+  const mode = choiceFlag('mode', values.mode ?? 'bm25', ['bm25'] as const);
+  if (!mode) throw new SearchError('INVALID_ARGUMENT', '--mode is required');
+  const minNdcg = numberFlag('min-ndcg', values['min-ndcg'], { min: 0, max: 1 });
+  const result = runEval({
+    data: values.data,
+    ...(values.qrels ? { qrels: values.qrels } : {}),
+    mode,
+    engine: choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal',
+    index: indexOptionsFrom(values),
+    bm25: bm25From(values),
+  });
+  io.out(`dataset ${result.dataset}, mode ${result.mode}, engine ${result.engine}: ${result.queries} queries over ${result.paragraphs} paragraphs (built in ${ms(result.buildMs)} ms)`);
+  io.out(`nDCG@10    ${result.ndcg10.toFixed(4)}`);
+  io.out(`Recall@100 ${result.recall100.toFixed(4)}`);
+  io.out(`MRR@10     ${result.mrr10.toFixed(4)}`);
+  io.out(`latency    p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms`);
+  const pass = minNdcg === undefined || result.ndcg10 >= minNdcg;
+  if (minNdcg !== undefined) io.out(pass ? `PASS nDCG@10 ${result.ndcg10.toFixed(4)} ≥ ${minNdcg}` : `FAIL nDCG@10 ${result.ndcg10.toFixed(4)} < ${minNdcg}`);
+  if (values.json) {
+    const { mode: m, ndcg10, recall100, mrr10, queries, p50Ms, p99Ms } = result;
+    io.out(JSON.stringify({ mode: m, ndcg10, recall100, mrr10, queries, p50Ms, p99Ms, engine: result.engine, dataset: result.dataset }));
+  }
+  return pass ? 0 : 1;
+}

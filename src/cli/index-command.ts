@@ -1,0 +1,51 @@
+import { buildIndex } from '../engine/index.ts';
+import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
+import { indexDirOf, ms, parseFlags, type Io } from './io.ts';
+
+export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--json]
+  [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
+  [--min-paragraph-words N] [--max-paragraph-tokens N]
+Builds an index over .txt, .md and .jsonl reports and switches it in atomically.`;
+
+/** `shoal index`: builds an index and prints a summary. Returns the exit code. */
+export function indexCommand(argv: string[], io: Io): number {
+  const { values, positionals } = parseFlags(argv, {
+    index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, ...INDEX_FLAGS,
+  });
+  if (positionals.length === 0) {
+    io.err(INDEX_USAGE);
+    return 2;
+  }
+  const indexDir = indexDirOf(values.index);
+  let lastLine = 0;
+  const summary = buildIndex({
+    inputs: positionals,
+    indexDir,
+    strict: values.strict ?? false,
+    options: indexOptionsFrom(values),
+    onProgress: ({ phase, done, total }) => {
+      if (values.json) return;
+      const now = performance.now();
+      if (phase === 'index' && (now - lastLine > 2000 || done === total)) {
+        lastLine = now;
+        io.err(`indexing: ${done}/${total} paragraphs`);
+      } else if (phase !== 'index') {
+        io.err(`${phase === 'read' ? 'reading reports' : 'saving'}…`);
+      }
+    },
+  });
+  if (values.json) {
+    io.out(JSON.stringify(summary));
+    return 0;
+  }
+  for (const p of summary.skipped.slice(0, 20)) io.err(`skipped ${p.origin}: ${p.reason}`);
+  if (summary.skipped.length > 20) io.err(`… and ${summary.skipped.length - 20} more skipped inputs`);
+  for (const r of summary.replaced.slice(0, 20)) io.err(`warning: report "${r.id}" from ${r.origin} replaces the one from ${r.replacedOrigin}`);
+  if (summary.replaced.length > 20) io.err(`… and ${summary.replaced.length - 20} more replaced reports`);
+  const t = summary.timings;
+  io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs, ${summary.terms} terms`);
+  io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
+  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
+  io.out(`index: ${summary.indexDir} (generation ${summary.generation})`);
+  return 0;
+}

@@ -1,0 +1,46 @@
+import type { DeepPartial, IndexOptions } from '../engine/index.ts';
+import type { Bm25Options } from '../lexical/index.ts';
+import { DEFAULT_BM25_OPTIONS } from '../lexical/index.ts';
+import { choiceFlag, numberFlag } from './io.ts';
+
+/** Flags that shape an index, shared by `index`, `eval` and `bench`. */
+export const INDEX_FLAGS = {
+  'title-weight': { type: 'string' },
+  stopwords: { type: 'string' },
+  stemmer: { type: 'string' },
+  'no-cjk-bigrams': { type: 'boolean' },
+  'min-paragraph-words': { type: 'string' },
+  'max-paragraph-tokens': { type: 'string' },
+} as const;
+
+/** Flags of BM25 scoring, shared by `search`, `eval` and `bench`. */
+export const BM25_FLAGS = { k1: { type: 'string' }, b: { type: 'string' } } as const;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Index options from flags (only those given; the rest default). */
+export function indexOptionsFrom(values: Values): DeepPartial<IndexOptions> {
+  const s = (k: string): string | undefined => values[k] as string | undefined;
+  const titleWeight = numberFlag('title-weight', s('title-weight'), { min: 0, max: 10 });
+  const stopwords = choiceFlag('stopwords', s('stopwords'), ['english', 'none'] as const);
+  const stemmer = choiceFlag('stemmer', s('stemmer'), ['porter', 'none'] as const);
+  const minWords = numberFlag('min-paragraph-words', s('min-paragraph-words'), { min: 0, max: 1000, integer: true });
+  const maxTokens = numberFlag('max-paragraph-tokens', s('max-paragraph-tokens'), { min: 16, max: 100_000, integer: true });
+  return {
+    analyzer: {
+      ...(stopwords ? { stopwords } : {}),
+      ...(stemmer ? { stemmer } : {}),
+      ...(values['no-cjk-bigrams'] ? { tokenize: { cjkBigrams: false } } : {}),
+    },
+    lexical: titleWeight === undefined ? {} : { titleWeight },
+    paragraphs: { ...(minWords === undefined ? {} : { minWords }), ...(maxTokens === undefined ? {} : { maxTokens }) },
+  };
+}
+
+/** BM25 parameters from flags over the defaults. */
+export function bm25From(values: Values): Bm25Options {
+  return {
+    k1: numberFlag('k1', values.k1 as string | undefined, { min: 0, max: 10 }) ?? DEFAULT_BM25_OPTIONS.k1,
+    b: numberFlag('b', values.b as string | undefined, { min: 0, max: 1 }) ?? DEFAULT_BM25_OPTIONS.b,
+  };
+}

@@ -1,0 +1,37 @@
+import { openIndex } from '../engine/index.ts';
+import { BM25_FLAGS, bm25From } from './index-options.ts';
+import { indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
+
+export const SEARCH_USAGE = `shoal search <query> [--index DIR] [-k N] [--offset N] [--group-by-report] [--explain] [--json] [--k1 X] [--b X]
+Query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*.`;
+
+/** `shoal search`: ranks paragraphs of an index for a query. Returns the exit code. */
+export function searchCommand(argv: string[], io: Io): number {
+  const { values, positionals } = parseFlags(argv, {
+    index: { type: 'string' }, k: { type: 'string', short: 'k' }, offset: { type: 'string' },
+    'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, json: { type: 'boolean' }, ...BM25_FLAGS,
+  });
+  if (positionals.length === 0) {
+    io.err(SEARCH_USAGE);
+    return 2;
+  }
+  const query = positionals.join(' ');
+  const k = numberFlag('k', values.k, { min: 1, max: 1000, integer: true }) ?? 10;
+  const offset = numberFlag('offset', values.offset, { min: 0, integer: true }) ?? 0;
+  const { searcher } = openIndex(indexDirOf(values.index), bm25From(values));
+  const started = performance.now();
+  const hits = searcher.search(query, { k, offset, groupByReport: values['group-by-report'] ?? false, explain: values.explain ?? false });
+  const tookMs = performance.now() - started;
+  if (values.json) {
+    io.out(JSON.stringify({ query, tookMs, hits }));
+    return 0;
+  }
+  if (hits.length === 0) io.out(`no results for ${JSON.stringify(query)}`);
+  for (const h of hits) {
+    io.out(`${h.rank}. [${h.score.toFixed(3)}] ${h.title}${h.date ? ` (${h.date})` : ''}${h.source ? ` — ${h.source}` : ''}  ${h.key}`);
+    io.out(`   ${h.text.length > 240 ? h.text.slice(0, 237) + '…' : h.text}`);
+    if (h.explain) io.out(`   explain: ${h.explain.map((e) => `${e.clause}=${e.score.toFixed(3)} (tf ${e.termFreq}, idf ${e.idf.toFixed(2)})`).join(', ')}`);
+  }
+  io.out(`${hits.length} results in ${tookMs.toFixed(2)} ms`);
+  return 0;
+}

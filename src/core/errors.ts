@@ -1,0 +1,41 @@
+/**
+ * The one table of error codes. Every failure shoal reports carries one of these codes; the server
+ * maps `httpStatus` to the response status and the CLI prints `code: message`.
+ */
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: { httpStatus: 400, summary: 'A request, option or argument is invalid.' },
+  INVALID_CONFIG: { httpStatus: 500, summary: 'The configuration is invalid.' },
+  INPUT_UNREADABLE: { httpStatus: 400, summary: 'An input file or path cannot be read.' },
+  INPUT_MALFORMED: { httpStatus: 400, summary: 'An input report is malformed.' },
+  INDEX_NOT_FOUND: { httpStatus: 503, summary: 'No index exists at the given directory.' },
+  INDEX_CORRUPT: { httpStatus: 500, summary: 'An index file fails its checksum or cannot be decoded.' },
+  INDEX_INCOMPATIBLE: { httpStatus: 500, summary: 'The index was written by an incompatible format or analyzer.' },
+  NOT_FOUND: { httpStatus: 404, summary: 'The requested item does not exist.' },
+  INTERNAL: { httpStatus: 500, summary: 'An invariant was broken inside shoal.' },
+} as const;
+
+/** A code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The single error type shoal throws: a code from the table, a message, optional details and cause. */
+export class SearchError extends Error {
+  override readonly name = 'SearchError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The HTTP status this error maps to. */
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+}
+
+/** True when `error` is a {@link SearchError}, optionally with the given code. */
+export function isSearchError(error: unknown, code?: ErrorCode): error is SearchError {
+  return error instanceof SearchError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,2 @@
+export { ERROR_CODES, SearchError, isSearchError, type ErrorCode } from './errors.ts';
+export { paragraphKey, type DocId, type Paragraph, type Report } from './types.ts';

@@ -1,0 +1,109 @@
+import { SearchError } from '../core/errors.ts';
+import type { Paragraph } from '../core/types.ts';
+import type { ClauseContribution, LexicalSearcher } from '../lexical/index.ts';
+
+/** Options of {@link Searcher.search}. */
+export interface SearchOptions {
+  /** Results per page, 1–1000. Default 10. */
+  k?: number;
+  /** Results to skip, ≥ 0. Default 0. */
+  offset?: number;
+  /** Return only the best paragraph of each report. Default false. */
+  groupByReport?: boolean;
+  /** Attach per-term BM25 contributions to each hit. Default false. */
+  explain?: boolean;
+}
+
+/** The largest page a search returns. */
+export const MAX_K = 1000;
+
+/** One ranked paragraph. */
+export interface SearchHit {
+  /** Stable key `<reportId>#<ordinal>`. */
+  key: string;
+  reportId: string;
+  ordinal: number;
+  title: string;
+  date?: string;
+  source?: string;
+  tags: string[];
+  text: string;
+  /** BM25 score (higher is better; comparable within one query only). */
+  score: number;
+  /** 1-based rank in the full result list. */
+  rank: number;
+  explain?: Array<{ clause: string; score: number; termFreq: number; idf: number }>;
+}
+
+/**
+ * Answers queries over an opened index: an immutable snapshot of paragraphs (by doc id) and the
+ * lexical searcher over them.
+ */
+export class Searcher {
+  private readonly keyToDoc: Map<string, number>;
+
+  constructor(
+    readonly paragraphs: readonly Paragraph[],
+    readonly lexical: LexicalSearcher,
+  ) {
+    if (lexical.docCount !== paragraphs.length) {
+      throw new SearchError('INDEX_CORRUPT', `index holds ${lexical.docCount} documents but ${paragraphs.length} paragraphs`);
+    }
+    this.keyToDoc = new Map(paragraphs.map((p, i) => [p.key, i]));
+  }
+
+  /** Number of paragraphs. */
+  get size(): number {
+    return this.paragraphs.length;
+  }
+
+  /** The paragraph with a key, or undefined. */
+  get(key: string): Paragraph | undefined {
+    const doc = this.keyToDoc.get(key);
+    return doc === undefined ? undefined : this.paragraphs[doc];
+  }
+
+  /** Ranks paragraphs for a query (syntax: words, "phrases", +required, -excluded, prefix*). */
+  search(query: string, options: SearchOptions = {}): SearchHit[] {
+    const k = options.k ?? 10;
+    const offset = options.offset ?? 0;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K}`, { details: { field: 'k' } });
+    if (!Number.isInteger(offset) || offset < 0) throw new SearchError('INVALID_ARGUMENT', 'offset must be an integer ≥ 0', { details: { field: 'offset' } });
+    const parsed = this.lexical.parse(query);
+    let docs = options.groupByReport ? this.bestPerReport(parsed, k + offset) : this.lexical.search(parsed, { k: k + offset });
+    docs = docs.slice(offset, offset + k);
+    return docs.map(({ docId, score }, i) => {
+      const p = this.paragraphs[docId]!;
+      const hit: SearchHit = {
+        key: p.key, reportId: p.reportId, ordinal: p.ordinal, title: p.title,
+        ...(p.date ? { date: p.date } : {}), ...(p.source ? { source: p.source } : {}),
+        tags: p.tags, text: p.text, score, rank: offset + i + 1,
+      };
+      if (options.explain) hit.explain = this.lexical.explain(parsed, docId).map(describe);
+      return hit;
+    });
+  }
+
+  // Deepens the paragraph list until it holds `n` distinct reports or is exhausted: exact, since the
+  // best paragraph of each of the top n reports is within any prefix that contains n reports.
+  private bestPerReport(parsed: ReturnType<LexicalSearcher['parse']>, n: number): Array<{ docId: number; score: number }> {
+    for (let depth = n * 4; ; depth *= 4) {
+      const docs = this.lexical.search(parsed, { k: depth });
+      const seen = new Set<string>();
+      const best = docs.filter(({ docId }) => {
+        const report = this.paragraphs[docId]!.reportId;
+        if (seen.has(report)) return false;
+        seen.add(report);
+        return true;
+      });
+      if (best.length >= n || docs.length < depth) return best.slice(0, n);
+    }
+  }
+}
+
+function describe(c: ClauseContribution): { clause: string; score: number; termFreq: number; idf: number } {
+  const q = c.clause;
+  const op = q.occur === 'must' ? '+' : q.occur === 'mustNot' ? '-' : '';
+  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : `${q.prefix}*`;
+  return { clause: op + text, score: c.score, termFreq: c.termFreq, idf: c.idf };
+}

@@ -1,0 +1,26 @@
+import type { Report } from '../core/types.ts';
+import { SearchError } from '../core/errors.ts';
+import { parseReportDate } from './report-fields.ts';
+
+const HEADER = /^\s*date\s+(\S+)(?:\s+\S+)?\s*$/i;
+
+/**
+ * Parses a plain-text report: an optional header line `date YYYY-MM-DD [n]`, the title line, then the
+ * body (one paragraph per line, or paragraphs separated by blank lines).
+ */
+export function parseTextReport(content: string, id: string, origin: string): Report {
+  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let i = 0;
+  while (i < lines.length && lines[i]!.trim() === '') i++;
+  let date: string | undefined;
+  const header = HEADER.exec(lines[i] ?? '');
+  if (header) {
+    date = parseReportDate(header[1]);
+    i++;
+    while (i < lines.length && lines[i]!.trim() === '') i++;
+  }
+  const title = (lines[i] ?? '').trim();
+  if (title === '') throw new SearchError('INPUT_MALFORMED', 'no title line');
+  const body = lines.slice(i + 1).join('\n');
+  return { id, title, ...(date ? { date } : {}), tags: [], body: body.trim() === '' ? title : body, origin };
+}

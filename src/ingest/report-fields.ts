@@ -1,0 +1,60 @@
+import { SearchError } from '../core/errors.ts';
+
+const MONTHS: Record<string, string> = {
+  jan: '01', feb: '02', mar: '03', apr: '04', may: '05', jun: '06',
+  jul: '07', aug: '08', sep: '09', oct: '10', nov: '11', dec: '12',
+};
+
+/**
+ * Parses a report date into `YYYY-MM-DD`. Accepts ISO dates and timestamps, `Date` objects and the
+ * Reuters form `26-FEB-1987 15:14:36.41`. Returns undefined for an absent value; throws
+ * `INPUT_MALFORMED` for a value that is present but not a date.
+ */
+export function parseReportDate(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new SearchError('INPUT_MALFORMED', 'invalid date');
+    return value.toISOString().slice(0, 10);
+  }
+  if (typeof value !== 'string') throw new SearchError('INPUT_MALFORMED', `date must be a string, got ${typeof value}`);
+  const text = value.trim();
+  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$/.exec(text);
+  if (iso) return checkedDate(iso[1]!, iso[2]!, iso[3]!, text);
+  const reuters = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})\b/.exec(text);
+  const month = reuters ? MONTHS[reuters[2]!.toLowerCase()] : undefined;
+  if (reuters && month) return checkedDate(reuters[3]!, month, reuters[1]!.padStart(2, '0'), text);
+  throw new SearchError('INPUT_MALFORMED', `unrecognized date "${text.slice(0, 40)}" (expected YYYY-MM-DD)`);
+}
+
+function checkedDate(year: string, month: string, day: string, original: string): string {
+  const iso = `${year}-${month}-${day}`;
+  const parsed = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== iso) {
+    throw new SearchError('INPUT_MALFORMED', `invalid calendar date "${original.slice(0, 40)}"`);
+  }
+  return iso;
+}
+
+/** Parses tags from a list or a comma-separated string; throws `INPUT_MALFORMED` for anything else. */
+export function parseTags(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  const list = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(list)) throw new SearchError('INPUT_MALFORMED', 'tags must be a list of strings');
+  const tags: string[] = [];
+  for (const tag of list) {
+    if (typeof tag !== 'string' && typeof tag !== 'number') {
+      throw new SearchError('INPUT_MALFORMED', 'tags must be a list of strings');
+    }
+    const t = String(tag).trim();
+    if (t.length > 0 && !tags.includes(t)) tags.push(t);
+  }
+  return tags;
+}
+
+/** Parses an optional string field (numbers are accepted and stringified). */
+export function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value.trim() || undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new SearchError('INPUT_MALFORMED', `${field} must be a string`);
+}

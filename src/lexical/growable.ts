@@ -1,0 +1,45 @@
+/** An append-only typed array that doubles its capacity when full. */
+export class GrowableArray<T extends Uint32Array | Float32Array> {
+  private data: T;
+  length = 0;
+
+  constructor(private readonly make: (capacity: number) => T, initialCapacity = 1024) {
+    this.data = make(initialCapacity);
+  }
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = this.make(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+
+  /** Appends `source[from, to)`. */
+  pushAll(source: ArrayLike<number>, from: number, to: number): void {
+    while (this.length + (to - from) > this.data.length) {
+      const bigger = this.make(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    const data = this.data;
+    let w = this.length;
+    for (let i = from; i < to; i++) data[w++] = source[i] as number;
+    this.length = w;
+  }
+
+  get(index: number): number {
+    return this.data[index] as number;
+  }
+
+  /** A view of the contents (valid until the next push). */
+  view(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+
+  /** A right-sized copy of the contents. */
+  toArray(): T {
+    return this.data.slice(0, this.length) as T;
+  }
+}

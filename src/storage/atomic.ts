@@ -1,0 +1,38 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Writes `data` to `path` durably: fsync the file, then the folder that names it. */
+export function writeFileDurable(path: string, data: Uint8Array | string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `path` atomically: the data goes to a temporary file beside it, which is fsynced and
+ * renamed over `path`; the folder is fsynced so the rename survives a crash. A reader sees the old
+ * file or the new one, never a mix.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  writeFileDurable(temp, data);
+  renameSync(temp, path);
+  fsyncDir(dirname(path));
+}
+
+/** Fsyncs a folder, so entries created or renamed in it are durable. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

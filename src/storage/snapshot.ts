@@ -1,0 +1,114 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SearchError } from '../core/errors.ts';
+import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
+
+/** Name of the pointer file that names the live generation folder. */
+export const CURRENT_FILE = 'CURRENT';
+/** Name of the manifest inside a generation; written last, so its presence means the generation is complete. */
+export const MANIFEST_FILE = 'manifest.json';
+/** Bumped when the layout of an index folder changes. */
+export const INDEX_FORMAT_VERSION = 1;
+
+/** Size and SHA-256 of one file of a generation. */
+export interface FileChecksum {
+  bytes: number;
+  sha256: string;
+}
+
+/** The manifest's fixed part; stage-specific fields sit in `meta`. */
+export interface Manifest<Meta> {
+  format: 'shoal-index';
+  formatVersion: number;
+  generation: string;
+  createdAt: string;
+  files: Record<string, FileChecksum>;
+  meta: Meta;
+}
+
+/** A loaded generation: its manifest and the verified contents of its files. */
+export interface Snapshot<Meta> {
+  dir: string;
+  manifest: Manifest<Meta>;
+  files: Map<string, Buffer>;
+}
+
+/**
+ * Writes a new generation folder under `indexDir` (files first, each fsynced, the manifest with their
+ * checksums last), then switches `CURRENT` to it atomically. Generations older than the previous one
+ * are removed, so a reader that opened the previous generation keeps its files.
+ */
+export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta): Manifest<Meta> {
+  mkdirSync(indexDir, { recursive: true });
+  const generation = `gen-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+  const dir = join(indexDir, generation);
+  mkdirSync(dir);
+  const checksums: Record<string, FileChecksum> = {};
+  for (const [name, data] of files) {
+    writeFileDurable(join(dir, name), data);
+    checksums[name] = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  }
+  const manifest: Manifest<Meta> = {
+    format: 'shoal-index', formatVersion: INDEX_FORMAT_VERSION, generation, createdAt: new Date().toISOString(), files: checksums, meta,
+  };
+  writeFileDurable(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  fsyncDir(dir);
+  fsyncDir(indexDir);
+  const previous = readCurrent(indexDir);
+  writeFileAtomic(join(indexDir, CURRENT_FILE), generation + '\n');
+  pruneGenerations(indexDir, new Set([generation, ...(previous ? [previous] : [])]));
+  return manifest;
+}
+
+/** The live generation's name, or undefined when the folder holds no index. */
+export function readCurrent(indexDir: string): string | undefined {
+  const path = join(indexDir, CURRENT_FILE);
+  if (!existsSync(path)) return undefined;
+  const name = readFileSync(path, 'utf8').trim();
+  if (!/^gen-[\w-]+$/.test(name)) throw new SearchError('INDEX_CORRUPT', `${path}: invalid pointer "${name.slice(0, 60)}"`);
+  return name;
+}
+
+/**
+ * Loads the live generation and verifies every file against the manifest. Throws `INDEX_NOT_FOUND`,
+ * `INDEX_CORRUPT` (missing file, size or checksum mismatch, unreadable manifest) or
+ * `INDEX_INCOMPATIBLE` (another format version).
+ */
+export function loadSnapshot<Meta>(indexDir: string): Snapshot<Meta> {
+  const generation = readCurrent(indexDir);
+  if (!generation) {
+    throw new SearchError('INDEX_NOT_FOUND', `no index in ${indexDir} (build one with: shoal index <reports> --index ${indexDir})`);
+  }
+  const dir = join(indexDir, generation);
+  let manifest: Manifest<Meta>;
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as Manifest<Meta>;
+  } catch (cause) {
+    throw new SearchError('INDEX_CORRUPT', `${dir}: missing or unreadable ${MANIFEST_FILE}`, { cause });
+  }
+  if (manifest.format !== 'shoal-index') throw new SearchError('INDEX_CORRUPT', `${dir}: not a shoal index manifest`);
+  if (manifest.formatVersion !== INDEX_FORMAT_VERSION) {
+    throw new SearchError('INDEX_INCOMPATIBLE', `${dir}: index format ${manifest.formatVersion}, this shoal reads ${INDEX_FORMAT_VERSION}; rebuild the index`);
+  }
+  const files = new Map<string, Buffer>();
+  for (const [name, expected] of Object.entries(manifest.files)) {
+    let data: Buffer;
+    try {
+      data = readFileSync(join(dir, name));
+    } catch (cause) {
+      throw new SearchError('INDEX_CORRUPT', `${dir}: missing file ${name}`, { cause });
+    }
+    if (data.length !== expected.bytes || createHash('sha256').update(data).digest('hex') !== expected.sha256) {
+      throw new SearchError('INDEX_CORRUPT', `${dir}/${name}: checksum mismatch (torn or altered file)`, { details: { file: name } });
+    }
+    files.set(name, data);
+  }
+  return { dir, manifest, files };
+}
+
+function pruneGenerations(indexDir: string, keep: Set<string>): void {
+  for (const name of readdirSync(indexDir)) {
+    if (name.startsWith('gen-') && !keep.has(name)) rmSync(join(indexDir, name), { recursive: true, force: true });
+  }
+}
