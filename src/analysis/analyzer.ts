@@ -72,15 +72,26 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
   // allocates nothing and returns one shared string per term (whose hash V8 then caches). The two
   // token callbacks are made once and forward to the caller's sink, so analyzing a text allocates
   // no closures.
-  const cache = new TermCache<string | null>((token) => term(token) ?? null);
+  // The cache maps a token to an index into `cachedTerms` (-1: stopword); both reset together.
+  const cache = new SpanCache();
+  let cachedTerms: string[] = [];
   let target: TokenSink = () => {};
   const onToken: TokenSink = (token, position) => {
     const t = term(token);
     if (t !== undefined) target(t, position);
   };
   const onSpan: SpanSink = (source, start, end, position, hash) => {
-    const t = cache.lookup(source, start, end, hash);
-    if (t !== null) target(t, position);
+    let n = cache.lookup(source, start, end, hash);
+    if (n === MISS) {
+      if (cache.full) {
+        cache.clear();
+        cachedTerms = [];
+      }
+      const t = term(source.slice(start, end));
+      n = t === undefined ? -1 : cachedTerms.push(t) - 1;
+      cache.insert(source, start, end, hash, n);
+    }
+    if (n >= 0) target(cachedTerms[n]!, position);
   };
   const analyze = (text: string, sink: TokenSink, startPosition = 0): number => {
     const outer = target;
@@ -106,14 +117,19 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
       }
       return n;
     };
-    const numberCache = new TermCache<number>(numberOf);
+    const numberCache = new SpanCache();
     let numberTarget: (termNumber: number, position: number) => void = () => {};
     const onNumberToken: TokenSink = (token, position) => {
       const n = numberOf(token);
       if (n >= 0) numberTarget(n, position);
     };
     const onNumberSpan: SpanSink = (source, start, end, position, hash) => {
-      const n = numberCache.lookup(source, start, end, hash);
+      let n = numberCache.lookup(source, start, end, hash);
+      if (n === MISS) {
+        if (numberCache.full) numberCache.clear();
+        n = numberOf(source.slice(start, end));
+        numberCache.insert(source, start, end, hash, n);
+      }
       if (n >= 0) numberTarget(n, position);
     };
     return {
@@ -148,71 +164,96 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
   };
 }
 
+/** Returned by {@link SpanCache.lookup} for a token not in the cache. */
+const MISS = -2;
+
 /**
- * Open-addressing map from a token's characters to its term (null for a stopword), keyed by a hash
- * of the span, so lookups need no substring. Bounded: cleared when it holds `maxEntries` tokens.
+ * Open-addressing map from a token's characters to a small integer (a term number, or -1 for a
+ * stopword), keyed by a hash of the span, so lookups need no substring. Slots and characters live in
+ * typed arrays (hash, offset, length, value side by side), which keeps a lookup to about two cache
+ * lines. Bounded: cleared when it holds `maxEntries` tokens.
  */
-class TermCache<V> {
-  private keys: Array<string | undefined>;
-  private values: V[];
-  private hashes: Int32Array;
+class SpanCache {
+  private slots = new Int32Array(0);
+  private chars = new Uint16Array(1 << 16);
+  private used = 0;
   private size = 0;
 
-  constructor(
-    private readonly termOf: (token: string) => V,
-    private readonly maxEntries = 1 << 19,
-  ) {
-    this.keys = [];
-    this.values = [];
-    this.hashes = new Int32Array(0);
-    this.reset(1 << 16);
+  constructor(private readonly maxEntries = 1 << 18) {
+    this.reset(1 << 14);
   }
 
-  /** The term of `text[start, end)`, whose FNV-1a hash is `h`. */
-  lookup(text: string, start: number, end: number, h: number): V {
-    const mask = this.keys.length - 1;
+  /** The value of `text[start, end)` (FNV-1a hash `h`), or MISS. */
+  lookup(text: string, start: number, end: number, h: number): number {
+    const slots = this.slots;
+    const mask = (slots.length >> 2) - 1;
     const len = end - start;
-    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const key = this.keys[slot];
-      if (key === undefined) break;
-      if (this.hashes[slot] === h && key.length === len && spanEquals(key, text, start)) return this.values[slot]!;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const at = i << 2;
+      const slotLength = slots[at + 2]!;
+      if (slotLength === 0) return MISS;
+      if (slots[at] === h && slotLength === len) {
+        const chars = this.chars;
+        let offset = slots[at + 1]!;
+        let j = start;
+        while (j < end && chars[offset] === text.charCodeAt(j)) {
+          offset++;
+          j++;
+        }
+        if (j === end) return slots[at + 3]!;
+      }
     }
-    const token = text.slice(start, end);
-    const value = this.termOf(token);
-    this.insert(h, token, value);
-    return value;
   }
 
-  private insert(h: number, key: string, value: V): void {
-    if (this.size >= this.maxEntries) this.reset(this.keys.length);
-    else if (2 * (this.size + 1) > this.keys.length) this.rehash();
-    const mask = this.keys.length - 1;
-    let slot = h & mask;
-    while (this.keys[slot] !== undefined) slot = (slot + 1) & mask;
-    this.keys[slot] = key;
-    this.values[slot] = value;
-    this.hashes[slot] = h;
+  /** True when the cache holds `maxEntries` tokens; the caller then clears it before inserting. */
+  get full(): boolean {
+    return this.size >= this.maxEntries;
+  }
+
+  /** Forgets every token. */
+  clear(): void {
+    this.reset(this.slots.length >> 2);
+  }
+
+  /** Adds a token that {@link lookup} missed (the cache must not be full). */
+  insert(text: string, start: number, end: number, h: number, value: number): void {
+    if (2 * (this.size + 1) > this.slots.length >> 2) this.rehash();
+    const len = end - start;
+    if (this.used + len > this.chars.length) {
+      const bigger = new Uint16Array(Math.max(this.chars.length * 2, this.used + len));
+      bigger.set(this.chars.subarray(0, this.used));
+      this.chars = bigger;
+    }
+    const offset = this.used;
+    for (let j = start; j < end; j++) this.chars[this.used++] = text.charCodeAt(j);
+    this.place(h, offset, len, value);
+  }
+
+  private place(h: number, offset: number, len: number, value: number): void {
+    const slots = this.slots;
+    const mask = (slots.length >> 2) - 1;
+    let i = h & mask;
+    while (slots[(i << 2) + 2] !== 0) i = (i + 1) & mask;
+    const at = i << 2;
+    slots[at] = h;
+    slots[at + 1] = offset;
+    slots[at + 2] = len;
+    slots[at + 3] = value;
     this.size++;
   }
 
   private rehash(): void {
-    const { keys, values, hashes } = this;
-    this.reset(keys.length * 2);
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.insert(hashes[i]!, keys[i]!, values[i]!);
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.size = 0;
+    for (let at = 0; at < old.length; at += 4) if (old[at + 2] !== 0) this.place(old[at]!, old[at + 1]!, old[at + 2]!, old[at + 3]!);
   }
 
   private reset(capacity: number): void {
-    // Filled, not `new Array(n)`: V8 keeps large holey arrays in slow dictionary mode.
-    this.keys = new Array<string | undefined>(capacity).fill(undefined);
-    this.values = new Array<V>(capacity).fill(undefined as V);
-    this.hashes = new Int32Array(capacity);
+    this.slots = new Int32Array(capacity * 4);
+    this.used = 0;
     this.size = 0;
   }
-}
-
-function spanEquals(key: string, text: string, start: number): boolean {
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== text.charCodeAt(start + i)) return false;
-  return true;
 }
 
 /** True when two analyzer configurations produce the same terms. */

@@ -2,7 +2,8 @@ import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
 import { parseReportDate } from './report-fields.ts';
 
-const HEADER = /^\s*date\s+(\S+)(?:\s+\S+)?\s*$/i;
+// `date YYYY-MM-DD [n]`: the token must look like a date, so a title such as "Date harvest begins" stays a title.
+const HEADER = /^\s*date\s+(\d{4}-\d{2}-\d{2})(?:\s+\d+)?\s*$/i;
 
 /**
  * Parses a plain-text report: an optional header line `date YYYY-MM-DD [n]`, the title line, then the

@@ -4,3 +4,4 @@ export { createSegment, decodeSegment, encodeSegment, sumLengths, SEGMENT_FORMAT
 export { SegmentBuilder, DEFAULT_LEXICAL_INDEX_OPTIONS, type LexicalIndexOptions } from './segment-builder.ts';
 export { LexicalSearcher, MAX_PREFIX_EXPANSIONS, type ClauseContribution, type LexicalSearchOptions, type SegmentView } from './searcher.ts';
 export { TopK, compareScoredDocs, type ScoredDoc } from './top-k.ts';
+export { buildSegments, type BuiltSegment, type ParallelBuildOptions } from './build-parallel.ts';

@@ -158,7 +158,7 @@ export class SegmentBuilder {
     const terms = numbered.slice().sort();
     const termIds = new Map<string, number>();
     terms.forEach((term, i) => termIds.set(term, i));
-    const remap = new Uint32Array(terms.length);
+    const remap = new Int32Array(terms.length);
     numbered.forEach((term, n) => (remap[n] = termIds.get(term)!));
 
     const postingTerm = this.postingTerm.view();
@@ -171,26 +171,35 @@ export class SegmentBuilder {
     for (let p = 0; p < n; p++) postingsStart[remap[postingTerm[p]!]! + 1]!++;
     for (let t = 0; t < terms.length; t++) postingsStart[t + 1]! += postingsStart[t]!;
 
-    // Counting sort by term; postings of one term stay in doc order because docs were appended in order.
-    const cursor = postingsStart.slice(0, terms.length);
-    const order = new Uint32Array(n);
-    for (let p = 0; p < n; p++) order[cursor[remap[postingTerm[p]!]!]!++] = p;
-
-    const oldPositionStart = new Uint32Array(n + 1);
-    for (let p = 0; p < n; p++) oldPositionStart[p + 1] = oldPositionStart[p]! + postingPositionCount[p]!;
+    // Counting sort by term, as a scatter: postings are read in the order they were added (one
+    // sequential pass) and written to their term's next slot. Postings of one term stay in doc order
+    // because docs were added in order. Int32Array scratch keeps V8 on small-integer arithmetic.
+    const cursor = Int32Array.from(postingsStart.subarray(0, terms.length));
+    const destination = new Int32Array(n);
     const docIds = new Uint32Array(n);
     const termFreqs = new Float32Array(n);
-    const positionsStart = new Uint32Array(n + 1);
-    const positions = new Uint32Array(oldPositions.length);
-    let w = 0;
-    for (let i = 0; i < n; i++) {
-      const p = order[i]!;
-      docIds[i] = postingDoc[p]!;
-      termFreqs[i] = postingFreq[p]!;
-      positionsStart[i] = w;
-      for (let q = oldPositionStart[p]!, end = oldPositionStart[p + 1]!; q < end; q++) positions[w++] = oldPositions[q]!;
+    const positionCounts = new Int32Array(n);
+    for (let p = 0; p < n; p++) {
+      const d = cursor[remap[postingTerm[p]!]!]!++;
+      destination[p] = d;
+      docIds[d] = postingDoc[p]!;
+      termFreqs[d] = postingFreq[p]!;
+      positionCounts[d] = postingPositionCount[p]!;
     }
-    positionsStart[n] = w;
+    const positionsStart = new Uint32Array(n + 1);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      positionsStart[i] = total;
+      total += positionCounts[i]!;
+    }
+    positionsStart[n] = total;
+    const positions = new Uint32Array(oldPositions.length);
+    for (let p = 0, from = 0; p < n; p++) {
+      const count = postingPositionCount[p]!;
+      let w = positionsStart[destination[p]!]!;
+      for (let q = from; q < from + count; q++) positions[w++] = oldPositions[q]!;
+      from += count;
+    }
     return {
       docCount: this.docLengths.length, terms, termIds, postingsStart, docIds, termFreqs, positionsStart, positions,
       docLengths: this.docLengths.toArray(),

@@ -1,0 +1,354 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Io } from './io.ts';
+import { main } from './main.ts';
+
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+/** Runs the CLI in-process with an Io that collects lines. */
+function run(...argv: string[]): Run {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), isTTY: false };
+  const code = main(argv, io);
+  return { code, out, err };
+}
+
+interface JsonHit {
+  key: string;
+  reportId: string;
+  ordinal: number;
+  title: string;
+  date?: string;
+  source?: string;
+  text: string;
+  score: number;
+  rank: number;
+  explain?: Array<{ clause: string; score: number; termFreq: number; idf: number }>;
+}
+
+function searchJson(indexDir: string, ...args: string[]): { query: string; tookMs: number; hits: JsonHit[] } {
+  const r = run('search', ...args, '--index', indexDir, '--json');
+  expect(r.code).toBe(0);
+  expect(r.out).toHaveLength(1);
+  return JSON.parse(r.out[0]!) as { query: string; tookMs: number; hits: JsonHit[] };
+}
+
+let tmp: string;
+let reportsDir: string;
+let indexDir: string;
+
+const HARBOUR_PARAGRAPHS = [
+  'Dredgers began deepening the harbour channel on Monday so that larger ships can berth.',
+  'The harbour master said the work would take six weeks and close one berth at a time.',
+  'Fishing crews worried that silt stirred up in the harbour could drive fish away.',
+  'Officials said harbour fees would not rise to pay for the dredging programme.',
+  'A survey vessel mapped the harbour floor and found two old wrecks near the entrance.',
+  'Night work in the harbour was ruled out after residents complained about noise.',
+  'The outer harbour wall will be repaired once the dredging is complete.',
+];
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
+  reportsDir = join(tmp, 'reports');
+  indexDir = join(tmp, 'index');
+  mkdirSync(join(reportsDir, 'sub'), { recursive: true });
+  writeFileSync(
+    join(reportsDir, 'lighthouse.md'),
+    '---\ndate: 2025-05-01\nsource: Coast Gazette\ntags: [people]\n---\n# Lighthouse keeper retires after forty years\n\n' +
+      'The last keeper of the northern lighthouse climbed its spiral stairs for the final time on Friday.\n\n' +
+      'He said the harbour below had changed beyond recognition since he arrived as a young man.\n',
+  );
+  writeFileSync(join(reportsDir, 'harbour.txt'), `date 2025-06-02\nHarbour dredging begins\n${HARBOUR_PARAGRAPHS.join('\n')}\n`);
+  writeFileSync(
+    join(reportsDir, 'sub', 'markets.jsonl'),
+    [
+      JSON.stringify({ _id: 'fish-prices', title: 'Fish prices climb at the harbour market', text: 'Cod and haddock prices rose at the harbour market as catches fell for a third week.\nBuyers from inland restaurants said they would pass the cost on to diners.' }),
+      JSON.stringify({ _id: 'wool-auction', title: 'Wool auction draws record bids', text: 'Merino wool fetched record prices at the spring auction in the county town.\nFarmers said dry weather had produced unusually fine fleeces this year.' }),
+    ].join('\n') + '\n',
+  );
+});
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('shoal index and search', () => {
+  beforeAll(() => {
+    const r = run('index', reportsDir, '--index', indexDir);
+    expect(r.code).toBe(0);
+  });
+
+  it('index prints a summary of what it built', () => {
+    const r = run('index', reportsDir, '--index', indexDir);
+    expect(r.code).toBe(0);
+    // lighthouse (2), harbour (7) and two JSON reports (2 each)
+    expect(r.out[0]).toMatch(/^indexed 4 reports \(3 files\) into 13 paragraphs, \d+ terms$/);
+    expect(r.out[1]).toBe('skipped inputs: 0; replaced duplicate ids: 0');
+    expect(r.out[r.out.length - 1]).toMatch(new RegExp(`^index: ${escapeRegExp(indexDir)} \\(generation gen-[\\w-]+\\)$`));
+    expect(r.err).toContain('reading reports…');
+    expect(r.err).toContain('indexing: 13/13 paragraphs');
+  });
+
+  it('index --json prints the summary as one JSON object', () => {
+    const r = run('index', reportsDir, '--index', indexDir, '--json');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    expect(r.out).toHaveLength(1);
+    const summary = JSON.parse(r.out[0]!) as Record<string, unknown>;
+    expect(summary).toMatchObject({ indexDir, files: 3, reports: 4, paragraphs: 13, skipped: [], replaced: [] });
+    expect(summary.generation).toMatch(/^gen-/);
+  });
+
+  it('search prints ranked paragraphs with title, date, source and key', () => {
+    const r = run('search', 'lighthouse', 'keeper', '--index', indexDir);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^1\. \[\d+\.\d{3}\] Lighthouse keeper retires after forty years \(2025-05-01\) — Coast Gazette {2}lighthouse#0$/);
+    expect(r.out[1]).toBe('   The last keeper of the northern lighthouse climbed its spiral stairs for the final time on Friday.');
+    expect(r.out[r.out.length - 1]).toMatch(/^2 results in \d+\.\d{2} ms$/);
+  });
+
+  it('search says so when nothing matches', () => {
+    const r = run('search', 'zeppelin', '--index', indexDir);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toBe('no results for "zeppelin"');
+    expect(r.out[1]).toMatch(/^0 results in/);
+  });
+
+  it('search --json prints the query and hits', () => {
+    const { query, hits } = searchJson(indexDir, 'merino', 'wool');
+    expect(query).toBe('merino wool');
+    expect(hits[0]).toMatchObject({ key: 'wool-auction#0', reportId: 'wool-auction', ordinal: 0, title: 'Wool auction draws record bids', rank: 1 });
+    expect(hits[0]!.score).toBeGreaterThan(0);
+    expect(hits[0]).not.toHaveProperty('explain');
+    expect(hits.map((h) => h.reportId).every((id) => id === 'wool-auction')).toBe(true);
+  });
+
+  it('search --explain lists per-term contributions that add up to the score', () => {
+    const text = run('search', 'spiral stairs', '--explain', '--index', indexDir);
+    expect(text.code).toBe(0);
+    expect(text.out[2]).toMatch(/^ {3}explain: spiral=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\), stair=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\)$/);
+    const { hits } = searchJson(indexDir, 'spiral stairs', '--explain');
+    expect(hits).toHaveLength(1);
+    const explain = hits[0]!.explain!;
+    expect(explain.map((e) => e.clause)).toEqual(['spiral', 'stair']);
+    expect(explain.reduce((sum, e) => sum + e.score, 0)).toBeCloseTo(hits[0]!.score, 9);
+  });
+
+  it('search --group-by-report returns one paragraph per report, best first', () => {
+    const all = searchJson(indexDir, 'harbour', '-k', '20').hits;
+    const grouped = searchJson(indexDir, 'harbour', '--group-by-report').hits;
+    const reports = grouped.map((h) => h.reportId);
+    expect(new Set(reports).size).toBe(reports.length);
+    expect(reports.sort()).toEqual(['fish-prices', 'harbour', 'lighthouse']);
+    for (const h of grouped) expect(h.key).toBe(all.find((a) => a.reportId === h.reportId)!.key);
+    expect(grouped.map((h) => h.rank)).toEqual([1, 2, 3]);
+  });
+
+  it('-k and --offset page through results without overlap', () => {
+    const top = searchJson(indexDir, 'harbour', '-k', '9').hits;
+    expect(top).toHaveLength(9);
+    const page1 = searchJson(indexDir, 'harbour', '-k', '3').hits;
+    const page2 = searchJson(indexDir, 'harbour', '-k', '3', '--offset', '3').hits;
+    const page3 = searchJson(indexDir, 'harbour', '--k', '3', '--offset', '6').hits;
+    const keys = [page1, page2, page3].map((page) => page.map((h) => h.key));
+    expect(new Set(keys.flat()).size).toBe(9);
+    expect(keys.flat()).toEqual(top.map((h) => h.key));
+    expect(page2.map((h) => h.rank)).toEqual([4, 5, 6]);
+    expect(page3.map((h) => h.score)).toEqual(top.slice(6).map((h) => h.score));
+    for (let i = 1; i < top.length; i++) expect(top[i]!.score).toBeLessThanOrEqual(top[i - 1]!.score);
+    // Past the end: an empty page.
+    expect(searchJson(indexDir, 'harbour', '--offset', '100').hits).toEqual([]);
+  });
+});
+
+describe('shoal start', () => {
+  it('builds an index over the bundled samples when none exists, then reuses it', () => {
+    const dir = join(tmp, 'start-index');
+    const first = run('start', '--index', dir);
+    expect(first.code).toBe(0);
+    expect(first.out[0]).toMatch(new RegExp(`^no index in ${escapeRegExp(dir)}: building one over the sample reports in .*index[/\\\\]samples$`));
+    expect(first.out[1]).toMatch(/^indexed 40 reports into \d+ paragraphs in \d+ ms$/);
+    expect(first.out[2]).toMatch(new RegExp(`^index ${escapeRegExp(dir)} \\(generation gen-[\\w-]+\\) is ready: \\d+ paragraphs$`));
+
+    const second = run('start', '--index', dir);
+    expect(second.code).toBe(0);
+    expect(second.out.some((l) => l.startsWith('no index'))).toBe(false);
+    expect(second.out[0]).toBe(first.out[2]);
+
+    const { hits } = searchJson(dir, 'Senkaku');
+    expect(hits[0]!.reportId).toBe('01-takaichi-xi-apec-gyeongju');
+  });
+
+  it('rejects positional arguments', () => {
+    const r = run('start', 'extra', '--index', join(tmp, 'unused'));
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: .*extra/);
+  });
+});
+
+describe('shoal usage errors', () => {
+  it('prints usage with no command (exit 2) and for help (exit 0)', () => {
+    const none = run();
+    expect(none.code).toBe(2);
+    expect(none.out[0]).toMatch(/^usage:/);
+    const help = run('--help');
+    expect(help.code).toBe(0);
+    expect(help.out[0]).toMatch(/^usage:/);
+  });
+
+  it('rejects an unknown command with exit 2', () => {
+    const r = run('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: unknown command "frobnicate"/);
+    expect(r.out).toEqual([]);
+  });
+
+  it.each([
+    ['search', ['search', 'harbour', '--bogus']],
+    ['index', ['index', 'somewhere', '--frobnicate']],
+    ['eval', ['eval', '--data', 'x', '--bogus']],
+  ])('rejects an unknown flag of %s with exit 2, naming the flag', (_name, argv) => {
+    const r = run(...argv, '--index', join(tmp, 'never'));
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: /);
+    expect(r.err[0]).toContain(argv[argv.length - 1]!);
+  });
+
+  it.each([
+    [['-k', '0'], '--k must be an integer in 1…1000, got "0"'],
+    [['-k', '1001'], '--k must be an integer in 1…1000, got "1001"'],
+    [['-k', '2.5'], '--k must be an integer in 1…1000, got "2.5"'],
+    [['--offset=-1'], '--offset must be an integer in 0…, got "-1"'],
+    [['--k1', 'abc'], '--k1 must be a number in 0…10, got "abc"'],
+  ])('rejects search %j with exit 2', (flags, message) => {
+    const r = run('search', 'harbour', ...flags, '--index', indexDir);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([`error [INVALID_ARGUMENT]: ${message}`]);
+  });
+
+  it('prints search usage without a query (exit 2)', () => {
+    const r = run('search', '--index', indexDir);
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/^shoal search <query>/);
+  });
+
+  it('fails with INDEX_NOT_FOUND (exit 1) when searching a folder with no index', () => {
+    const empty = join(tmp, 'empty-index');
+    mkdirSync(empty, { recursive: true });
+    const r = run('search', 'harbour', '--index', empty);
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^error \[INDEX_NOT_FOUND\]: no index in /);
+    expect(r.err[0]).toContain(empty);
+    expect(r.out).toEqual([]);
+  });
+
+  it('fails with exit 1 when indexing a folder without reports', () => {
+    const empty = join(tmp, 'no-reports');
+    mkdirSync(empty, { recursive: true });
+    writeFileSync(join(empty, 'notes.pdf'), 'not a report');
+    const r = run('index', empty, '--index', join(tmp, 'never-built'));
+    expect(r.code).toBe(1);
+    expect(r.err[r.err.length - 1]).toMatch(/^error \[INPUT_UNREADABLE\]: no report files/);
+  });
+});
+
+describe('shoal eval', () => {
+  let beirDir: string;
+  const CONTRACT_KEYS = ['mode', 'ndcg10', 'recall100', 'mrr10', 'queries', 'p50Ms', 'p99Ms'];
+
+  beforeAll(() => {
+    beirDir = join(tmp, 'tiny-beir');
+    mkdirSync(join(beirDir, 'qrels'), { recursive: true });
+    const corpus = [
+      { _id: 'd1', title: 'Volcanic ash grounds flights', text: 'An erupting volcano spread ash across the island and grounded all flights.' },
+      { _id: 'd2', title: 'Orchard harvest', text: 'Apple growers picked a bumper crop in the valley orchards this autumn.' },
+      { _id: 'd3', title: 'Chess championship', text: 'The grandmaster won the chess championship after a tense final game.' },
+      { _id: 'd4', title: 'Bridge closure', text: 'Engineers closed the old suspension bridge for urgent cable repairs.' },
+      { _id: 'd5', title: 'Bakery prize', text: 'A village bakery won the national prize for its sourdough bread.' },
+    ];
+    writeFileSync(join(beirDir, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    const queries = [
+      { _id: 'q1', text: 'volcano ash flights' },
+      { _id: 'q2', text: 'apple orchard harvest' },
+      { _id: 'q3', text: 'chess grandmaster' },
+      { _id: 'q4', text: 'submarine telescopes' }, // judged only in hard.tsv: no document can answer it
+      { _id: 'q9', text: 'sourdough bread' }, // no judgments: not evaluated
+    ];
+    writeFileSync(join(beirDir, 'queries.jsonl'), queries.map((q) => JSON.stringify(q)).join('\n') + '\n');
+    writeFileSync(join(beirDir, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n');
+    writeFileSync(join(beirDir, 'qrels', 'hard.tsv'), 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\nq4\td4\t1\n');
+  });
+
+  const lastJson = (r: Run): Record<string, unknown> => JSON.parse(r.out[r.out.length - 1]!) as Record<string, unknown>;
+
+  it('--json prints one JSON object with the contract keys as the last line', () => {
+    const r = run('eval', '--data', beirDir, '--mode', 'bm25', '--json');
+    expect(r.code).toBe(0);
+    const result = lastJson(r);
+    expect(Object.keys(result)).toEqual(expect.arrayContaining(CONTRACT_KEYS));
+    for (const key of Object.keys(result)) expect([...CONTRACT_KEYS, 'engine', 'dataset']).toContain(key);
+    expect(result).toMatchObject({ mode: 'bm25', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3, engine: 'shoal', dataset: 'tiny-beir' });
+    expect(typeof result.p50Ms).toBe('number');
+    expect(result.p99Ms as number).toBeGreaterThanOrEqual(result.p50Ms as number);
+    // Every earlier line is human-readable text, not JSON.
+    expect(r.out.slice(0, -1).every((l) => !l.startsWith('{'))).toBe(true);
+    expect(r.out[0]).toMatch(/^dataset tiny-beir, mode bm25, engine shoal: 3 queries over 5 paragraphs/);
+  });
+
+  it('prints the scores as text without --json', () => {
+    const r = run('eval', '--data', beirDir);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('nDCG@10    1.0000');
+    expect(r.out).toContain('Recall@100 1.0000');
+    expect(r.out).toContain('MRR@10     1.0000');
+    expect(r.out.some((l) => l.startsWith('{'))).toBe(false);
+  });
+
+  it('exits 1 when nDCG@10 misses the --min-ndcg gate', () => {
+    const hard = join(beirDir, 'qrels', 'hard.tsv');
+    const failing = run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.9', '--json');
+    expect(failing.code).toBe(1);
+    expect(failing.out).toContain('FAIL nDCG@10 0.7500 < 0.9');
+    expect(lastJson(failing)).toMatchObject({ ndcg10: 0.75, recall100: 0.75, mrr10: 0.75, queries: 4 });
+
+    const passing = run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.75');
+    expect(passing.code).toBe(0);
+    expect(passing.out).toContain('PASS nDCG@10 0.7500 ≥ 0.75');
+  });
+
+  it.each([
+    [['--min-ndcg', '1.01'], /--min-ndcg must be a number in 0…1/],
+    [['--mode', 'dense'], /--mode must be one of bm25/],
+    [['--engine', 'lucene'], /--engine must be one of shoal, fts5/],
+  ])('rejects %j with exit 2', (flags, message) => {
+    const r = run('eval', '--data', beirDir, ...flags);
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: /);
+    expect(r.err[0]).toMatch(message);
+  });
+
+  it('fails with exit 1 on a folder that is not a BEIR data set', () => {
+    const r = run('eval', '--data', reportsDir);
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toMatch(/^error \[INPUT_UNREADABLE\]: .*corpus\.jsonl not found/);
+  });
+
+  it('--engine fts5 evaluates the SQLite baseline', () => {
+    const r = run('eval', '--data', beirDir, '--engine', 'fts5', '--json');
+    expect(r.code).toBe(0);
+    expect(lastJson(r)).toMatchObject({ mode: 'bm25', engine: 'fts5', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3 });
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,21 @@
+// Worker thread entry: builds one segment over a slice of documents and sends its arrays back
+// (transferred, not copied). Started by build-parallel.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createAnalyzer, type AnalyzerOptions } from '../analysis/index.ts';
+import { SegmentBuilder, type LexicalIndexOptions } from './segment-builder.ts';
+
+interface Job {
+  analyzer: AnalyzerOptions;
+  lexical: LexicalIndexOptions;
+  titles: string[];
+  bodies: string[];
+}
+
+const job = workerData as Job;
+const builder = new SegmentBuilder(createAnalyzer(job.analyzer), job.lexical);
+for (let i = 0; i < job.bodies.length; i++) builder.add(job.titles[i]!, job.bodies[i]!);
+const { termIds: _termIds, ...segment } = builder.freeze();
+parentPort!.postMessage(segment, [
+  segment.postingsStart.buffer, segment.docIds.buffer, segment.termFreqs.buffer,
+  segment.positionsStart.buffer, segment.positions.buffer, segment.docLengths.buffer,
+] as ArrayBuffer[]);
