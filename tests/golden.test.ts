@@ -48,11 +48,11 @@ const ALL_QUERIES = [...TOP_KEY.map(([q]) => q), ...TOP_REPORT.map(([q]) => q), 
 let searcher: Searcher;
 let paragraphs: readonly Paragraph[];
 
-beforeAll(() => {
+beforeAll(async () => {
   const read = readReports([samplesDir]);
   expect(read.problems).toEqual([]);
   expect(read.reports).toHaveLength(40);
-  searcher = searcherOf(buildInMemory(read.reports));
+  searcher = searcherOf(await buildInMemory(read.reports));
   paragraphs = searcher.paragraphs;
 });
 
@@ -148,9 +148,9 @@ describe('golden queries after save and load', () => {
   let dir: string;
   let loaded: Searcher;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shoal-golden-'));
-    const summary = buildIndex({ inputs: [samplesDir], indexDir: dir });
+    const summary = await buildIndex({ inputs: [samplesDir], indexDir: dir });
     expect(summary).toMatchObject({ reports: 40, files: 40, skipped: [], replaced: [] });
     expect(summary.paragraphs).toBe(paragraphs.length);
     loaded = openIndex(dir).searcher;

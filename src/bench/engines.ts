@@ -12,11 +12,11 @@ export interface LexicalEngine {
   close(): void;
 }
 
-/** shoal's BM25 index. */
-export function shoalEngine(paragraphs: Paragraph[], options: DeepPartial<IndexOptions> = {}, bm25?: Bm25Options): LexicalEngine & { lexical: LexicalSearcher } {
+/** shoal's BM25 index (built with every available core, as `shoal index` builds). */
+export async function shoalEngine(paragraphs: Paragraph[], options: DeepPartial<IndexOptions> = {}, bm25?: Bm25Options, threads?: number): Promise<LexicalEngine & { lexical: LexicalSearcher }> {
   const resolved = resolveIndexOptions(options);
-  const segment = indexParagraphs(paragraphs, resolved);
-  const searcher = searcherOf({ options: resolved, reports: 0, paragraphs, segment }, bm25);
+  const segments = await indexParagraphs(paragraphs, resolved, threads ? { threads } : {});
+  const searcher = searcherOf({ options: resolved, reports: 0, paragraphs, segments }, bm25);
   return {
     name: 'shoal',
     lexical: searcher.lexical,

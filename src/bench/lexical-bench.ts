@@ -42,14 +42,14 @@ export interface LexicalBenchResult {
   ratios: { p50: number; p99: number; buildMs: number };
 }
 
-type Builder = { name: 'shoal' | 'fts5' | 'minisearch'; build: () => LexicalEngine };
+type Builder = { name: 'shoal' | 'fts5' | 'minisearch'; build: () => LexicalEngine | Promise<LexicalEngine> };
 
 /**
  * Builds shoal's BM25 index, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same
  * OR-queries against each, interleaved (query i goes to every engine before query i+1, in rotating
  * order), so machine noise hits all engines alike. Top-10 per query.
  */
-export function runLexicalBench(options: LexicalBenchOptions): LexicalBenchResult {
+export async function runLexicalBench(options: LexicalBenchOptions): Promise<LexicalBenchResult> {
   const log = options.log ?? (() => {});
   const gc = exposeGc();
   const read = readReports([options.data]);
@@ -69,7 +69,7 @@ export function runLexicalBench(options: LexicalBenchOptions): LexicalBenchResul
     for (const b of r % 2 === 0 ? builders : [...builders].reverse()) {
       engines.get(b.name)?.close();
       engines.delete(b.name);
-      const { engine, ms, mb } = measureBuild(b, gc);
+      const { engine, ms, mb } = await measureBuild(b, gc);
       buildTimes.set(b.name, [...(buildTimes.get(b.name) ?? []), ms]);
       engines.set(b.name, engine);
       memory.set(b.name, b.name === 'fts5' ? fts5Megabytes(engine) : mb);
@@ -77,7 +77,7 @@ export function runLexicalBench(options: LexicalBenchOptions): LexicalBenchResul
     }
   }
   if (!options.skipMiniSearch) {
-    const { engine, ms, mb } = measureBuild({ name: 'minisearch', build: () => miniSearchEngine(paragraphs) }, gc);
+    const { engine, ms, mb } = await measureBuild({ name: 'minisearch', build: () => miniSearchEngine(paragraphs) }, gc);
     buildTimes.set('minisearch', [ms]);
     engines.set('minisearch', engine);
     memory.set('minisearch', mb);
@@ -131,11 +131,11 @@ export function pickQueries(titles: string[], count: number): string[] {
   return Array.from({ length: count }, (_, i) => distinct[Math.floor(i * step)]!);
 }
 
-function measureBuild(b: Builder, gc: () => void): { engine: LexicalEngine; ms: number; mb: number } {
+async function measureBuild(b: Builder, gc: () => void): Promise<{ engine: LexicalEngine; ms: number; mb: number }> {
   gc();
   const before = memoryInUse();
   const start = performance.now();
-  const engine = b.build();
+  const engine = await b.build();
   const ms = performance.now() - start;
   gc();
   return { engine, ms, mb: (memoryInUse() - before) / 2 ** 20 };

@@ -7,7 +7,7 @@ export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> 
 Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.`;
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
-export function benchCommand(argv: string[], io: Io): number {
+export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const [suite, ...rest] = argv;
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
@@ -22,7 +22,7 @@ export function benchCommand(argv: string[], io: Io): number {
     io.err(BENCH_USAGE);
     return 2;
   }
-  const result = runLexicalBench({
+  const result = await runLexicalBench({
     data: values.data,
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
     buildRepeats: numberFlag('build-repeats', values['build-repeats'], { min: 1, max: 20, integer: true }) ?? 3,

@@ -12,11 +12,11 @@ interface Run {
 }
 
 /** Runs the CLI in-process with an Io that collects lines. */
-function run(...argv: string[]): Run {
+async function run(...argv: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), isTTY: false };
-  const code = main(argv, io);
+  const code = await main(argv, io);
   return { code, out, err };
 }
 
@@ -33,8 +33,8 @@ interface JsonHit {
   explain?: Array<{ clause: string; score: number; termFreq: number; idf: number }>;
 }
 
-function searchJson(indexDir: string, ...args: string[]): { query: string; tookMs: number; hits: JsonHit[] } {
-  const r = run('search', ...args, '--index', indexDir, '--json');
+async function searchJson(indexDir: string, ...args: string[]): Promise<{ query: string; tookMs: number; hits: JsonHit[] }> {
+  const r = await run('search', ...args, '--index', indexDir, '--json');
   expect(r.code).toBe(0);
   expect(r.out).toHaveLength(1);
   return JSON.parse(r.out[0]!) as { query: string; tookMs: number; hits: JsonHit[] };
@@ -54,7 +54,7 @@ const HARBOUR_PARAGRAPHS = [
   'The outer harbour wall will be repaired once the dredging is complete.',
 ];
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
   reportsDir = join(tmp, 'reports');
   indexDir = join(tmp, 'index');
@@ -75,18 +75,18 @@ beforeAll(() => {
   );
 });
 
-afterAll(() => {
+afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('shoal index and search', () => {
-  beforeAll(() => {
-    const r = run('index', reportsDir, '--index', indexDir);
+  beforeAll(async () => {
+    const r = await run('index', reportsDir, '--index', indexDir);
     expect(r.code).toBe(0);
   });
 
-  it('index prints a summary of what it built', () => {
-    const r = run('index', reportsDir, '--index', indexDir);
+  it('index prints a summary of what it built', async () => {
+    const r = await run('index', reportsDir, '--index', indexDir);
     expect(r.code).toBe(0);
     // lighthouse (2), harbour (7) and two JSON reports (2 each)
     expect(r.out[0]).toMatch(/^indexed 4 reports \(3 files\) into 13 paragraphs, \d+ terms$/);
@@ -96,8 +96,8 @@ describe('shoal index and search', () => {
     expect(r.err).toContain('indexing: 13/13 paragraphs');
   });
 
-  it('index --json prints the summary as one JSON object', () => {
-    const r = run('index', reportsDir, '--index', indexDir, '--json');
+  it('index --json prints the summary as one JSON object', async () => {
+    const r = await run('index', reportsDir, '--index', indexDir, '--json');
     expect(r.code).toBe(0);
     expect(r.err).toEqual([]);
     expect(r.out).toHaveLength(1);
@@ -106,23 +106,23 @@ describe('shoal index and search', () => {
     expect(summary.generation).toMatch(/^gen-/);
   });
 
-  it('search prints ranked paragraphs with title, date, source and key', () => {
-    const r = run('search', 'lighthouse', 'keeper', '--index', indexDir);
+  it('search prints ranked paragraphs with title, date, source and key', async () => {
+    const r = await run('search', 'lighthouse', 'keeper', '--index', indexDir);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^1\. \[\d+\.\d{3}\] Lighthouse keeper retires after forty years \(2025-05-01\) — Coast Gazette {2}lighthouse#0$/);
     expect(r.out[1]).toBe('   The last keeper of the northern lighthouse climbed its spiral stairs for the final time on Friday.');
     expect(r.out[r.out.length - 1]).toMatch(/^2 results in \d+\.\d{2} ms$/);
   });
 
-  it('search says so when nothing matches', () => {
-    const r = run('search', 'zeppelin', '--index', indexDir);
+  it('search says so when nothing matches', async () => {
+    const r = await run('search', 'zeppelin', '--index', indexDir);
     expect(r.code).toBe(0);
     expect(r.out[0]).toBe('no results for "zeppelin"');
     expect(r.out[1]).toMatch(/^0 results in/);
   });
 
-  it('search --json prints the query and hits', () => {
-    const { query, hits } = searchJson(indexDir, 'merino', 'wool');
+  it('search --json prints the query and hits', async () => {
+    const { query, hits } = await searchJson(indexDir, 'merino', 'wool');
     expect(query).toBe('merino wool');
     expect(hits[0]).toMatchObject({ key: 'wool-auction#0', reportId: 'wool-auction', ordinal: 0, title: 'Wool auction draws record bids', rank: 1 });
     expect(hits[0]!.score).toBeGreaterThan(0);
@@ -130,20 +130,20 @@ describe('shoal index and search', () => {
     expect(hits.map((h) => h.reportId).every((id) => id === 'wool-auction')).toBe(true);
   });
 
-  it('search --explain lists per-term contributions that add up to the score', () => {
-    const text = run('search', 'spiral stairs', '--explain', '--index', indexDir);
+  it('search --explain lists per-term contributions that add up to the score', async () => {
+    const text = await run('search', 'spiral stairs', '--explain', '--index', indexDir);
     expect(text.code).toBe(0);
     expect(text.out[2]).toMatch(/^ {3}explain: spiral=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\), stair=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\)$/);
-    const { hits } = searchJson(indexDir, 'spiral stairs', '--explain');
+    const { hits } = await searchJson(indexDir, 'spiral stairs', '--explain');
     expect(hits).toHaveLength(1);
     const explain = hits[0]!.explain!;
     expect(explain.map((e) => e.clause)).toEqual(['spiral', 'stair']);
     expect(explain.reduce((sum, e) => sum + e.score, 0)).toBeCloseTo(hits[0]!.score, 9);
   });
 
-  it('search --group-by-report returns one paragraph per report, best first', () => {
-    const all = searchJson(indexDir, 'harbour', '-k', '20').hits;
-    const grouped = searchJson(indexDir, 'harbour', '--group-by-report').hits;
+  it('search --group-by-report returns one paragraph per report, best first', async () => {
+    const all = (await searchJson(indexDir, 'harbour', '-k', '20')).hits;
+    const grouped = (await searchJson(indexDir, 'harbour', '--group-by-report')).hits;
     const reports = grouped.map((h) => h.reportId);
     expect(new Set(reports).size).toBe(reports.length);
     expect(reports.sort()).toEqual(['fish-prices', 'harbour', 'lighthouse']);
@@ -151,12 +151,12 @@ describe('shoal index and search', () => {
     expect(grouped.map((h) => h.rank)).toEqual([1, 2, 3]);
   });
 
-  it('-k and --offset page through results without overlap', () => {
-    const top = searchJson(indexDir, 'harbour', '-k', '9').hits;
+  it('-k and --offset page through results without overlap', async () => {
+    const top = (await searchJson(indexDir, 'harbour', '-k', '9')).hits;
     expect(top).toHaveLength(9);
-    const page1 = searchJson(indexDir, 'harbour', '-k', '3').hits;
-    const page2 = searchJson(indexDir, 'harbour', '-k', '3', '--offset', '3').hits;
-    const page3 = searchJson(indexDir, 'harbour', '--k', '3', '--offset', '6').hits;
+    const page1 = (await searchJson(indexDir, 'harbour', '-k', '3')).hits;
+    const page2 = (await searchJson(indexDir, 'harbour', '-k', '3', '--offset', '3')).hits;
+    const page3 = (await searchJson(indexDir, 'harbour', '--k', '3', '--offset', '6')).hits;
     const keys = [page1, page2, page3].map((page) => page.map((h) => h.key));
     expect(new Set(keys.flat()).size).toBe(9);
     expect(keys.flat()).toEqual(top.map((h) => h.key));
@@ -164,47 +164,47 @@ describe('shoal index and search', () => {
     expect(page3.map((h) => h.score)).toEqual(top.slice(6).map((h) => h.score));
     for (let i = 1; i < top.length; i++) expect(top[i]!.score).toBeLessThanOrEqual(top[i - 1]!.score);
     // Past the end: an empty page.
-    expect(searchJson(indexDir, 'harbour', '--offset', '100').hits).toEqual([]);
+    expect((await searchJson(indexDir, 'harbour', '--offset', '100')).hits).toEqual([]);
   });
 });
 
 describe('shoal start', () => {
-  it('builds an index over the bundled samples when none exists, then reuses it', () => {
+  it('builds an index over the bundled samples when none exists, then reuses it', async () => {
     const dir = join(tmp, 'start-index');
-    const first = run('start', '--index', dir);
+    const first = await run('start', '--index', dir);
     expect(first.code).toBe(0);
     expect(first.out[0]).toMatch(new RegExp(`^no index in ${escapeRegExp(dir)}: building one over the sample reports in .*index[/\\\\]samples$`));
     expect(first.out[1]).toMatch(/^indexed 40 reports into \d+ paragraphs in \d+ ms$/);
     expect(first.out[2]).toMatch(new RegExp(`^index ${escapeRegExp(dir)} \\(generation gen-[\\w-]+\\) is ready: \\d+ paragraphs$`));
 
-    const second = run('start', '--index', dir);
+    const second = await run('start', '--index', dir);
     expect(second.code).toBe(0);
     expect(second.out.some((l) => l.startsWith('no index'))).toBe(false);
     expect(second.out[0]).toBe(first.out[2]);
 
-    const { hits } = searchJson(dir, 'Senkaku');
+    const { hits } = await searchJson(dir, 'Senkaku');
     expect(hits[0]!.reportId).toBe('01-takaichi-xi-apec-gyeongju');
   });
 
-  it('rejects positional arguments', () => {
-    const r = run('start', 'extra', '--index', join(tmp, 'unused'));
+  it('rejects positional arguments', async () => {
+    const r = await run('start', 'extra', '--index', join(tmp, 'unused'));
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: .*extra/);
   });
 });
 
 describe('shoal usage errors', () => {
-  it('prints usage with no command (exit 2) and for help (exit 0)', () => {
-    const none = run();
+  it('prints usage with no command (exit 2) and for help (exit 0)', async () => {
+    const none = await run();
     expect(none.code).toBe(2);
     expect(none.out[0]).toMatch(/^usage:/);
-    const help = run('--help');
+    const help = await run('--help');
     expect(help.code).toBe(0);
     expect(help.out[0]).toMatch(/^usage:/);
   });
 
-  it('rejects an unknown command with exit 2', () => {
-    const r = run('frobnicate');
+  it('rejects an unknown command with exit 2', async () => {
+    const r = await run('frobnicate');
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: unknown command "frobnicate"/);
     expect(r.out).toEqual([]);
@@ -214,8 +214,8 @@ describe('shoal usage errors', () => {
     ['search', ['search', 'harbour', '--bogus']],
     ['index', ['index', 'somewhere', '--frobnicate']],
     ['eval', ['eval', '--data', 'x', '--bogus']],
-  ])('rejects an unknown flag of %s with exit 2, naming the flag', (_name, argv) => {
-    const r = run(...argv, '--index', join(tmp, 'never'));
+  ])('rejects an unknown flag of %s with exit 2, naming the flag', async (_name, argv) => {
+    const r = await run(...argv, '--index', join(tmp, 'never'));
     expect(r.code).toBe(2);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: /);
@@ -228,22 +228,22 @@ describe('shoal usage errors', () => {
     [['-k', '2.5'], '--k must be an integer in 1…1000, got "2.5"'],
     [['--offset=-1'], '--offset must be an integer in 0…, got "-1"'],
     [['--k1', 'abc'], '--k1 must be a number in 0…10, got "abc"'],
-  ])('rejects search %j with exit 2', (flags, message) => {
-    const r = run('search', 'harbour', ...flags, '--index', indexDir);
+  ])('rejects search %j with exit 2', async (flags, message) => {
+    const r = await run('search', 'harbour', ...flags, '--index', indexDir);
     expect(r.code).toBe(2);
     expect(r.err).toEqual([`error [INVALID_ARGUMENT]: ${message}`]);
   });
 
-  it('prints search usage without a query (exit 2)', () => {
-    const r = run('search', '--index', indexDir);
+  it('prints search usage without a query (exit 2)', async () => {
+    const r = await run('search', '--index', indexDir);
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^shoal search <query>/);
   });
 
-  it('fails with INDEX_NOT_FOUND (exit 1) when searching a folder with no index', () => {
+  it('fails with INDEX_NOT_FOUND (exit 1) when searching a folder with no index', async () => {
     const empty = join(tmp, 'empty-index');
     mkdirSync(empty, { recursive: true });
-    const r = run('search', 'harbour', '--index', empty);
+    const r = await run('search', 'harbour', '--index', empty);
     expect(r.code).toBe(1);
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toMatch(/^error \[INDEX_NOT_FOUND\]: no index in /);
@@ -251,11 +251,11 @@ describe('shoal usage errors', () => {
     expect(r.out).toEqual([]);
   });
 
-  it('fails with exit 1 when indexing a folder without reports', () => {
+  it('fails with exit 1 when indexing a folder without reports', async () => {
     const empty = join(tmp, 'no-reports');
     mkdirSync(empty, { recursive: true });
     writeFileSync(join(empty, 'notes.pdf'), 'not a report');
-    const r = run('index', empty, '--index', join(tmp, 'never-built'));
+    const r = await run('index', empty, '--index', join(tmp, 'never-built'));
     expect(r.code).toBe(1);
     expect(r.err[r.err.length - 1]).toMatch(/^error \[INPUT_UNREADABLE\]: no report files/);
   });
@@ -265,7 +265,7 @@ describe('shoal eval', () => {
   let beirDir: string;
   const CONTRACT_KEYS = ['mode', 'ndcg10', 'recall100', 'mrr10', 'queries', 'p50Ms', 'p99Ms'];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     beirDir = join(tmp, 'tiny-beir');
     mkdirSync(join(beirDir, 'qrels'), { recursive: true });
     const corpus = [
@@ -290,8 +290,8 @@ describe('shoal eval', () => {
 
   const lastJson = (r: Run): Record<string, unknown> => JSON.parse(r.out[r.out.length - 1]!) as Record<string, unknown>;
 
-  it('--json prints one JSON object with the contract keys as the last line', () => {
-    const r = run('eval', '--data', beirDir, '--mode', 'bm25', '--json');
+  it('--json prints one JSON object with the contract keys as the last line', async () => {
+    const r = await run('eval', '--data', beirDir, '--mode', 'bm25', '--json');
     expect(r.code).toBe(0);
     const result = lastJson(r);
     expect(Object.keys(result)).toEqual(expect.arrayContaining(CONTRACT_KEYS));
@@ -304,8 +304,8 @@ describe('shoal eval', () => {
     expect(r.out[0]).toMatch(/^dataset tiny-beir, mode bm25, engine shoal: 3 queries over 5 paragraphs/);
   });
 
-  it('prints the scores as text without --json', () => {
-    const r = run('eval', '--data', beirDir);
+  it('prints the scores as text without --json', async () => {
+    const r = await run('eval', '--data', beirDir);
     expect(r.code).toBe(0);
     expect(r.out).toContain('nDCG@10    1.0000');
     expect(r.out).toContain('Recall@100 1.0000');
@@ -313,14 +313,14 @@ describe('shoal eval', () => {
     expect(r.out.some((l) => l.startsWith('{'))).toBe(false);
   });
 
-  it('exits 1 when nDCG@10 misses the --min-ndcg gate', () => {
+  it('exits 1 when nDCG@10 misses the --min-ndcg gate', async () => {
     const hard = join(beirDir, 'qrels', 'hard.tsv');
-    const failing = run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.9', '--json');
+    const failing = await run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.9', '--json');
     expect(failing.code).toBe(1);
     expect(failing.out).toContain('FAIL nDCG@10 0.7500 < 0.9');
     expect(lastJson(failing)).toMatchObject({ ndcg10: 0.75, recall100: 0.75, mrr10: 0.75, queries: 4 });
 
-    const passing = run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.75');
+    const passing = await run('eval', '--data', beirDir, '--qrels', hard, '--min-ndcg', '0.75');
     expect(passing.code).toBe(0);
     expect(passing.out).toContain('PASS nDCG@10 0.7500 ≥ 0.75');
   });
@@ -329,21 +329,21 @@ describe('shoal eval', () => {
     [['--min-ndcg', '1.01'], /--min-ndcg must be a number in 0…1/],
     [['--mode', 'dense'], /--mode must be one of bm25/],
     [['--engine', 'lucene'], /--engine must be one of shoal, fts5/],
-  ])('rejects %j with exit 2', (flags, message) => {
-    const r = run('eval', '--data', beirDir, ...flags);
+  ])('rejects %j with exit 2', async (flags, message) => {
+    const r = await run('eval', '--data', beirDir, ...flags);
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: /);
     expect(r.err[0]).toMatch(message);
   });
 
-  it('fails with exit 1 on a folder that is not a BEIR data set', () => {
-    const r = run('eval', '--data', reportsDir);
+  it('fails with exit 1 on a folder that is not a BEIR data set', async () => {
+    const r = await run('eval', '--data', reportsDir);
     expect(r.code).toBe(1);
     expect(r.err[0]).toMatch(/^error \[INPUT_UNREADABLE\]: .*corpus\.jsonl not found/);
   });
 
-  it('--engine fts5 evaluates the SQLite baseline', () => {
-    const r = run('eval', '--data', beirDir, '--engine', 'fts5', '--json');
+  it('--engine fts5 evaluates the SQLite baseline', async () => {
+    const r = await run('eval', '--data', beirDir, '--engine', 'fts5', '--json');
     expect(r.code).toBe(0);
     expect(lastJson(r)).toMatchObject({ mode: 'bm25', engine: 'fts5', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3 });
   });

@@ -8,7 +8,7 @@ export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25 [--qrels 
 Prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.`;
 
 /** `shoal eval`: retrieval quality on a BEIR data set. Returns the exit code. */
-export function evalCommand(argv: string[], io: Io): number {
+export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
     json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, ...BM25_FLAGS, ...INDEX_FLAGS,
@@ -20,7 +20,7 @@ export function evalCommand(argv: string[], io: Io): number {
   const mode = choiceFlag('mode', values.mode ?? 'bm25', ['bm25'] as const);
   if (!mode) throw new SearchError('INVALID_ARGUMENT', '--mode is required');
   const minNdcg = numberFlag('min-ndcg', values['min-ndcg'], { min: 0, max: 1 });
-  const result = runEval({
+  const result = await runEval({
     data: values.data,
     ...(values.qrels ? { qrels: values.qrels } : {}),
     mode,

@@ -8,7 +8,7 @@ export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
-export function indexCommand(argv: string[], io: Io): number {
+export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, ...INDEX_FLAGS,
   });
@@ -18,7 +18,7 @@ export function indexCommand(argv: string[], io: Io): number {
   }
   const indexDir = indexDirOf(values.index);
   let lastLine = 0;
-  const summary = buildIndex({
+  const summary = await buildIndex({
     inputs: positionals,
     indexDir,
     strict: values.strict ?? false,

@@ -6,7 +6,7 @@ import { processIo, type Io } from './io.ts';
 import { searchCommand, SEARCH_USAGE } from './search-command.ts';
 import { startCommand } from './start-command.ts';
 
-const COMMANDS: Record<string, (argv: string[], io: Io) => number> = {
+const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   index: indexCommand,
   search: searchCommand,
   eval: evalCommand,
@@ -21,7 +21,7 @@ const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, 'sh
  * Runs a shoal command line and returns its exit code: 0 success, 1 failure (or a quality gate
  * missed), 2 usage error. Errors print as `error [CODE]: message`.
  */
-export function main(argv: string[], io: Io = processIo): number {
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.out(USAGE);
@@ -33,7 +33,7 @@ export function main(argv: string[], io: Io = processIo): number {
     return 2;
   }
   try {
-    return command(rest, io);
+    return await command(rest, io);
   } catch (error) {
     if (isSearchError(error)) {
       io.err(`error [${error.code}]: ${error.message}`);

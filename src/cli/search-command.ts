@@ -6,7 +6,7 @@ export const SEARCH_USAGE = `shoal search <query> [--index DIR] [-k N] [--offset
 Query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*.`;
 
 /** `shoal search`: ranks paragraphs of an index for a query. Returns the exit code. */
-export function searchCommand(argv: string[], io: Io): number {
+export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, k: { type: 'string', short: 'k' }, offset: { type: 'string' },
     'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, json: { type: 'boolean' }, ...BM25_FLAGS,

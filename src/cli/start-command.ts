@@ -11,12 +11,12 @@ export const SAMPLES_DIR = fileURLToPath(new URL('../../index/samples', import.m
  * `shoal start`: makes sure an index exists (building one over the bundled sample reports on first
  * run), checks that it opens, and prints how to search it.
  */
-export function startCommand(argv: string[], io: Io): number {
+export async function startCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { index: { type: 'string' } }, false);
   const indexDir = indexDirOf(values.index);
   if (!existsSync(indexDir) || readCurrent(indexDir) === undefined) {
     io.out(`no index in ${indexDir}: building one over the sample reports in ${SAMPLES_DIR}`);
-    const summary = buildIndex({ inputs: [SAMPLES_DIR], indexDir });
+    const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir });
     io.out(`indexed ${summary.reports} reports into ${summary.paragraphs} paragraphs in ${summary.timings.totalMs.toFixed(0)} ms`);
   }
   const { searcher, generation } = openIndex(indexDir);

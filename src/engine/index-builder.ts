@@ -2,26 +2,33 @@ import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { readReports, splitParagraphs, type IngestProblem, type TokenCounter } from '../ingest/index.ts';
-import { decodeSegment, encodeSegment, LexicalSearcher, SegmentBuilder, type Bm25Options, type LexicalSegment } from '../lexical/index.ts';
+import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot } from '../storage/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
 
 const PARAGRAPHS_FILE = 'paragraphs.jsonl';
-const LEXICAL_FILE = 'lexical-0.seg';
 
 /** What the manifest records about an index besides its files. */
 export interface IndexMeta {
   options: IndexOptions;
   counts: { reports: number; paragraphs: number; terms: number; postings: number };
+  /** Lexical segment files in doc id order, each with its first doc id. */
+  segments: Array<{ file: string; docBase: number; docCount: number }>;
 }
 
-/** An index built in memory: paragraphs by doc id and their lexical segment. */
+/** An index built in memory: paragraphs by doc id and the lexical segments over them. */
 export interface BuiltIndex {
   options: IndexOptions;
   reports: number;
   paragraphs: Paragraph[];
-  segment: LexicalSegment;
+  segments: BuiltSegment[];
+}
+
+/** How a build uses the machine. */
+export interface BuildThreads {
+  /** Threads that build segments in parallel; default: available cores (at most 4). */
+  threads?: number;
 }
 
 /** Splits reports into paragraphs (doc ids in report order). */
@@ -33,30 +40,29 @@ export function paragraphsOf(reports: readonly Report[], options: IndexOptions, 
   return out;
 }
 
-/** Builds the lexical segment over paragraphs (title and text fields). */
-export function indexParagraphs(paragraphs: readonly Paragraph[], options: IndexOptions, onProgress?: (done: number) => void): LexicalSegment {
-  const builder = new SegmentBuilder(createAnalyzer(options.analyzer), options.lexical);
-  for (let i = 0; i < paragraphs.length; i++) {
-    const p = paragraphs[i]!;
-    builder.add(p.title, p.text);
-    if (onProgress && (i + 1) % 1000 === 0) onProgress(i + 1);
-  }
-  onProgress?.(paragraphs.length);
-  return builder.freeze();
+/** Builds the lexical segments over paragraphs (title and text fields), in parallel for large inputs. */
+export function indexParagraphs(paragraphs: readonly Paragraph[], options: IndexOptions, build: BuildThreads = {}): Promise<BuiltSegment[]> {
+  return buildSegments(
+    paragraphs.map((p) => p.title),
+    paragraphs.map((p) => p.text),
+    { analyzer: options.analyzer, lexical: options.lexical, ...(build.threads ? { threads: build.threads } : {}) },
+  );
 }
 
 /** Builds an index over reports in memory (used by `eval`, `bench` and tests). */
-export function buildInMemory(reports: readonly Report[], partial: DeepPartial<IndexOptions> = {}): BuiltIndex {
+export async function buildInMemory(reports: readonly Report[], partial: DeepPartial<IndexOptions> = {}, build: BuildThreads = {}): Promise<BuiltIndex> {
   const options = resolveIndexOptions(partial);
   const paragraphs = paragraphsOf(reports, options);
-  return { options, reports: reports.length, paragraphs, segment: indexParagraphs(paragraphs, options) };
+  return { options, reports: reports.length, paragraphs, segments: await indexParagraphs(paragraphs, options, build) };
 }
 
 /** Opens a searcher over an in-memory index. */
 export function searcherOf(built: BuiltIndex, bm25?: Bm25Options): Searcher {
-  const lexical = new LexicalSearcher([{ segment: built.segment, docBase: 0 }], createAnalyzer(built.options.analyzer), bm25);
+  const lexical = new LexicalSearcher(built.segments, createAnalyzer(built.options.analyzer), bm25);
   return new Searcher(built.paragraphs, lexical);
 }
+
+const count = (segments: BuiltSegment[], f: (s: BuiltSegment) => number): number => segments.reduce((sum, s) => sum + f(s), 0);
 
 /** Options of {@link buildIndex}. */
 export interface BuildIndexOptions {
@@ -69,6 +75,8 @@ export interface BuildIndexOptions {
   options?: DeepPartial<IndexOptions>;
   /** Called as paragraphs are indexed. */
   onProgress?: (event: { phase: 'read' | 'index' | 'save'; done: number; total: number }) => void;
+  /** Build threads (see {@link BuildThreads}). */
+  threads?: number;
 }
 
 /** What a build did. */
@@ -86,7 +94,7 @@ export interface BuildSummary {
 }
 
 /** Reads reports, builds the index and saves it as a new generation of `indexDir`. */
-export function buildIndex(request: BuildIndexOptions): BuildSummary {
+export async function buildIndex(request: BuildIndexOptions): Promise<BuildSummary> {
   const options = resolveIndexOptions(request.options);
   createAnalyzer(options.analyzer); // validate before any work
   const t0 = performance.now();
@@ -97,25 +105,30 @@ export function buildIndex(request: BuildIndexOptions): BuildSummary {
   }
   const paragraphs = paragraphsOf(read.reports, options);
   const t1 = performance.now();
-  const segment = indexParagraphs(paragraphs, options, (done) => request.onProgress?.({ phase: 'index', done, total: paragraphs.length }));
+  request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });
+  const segments = await indexParagraphs(paragraphs, options, request.threads ? { threads: request.threads } : {});
+  request.onProgress?.({ phase: 'index', done: paragraphs.length, total: paragraphs.length });
   const t2 = performance.now();
   request.onProgress?.({ phase: 'save', done: 0, total: 1 });
+  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
+  const listed: IndexMeta['segments'] = [];
+  segments.forEach(({ segment, docBase }, i) => {
+    const file = `lexical-${i}.seg`;
+    files.set(file, encodeSegment(segment));
+    listed.push({ file, docBase, docCount: segment.docCount });
+  });
+  const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
+  const postings = count(segments, (s) => s.segment.docIds.length);
   const meta: IndexMeta = {
     options,
-    counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms: segment.terms.length, postings: segment.docIds.length },
+    counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms, postings },
+    segments: listed,
   };
-  const manifest = saveSnapshot(
-    request.indexDir,
-    new Map<string, Uint8Array>([
-      [PARAGRAPHS_FILE, encodeParagraphs(paragraphs)],
-      [LEXICAL_FILE, encodeSegment(segment)],
-    ]),
-    meta,
-  );
+  const manifest = saveSnapshot(request.indexDir, files, meta);
   const t3 = performance.now();
   return {
     indexDir: request.indexDir, generation: manifest.generation, files: read.files,
-    reports: read.reports.length, paragraphs: paragraphs.length, terms: segment.terms.length, postings: segment.docIds.length,
+    reports: read.reports.length, paragraphs: paragraphs.length, terms, postings,
     skipped: read.problems, replaced: read.replaced,
     timings: { readMs: t1 - t0, indexMs: t2 - t1, saveMs: t3 - t2, totalMs: t3 - t0 },
   };
@@ -144,10 +157,17 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
     throw cause;
   }
   const paragraphsData = snapshot.files.get(PARAGRAPHS_FILE);
-  const lexicalData = snapshot.files.get(LEXICAL_FILE);
-  if (!paragraphsData || !lexicalData) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${!paragraphsData ? PARAGRAPHS_FILE : LEXICAL_FILE}`);
+  if (!paragraphsData) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${PARAGRAPHS_FILE}`);
   const paragraphs = decodeParagraphs(paragraphsData, `${snapshot.dir}/${PARAGRAPHS_FILE}`);
-  const segment = decodeSegment(lexicalData, `${snapshot.dir}/${LEXICAL_FILE}`);
-  const lexical = new LexicalSearcher([{ segment, docBase: 0 }], analyzer, bm25);
+  let expectedBase = 0;
+  const segments = (meta.segments ?? []).map(({ file, docBase, docCount }) => {
+    const data = snapshot.files.get(file);
+    if (!data) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${file}`);
+    const segment = decodeSegment(data, `${snapshot.dir}/${file}`);
+    if (docBase !== expectedBase || segment.docCount !== docCount) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${file}: segment does not continue the doc ids`);
+    expectedBase += docCount;
+    return { segment, docBase };
+  });
+  const lexical = new LexicalSearcher(segments, analyzer, bm25);
   return { searcher: new Searcher(paragraphs, lexical), generation: snapshot.manifest.generation, meta };
 }

@@ -41,13 +41,13 @@ export interface EvalResult {
  * reports are judged with nDCG@10, Recall@100 and MRR@10. Latency covers the paragraph search and
  * the grouping, per query.
  */
-export function runEval(options: EvalOptions): EvalResult {
+export async function runEval(options: EvalOptions): Promise<EvalResult> {
   if (options.mode !== 'bm25') throw new SearchError('INVALID_ARGUMENT', `mode "${options.mode}" is not available yet (supported: bm25)`);
   const data = loadBeir(options.data, options.qrels);
   const indexOptions = resolveIndexOptions(options.index);
   const paragraphs = paragraphsOf(data.corpus, indexOptions);
   const t0 = performance.now();
-  const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : shoalEngine(paragraphs, indexOptions, options.bm25);
+  const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
   const buildMs = performance.now() - t0;
   const ndcg: number[] = [];
   const recall: number[] = [];

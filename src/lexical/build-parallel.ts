@@ -66,9 +66,13 @@ function balancedBounds(bodies: readonly string[], parts: number): Array<[number
 
 function runWorker(options: ParallelBuildOptions, titles: string[], bodies: string[]): Promise<LexicalSegment> {
   return new Promise((resolve, reject) => {
-    // The worker runs this project's TypeScript through the same loader as the calling thread.
-    const worker = new Worker(new URL('./segment-worker.ts', import.meta.url), {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+    // The worker loads this project's TypeScript through tsx: a small bootstrap registers the loader
+    // in the new thread before importing the worker module (Node 20 does not apply `--import` hooks
+    // to a worker's entry module).
+    const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+      .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./segment-worker.ts', import.meta.url).href)}); });`;
+    const worker = new Worker(bootstrap, {
+      eval: true,
       workerData: { analyzer: options.analyzer, lexical: options.lexical, titles, bodies },
     });
     worker.once('message', (parts: Omit<LexicalSegment, 'termIds'>) => resolve(createSegment(parts)));

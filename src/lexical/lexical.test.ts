@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createAnalyzer } from '../analysis/index.ts';
 import { isSearchError } from '../core/errors.ts';
 import {
-  bm25Idf, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
+  bm25Idf, buildSegments, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
   type LexicalSegment, type SegmentView,
 } from './index.ts';
 
@@ -237,5 +237,27 @@ describe('TopK', () => {
         expect(heap.sorted()).toEqual([...docs].sort(compareScoredDocs).slice(0, k));
       }),
     );
+  });
+});
+
+describe('parallel build', () => {
+  it('builds in worker threads segments that search exactly like one segment', async () => {
+    const corpus = fc.sample(DOC, { numRuns: 300, seed: 7 });
+    const titles = corpus.map(([t]) => t);
+    const bodies = corpus.map(([, b]) => b);
+    const options = { analyzer: analyzer.options, lexical: { titleWeight: 1 } };
+    const parallel = await buildSegments(titles, bodies, { ...options, threads: 3, minDocsPerThread: 1 });
+    expect(parallel).toHaveLength(3);
+    expect(parallel.map((s) => s.docBase)).toEqual([0, parallel[0]!.segment.docCount, parallel[0]!.segment.docCount + parallel[1]!.segment.docCount]);
+    const single = await buildSegments(titles, bodies, { ...options, threads: 1 });
+    expect(single).toHaveLength(1);
+    const a = new LexicalSearcher(single, analyzer);
+    const b = new LexicalSearcher(parallel, analyzer);
+    for (const query of fc.sample(QUERY, { numRuns: 50, seed: 11 })) {
+      const x = a.search(query, { k: 15 });
+      const y = b.search(query, { k: 15 });
+      expect(y.map((h) => h.docId)).toEqual(x.map((h) => h.docId));
+      y.forEach((h, i) => expect(h.score).toBeCloseTo(x[i]!.score, 9));
+    }
   });
 });
