@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { stemmer } from 'stemmer';
 import { describe, expect, it } from 'vitest';
 import { createAnalyzer, ENGLISH_STOPWORDS, normalize, tokenize } from './index.ts';
+import { tokenizeReference } from './tokenize-reference.ts';
 
 const tokens = (text: string): string[] => {
   const out: string[] = [];
@@ -144,6 +145,27 @@ describe('analyzer', () => {
         expect(new Set(numbering.terms).size).toBe(numbering.terms.length);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('tokenize against the reference', () => {
+  const JOINERS = fc.constantFrom(' ', '-', "'", '’', '.', ',', '. ', ', ', "'s ", '-\n', '');
+  const PIECE = fc.oneof(WORD, fc.constantFrom('a', 'b', 'u', 's', '1', '22', 'x', 'é', 'ü', 'の', '東'));
+  const JOINED = fc.array(fc.tuple(PIECE, JOINERS), { maxLength: 25 }).map((parts) => parts.map(([w, j]) => w + j).join(''));
+
+  it('the scanner yields exactly the tokens of the regular-expression reference', () => {
+    fc.assert(
+      fc.property(fc.oneof(JOINED, TEXT, fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 30 })), (raw) => {
+        const text = normalize(raw);
+        const fast: Array<[string, number]> = [];
+        const fastEnd = tokenize(text, (t, p) => fast.push([t, p]), undefined, 0, (s, a, b, p) => fast.push([s.slice(a, b), p]));
+        const ref: Array<[string, number]> = [];
+        const refEnd = tokenizeReference(text, (t, p) => ref.push([t, p]));
+        expect(fast).toEqual(ref);
+        expect(fastEnd).toBe(refEnd);
+      }),
+      { numRuns: 3000 },
     );
   });
 });

@@ -43,23 +43,50 @@ export function tokenize(
   let i = 0;
   while (i < n) {
     let c = text.charCodeAt(i);
-    if (CLASS[c] === 0) {
+    if (classAt(text, i) === 0) {
       i++;
       continue;
     }
-    // Fast path: a run of [a-z0-9] that ends where no joining rule applies is a token as it is. Its
-    // FNV-1a hash is computed on the way, for the span sink's cache.
+    // Fast path: plain [a-z0-9] runs, joined only by ASCII hyphens and ending in an optional
+    // possessive, where no other joining rule applies: each run is a token as it is. The FNV-1a hash
+    // of each run is computed on the way, for the span sink's cache. Anything else takes the slow path.
     const start = i;
-    let hash = 0x811c9dc5 | 0;
-    while ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
-      hash = Math.imul(hash ^ c, 0x01000193);
-      if (++i === n) break;
-      c = text.charCodeAt(i);
+    let parts = 0;
+    let clean = false;
+    for (;;) {
+      const from = i;
+      let hash = 0x811c9dc5 | 0;
+      while ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
+        hash = Math.imul(hash ^ c, 0x01000193);
+        if (++i === n) break;
+        c = text.charCodeAt(i);
+      }
+      if (i === from || parts === PART_CAPACITY) break;
+      partStart[parts] = from;
+      partEnd[parts] = i;
+      partHash[parts++] = hash;
+      if (i === n || endsWord(text, i)) {
+        clean = true;
+        break;
+      }
+      if (c === 45 && isAsciiAlnum(text.charCodeAt(i + 1))) {
+        c = text.charCodeAt(++i);
+        continue;
+      }
+      if ((c === 39 || c === 0x2019) && text.charCodeAt(i + 1) === 115 && (i + 2 === n || endsWord(text, i + 2))) {
+        i += 2;
+        clean = true;
+      }
+      break;
     }
-    if (i > start && (i === n || (CLASS[c] === 0 && !(i + 1 < n && CLASS[text.charCodeAt(i + 1)] !== 0 && joinsWords(c))))) {
-      if (i - start > maxLength) continue; // too long to be a word: dropped
-      if (spanSink) spanSink(text, start, i, position++, hash);
-      else sink(text.slice(start, i), position++);
+    if (clean) {
+      for (let p = 0; p < parts; p++) {
+        const from = partStart[p]!;
+        const to = partEnd[p]!;
+        if (to - from > maxLength) continue; // too long to be a word: dropped
+        if (spanSink) spanSink(text, from, to, position++, partHash[p]!);
+        else sink(text.slice(from, to), position++);
+      }
       continue;
     }
     const end = scanWord(text, start);
@@ -84,11 +111,40 @@ for (let c = 0; c < 65536; c++) {
   const ch = String.fromCharCode(c);
   CLASS[c] = /[\p{L}\p{M}]/u.test(ch) ? 1 : /\p{N}/u.test(ch) ? 2 : 0;
 }
-// Surrogate halves: treat astral characters as letters when the pair is one (rare in reports).
-for (let c = 0xd800; c < 0xe000; c++) CLASS[c] = 1;
+// Surrogate halves are classified by the code point of their pair (see classAt).
+const SURROGATE = 3;
+for (let c = 0xd800; c < 0xe000; c++) CLASS[c] = SURROGATE;
+
+/** The class of the character at `j`: 1 letter or mark, 2 digit, 0 other (astral characters by code point). */
+function classAt(text: string, j: number): number {
+  const c = text.charCodeAt(j);
+  const k = CLASS[c]!;
+  if (k !== SURROGATE) return k;
+  const high = c < 0xdc00;
+  const pair = text.charCodeAt(high ? j + 1 : j - 1);
+  const paired = high ? pair >= 0xdc00 && pair < 0xe000 : pair >= 0xd800 && pair < 0xdc00;
+  if (!paired) return 0;
+  const ch = high ? text.slice(j, j + 2) : text.slice(j - 1, j + 1);
+  return /[\p{L}\p{M}]/u.test(ch) ? 1 : /\p{N}/u.test(ch) ? 2 : 0;
+}
 
 function isWordCode(c: number): boolean {
   return CLASS[c] !== 0;
+}
+
+// Spans of the fast path's hyphen-joined parts (a word rarely has more).
+const PART_CAPACITY = 16;
+const partStart = new Int32Array(PART_CAPACITY);
+const partEnd = new Int32Array(PART_CAPACITY);
+const partHash = new Int32Array(PART_CAPACITY);
+
+function isAsciiAlnum(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+// True when the word ends before `k`: a non-word character that does not join two word runs.
+function endsWord(text: string, k: number): boolean {
+  return classAt(text, k) === 0 && !(k + 1 < text.length && classAt(text, k + 1) !== 0 && joinsWords(text.charCodeAt(k)));
 }
 
 // Characters that may join two word runs: apostrophes, hyphens, and periods or commas.
@@ -108,24 +164,25 @@ function scanWord(text: string, start: number): number {
   let j = start;
   let segment = 0; // length of the run since the last joiner
   for (;;) {
-    while (j < n && CLASS[text.charCodeAt(j)] !== 0) {
+    while (j < n && classAt(text, j) !== 0) {
+      // A segment counts characters, not UTF-16 units: a surrogate pair counts once.
+      if (!(text.charCodeAt(j) >= 0xdc00 && text.charCodeAt(j) < 0xe000)) segment++;
       j++;
-      segment++;
     }
     if (j + 1 >= n) break;
     const c = text.charCodeAt(j);
     const next = text.charCodeAt(j + 1);
-    if (isJoiner(c) && CLASS[next] !== 0) {
+    if (isJoiner(c) && classAt(text, j + 1) !== 0) {
       j++;
       segment = 0;
       continue;
     }
-    if ((c === 46 || c === 44) && CLASS[text.charCodeAt(j - 1)] === 2 && CLASS[next] === 2) {
+    if ((c === 46 || c === 44) && classAt(text, j - 1) === 2 && classAt(text, j + 1) === 2) {
       j++;
       segment = 0;
       continue;
     }
-    if (c === 46 && segment === 1 && CLASS[text.charCodeAt(j - 1)] === 1 && CLASS[next] === 1 && (j + 2 >= n || CLASS[text.charCodeAt(j + 2)] === 0)) {
+    if (c === 46 && segment === 1 && classAt(text, j - 1) === 1 && classAt(text, j + 1) === 1 && (j + 2 >= n || classAt(text, j + 2) === 0)) {
       j++;
       segment = 0;
       continue;
@@ -137,8 +194,8 @@ function scanWord(text: string, start: number): number {
   return j;
 }
 
-// The slow path for a word with joiners, marks or non-ASCII letters; returns the next position.
-function emitWord(word: string, sink: TokenSink, position: number, maxLength: number): number {
+/** Emits the tokens of one word with joiners, marks or non-ASCII letters (the slow path); returns the next position. */
+export function emitWord(word: string, sink: TokenSink, position: number, maxLength: number): number {
   const emit = (token: string): void => {
     if (token.length > 0 && token.length <= maxLength) sink(token, position++);
   };
@@ -158,7 +215,7 @@ function emitWord(word: string, sink: TokenSink, position: number, maxLength: nu
   return position;
 }
 
-function emitBigrams(run: string, sink: TokenSink, position: number): number {
+export function emitBigrams(run: string, sink: TokenSink, position: number): number {
   const chars = Array.from(run);
   if (chars.length === 1) {
     sink(chars[0] as string, position);

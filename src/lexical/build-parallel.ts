@@ -35,7 +35,7 @@ export async function buildSegments(titles: readonly string[], bodies: readonly 
   // Attach handlers before the calling thread blocks on its own slice, so no rejection goes unhandled.
   const settled = workers.map((w) => w.then((segment) => ({ segment }), (error: unknown) => ({ error })));
   const [from0, to0] = bounds[0]!;
-  const builder = new SegmentBuilder(createAnalyzer(options.analyzer), options.lexical);
+  const builder = new SegmentBuilder(createAnalyzer(options.analyzer), options.lexical, textLength(titles, bodies, from0, to0));
   for (let i = from0; i < to0; i++) builder.add(titles[i]!, bodies[i]!);
   const out: BuiltSegment[] = [{ segment: builder.freeze(), docBase: 0 }];
   const results = await Promise.all(settled);
@@ -44,6 +44,12 @@ export async function buildSegments(titles: readonly string[], bodies: readonly 
     out.push({ segment: r.segment, docBase: bounds[i + 1]![0] });
   });
   return out;
+}
+
+function textLength(titles: readonly string[], bodies: readonly string[], from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n += titles[i]!.length + bodies[i]!.length;
+  return n;
 }
 
 // Cuts [0, n) into `parts` consecutive ranges of about equal text length.

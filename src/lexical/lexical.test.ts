@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createAnalyzer } from '../analysis/index.ts';
 import { isSearchError } from '../core/errors.ts';
 import {
-  bm25Idf, buildSegments, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
+  bm25Idf, buildReferenceSegment, buildSegments, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
   type LexicalSegment, type SegmentView,
 } from './index.ts';
 
@@ -188,6 +188,30 @@ describe('phrase matching', () => {
           }
         });
         expect(got).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('segment builder', () => {
+  const plain = (seg: LexicalSegment) => ({
+    docCount: seg.docCount, terms: seg.terms, postingsStart: Array.from(seg.postingsStart), docIds: Array.from(seg.docIds),
+    termFreqs: Array.from(seg.termFreqs), positionsStart: Array.from(seg.positionsStart), positions: Array.from(seg.positions),
+    docLengths: Array.from(seg.docLengths),
+  });
+  // Long documents push chains through every block size; repeated titles exercise the title replay.
+  const LONG_DOC = fc.tuple(
+    fc.constantFrom('', 'Cocoa review', 'Cocoa review', 'Rates and ports'),
+    fc.array(fc.constantFrom(...VOCAB, 'x', 'y'), { maxLength: 400 }).map((w) => w.join(' ')),
+  );
+
+  it('builds exactly the reference segment (postings, frequencies, positions, lengths)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(DOC, LONG_DOC), { maxLength: 40 }), fc.constantFrom(0, 1, 2.5), (docs, titleWeight) => {
+        const b = new SegmentBuilder(analyzer, { titleWeight });
+        for (const [title, body] of docs) b.add(title, body);
+        expect(plain(b.freeze())).toEqual(plain(buildReferenceSegment(analyzer, { titleWeight }, docs)));
       }),
       { numRuns: 300 },
     );

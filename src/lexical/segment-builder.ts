@@ -8,35 +8,73 @@ export interface LexicalIndexOptions {
   /**
    * Weight of a title occurrence relative to a body occurrence (BM25F-style: weighted term frequency
    * and length in one combined field). 1 makes title and body one flat field, as Pyserini's "flat"
-   * runs; default 1, chosen by the SciFact/TIME evaluation in the README. Range 0–10.
+   * runs. Range 0–10; default chosen by the SciFact/TIME evaluation in the README.
    */
   titleWeight: number;
 }
 
 export const DEFAULT_LEXICAL_INDEX_OPTIONS: LexicalIndexOptions = { titleWeight: 1 };
 
-// Title positions start at 0; body positions start after a gap, so no phrase spans the two fields.
-const FIELD_POSITION_GAP = 100;
+/** Title positions start at 0; body positions start this far after, so no phrase spans the two fields. */
+export const FIELD_POSITION_GAP = 100;
 
-/** Accumulates documents into one segment; `freeze()` turns it into typed arrays. Not reusable after freezing. */
+// Sizes (in 32-bit slots) of the blocks a term's postings chain grows by; the last slot of a block
+// links to the next. Small first blocks keep rare terms cheap, larger ones keep long chains short.
+const BLOCK_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024] as const;
+const LAST_LEVEL = BLOCK_SIZES.length - 1;
+
+/**
+ * Accumulates documents into one segment, the way Lucene's indexing chain does: every term owns a
+ * chain of blocks in one shared Int32Array pool, and each token appends to its term's chain
+ * (`doc, titleCount, count, positions…` per posting), so nothing is grouped or sorted per document.
+ * `freeze()` walks the chains in term order and writes the final arrays sequentially. Not reusable
+ * after freezing. {@link buildReferenceSegment} is the plain reference it is tested against.
+ */
 export class SegmentBuilder {
   private readonly numbering: TermNumbering;
-  private readonly postingTerm = new GrowableArray((n) => new Uint32Array(n));
-  private readonly postingDoc = new GrowableArray((n) => new Uint32Array(n));
-  private readonly postingFreq = new GrowableArray((n) => new Float32Array(n));
-  private readonly postingPositionCount = new GrowableArray((n) => new Uint32Array(n));
-  private readonly positions = new GrowableArray((n) => new Uint32Array(n), 4096);
   private readonly docLengths = new GrowableArray((n) => new Float32Array(n));
   private frozen = false;
 
+  private pool = new Int32Array(1 << 16);
+  private poolUsed = 0;
+  // Per term, indexed by term number.
+  private termStart = new Int32Array(1024); // first slot of the first block
+  private termWrite = new Int32Array(1024); // next slot to write
+  private termBlockEnd = new Int32Array(1024); // link slot of the current block
+  private termLevel = new Uint8Array(1024);
+  private termLastDoc = new Int32Array(1024); // last doc id + 1 that used the term
+  private termTitleSlot = new Int32Array(1024); // the current posting's titleCount slot
+  private termCountSlot = new Int32Array(1024); // the current posting's count slot
+  private termDocFreq = new Int32Array(1024);
+  private termPositions = new Int32Array(1024);
+  private termCapacity = 1024;
+  private termsSeen = 0;
+  private postings = 0;
+  private positionCount = 0;
+
+  // The document being added.
+  private doc = 0;
+  private inTitle = 0;
+  private tokens = 0;
+  // The previous document's title, analyzed, for paragraphs of one report that share it.
+  private lastTitle: string | undefined;
+  private lastTitleNext = 0;
+  private lastTitleTokens = new GrowableArray((n) => new Uint32Array(n), 64);
+
+  /**
+   * @param expectedChars total characters the documents will have, if known: sizes the pool up
+   *   front, saving the copies of growing it (a pool slot per ~1.6 characters fits English text).
+   */
   constructor(
     analyzer: Analyzer,
     private readonly options: LexicalIndexOptions = DEFAULT_LEXICAL_INDEX_OPTIONS,
+    expectedChars = 0,
   ) {
     if (!(options.titleWeight >= 0 && options.titleWeight <= 10)) {
       throw new SearchError('INVALID_ARGUMENT', `titleWeight must be in [0, 10], got ${options.titleWeight}`);
     }
     this.numbering = analyzer.createTermNumbering();
+    if (expectedChars > 0) this.pool = new Int32Array(Math.min(2 ** 30, Math.ceil(expectedChars / 1.6) + (1 << 16)));
   }
 
   /** Number of documents added so far. */
@@ -44,162 +82,161 @@ export class SegmentBuilder {
     return this.docLengths.length;
   }
 
-  // Per-document scratch, reused: the document's tokens, then grouped by term.
-  private tokenTerms = new Int32Array(1024);
-  private tokenPositions = new Int32Array(1024);
-  private tokenInTitle = new Uint8Array(1024);
-  private groupPositions = new Int32Array(1024);
-  private slotTerm = new Int32Array(1024);
-  private slotCount = new Int32Array(1024);
-  private slotTitleCount = new Int32Array(1024);
-  private slotFill = new Int32Array(1024);
-  // Per-term scratch, indexed by term id: the last document (+1) that used it and its slot there.
-  private termSeenInDoc = new Int32Array(1024);
-  private termSlot = new Int32Array(1024);
-  private tokens = 0;
-  private inTitle = 1;
-  private lastTitle: string | undefined;
-  private lastTitleNext = 0;
-  private lastTitleTerms = new Int32Array(0);
-  private lastTitlePositions = new Int32Array(0);
-  // Created once: receives every analyzed token of the document being added.
-  private readonly collect = (id: number, position: number): void => {
-    if (id >= this.termSeenInDoc.length) {
-      this.termSeenInDoc = grow(this.termSeenInDoc);
-      this.termSlot = grow(this.termSlot);
-    }
-    if (this.tokens === this.tokenTerms.length) {
-      this.tokenTerms = grow(this.tokenTerms);
-      this.tokenPositions = grow(this.tokenPositions);
-      this.tokenInTitle = grow(this.tokenInTitle);
-      this.groupPositions = grow(this.groupPositions);
-      this.slotTerm = grow(this.slotTerm);
-      this.slotCount = grow(this.slotCount);
-      this.slotTitleCount = grow(this.slotTitleCount);
-      this.slotFill = grow(this.slotFill);
-    }
-    this.tokenTerms[this.tokens] = id;
-    this.tokenPositions[this.tokens] = position;
-    this.tokenInTitle[this.tokens++] = this.inTitle;
-  };
-
   /** Adds a document and returns its segment-local doc id. */
   add(title: string, body: string): number {
     if (this.frozen) throw new SearchError('INTERNAL', 'segment builder already frozen');
-    const docId = this.docLengths.length;
+    const doc = this.docLengths.length;
+    this.doc = doc;
     this.tokens = 0;
-    this.inTitle = 1;
-    const { titleWeight } = this.options;
     let next = 0;
-    if (titleWeight > 0) {
-      // Paragraphs of one report share their title: reuse its analysis from the previous document.
+    let titleTokens = 0;
+    if (this.options.titleWeight > 0) {
+      this.inTitle = 1;
       if (title !== this.lastTitle) {
         this.lastTitle = title;
-        this.lastTitleNext = this.numbering.analyze(title, this.collect);
-        this.lastTitleTerms = this.tokenTerms.slice(0, this.tokens);
-        this.lastTitlePositions = this.tokenPositions.slice(0, this.tokens);
+        this.lastTitleTokens.length = 0;
+        this.lastTitleNext = this.numbering.analyze(title, this.titleToken);
       } else {
-        this.tokens = this.lastTitleTerms.length;
-        this.tokenTerms.set(this.lastTitleTerms);
-        this.tokenPositions.set(this.lastTitlePositions);
-        this.tokenInTitle.fill(1, 0, this.tokens);
+        const replay = this.lastTitleTokens.view();
+        for (let i = 0; i < replay.length; i += 2) this.token(replay[i]!, replay[i + 1]!);
       }
       next = this.lastTitleNext;
+      titleTokens = this.tokens;
     }
-    const titleLength = this.tokens;
     this.inTitle = 0;
-    this.numbering.analyze(body, this.collect, next + FIELD_POSITION_GAP);
-    const tokens = this.tokens;
-
-    // Group the tokens by term, in order of first occurrence: slot s holds term slotTerm[s].
-    const { slotTerm, slotCount, slotTitleCount, slotFill, termSeenInDoc, termSlot, tokenTerms } = this;
-    const marker = docId + 1;
-    let slots = 0;
-    for (let j = 0; j < tokens; j++) {
-      const id = tokenTerms[j]!;
-      let slot: number;
-      if (termSeenInDoc[id] !== marker) {
-        termSeenInDoc[id] = marker;
-        slot = slots++;
-        termSlot[id] = slot;
-        slotTerm[slot] = id;
-        slotCount[slot] = 0;
-        slotTitleCount[slot] = 0;
-      } else {
-        slot = termSlot[id]!;
-      }
-      slotCount[slot]!++;
-      slotTitleCount[slot]! += this.tokenInTitle[j]!;
-    }
-    for (let s = 0, offset = 0; s < slots; s++) {
-      slotFill[s] = offset;
-      offset += slotCount[s]!;
-    }
-    const grouped = this.groupPositions;
-    for (let j = 0; j < tokens; j++) grouped[slotFill[termSlot[tokenTerms[j]!]!]!++] = this.tokenPositions[j]!;
-    for (let s = 0, offset = 0; s < slots; s++) {
-      const total = slotCount[s]!;
-      const titleCount = slotTitleCount[s]!;
-      this.postingTerm.push(slotTerm[s]!);
-      this.postingDoc.push(docId);
-      this.postingFreq.push(titleWeight * titleCount + (total - titleCount));
-      this.postingPositionCount.push(total);
-      this.positions.pushAll(grouped, offset, offset + total);
-      offset += total;
-    }
-    this.docLengths.push(titleWeight * titleLength + (tokens - titleLength));
-    return docId;
+    this.numbering.analyze(body, this.bodyToken, next + FIELD_POSITION_GAP);
+    this.docLengths.push(this.options.titleWeight * titleTokens + (this.tokens - titleTokens));
+    return doc;
   }
 
-  /** Sorts the dictionary and lays the postings out term by term. */
+  private readonly titleToken = (term: number, position: number): void => {
+    this.lastTitleTokens.push(term);
+    this.lastTitleTokens.push(position);
+    this.token(term, position);
+  };
+
+  private readonly bodyToken = (term: number, position: number): void => this.token(term, position);
+
+  private token(term: number, position: number): void {
+    this.tokens++;
+    if (term >= this.termsSeen) this.newTerm(term);
+    if (this.termLastDoc[term] !== this.doc + 1) {
+      // First occurrence in this document: start a posting (doc, titleCount, count).
+      this.termLastDoc[term] = this.doc + 1;
+      this.termDocFreq[term]!++;
+      this.postings++;
+      this.append(term, this.doc);
+      this.termTitleSlot[term] = this.append(term, 0);
+      this.termCountSlot[term] = this.append(term, 0);
+    }
+    this.pool[this.termCountSlot[term]!]!++;
+    if (this.inTitle) this.pool[this.termTitleSlot[term]!]!++;
+    this.termPositions[term]!++;
+    this.positionCount++;
+    this.append(term, position);
+  }
+
+  // Appends to the term's chain, opening its next block when the current one is full; returns the slot written.
+  private append(term: number, value: number): number {
+    let at = this.termWrite[term]!;
+    if (at === this.termBlockEnd[term]) {
+      const level = Math.min(this.termLevel[term]! + 1, LAST_LEVEL);
+      const block = this.allocate(BLOCK_SIZES[level]!);
+      this.pool[at] = block;
+      this.termLevel[term] = level;
+      this.termBlockEnd[term] = block + BLOCK_SIZES[level]! - 1;
+      at = block;
+    }
+    this.pool[at] = value;
+    this.termWrite[term] = at + 1;
+    return at;
+  }
+
+  private allocate(size: number): number {
+    if (this.poolUsed + size > this.pool.length) {
+      const bigger = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + size));
+      bigger.set(this.pool.subarray(0, this.poolUsed));
+      this.pool = bigger;
+    }
+    const start = this.poolUsed;
+    this.poolUsed += size;
+    return start;
+  }
+
+  // Term numbers arrive densely (0, 1, 2, …), so a new term is always the next one.
+  private newTerm(term: number): void {
+    if (term >= this.termCapacity) {
+      this.termCapacity *= 2;
+      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(this.termCapacity);
+        b.set(a);
+        return b;
+      };
+      this.termStart = grow(this.termStart);
+      this.termWrite = grow(this.termWrite);
+      this.termBlockEnd = grow(this.termBlockEnd);
+      this.termLevel = grow(this.termLevel);
+      this.termLastDoc = grow(this.termLastDoc);
+      this.termTitleSlot = grow(this.termTitleSlot);
+      this.termCountSlot = grow(this.termCountSlot);
+      this.termDocFreq = grow(this.termDocFreq);
+      this.termPositions = grow(this.termPositions);
+    }
+    const block = this.allocate(BLOCK_SIZES[0]);
+    this.termStart[term] = block;
+    this.termWrite[term] = block;
+    this.termBlockEnd[term] = block + BLOCK_SIZES[0] - 1;
+    this.termLevel[term] = 0;
+    this.termsSeen = term + 1;
+  }
+
+  /** Walks every term's chain in term order and lays the postings out in typed arrays. */
   freeze(): LexicalSegment {
     this.frozen = true;
-    const numbered = this.numbering.terms;
+    const numbered = this.numbering.terms.slice(0, this.termsSeen);
     const terms = numbered.slice().sort();
     const termIds = new Map<string, number>();
     terms.forEach((term, i) => termIds.set(term, i));
-    const remap = new Int32Array(terms.length);
-    numbered.forEach((term, n) => (remap[n] = termIds.get(term)!));
+    const order = new Int32Array(terms.length); // sorted id -> term number
+    numbered.forEach((term, n) => (order[termIds.get(term)!] = n));
 
-    const postingTerm = this.postingTerm.view();
-    const postingDoc = this.postingDoc.view();
-    const postingFreq = this.postingFreq.view();
-    const postingPositionCount = this.postingPositionCount.view();
-    const oldPositions = this.positions.view();
-    const n = postingDoc.length;
     const postingsStart = new Uint32Array(terms.length + 1);
-    for (let p = 0; p < n; p++) postingsStart[remap[postingTerm[p]!]! + 1]!++;
-    for (let t = 0; t < terms.length; t++) postingsStart[t + 1]! += postingsStart[t]!;
-
-    // Counting sort by term, as a scatter: postings are read in the order they were added (one
-    // sequential pass) and written to their term's next slot. Postings of one term stay in doc order
-    // because docs were added in order. Int32Array scratch keeps V8 on small-integer arithmetic.
-    const cursor = Int32Array.from(postingsStart.subarray(0, terms.length));
-    const destination = new Int32Array(n);
-    const docIds = new Uint32Array(n);
-    const termFreqs = new Float32Array(n);
-    const positionCounts = new Int32Array(n);
-    for (let p = 0; p < n; p++) {
-      const d = cursor[remap[postingTerm[p]!]!]!++;
-      destination[p] = d;
-      docIds[d] = postingDoc[p]!;
-      termFreqs[d] = postingFreq[p]!;
-      positionCounts[d] = postingPositionCount[p]!;
+    const docIds = new Uint32Array(this.postings);
+    const termFreqs = new Float32Array(this.postings);
+    const positionsStart = new Uint32Array(this.postings + 1);
+    const positions = new Uint32Array(this.positionCount);
+    const { pool } = this;
+    const w = this.options.titleWeight;
+    let p = 0;
+    let q = 0;
+    for (let t = 0; t < terms.length; t++) {
+      postingsStart[t] = p;
+      const n = order[t]!;
+      const end = this.termWrite[n]!;
+      let at = this.termStart[n]!;
+      let level = 0;
+      let blockEnd = at + BLOCK_SIZES[0] - 1;
+      const read = (): number => {
+        if (at === blockEnd) {
+          level = Math.min(level + 1, LAST_LEVEL);
+          at = pool[at]!;
+          blockEnd = at + BLOCK_SIZES[level]! - 1;
+        }
+        return pool[at++]!;
+      };
+      for (let d = this.termDocFreq[n]!; d > 0; d--) {
+        docIds[p] = read();
+        const titleCount = read();
+        const count = read();
+        termFreqs[p] = w * titleCount + (count - titleCount);
+        positionsStart[p++] = q;
+        for (let i = 0; i < count; i++) positions[q++] = read();
+      }
+      if (at !== end) throw new SearchError('INTERNAL', `postings chain of "${terms[t]}" did not end where it was written`);
     }
-    const positionsStart = new Uint32Array(n + 1);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      positionsStart[i] = total;
-      total += positionCounts[i]!;
-    }
-    positionsStart[n] = total;
-    const positions = new Uint32Array(oldPositions.length);
-    for (let p = 0, from = 0; p < n; p++) {
-      const count = postingPositionCount[p]!;
-      let w = positionsStart[destination[p]!]!;
-      for (let q = from; q < from + count; q++) positions[w++] = oldPositions[q]!;
-      from += count;
-    }
+    postingsStart[terms.length] = p;
+    positionsStart[p] = q;
+    this.pool = new Int32Array(0);
     return {
       docCount: this.docLengths.length, terms, termIds, postingsStart, docIds, termFreqs, positionsStart, positions,
       docLengths: this.docLengths.toArray(),
@@ -207,8 +244,47 @@ export class SegmentBuilder {
   }
 }
 
-function grow<T extends Int32Array | Uint8Array>(a: T): T {
-  const bigger = new (a.constructor as new (n: number) => T)(a.length * 2);
-  bigger.set(a);
-  return bigger;
+/**
+ * The plain reference: builds the same segment with maps and sorting, in the most direct way.
+ * Tests check {@link SegmentBuilder} against it.
+ */
+export function buildReferenceSegment(analyzer: Analyzer, options: LexicalIndexOptions, docs: ReadonlyArray<readonly [string, string]>): LexicalSegment {
+  const postings = new Map<string, Array<{ doc: number; tf: number; positions: number[] }>>();
+  const docLengths: number[] = [];
+  docs.forEach(([title, body], doc) => {
+    const seen = new Map<string, { doc: number; tf: number; positions: number[] }>();
+    let length = 0;
+    const add = (weight: number) => (term: string, position: number) => {
+      let entry = seen.get(term);
+      if (!entry) {
+        entry = { doc, tf: 0, positions: [] };
+        seen.set(term, entry);
+        postings.set(term, [...(postings.get(term) ?? []), entry]);
+      }
+      entry.tf += weight;
+      entry.positions.push(position);
+      length += weight;
+    };
+    const next = options.titleWeight > 0 ? analyzer.analyze(title, add(options.titleWeight)) : 0;
+    analyzer.analyze(body, add(1), next + FIELD_POSITION_GAP);
+    docLengths.push(length);
+  });
+  const terms = [...postings.keys()].sort();
+  const lists = terms.map((t) => postings.get(t)!);
+  const flat = lists.flat();
+  const starts = [0];
+  for (const list of lists) starts.push(starts[starts.length - 1]! + list.length);
+  const positionStarts = [0];
+  for (const p of flat) positionStarts.push(positionStarts[positionStarts.length - 1]! + p.positions.length);
+  return {
+    docCount: docs.length,
+    terms,
+    termIds: new Map(terms.map((t, i) => [t, i])),
+    postingsStart: Uint32Array.from(starts),
+    docIds: Uint32Array.from(flat.map((p) => p.doc)),
+    termFreqs: Float32Array.from(flat.map((p) => p.tf)),
+    positionsStart: Uint32Array.from(positionStarts),
+    positions: Uint32Array.from(flat.flatMap((p) => p.positions)),
+    docLengths: Float32Array.from(docLengths),
+  };
 }

@@ -12,7 +12,9 @@ interface Job {
 }
 
 const job = workerData as Job;
-const builder = new SegmentBuilder(createAnalyzer(job.analyzer), job.lexical);
+let chars = 0;
+for (let i = 0; i < job.bodies.length; i++) chars += job.titles[i]!.length + job.bodies[i]!.length;
+const builder = new SegmentBuilder(createAnalyzer(job.analyzer), job.lexical, chars);
 for (let i = 0; i < job.bodies.length; i++) builder.add(job.titles[i]!, job.bodies[i]!);
 const { termIds: _termIds, ...segment } = builder.freeze();
 parentPort!.postMessage(segment, [
