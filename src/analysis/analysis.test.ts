@@ -169,3 +169,20 @@ describe('tokenize against the reference', () => {
     );
   });
 });
+
+describe('ASCII case folding while scanning', () => {
+  it('gives the tokens of the lower-cased text, without normalizing first', () => {
+    const ASCII = fc.array(fc.tuple(fc.constantFrom('Japan', "JAPAN'S", 'U.S.', 'Coast-Guard', 'x86', 'A', 'b', 'IT', "O'NEILL", '1,500', 'X-RAY'), fc.constantFrom(' ', '-', '. ', "'", '')), { maxLength: 20 })
+      .map((parts) => parts.map(([w, j]) => w + j).join(''));
+    fc.assert(
+      fc.property(fc.oneof(ASCII, fc.string({ unit: 'binary-ascii', maxLength: 40 })), (text) => {
+        const folded: Array<[string, number]> = [];
+        tokenize(text, (t, p) => folded.push([t, p]), undefined, 0, (s, a, b, p) => folded.push([s.slice(a, b).toLowerCase(), p]), true);
+        const lowered: Array<[string, number]> = [];
+        tokenize(text.toLowerCase(), (t, p) => lowered.push([t, p]));
+        expect(folded).toEqual(lowered);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { SearchError } from '../core/errors.ts';
-import { DEFAULT_NORMALIZE_OPTIONS, normalize, type NormalizeOptions } from './normalize.ts';
+import { DEFAULT_NORMALIZE_OPTIONS, isAscii, normalize, type NormalizeOptions } from './normalize.ts';
 import { createPorterStemmer, type Stemmer } from './stem.ts';
 import { ENGLISH_STOPWORDS } from './stopwords.ts';
 import { DEFAULT_TOKENIZE_OPTIONS, tokenize, type SpanSink, type TokenSink, type TokenizeOptions } from './tokenize.ts';
@@ -80,24 +80,39 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
     const t = term(token);
     if (t !== undefined) target(t, position);
   };
+  // 32 while the text being analyzed is ASCII whose A–Z the tokenizer folds (see prepare()).
+  let fold = 0;
   const onSpan: SpanSink = (source, start, end, position, hash) => {
-    let n = cache.lookup(source, start, end, hash);
+    let n = cache.lookup(source, start, end, hash, fold);
     if (n === MISS) {
       if (cache.full) {
         cache.clear();
         cachedTerms = [];
       }
-      const t = term(source.slice(start, end));
+      const t = term(fold ? source.slice(start, end).toLowerCase() : source.slice(start, end));
       n = t === undefined ? -1 : cachedTerms.push(t) - 1;
-      cache.insert(source, start, end, hash, n);
+      cache.insert(source, start, end, hash, n, fold);
     }
     if (n >= 0) target(cachedTerms[n]!, position);
+  };
+  // ASCII text skips normalization: its only effect would be lower-casing, which the tokenizer
+  // then does on the fly (no copy of the text). Everything else is normalized first.
+  const foldsAscii = options.normalize.caseFold;
+  const run = (text: string, wordSink: TokenSink, spanSink: SpanSink, startPosition: number): number => {
+    const ascii = isAscii(text);
+    const outerFold = fold;
+    fold = ascii && foldsAscii ? 32 : 0;
+    try {
+      return tokenize(ascii ? text : normalize(text, options.normalize), wordSink, options.tokenize, startPosition, spanSink, fold !== 0);
+    } finally {
+      fold = outerFold;
+    }
   };
   const analyze = (text: string, sink: TokenSink, startPosition = 0): number => {
     const outer = target;
     target = sink;
     try {
-      return tokenize(normalize(text, options.normalize), onToken, options.tokenize, startPosition, onSpan);
+      return run(text, onToken, onSpan, startPosition);
     } finally {
       target = outer;
     }
@@ -124,11 +139,11 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
       if (n >= 0) numberTarget(n, position);
     };
     const onNumberSpan: SpanSink = (source, start, end, position, hash) => {
-      let n = numberCache.lookup(source, start, end, hash);
+      let n = numberCache.lookup(source, start, end, hash, fold);
       if (n === MISS) {
         if (numberCache.full) numberCache.clear();
-        n = numberOf(source.slice(start, end));
-        numberCache.insert(source, start, end, hash, n);
+        n = numberOf(fold ? source.slice(start, end).toLowerCase() : source.slice(start, end));
+        numberCache.insert(source, start, end, hash, n, fold);
       }
       if (n >= 0) numberTarget(n, position);
     };
@@ -138,7 +153,7 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
         const outer = numberTarget;
         numberTarget = sink;
         try {
-          return tokenize(normalize(text, options.normalize), onNumberToken, options.tokenize, startPosition, onNumberSpan);
+          return run(text, onNumberToken, onNumberSpan, startPosition);
         } finally {
           numberTarget = outer;
         }
@@ -183,8 +198,8 @@ class SpanCache {
     this.reset(1 << 14);
   }
 
-  /** The value of `text[start, end)` (FNV-1a hash `h`), or MISS. */
-  lookup(text: string, start: number, end: number, h: number): number {
+  /** The value of `text[start, end)` (FNV-1a hash `h`, A–Z folded when `fold` is 32), or MISS. */
+  lookup(text: string, start: number, end: number, h: number, fold: number): number {
     const slots = this.slots;
     const mask = (slots.length >> 2) - 1;
     const len = end - start;
@@ -196,9 +211,9 @@ class SpanCache {
         const chars = this.chars;
         let offset = slots[at + 1]!;
         let j = start;
-        while (j < end && chars[offset] === text.charCodeAt(j)) {
-          offset++;
-          j++;
+        for (; j < end; offset++, j++) {
+          const c = text.charCodeAt(j);
+          if (chars[offset] !== (c >= 65 && c <= 90 ? c | fold : c)) break;
         }
         if (j === end) return slots[at + 3]!;
       }
@@ -216,7 +231,7 @@ class SpanCache {
   }
 
   /** Adds a token that {@link lookup} missed (the cache must not be full). */
-  insert(text: string, start: number, end: number, h: number, value: number): void {
+  insert(text: string, start: number, end: number, h: number, value: number, fold: number): void {
     if (2 * (this.size + 1) > this.slots.length >> 2) this.rehash();
     const len = end - start;
     if (this.used + len > this.chars.length) {
@@ -225,7 +240,10 @@ class SpanCache {
       this.chars = bigger;
     }
     const offset = this.used;
-    for (let j = start; j < end; j++) this.chars[this.used++] = text.charCodeAt(j);
+    for (let j = start; j < end; j++) {
+      const c = text.charCodeAt(j);
+      this.chars[this.used++] = c >= 65 && c <= 90 ? c | fold : c;
+    }
     this.place(h, offset, len, value);
   }
 

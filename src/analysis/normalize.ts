@@ -20,6 +20,11 @@ const SPECIAL_FOLDS: Record<string, string> = {
 const SPECIAL_FOLD_RE = /[ßøæœđłıþðŧħ]/gu;
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/** True when the text is pure ASCII (where normalization is at most lower-casing A–Z). */
+export function isAscii(text: string): boolean {
+  return !NON_ASCII.test(text);
+}
+
 /**
  * Normalizes text for indexing and querying. Idempotent: `normalize(normalize(x)) === normalize(x)`.
  * Pure ASCII input takes a fast path (lower-casing only), since every step is the identity on it.

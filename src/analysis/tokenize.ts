@@ -36,7 +36,11 @@ export function tokenize(
   options: TokenizeOptions = DEFAULT_TOKENIZE_OPTIONS,
   startPosition = 0,
   spanSink?: SpanSink,
+  foldAscii = false,
 ): number {
+  // With foldAscii the text is ASCII that still has upper case: A–Z are folded while scanning,
+  // which gives the tokens of text.toLowerCase() without making that copy.
+  const fold = foldAscii ? 32 : 0;
   let position = startPosition;
   const maxLength = options.maxTokenLength;
   const n = text.length;
@@ -56,10 +60,12 @@ export function tokenize(
     for (;;) {
       const from = i;
       let hash = 0x811c9dc5 | 0;
+      if (c >= 65 && c <= 90) c |= fold;
       while ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
         hash = Math.imul(hash ^ c, 0x01000193);
         if (++i === n) break;
         c = text.charCodeAt(i);
+        if (c >= 65 && c <= 90) c |= fold;
       }
       if (i === from || parts === PART_CAPACITY) break;
       partStart[parts] = from;
@@ -69,11 +75,11 @@ export function tokenize(
         clean = true;
         break;
       }
-      if (c === 45 && isAsciiAlnum(text.charCodeAt(i + 1))) {
+      if (c === 45 && isAsciiAlnum(foldCode(text.charCodeAt(i + 1), fold))) {
         c = text.charCodeAt(++i);
         continue;
       }
-      if ((c === 39 || c === 0x2019) && text.charCodeAt(i + 1) === 115 && (i + 2 === n || endsWord(text, i + 2))) {
+      if ((c === 39 || c === 0x2019) && foldCode(text.charCodeAt(i + 1), fold) === 115 && (i + 2 === n || endsWord(text, i + 2))) {
         i += 2;
         clean = true;
       }
@@ -85,12 +91,12 @@ export function tokenize(
         const to = partEnd[p]!;
         if (to - from > maxLength) continue; // too long to be a word: dropped
         if (spanSink) spanSink(text, from, to, position++, partHash[p]!);
-        else sink(text.slice(from, to), position++);
+        else sink(fold ? text.slice(from, to).toLowerCase() : text.slice(from, to), position++);
       }
       continue;
     }
     const end = scanWord(text, start);
-    let word = text.slice(start, end);
+    let word = fold ? text.slice(start, end).toLowerCase() : text.slice(start, end);
     if (word.endsWith('.') && !ACRONYM.test(word)) word = word.slice(0, -1);
     if (options.cjkBigrams && CJK.test(word)) {
       for (const run of word.matchAll(CJK_RUNS)) {
@@ -137,6 +143,10 @@ const PART_CAPACITY = 16;
 const partStart = new Int32Array(PART_CAPACITY);
 const partEnd = new Int32Array(PART_CAPACITY);
 const partHash = new Int32Array(PART_CAPACITY);
+
+function foldCode(c: number, fold: number): number {
+  return c >= 65 && c <= 90 ? c | fold : c;
+}
 
 function isAsciiAlnum(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);

@@ -18,6 +18,8 @@ export interface LexicalBenchOptions {
   skipMiniSearch?: boolean;
   index?: DeepPartial<IndexOptions>;
   bm25?: Bm25Options;
+  /** Threads shoal builds with; default: available cores (as `shoal index`). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -58,7 +60,7 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
   log(`${read.reports.length} reports, ${paragraphs.length} paragraphs, ${queries.length} queries`);
 
   const builders: Builder[] = [
-    { name: 'shoal', build: () => shoalEngine(paragraphs, options.index, options.bm25) },
+    { name: 'shoal', build: () => shoalEngine(paragraphs, options.index, options.bm25, options.threads) },
     { name: 'fts5', build: () => fts5Engine(paragraphs) },
   ];
   const repeats = options.buildRepeats ?? 3;

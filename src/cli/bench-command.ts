@@ -3,7 +3,7 @@ import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
 
-export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--skip-minisearch] [--json]
+export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
 Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.`;
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -16,7 +16,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   }
   const { values } = parseFlags(rest, {
     data: { type: 'string' }, queries: { type: 'string' }, 'build-repeats': { type: 'string' },
-    'skip-minisearch': { type: 'boolean' }, json: { type: 'boolean' }, ...BM25_FLAGS, ...INDEX_FLAGS,
+    'skip-minisearch': { type: 'boolean' }, threads: { type: 'string' }, json: { type: 'boolean' }, ...BM25_FLAGS, ...INDEX_FLAGS,
   }, false);
   if (!values.data) {
     io.err(BENCH_USAGE);
@@ -27,6 +27,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
     buildRepeats: numberFlag('build-repeats', values['build-repeats'], { min: 1, max: 20, integer: true }) ?? 3,
     skipMiniSearch: values['skip-minisearch'] ?? false,
+    ...(values.threads ? { threads: numberFlag('threads', values.threads, { min: 1, max: 64, integer: true })! } : {}),
     index: indexOptionsFrom(values),
     bm25: bm25From(values),
     log: (line) => io.err(line),

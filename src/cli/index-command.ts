@@ -1,8 +1,8 @@
 import { buildIndex } from '../engine/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
-import { indexDirOf, ms, parseFlags, type Io } from './io.ts';
+import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
 
-export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--json]
+export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json]
   [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically.`;
@@ -10,7 +10,7 @@ Builds an index over .txt, .md and .jsonl reports and switches it in atomically.
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, ...INDEX_FLAGS,
+    index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' }, ...INDEX_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
@@ -23,6 +23,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     indexDir,
     strict: values.strict ?? false,
     options: indexOptionsFrom(values),
+    ...(values.threads ? { threads: numberFlag('threads', values.threads, { min: 1, max: 64, integer: true })! } : {}),
     onProgress: ({ phase, done, total }) => {
       if (values.json) return;
       const now = performance.now();
