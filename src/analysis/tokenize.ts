@@ -154,6 +154,9 @@ function isAsciiAlnum(c: number): boolean {
 
 // True when the word ends before `k`: a non-word character that does not join two word runs.
 function endsWord(text: string, k: number): boolean {
+  const c = text.charCodeAt(k);
+  // Common case first: a space or newline ends the word.
+  if (c === 32 || c === 10) return true;
   return classAt(text, k) === 0 && !(k + 1 < text.length && classAt(text, k + 1) !== 0 && joinsWords(text.charCodeAt(k)));
 }
 
@@ -206,11 +209,9 @@ function scanWord(text: string, start: number): number {
 
 /** Emits the tokens of one word with joiners, marks or non-ASCII letters (the slow path); returns the next position. */
 export function emitWord(word: string, sink: TokenSink, position: number, maxLength: number): number {
-  const emit = (token: string): void => {
-    if (token.length > 0 && token.length <= maxLength) sink(token, position++);
-  };
   if (ACRONYM.test(word)) {
-    emit(word.replace(/\./g, ''));
+    const token = word.replace(/\./g, '');
+    if (token.length > 0 && token.length <= maxLength) sink(token, position++);
     return position;
   }
   const base = word.replace(POSSESSIVE, '');
@@ -220,7 +221,7 @@ export function emitWord(word: string, sink: TokenSink, position: number, maxLen
     if (/\d,\d/.test(token)) token = token.replace(/,/g, '');
     // Drop separators left dangling at either end ("'80s" → "80s").
     token = token.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}\p{M}]+$/gu, '');
-    emit(token);
+    if (token.length > 0 && token.length <= maxLength) sink(token, position++);
   }
   return position;
 }

@@ -209,30 +209,42 @@ export class SegmentBuilder {
     const w = this.options.titleWeight;
     let p = 0;
     let q = 0;
+    // The chain walk is written out inline (no helper call per slot): this loop touches every slot.
     for (let t = 0; t < terms.length; t++) {
       postingsStart[t] = p;
       const n = order[t]!;
-      const end = this.termWrite[n]!;
       let at = this.termStart[n]!;
       let level = 0;
       let blockEnd = at + BLOCK_SIZES[0] - 1;
-      const read = (): number => {
-        if (at === blockEnd) {
-          level = Math.min(level + 1, LAST_LEVEL);
-          at = pool[at]!;
-          blockEnd = at + BLOCK_SIZES[level]! - 1;
-        }
-        return pool[at++]!;
-      };
       for (let d = this.termDocFreq[n]!; d > 0; d--) {
-        docIds[p] = read();
-        const titleCount = read();
-        const count = read();
+        // Each posting is doc, titleCount, count, then count positions; a block's last slot links on.
+        let doc = 0;
+        let titleCount = 0;
+        let count = 0;
+        for (let field = 0; field < 3; field++) {
+          if (at === blockEnd) {
+            if (level < LAST_LEVEL) level++;
+            at = pool[at]!;
+            blockEnd = at + BLOCK_SIZES[level]! - 1;
+          }
+          const v = pool[at++]!;
+          if (field === 0) doc = v;
+          else if (field === 1) titleCount = v;
+          else count = v;
+        }
+        docIds[p] = doc;
         termFreqs[p] = w * titleCount + (count - titleCount);
         positionsStart[p++] = q;
-        for (let i = 0; i < count; i++) positions[q++] = read();
+        for (let i = 0; i < count; i++) {
+          if (at === blockEnd) {
+            if (level < LAST_LEVEL) level++;
+            at = pool[at]!;
+            blockEnd = at + BLOCK_SIZES[level]! - 1;
+          }
+          positions[q++] = pool[at++]!;
+        }
       }
-      if (at !== end) throw new SearchError('INTERNAL', `postings chain of "${terms[t]}" did not end where it was written`);
+      if (at !== this.termWrite[n]) throw new SearchError('INTERNAL', `postings chain of "${terms[t]}" did not end where it was written`);
     }
     postingsStart[terms.length] = p;
     positionsStart[p] = q;
