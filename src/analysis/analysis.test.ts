@@ -97,7 +97,7 @@ describe('tokenize', () => {
 });
 
 describe('analyzer', () => {
-  const analyzer = createAnalyzer();
+  const analyzer = createAnalyzer({ stopwords: 'english' });
 
   it('drops Lucene English stopwords but keeps their positions', () => {
     const seen: Array<[string, number]> = [];

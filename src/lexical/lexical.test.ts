@@ -7,7 +7,8 @@ import {
   type LexicalSegment, type SegmentView,
 } from './index.ts';
 
-const analyzer = createAnalyzer();
+// English stopwords on, so the stopword cases (phrase gaps, stopword-only queries) are covered.
+const analyzer = createAnalyzer({ stopwords: 'english' });
 const build = (docs: Array<[string, string]>, titleWeight = 1): LexicalSegment => {
   const b = new SegmentBuilder(analyzer, { titleWeight });
   for (const [title, body] of docs) b.add(title, body);
