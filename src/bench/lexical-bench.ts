@@ -4,6 +4,7 @@ import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions 
 import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../ingest/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
+import { prestartBuildWorkers } from '../lexical/index.ts';
 import { fts5Engine, miniSearchEngine, shoalEngine, type LexicalEngine } from './engines.ts';
 
 /** Options of {@link runLexicalBench}. */
@@ -54,6 +55,7 @@ type Builder = { name: 'shoal' | 'fts5' | 'minisearch'; build: () => LexicalEngi
 export async function runLexicalBench(options: LexicalBenchOptions): Promise<LexicalBenchResult> {
   const log = options.log ?? (() => {});
   const gc = exposeGc();
+  prestartBuildWorkers(options.threads); // as \`shoal index\` does while it reads the reports
   const read = readReports([options.data]);
   const paragraphs = paragraphsOf(read.reports, resolveIndexOptions(options.index));
   const queries = pickQueries(read.reports.map((r) => r.title), options.queries ?? 1000);

@@ -2,12 +2,14 @@ import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { readReports, splitParagraphs, type IngestProblem, type TokenCounter } from '../ingest/index.ts';
-import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
+import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot } from '../storage/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
 
 const PARAGRAPHS_FILE = 'paragraphs.jsonl';
+// Inputs of this many characters or more (tens of thousands of paragraphs) are built in parallel.
+const PARALLEL_INPUT_CHARS = 4_000_000;
 
 /** What the manifest records about an index besides its files. */
 export interface IndexMeta {
@@ -103,6 +105,8 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   if (read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
     throw new SearchError('INPUT_UNREADABLE', `no report files (.txt, .md, .jsonl) found in ${request.inputs.join(', ')}`);
   }
+  // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
+  if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
   const paragraphs = paragraphsOf(read.reports, options);
   const t1 = performance.now();
   request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });

@@ -29,7 +29,7 @@ export interface BuiltSegment {
  */
 export async function buildSegments(titles: readonly string[], bodies: readonly string[], options: ParallelBuildOptions): Promise<BuiltSegment[]> {
   const minPerThread = options.minDocsPerThread ?? 20_000;
-  const threads = Math.max(1, Math.min(options.threads ?? Math.min(4, availableParallelism()), Math.floor(bodies.length / minPerThread) || 1));
+  const threads = Math.max(1, Math.min(options.threads ?? defaultBuildThreads(), Math.floor(bodies.length / minPerThread) || 1));
   const bounds = balancedBounds(bodies, threads);
   const workers = bounds.slice(1).map(([from, to]) => runWorker(options, titles.slice(from, to), bodies.slice(from, to)));
   // Attach handlers before the calling thread blocks on its own slice, so no rejection goes unhandled.
@@ -70,21 +70,60 @@ function balancedBounds(bodies: readonly string[], parts: number): Array<[number
   return bounds;
 }
 
+// Long-lived worker threads: starting one costs a few hundred milliseconds (it loads shoal's modules
+// through tsx), so workers are kept for the next build and can be started ahead of need.
+const idle: Worker[] = [];
+
+function spawnWorker(): Worker {
+  // A small bootstrap registers tsx in the new thread before importing the worker module (Node 20
+  // does not apply `--import` hooks to a worker's entry module).
+  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+    .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./segment-worker.ts', import.meta.url).href)}); });`;
+  const worker = new Worker(bootstrap, { eval: true });
+  worker.unref(); // an idle worker never keeps the process alive
+  return worker;
+}
+
+/** The default number of build threads: the available cores, at most 4. */
+export function defaultBuildThreads(): number {
+  return Math.min(4, availableParallelism());
+}
+
+/**
+ * Starts worker threads ahead of a build (e.g. while reports are still being read), so the build does
+ * not wait for them. `threads` counts the calling thread, which builds a slice itself.
+ */
+export function prestartBuildWorkers(threads = defaultBuildThreads()): void {
+  while (idle.length < threads - 1) idle.push(spawnWorker());
+}
+
 function runWorker(options: ParallelBuildOptions, titles: string[], bodies: string[]): Promise<LexicalSegment> {
+  const worker = idle.pop() ?? spawnWorker();
+  worker.ref(); // keep the process alive while the job runs
   return new Promise((resolve, reject) => {
-    // The worker loads this project's TypeScript through tsx: a small bootstrap registers the loader
-    // in the new thread before importing the worker module (Node 20 does not apply `--import` hooks
-    // to a worker's entry module).
-    const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-      .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./segment-worker.ts', import.meta.url).href)}); });`;
-    const worker = new Worker(bootstrap, {
-      eval: true,
-      workerData: { analyzer: options.analyzer, lexical: options.lexical, titles, bodies },
-    });
-    worker.once('message', (parts: Omit<LexicalSegment, 'termIds'>) => resolve(createSegment(parts)));
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`worker exited with code ${code}`));
-    });
+    const done = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (parts: Omit<LexicalSegment, 'termIds'>): void => {
+      done();
+      worker.unref();
+      idle.push(worker);
+      resolve(createSegment(parts));
+    };
+    const onError = (error: Error): void => {
+      done();
+      void worker.terminate();
+      reject(error);
+    };
+    const onExit = (code: number): void => {
+      done();
+      reject(new Error(`worker exited with code ${code}`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage({ analyzer: options.analyzer, lexical: options.lexical, titles, bodies });
   });
 }

@@ -4,4 +4,4 @@ export { createSegment, decodeSegment, encodeSegment, sumLengths, SEGMENT_FORMAT
 export { SegmentBuilder, buildReferenceSegment, DEFAULT_LEXICAL_INDEX_OPTIONS, FIELD_POSITION_GAP, type LexicalIndexOptions } from './segment-builder.ts';
 export { LexicalSearcher, MAX_PREFIX_EXPANSIONS, type ClauseContribution, type LexicalSearchOptions, type SegmentView } from './searcher.ts';
 export { TopK, compareScoredDocs, type ScoredDoc } from './top-k.ts';
-export { buildSegments, type BuiltSegment, type ParallelBuildOptions } from './build-parallel.ts';
+export { buildSegments, defaultBuildThreads, prestartBuildWorkers, type BuiltSegment, type ParallelBuildOptions } from './build-parallel.ts';
