@@ -35,11 +35,8 @@ export interface BuildThreads {
 
 /** Splits reports into paragraphs (doc ids in report order). */
 export function paragraphsOf(reports: readonly Report[], options: IndexOptions, countTokens?: TokenCounter): Paragraph[] {
-  const out: Paragraph[] = [];
-  for (const report of reports) {
-    for (const p of splitParagraphs(report, { ...options.paragraphs, ...(countTokens ? { countTokens } : {}) })) out.push(p);
-  }
-  return out;
+  const split = { ...options.paragraphs, ...(countTokens ? { countTokens } : {}) };
+  return reports.flatMap((report) => splitParagraphs(report, split));
 }
 
 /** Builds the lexical segments over paragraphs (title and text fields), in parallel for large inputs. */
@@ -63,8 +60,6 @@ export function searcherOf(built: BuiltIndex, bm25?: Bm25Options): Searcher {
   const lexical = new LexicalSearcher(built.segments, createAnalyzer(built.options.analyzer), bm25);
   return new Searcher(built.paragraphs, lexical);
 }
-
-const count = (segments: BuiltSegment[], f: (s: BuiltSegment) => number): number => segments.reduce((sum, s) => sum + f(s), 0);
 
 /** Options of {@link buildIndex}. */
 export interface BuildIndexOptions {
@@ -122,7 +117,7 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     listed.push({ file, docBase, docCount: segment.docCount });
   });
   const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
-  const postings = count(segments, (s) => s.segment.docIds.length);
+  const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
   const meta: IndexMeta = {
     options,
     counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms, postings },

@@ -84,20 +84,29 @@ export class Searcher {
     });
   }
 
-  // Deepens the paragraph list until it holds `n` distinct reports or is exhausted: exact, since the
-  // best paragraph of each of the top n reports is within any prefix that contains n reports.
   private bestPerReport(parsed: ReturnType<LexicalSearcher['parse']>, n: number): Array<{ docId: number; score: number }> {
-    for (let depth = n * 4; ; depth *= 4) {
-      const docs = this.lexical.search(parsed, { k: depth });
-      const seen = new Set<string>();
-      const best = docs.filter(({ docId }) => {
-        const report = this.paragraphs[docId]!.reportId;
-        if (seen.has(report)) return false;
-        seen.add(report);
-        return true;
-      });
-      if (best.length >= n || docs.length < depth) return best.slice(0, n);
+    return firstPerGroup((depth) => this.lexical.search(parsed, { k: depth }), (d) => this.paragraphs[d.docId]!.reportId, n);
+  }
+}
+
+/**
+ * The first item of each of the first `n` groups of a ranking (max-passage grouping). Asks `search`
+ * for deeper and deeper rankings until one holds `n` groups or is exhausted: exact, since the best
+ * item of each of the top n groups lies within any prefix that contains n groups.
+ */
+export function firstPerGroup<T>(search: (depth: number) => T[], groupOf: (item: T) => string, n: number): T[] {
+  for (let depth = n * 4; ; depth *= 4) {
+    const ranked = search(depth);
+    const seen = new Set<string>();
+    const best: T[] = [];
+    for (const item of ranked) {
+      const group = groupOf(item);
+      if (seen.has(group)) continue;
+      seen.add(group);
+      best.push(item);
+      if (best.length === n) return best;
     }
+    if (ranked.length < depth) return best;
   }
 }
 

@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
-import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { firstPerGroup, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
@@ -74,23 +74,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   };
 }
 
-/**
- * The first `n` distinct report ids of a paragraph ranking, deepening the paragraph search until it
- * holds `n` reports or runs out (exact max-passage ranking).
- */
+/** The first `n` distinct report ids of a paragraph ranking (a report ranks by its best paragraph). */
 export function rankReports(paragraphs: readonly Paragraph[], search: (depth: number) => number[], n: number): string[] {
-  for (let depth = n * 4; ; depth *= 4) {
-    const docs = search(depth);
-    const reports: string[] = [];
-    const seen = new Set<string>();
-    for (const d of docs) {
-      const id = paragraphs[d]!.reportId;
-      if (!seen.has(id)) {
-        seen.add(id);
-        reports.push(id);
-        if (reports.length === n) return reports;
-      }
-    }
-    if (docs.length < depth) return reports;
-  }
+  return firstPerGroup(search, (d) => paragraphs[d]!.reportId, n).map((d) => paragraphs[d]!.reportId);
 }

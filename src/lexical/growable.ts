@@ -16,23 +16,6 @@ export class GrowableArray<T extends Uint32Array | Float32Array> {
     this.data[this.length++] = value;
   }
 
-  /** Appends `source[from, to)`. */
-  pushAll(source: ArrayLike<number>, from: number, to: number): void {
-    while (this.length + (to - from) > this.data.length) {
-      const bigger = this.make(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    const data = this.data;
-    let w = this.length;
-    for (let i = from; i < to; i++) data[w++] = source[i] as number;
-    this.length = w;
-  }
-
-  get(index: number): number {
-    return this.data[index] as number;
-  }
-
   /** A view of the contents (valid until the next push). */
   view(): T {
     return this.data.subarray(0, this.length) as T;

@@ -360,7 +360,9 @@ export class LexicalSearcher {
     const m = order.length;
     const upTo = new Float64Array(m);
     for (let j = 0, sum = 0; j < m; j++) upTo[j] = sum += lists[order[j]!]!.maxScore;
+    // The heap may already be full from earlier segments: start with the lists its threshold allows.
     let firstEssential = 0;
+    while (firstEssential < m && upTo[firstEssential]! + EPS < heap.threshold) firstEssential++;
     for (;;) {
       let d = 0xffffffff;
       for (let j = firstEssential; j < m; j++) {
