@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import MiniSearch from 'minisearch';
 import type { Paragraph } from '../core/types.ts';
-import { indexParagraphs, searcherOf, type IndexOptions, resolveIndexOptions, type DeepPartial } from '../engine/index.ts';
-import type { Bm25Options, LexicalSearcher } from '../lexical/index.ts';
+import { createAnalyzer } from '../analysis/index.ts';
+import { indexParagraphs, type IndexOptions, resolveIndexOptions, type DeepPartial } from '../engine/index.ts';
+import { LexicalSearcher, type Bm25Options } from '../lexical/index.ts';
 
 /** A lexical engine under comparison: built once over paragraphs, then queried for doc ids (paragraph indexes). */
 export interface LexicalEngine {
@@ -16,11 +17,11 @@ export interface LexicalEngine {
 export async function shoalEngine(paragraphs: Paragraph[], options: DeepPartial<IndexOptions> = {}, bm25?: Bm25Options, threads?: number): Promise<LexicalEngine & { lexical: LexicalSearcher }> {
   const resolved = resolveIndexOptions(options);
   const segments = await indexParagraphs(paragraphs, resolved, threads ? { threads } : {});
-  const searcher = searcherOf({ options: resolved, reports: 0, paragraphs, segments }, bm25);
+  const lexical = new LexicalSearcher(segments, createAnalyzer(resolved.analyzer), bm25);
   return {
     name: 'shoal',
-    lexical: searcher.lexical,
-    search: (query, k) => searcher.lexical.search(query, { k }).map((d) => d.docId),
+    lexical,
+    search: (query, k) => lexical.search(query, { k }).map((d) => d.docId),
     close: () => {},
   };
 }

@@ -13,7 +13,7 @@ export interface LexicalBenchOptions {
   data: string;
   /** Number of queries (report titles, spread evenly over the corpus). Default 1000. */
   queries?: number;
-  /** Builds per engine, interleaved; the median is reported. Default 3 (MiniSearch, far slower, builds once). */
+  /** Builds per engine, interleaved; the median is reported. Default 5 (MiniSearch, far slower, builds once). */
   buildRepeats?: number;
   /** Skip MiniSearch (its build takes several seconds). Default false. */
   skipMiniSearch?: boolean;
@@ -65,7 +65,7 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
     { name: 'shoal', build: () => shoalEngine(paragraphs, options.index, options.bm25, options.threads) },
     { name: 'fts5', build: () => fts5Engine(paragraphs) },
   ];
-  const repeats = options.buildRepeats ?? 3;
+  const repeats = options.buildRepeats ?? 5;
   const buildTimes = new Map<string, number[]>();
   const engines = new Map<string, LexicalEngine>();
   const memory = new Map<string, number>();

@@ -25,7 +25,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const result = await runLexicalBench({
     data: values.data,
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
-    buildRepeats: numberFlag('build-repeats', values['build-repeats'], { min: 1, max: 20, integer: true }) ?? 3,
+    buildRepeats: numberFlag('build-repeats', values['build-repeats'], { min: 1, max: 20, integer: true }) ?? 5,
     skipMiniSearch: values['skip-minisearch'] ?? false,
     ...(values.threads ? { threads: numberFlag('threads', values.threads, { min: 1, max: 64, integer: true })! } : {}),
     index: indexOptionsFrom(values),

@@ -40,7 +40,7 @@ export interface SearchHit {
  * lexical searcher over them.
  */
 export class Searcher {
-  private readonly keyToDoc: Map<string, number>;
+  private keyToDoc: Map<string, number> | undefined; // built on first lookup by key
 
   constructor(
     readonly paragraphs: readonly Paragraph[],
@@ -49,7 +49,6 @@ export class Searcher {
     if (lexical.docCount !== paragraphs.length) {
       throw new SearchError('INDEX_CORRUPT', `index holds ${lexical.docCount} documents but ${paragraphs.length} paragraphs`);
     }
-    this.keyToDoc = new Map(paragraphs.map((p, i) => [p.key, i]));
   }
 
   /** Number of paragraphs. */
@@ -59,6 +58,7 @@ export class Searcher {
 
   /** The paragraph with a key, or undefined. */
   get(key: string): Paragraph | undefined {
+    this.keyToDoc ??= new Map(this.paragraphs.map((p, i) => [p.key, i]));
     const doc = this.keyToDoc.get(key);
     return doc === undefined ? undefined : this.paragraphs[doc];
   }
