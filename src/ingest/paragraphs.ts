@@ -10,7 +10,10 @@ export interface ParagraphOptions {
   minWords: number;
   /** Longer paragraphs are split at sentence boundaries (the embedding window). Default 256 word pieces. */
   maxTokens: number;
-  /** Counts word pieces; defaults to {@link estimateWordPieces}. */
+  /**
+   * Counts word pieces; defaults to {@link estimateWordPieces}. Long paragraphs are packed by adding
+   * the counts of their sentences, so counts must add up across whitespace (true of WordPiece).
+   */
   countTokens: TokenCounter;
 }
 

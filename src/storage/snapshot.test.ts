@@ -76,7 +76,7 @@ describe('saveSnapshot / loadSnapshot', () => {
     const first = saveSnapshot(dir, filesOf(1), { label: 'one', counts: { docs: 1 } });
     const second = saveSnapshot(dir, filesOf(2), { label: 'two', counts: { docs: 2 } });
     expect(second.generation).not.toBe(first.generation);
-    expect(readFileSync(join(dir, CURRENT_FILE), 'utf8')).toBe(`${second.generation}\n`);
+    expect(readFileSync(join(dir, CURRENT_FILE), 'utf8')).toMatch(new RegExp(`^${second.generation} [0-9a-f]{64}\\n$`));
     expect(loadSnapshot<Meta>(dir).manifest.meta.label).toBe('two');
     expect(loadSnapshot<Meta>(dir).files.get('paragraphs.jsonl')!.toString('utf8')).toContain('generation 2');
     expect(generations(dir)).toEqual([first.generation, second.generation].sort());
@@ -122,6 +122,14 @@ describe('saveSnapshot / loadSnapshot', () => {
     expectCode(() => loadSnapshot(dir), 'INDEX_CORRUPT');
     rmSync(join(gen, MANIFEST_FILE));
     expectCode(() => loadSnapshot(dir), 'INDEX_CORRUPT');
+  });
+
+  it('gives INDEX_CORRUPT for a manifest altered into other valid JSON', () => {
+    const manifest = saveSnapshot(dir, filesOf(1), { label: 'x', counts: { docs: 1 } });
+    const path = join(dir, manifest.generation, MANIFEST_FILE);
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Manifest<{ label: string }>;
+    writeFileSync(path, JSON.stringify({ ...parsed, meta: { ...parsed.meta, label: 'y' } }, null, 2) + '\n');
+    expect(expectCode(() => loadSnapshot(dir), 'INDEX_CORRUPT')).toMatch(/manifest.*checksum mismatch/);
   });
 
   it('gives INDEX_CORRUPT when CURRENT names no valid generation', () => {

@@ -47,27 +47,39 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
   const checksums: Record<string, FileChecksum> = {};
   for (const [name, data] of files) {
     writeFileDurable(join(dir, name), data);
-    checksums[name] = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    checksums[name] = { bytes: data.length, sha256: sha256(data) };
   }
   const manifest: Manifest<Meta> = {
     format: 'shoal-index', formatVersion: INDEX_FORMAT_VERSION, generation, createdAt: new Date().toISOString(), files: checksums, meta,
   };
-  writeFileDurable(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+  writeFileDurable(join(dir, MANIFEST_FILE), manifestBytes);
   fsyncDir(dir);
   fsyncDir(indexDir);
   const previous = readCurrent(indexDir);
-  writeFileAtomic(join(indexDir, CURRENT_FILE), generation + '\n');
+  // The pointer carries the manifest's own checksum, so an altered manifest is caught too.
+  writeFileAtomic(join(indexDir, CURRENT_FILE), `${generation} ${sha256(manifestBytes)}\n`);
   pruneGenerations(indexDir, new Set([generation, ...(previous ? [previous] : [])]));
   return manifest;
 }
 
 /** The live generation's name, or undefined when the folder holds no index. */
 export function readCurrent(indexDir: string): string | undefined {
+  return readPointer(indexDir)?.generation;
+}
+
+// `CURRENT` holds `<generation> <sha256 of its manifest>`.
+function readPointer(indexDir: string): { generation: string; manifestSha256: string | undefined } | undefined {
   const path = join(indexDir, CURRENT_FILE);
   if (!existsSync(path)) return undefined;
-  const name = readFileSync(path, 'utf8').trim();
-  if (!/^gen-[\w-]+$/.test(name)) throw new SearchError('INDEX_CORRUPT', `${path}: invalid pointer "${name.slice(0, 60)}"`);
-  return name;
+  const text = readFileSync(path, 'utf8').trim();
+  const m = /^(gen-[\w-]+)(?: ([0-9a-f]{64}))?$/.exec(text);
+  if (!m) throw new SearchError('INDEX_CORRUPT', `${path}: invalid pointer "${text.slice(0, 60)}"`);
+  return { generation: m[1]!, manifestSha256: m[2] };
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /**
@@ -76,20 +88,26 @@ export function readCurrent(indexDir: string): string | undefined {
  * `INDEX_INCOMPATIBLE` (another format version).
  */
 export function loadSnapshot<Meta>(indexDir: string): Snapshot<Meta> {
-  const generation = readCurrent(indexDir);
-  if (!generation) {
+  const pointer = readPointer(indexDir);
+  if (!pointer) {
     throw new SearchError('INDEX_NOT_FOUND', `no index in ${indexDir} (build one with: shoal index <reports> --index ${indexDir})`);
   }
-  const dir = join(indexDir, generation);
+  const dir = join(indexDir, pointer.generation);
   let manifest: Manifest<Meta>;
+  let manifestBytes: Buffer;
   try {
-    manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as Manifest<Meta>;
+    manifestBytes = readFileSync(join(dir, MANIFEST_FILE));
+    manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest<Meta>;
   } catch (cause) {
     throw new SearchError('INDEX_CORRUPT', `${dir}: missing or unreadable ${MANIFEST_FILE}`, { cause });
   }
   if (manifest.format !== 'shoal-index') throw new SearchError('INDEX_CORRUPT', `${dir}: not a shoal index manifest`);
+  // A newer or older format is reported as such before its checksum, which that format may place elsewhere.
   if (manifest.formatVersion !== INDEX_FORMAT_VERSION) {
     throw new SearchError('INDEX_INCOMPATIBLE', `${dir}: index format ${manifest.formatVersion}, this shoal reads ${INDEX_FORMAT_VERSION}; rebuild the index`);
+  }
+  if (pointer.manifestSha256 === undefined || sha256(manifestBytes) !== pointer.manifestSha256) {
+    throw new SearchError('INDEX_CORRUPT', `${dir}/${MANIFEST_FILE}: checksum mismatch with ${CURRENT_FILE} (torn or altered manifest)`);
   }
   const files = new Map<string, Buffer>();
   for (const [name, expected] of Object.entries(manifest.files)) {
@@ -99,7 +117,7 @@ export function loadSnapshot<Meta>(indexDir: string): Snapshot<Meta> {
     } catch (cause) {
       throw new SearchError('INDEX_CORRUPT', `${dir}: missing file ${name}`, { cause });
     }
-    if (data.length !== expected.bytes || createHash('sha256').update(data).digest('hex') !== expected.sha256) {
+    if (data.length !== expected.bytes || sha256(data) !== expected.sha256) {
       throw new SearchError('INDEX_CORRUPT', `${dir}/${name}: checksum mismatch (torn or altered file)`, { details: { file: name } });
     }
     files.set(name, data);
