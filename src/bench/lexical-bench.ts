@@ -122,7 +122,7 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
     queries: queries.length,
     shoal,
     fts5,
-    ...(engines.has('minisearch') ? { minisearch: stats('minisearch') } : {}),
+    ...(names.includes('minisearch') ? { minisearch: stats('minisearch') } : {}),
     ratios: { p50: shoal.p50Ms / fts5.p50Ms, p99: shoal.p99Ms / fts5.p99Ms, buildMs: shoal.buildMs / fts5.buildMs },
   };
 }

@@ -1,0 +1,37 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fts5OrQuery } from './engines.ts';
+import { pickQueries, runLexicalBench } from './lexical-bench.ts';
+
+describe('lexical bench', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('measures every engine and reports the JSON contract', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ _id: String(i), title: `Cocoa review ${i % 13}`, text: `Showers in zone ${i % 7} as sugar prices rise\nArrivals reached ${i} bags` }),
+    );
+    writeFileSync(join(dir, 'corpus.jsonl'), lines.join('\n'));
+    const result = await runLexicalBench({ data: dir, queries: 8, buildRepeats: 2 });
+    expect(result.paragraphs).toBe(200);
+    expect(result.queries).toBe(8);
+    for (const engine of [result.shoal, result.fts5, result.minisearch!]) {
+      expect(Object.keys(engine).sort()).toEqual(['buildMs', 'heapMB', 'p50Ms', 'p99Ms', 'qps']);
+      expect(engine.buildMs).toBeGreaterThan(0);
+      expect(engine.p99Ms).toBeGreaterThanOrEqual(engine.p50Ms);
+      expect(engine.heapMB).toBeGreaterThan(0);
+    }
+    expect(result.ratios.p50).toBeCloseTo(result.shoal.p50Ms / result.fts5.p50Ms, 12);
+  });
+
+  it('picks distinct titles spread over the corpus', () => {
+    expect(pickQueries(['A', 'A', '', '---', 'B', 'C', 'D'], 2)).toEqual(['A', 'C']);
+  });
+
+  it('quotes every word of an FTS5 query, so no FTS5 syntax leaks in', () => {
+    expect(fts5OrQuery('U.S. "trade" NEAR -deficit*')).toBe('"U" OR "S" OR "trade" OR "NEAR" OR "deficit"');
+    expect(fts5OrQuery('?!')).toBe('');
+  });
+});
