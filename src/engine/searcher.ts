@@ -17,17 +17,8 @@ export interface SearchOptions {
 /** The largest page a search returns. */
 export const MAX_K = 1000;
 
-/** One ranked paragraph. */
-export interface SearchHit {
-  /** Stable key `<reportId>#<ordinal>`. */
-  key: string;
-  reportId: string;
-  ordinal: number;
-  title: string;
-  date?: string;
-  source?: string;
-  tags: string[];
-  text: string;
+/** One ranked paragraph: its fields (without body offsets), score, rank and optional explanation. */
+export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
   /** BM25 score (higher is better; comparable within one query only). */
   score: number;
   /** 1-based rank in the full result list. */
@@ -73,12 +64,8 @@ export class Searcher {
     let docs = options.groupByReport ? this.bestPerReport(parsed, k + offset) : this.lexical.search(parsed, { k: k + offset });
     docs = docs.slice(offset, offset + k);
     return docs.map(({ docId, score }, i) => {
-      const p = this.paragraphs[docId]!;
-      const hit: SearchHit = {
-        key: p.key, reportId: p.reportId, ordinal: p.ordinal, title: p.title,
-        ...(p.date ? { date: p.date } : {}), ...(p.source ? { source: p.source } : {}),
-        tags: p.tags, text: p.text, score, rank: offset + i + 1,
-      };
+      const { start: _start, end: _end, ...fields } = this.paragraphs[docId]!;
+      const hit: SearchHit = { ...fields, score, rank: offset + i + 1 };
       if (options.explain) hit.explain = this.lexical.explain(parsed, docId).map(describe);
       return hit;
     });

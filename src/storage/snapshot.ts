@@ -8,8 +8,8 @@ import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
 export const CURRENT_FILE = 'CURRENT';
 /** Name of the manifest inside a generation; written last, so its presence means the generation is complete. */
 export const MANIFEST_FILE = 'manifest.json';
-/** Bumped when the layout of an index folder changes. */
-export const INDEX_FORMAT_VERSION = 1;
+/** Bumped when the layout of an index folder changes (2: `CURRENT` carries the manifest checksum). */
+export const INDEX_FORMAT_VERSION = 2;
 
 /** Size and SHA-256 of one file of a generation. */
 export interface FileChecksum {
