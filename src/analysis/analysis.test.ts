@@ -186,3 +186,20 @@ describe('ASCII case folding while scanning', () => {
     );
   });
 });
+
+describe('term cache', () => {
+  it('stays correct after filling up and being cleared', () => {
+    const analyzer = createAnalyzer({ stopwords: 'english' });
+    // More distinct tokens than the cache holds (2^18), then words seen before the reset.
+    const many = Array.from({ length: 300_000 }, (_, i) => `x${i.toString(36)}`).join(' '); // no stopword starts with x
+    const tail = 'The running vessels of the Coast-Guard x0 x1 xzz';
+    const terms = analyzer.terms(many + ' ' + tail);
+    expect(terms.length).toBe(300_000 + 7);
+    expect(terms.slice(-7)).toEqual(['run', 'vessel', 'coast', 'guard', 'x0', 'x1', 'xzz']);
+    expect(analyzer.terms(tail)).toEqual(['run', 'vessel', 'coast', 'guard', 'x0', 'x1', 'xzz']);
+    const numbering = analyzer.createTermNumbering();
+    const numbered: string[] = [];
+    numbering.analyze(many + ' ' + tail, (n) => numbered.push(numbering.terms[n]!));
+    expect(numbered).toEqual(terms);
+  });
+});

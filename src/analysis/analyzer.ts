@@ -84,7 +84,7 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
     const t = term(token);
     if (t !== undefined) target(t, position);
   };
-  // 32 while the text being analyzed is ASCII whose A–Z the tokenizer folds (see prepare()).
+  // 32 while the text being analyzed is ASCII whose A–Z the tokenizer folds (see run()).
   let fold = 0;
   const onSpan: SpanSink = (source, start, end, position, hash) => {
     let n = cache.lookup(source, start, end, hash, fold);
