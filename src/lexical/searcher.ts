@@ -447,7 +447,11 @@ function lowerBoundString(a: readonly string[], target: string): number {
   return lo;
 }
 
-/** Documents where the terms occur at the given relative offsets, with the number of occurrences as frequency. */
+/**
+ * Documents where the terms occur at the given relative offsets, with the number of occurrences as
+ * frequency. An occurrence counts 1 in the title as in the body (positions do not say which field they
+ * are in), unlike a term's frequency, which weighs title occurrences by `titleWeight`.
+ */
 export function phrasePostings(segment: LexicalSegment, terms: string[], offsets: number[]): { docIds: Uint32Array; freqs: Float32Array } {
   const empty = { docIds: new Uint32Array(0), freqs: new Float32Array(0) };
   const ranges: Array<[number, number]> = [];
