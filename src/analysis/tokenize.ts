@@ -134,9 +134,6 @@ function classAt(text: string, j: number): number {
   return /[\p{L}\p{M}]/u.test(ch) ? 1 : /\p{N}/u.test(ch) ? 2 : 0;
 }
 
-function isWordCode(c: number): boolean {
-  return CLASS[c] !== 0;
-}
 
 // Spans of the fast path's hyphen-joined parts (a word rarely has more).
 const PART_CAPACITY = 16;
@@ -184,7 +181,6 @@ function scanWord(text: string, start: number): number {
     }
     if (j + 1 >= n) break;
     const c = text.charCodeAt(j);
-    const next = text.charCodeAt(j + 1);
     if (isJoiner(c) && classAt(text, j + 1) !== 0) {
       j++;
       segment = 0;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from './io.ts';
 import { main } from './main.ts';
+import type { SearchHit } from '../engine/index.ts';
 
 interface Run {
   code: number;
@@ -20,18 +21,7 @@ async function run(...argv: string[]): Promise<Run> {
   return { code, out, err };
 }
 
-interface JsonHit {
-  key: string;
-  reportId: string;
-  ordinal: number;
-  title: string;
-  date?: string;
-  source?: string;
-  text: string;
-  score: number;
-  rank: number;
-  explain?: Array<{ clause: string; score: number; termFreq: number; idf: number }>;
-}
+type JsonHit = SearchHit;
 
 async function searchJson(indexDir: string, ...args: string[]): Promise<{ query: string; tookMs: number; hits: JsonHit[] }> {
   const r = await run('search', ...args, '--index', indexDir, '--json');

@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { isSearchError, SearchError, type ErrorCode } from '../core/errors.ts';
+import type { ErrorCode } from '../core/errors.ts';
 import { parseJsonlReport } from './parse-jsonl.ts';
 import { parseMarkdownReport } from './parse-markdown.ts';
 import { parseTextReport } from './parse-text.ts';
 import { parseReportDate } from './report-fields.ts';
-
-/** Runs `fn` and returns the SearchError it throws (failing the test when it does not throw one). */
-function errorOf(fn: () => unknown): SearchError {
-  try {
-    fn();
-  } catch (error) {
-    if (isSearchError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a SearchError, but nothing was thrown');
-}
+import { thrownSearchError } from '../../tests/support/errors.ts';
 
 function expectCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
-  const error = errorOf(fn);
+  const error = thrownSearchError(fn);
   expect(error.code).toBe(code);
   if (message) expect(error.message).toMatch(message);
 }

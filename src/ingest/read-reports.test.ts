@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSearchError, type SearchError } from '../core/errors.ts';
 import { readReports, reportIdFromPath } from './read-reports.ts';
+import { thrownSearchError } from '../../tests/support/errors.ts';
 
 let tmp: string;
 
@@ -13,15 +13,6 @@ function write(path: string, content: string | Buffer): string {
   return path;
 }
 
-function thrown(fn: () => unknown): SearchError {
-  try {
-    fn();
-  } catch (error) {
-    if (isSearchError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a SearchError, but nothing was thrown');
-}
 
 // Bytes that are not UTF-8: a lone continuation byte and an overlong lead byte.
 const BAD_BYTES = Buffer.from([0x80, 0xc0, 0xaf]);
@@ -121,7 +112,7 @@ describe('readReports over a folder tree', () => {
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]!.origin).toBe(pdf);
     expect(result.problems[0]!.reason).toMatch(/unsupported file type "\.pdf"/);
-    expect(thrown(() => readReports([pdf], { strict: true })).code).toBe('INPUT_UNREADABLE');
+    expect(thrownSearchError(() => readReports([pdf], { strict: true })).code).toBe('INPUT_UNREADABLE');
   });
 
   it('reports a missing input path, and keeps reading the others', () => {
@@ -133,7 +124,7 @@ describe('readReports over a folder tree', () => {
 
   it('with strict, a missing input path throws INPUT_UNREADABLE naming it', () => {
     const missing = join(tmp, 'does-not-exist');
-    const error = thrown(() => readReports([missing], { strict: true }));
+    const error = thrownSearchError(() => readReports([missing], { strict: true }));
     expect(error.code).toBe('INPUT_UNREADABLE');
     expect(error.message).toContain(missing);
     expect(error.details).toEqual({ origin: missing });
@@ -155,7 +146,7 @@ describe('readReports with strict', () => {
     const folder = join(dir, 'utf8');
     write(join(folder, 'good.txt'), 'Good title\nGood body.');
     const bad = write(join(folder, 'bad.md'), Buffer.concat([Buffer.from('# Title\n\n'), BAD_BYTES]));
-    const error = thrown(() => readReports([folder], { strict: true }));
+    const error = thrownSearchError(() => readReports([folder], { strict: true }));
     expect(error.code).toBe('INPUT_MALFORMED');
     expect(error.message).toBe(`${bad}: not valid UTF-8`);
     expect(error.details).toEqual({ origin: bad });
@@ -167,14 +158,14 @@ describe('readReports with strict', () => {
 
   it('throws INPUT_MALFORMED naming path:line of a malformed JSON line', () => {
     const file = write(join(dir, 'jsonl', 'c.jsonl'), '{"_id": "1", "text": "ok"}\n{"_id": "2", "title": "", "text": ""}\n');
-    const error = thrown(() => readReports([file], { strict: true }));
+    const error = thrownSearchError(() => readReports([file], { strict: true }));
     expect(error.code).toBe('INPUT_MALFORMED');
     expect(error.message).toMatch(new RegExp(`^${escapeRegExp(file)}:2: both "title" and "text" are empty$`));
   });
 
   it('throws INPUT_MALFORMED naming a Markdown file without a title', () => {
     const file = write(join(dir, 'md', 'untitled.md'), 'No heading here.\n');
-    const error = thrown(() => readReports([join(dir, 'md')], { strict: true }));
+    const error = thrownSearchError(() => readReports([join(dir, 'md')], { strict: true }));
     expect(error.code).toBe('INPUT_MALFORMED');
     expect(error.message.startsWith(`${file}: `)).toBe(true);
   });
@@ -191,7 +182,7 @@ describe('readReports with strict', () => {
     const result = readReports([file]);
     expect(result.reports.map((r) => r.id)).toEqual(['1', '3']);
     expect(result.problems).toEqual([{ origin: `${file}:2`, reason: 'not valid UTF-8' }]);
-    const error = thrown(() => readReports([file], { strict: true }));
+    const error = thrownSearchError(() => readReports([file], { strict: true }));
     expect(error.code).toBe('INPUT_MALFORMED');
     expect(error.message).toBe(`${file}:2: not valid UTF-8`);
   });

@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isSearchError, type ErrorCode } from '../core/errors.ts';
+import type { ErrorCode } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { CURRENT_FILE, INDEX_FORMAT_VERSION, loadSnapshot, MANIFEST_FILE, readCurrent, saveSnapshot, type Manifest } from './snapshot.ts';
+import { thrownSearchError } from '../../tests/support/errors.ts';
 
 interface Meta {
   label: string;
@@ -36,14 +37,9 @@ function generations(indexDir: string): string[] {
 }
 
 function expectCode(fn: () => unknown, code: ErrorCode): string {
-  try {
-    fn();
-  } catch (error) {
-    if (!isSearchError(error)) throw error;
-    expect(error.code).toBe(code);
-    return error.message;
-  }
-  throw new Error(`expected ${code}, but nothing was thrown`);
+  const error = thrownSearchError(fn);
+  expect(error.code).toBe(code);
+  return error.message;
 }
 
 describe('saveSnapshot / loadSnapshot', () => {
