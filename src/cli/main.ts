@@ -2,6 +2,7 @@ import { isSearchError } from '../core/errors.ts';
 import { benchCommand, BENCH_USAGE } from './bench-command.ts';
 import { evalCommand, EVAL_USAGE } from './eval-command.ts';
 import { indexCommand, INDEX_USAGE } from './index-command.ts';
+import { modelCommand, MODEL_USAGE } from './model-command.ts';
 import { processIo, type Io } from './io.ts';
 import { searchCommand, SEARCH_USAGE } from './search-command.ts';
 import { startCommand } from './start-command.ts';
@@ -12,9 +13,10 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   eval: evalCommand,
   bench: benchCommand,
   start: startCommand,
+  model: modelCommand,
 };
 
-const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, 'shoal start [--index DIR]\nBuilds the sample index on first run and prints how to search it.']
+const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, 'shoal start [--index DIR]\nBuilds the sample index on first run and prints how to search it.']
   .join('\n\n');
 
 /**

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   INDEX_CORRUPT: { httpStatus: 500, summary: 'An index file fails its checksum or cannot be decoded.' },
   INDEX_INCOMPATIBLE: { httpStatus: 500, summary: 'The index was written by an incompatible format or analyzer.' },
   NOT_FOUND: { httpStatus: 404, summary: 'The requested item does not exist.' },
+  MODEL_UNAVAILABLE: { httpStatus: 503, summary: 'The embedding model is not provisioned and no source could supply it.' },
   INTERNAL: { httpStatus: 500, summary: 'An invariant was broken inside shoal.' },
 } as const;
 
