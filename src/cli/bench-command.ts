@@ -1,18 +1,34 @@
+import { runEmbedBench } from '../bench/embed-bench.ts';
 import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
+import { runVectorBench } from '../bench/vector-bench.ts';
 import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
-Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.`;
+Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.
+
+shoal bench embed --data <reports file or folder> [--limit N] [--batch-size N] [--queries N] [--model M] [--json]
+Paragraphs/s of shoal's embedder against a bare onnxruntime session fed the same token batches, and
+query embedding latency.
+
+shoal bench vector --data <reports file or folder> [--queries N] [--ef-search N,N] [--model M] [--no-embed-cache]
+  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--json]
+HNSW build time, and query p50/p99 and recall@10 against the exact scan for several efSearch values.
+Paragraph embeddings are kept in index/.embed-cache between runs.`;
+
+const SUITES = ['lexical', 'embed', 'vector'];
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
 export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const [suite, ...rest] = argv;
+  if (suite === 'embed') return embedBench(rest, io);
+  if (suite === 'vector') return vectorBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
-    throw new SearchError('INVALID_ARGUMENT', `unknown bench suite "${suite}" (available: lexical)`);
+    throw new SearchError('INVALID_ARGUMENT', `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
   }
   const { values } = parseFlags(rest, {
     data: { type: 'string' }, queries: { type: 'string' }, 'build-repeats': { type: 'string' },
@@ -42,5 +58,65 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (result.minisearch) io.out(row('minisearch', result.minisearch));
   io.out(`shoal/fts5: p50 ${result.ratios.p50.toFixed(3)}, p99 ${result.ratios.p99.toFixed(3)}, build ${result.ratios.buildMs.toFixed(2)}`);
   if (values.json) io.out(JSON.stringify(result));
+  return 0;
+}
+
+async function embedBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, queries: { type: 'string' },
+    json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.data) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const r = await runEmbedBench({
+    data: values.data,
+    embedder: await embedderFrom(values, io),
+    limit: numberFlag('limit', values.limit, { min: 1, max: 10_000_000, integer: true }) ?? 2000,
+    batchSize: numberFlag('batch-size', values['batch-size'], { min: 1, max: 1024, integer: true }) ?? 32,
+    queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 200,
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.model}: ${r.paragraphs} paragraphs (${r.tokens} word pieces) in batches of ${r.batchSize}; shoal on ${r.threads} worker threads`);
+  io.out('| embedder            | paragraphs/s | total ms |');
+  io.out('|---------------------|--------------|----------|');
+  io.out(`| shoal (workers)     | ${r.shoal.paragraphsPerSecond.toFixed(1).padStart(12)} | ${ms(r.shoal.ms).padStart(8)} |`);
+  io.out(`| bare onnxruntime    | ${r.onnxruntime.paragraphsPerSecond.toFixed(1).padStart(12)} | ${ms(r.onnxruntime.ms).padStart(8)} |`);
+  io.out(`shoal/onnxruntime throughput: ${r.ratio.toFixed(3)}`);
+  io.out(`query embedding: p50 ${ms(r.query.p50Ms)} ms, p99 ${ms(r.query.p99Ms)} ms (${r.query.count} queries)`);
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function vectorBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, queries: { type: 'string' }, 'ef-search': { type: 'string' }, 'no-embed-cache': { type: 'boolean' },
+    json: { type: 'boolean' }, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+  }, false);
+  if (!values.data) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const efSearch = values['ef-search']?.split(',').map((v) => numberFlag('ef-search', v, { min: 1, max: 10_000, integer: true })!);
+  const r = await runVectorBench({
+    data: values.data,
+    embedder: await embedderFrom(values, io),
+    index: { vector: vectorOptionsFrom(values) },
+    queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
+    ...(efSearch ? { efSearch } : {}),
+    ...(values['no-embed-cache'] ? {} : { embedCacheDir: EMBED_CACHE_DIR }),
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.model}: ${r.paragraphs} paragraphs, ${r.queries} queries (report titles), top 10; ${r.embedded} paragraphs embedded in this run`);
+  io.out(`HNSW M ${r.hnsw.m}, efConstruction ${r.hnsw.efConstruction}: built in ${ms(r.hnsw.buildMs)} ms`);
+  io.out('| search              | recall@10 | p50 ms  | p99 ms  |');
+  io.out('|---------------------|-----------|---------|---------|');
+  io.out(`| exact scan          | ${'1.0000'.padStart(9)} | ${ms(r.exact.p50Ms).padStart(7)} | ${ms(r.exact.p99Ms).padStart(7)} |`);
+  for (const row of r.efSearch) {
+    const label = `HNSW ef ${row.efSearch}${row.efSearch === r.hnsw.defaultEfSearch ? ' (default)' : ''}`;
+    io.out(`| ${label.padEnd(19)} | ${row.recallAt10.toFixed(4).padStart(9)} | ${ms(row.p50Ms).padStart(7)} | ${ms(row.p99Ms).padStart(7)} |`);
+  }
+  if (values.json) io.out(JSON.stringify(r));
   return 0;
 }

@@ -73,6 +73,8 @@ describe('shoal index and search', () => {
   beforeAll(async () => {
     const r = await run('index', reportsDir, '--index', indexDir);
     expect(r.code).toBe(0);
+    // The model is loaded once per process; its source is reported the first time.
+    expect(r.err[0]).toMatch(/^model bge-small: using cache .*bge-small-en-v1\.5$/);
   });
 
   it('index prints a summary of what it built', async () => {
@@ -84,15 +86,35 @@ describe('shoal index and search', () => {
     expect(r.out[r.out.length - 1]).toMatch(new RegExp(`^index: ${escapeRegExp(indexDir)} \\(generation gen-[\\w-]+\\)$`));
     expect(r.err).toContain('reading reports…');
     expect(r.err).toContain('indexing: 13/13 paragraphs');
+    expect(r.out).toContain('embeddings (bge-small, exact search): 0 paragraphs embedded, 13 reused from the previous index');
+  });
+
+  it('index --no-embeddings builds a lexical-only index, which refuses vector search', async () => {
+    const dir = join(tmp, 'lexical-only');
+    const r = await run('index', reportsDir, '--index', dir, '--no-embeddings');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('embeddings: none (--no-embeddings)');
+    expect((await searchJson(dir, 'harbour')).hits.length).toBeGreaterThan(0);
+    const vector = await run('search', 'harbour', '--mode', 'vector', '--index', dir);
+    expect(vector.code).toBe(2);
+    expect(vector.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: this index has no embeddings/);
+  });
+
+  it('search --mode vector ranks by meaning, with the model the index was built with', async () => {
+    const { hits } = await searchJson(indexDir, 'sheep farming and fleece', '--mode', 'vector', '-k', '3');
+    expect(hits[0]!.reportId).toBe('wool-auction');
+    expect(hits[0]!.score).toBeGreaterThan(hits[2]!.score);
+    expect(hits[0]!.score).toBeLessThanOrEqual(1);
   });
 
   it('index --json prints the summary as one JSON object', async () => {
     const r = await run('index', reportsDir, '--index', indexDir, '--json');
     expect(r.code).toBe(0);
-    expect(r.err).toEqual([]);
+    expect(r.err.every((l) => l.startsWith('model bge-small: '))).toBe(true); // only where the model came from
     expect(r.out).toHaveLength(1);
     const summary = JSON.parse(r.out[0]!) as Record<string, unknown>;
     expect(summary).toMatchObject({ indexDir, files: 3, reports: 4, paragraphs: 13, skipped: [], replaced: [] });
+    expect(summary.vectors).toEqual({ model: 'bge-small', kind: 'exact', embedded: 0, cacheHits: 13 });
     expect(summary.generation).toMatch(/^gen-/);
   });
 
@@ -164,7 +186,7 @@ describe('shoal start', () => {
     const first = await run('start', '--index', dir);
     expect(first.code).toBe(0);
     expect(first.out[0]).toMatch(new RegExp(`^no index in ${escapeRegExp(dir)}: building one over the sample reports in .*index[/\\\\]samples$`));
-    expect(first.out[1]).toMatch(/^indexed 40 reports into \d+ paragraphs in \d+ ms$/);
+    expect(first.out[1]).toMatch(/^indexed 40 reports into (\d+) paragraphs, \1 embedded with bge-small in \d+ ms$/);
     expect(first.out[2]).toMatch(new RegExp(`^index ${escapeRegExp(dir)} \\(generation gen-[\\w-]+\\) is ready: \\d+ paragraphs$`));
 
     const second = await run('start', '--index', dir);
@@ -174,7 +196,9 @@ describe('shoal start', () => {
 
     const { hits } = await searchJson(dir, 'Senkaku');
     expect(hits[0]!.reportId).toBe('01-takaichi-xi-apec-gyeongju');
-  });
+    const semantic = await searchJson(dir, 'territorial disputes near islands', '--mode', 'vector');
+    expect(semantic.hits[0]!.key).toBe('01-takaichi-xi-apec-gyeongju#2');
+  }, 120_000);
 
   it('rejects positional arguments', async () => {
     const r = await run('start', 'extra', '--index', join(tmp, 'unused'));
@@ -317,7 +341,8 @@ describe('shoal eval', () => {
 
   it.each([
     [['--min-ndcg', '1.01'], /--min-ndcg must be a number in 0…1/],
-    [['--mode', 'dense'], /--mode must be one of bm25/],
+    [['--mode', 'dense'], /--mode must be one of bm25, vector/],
+    [['--mode', 'vector', '--engine', 'fts5', '--no-embed-cache'], /engine fts5 ranks in mode bm25 only/],
     [['--engine', 'lucene'], /--engine must be one of shoal, fts5/],
   ])('rejects %j with exit 2', async (flags, message) => {
     const r = await run('eval', '--data', beirDir, ...flags);
@@ -330,6 +355,15 @@ describe('shoal eval', () => {
     const r = await run('eval', '--data', reportsDir);
     expect(r.code).toBe(1);
     expect(r.err[0]).toMatch(/^error \[INPUT_UNREADABLE\]: .*corpus\.jsonl not found/);
+  });
+
+  it('--mode vector ranks by embedding similarity, with the same contract', async () => {
+    const r = await run('eval', '--data', beirDir, '--mode', 'vector', '--no-embed-cache', '--json');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^dataset tiny-beir, mode vector, engine shoal: 3 queries over 5 paragraphs \(built in .* ms; model bge-small, 5 paragraphs embedded, 0 from the embedding cache\)$/);
+    const result = lastJson(r);
+    expect(Object.keys(result)).toEqual(expect.arrayContaining(CONTRACT_KEYS));
+    expect(result).toMatchObject({ mode: 'vector', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3 });
   });
 
   it('--engine fts5 evaluates the SQLite baseline', async () => {

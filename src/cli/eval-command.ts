@@ -2,33 +2,48 @@ import { SearchError } from '../core/errors.ts';
 import { runEval } from '../eval/run-eval.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
-export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25 [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
-  [--k1 X] [--b X] [index flags as for shoal index]
-Prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.`;
+export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
+  [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
+Prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.
+Mode vector keeps paragraph embeddings in index/.embed-cache between runs (--no-embed-cache: embed all).`;
 
 /** `shoal eval`: retrieval quality on a BEIR data set. Returns the exit code. */
 export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
-    json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, ...BM25_FLAGS, ...INDEX_FLAGS,
+    json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, 'no-embed-cache': { type: 'boolean' },
+    ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   }, false);
   if (!values.data) {
     io.err(EVAL_USAGE);
     return 2;
   }
-  const mode = choiceFlag('mode', values.mode ?? 'bm25', ['bm25'] as const);
+  const mode = choiceFlag('mode', values.mode ?? 'bm25', ['bm25', 'vector'] as const);
   if (!mode) throw new SearchError('INVALID_ARGUMENT', '--mode is required');
   const minNdcg = numberFlag('min-ndcg', values['min-ndcg'], { min: 0, max: 1 });
+  const engine = choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal';
+  const index = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
+  let lastProgress = 0;
   const result = await runEval({
     data: values.data,
     ...(values.qrels ? { qrels: values.qrels } : {}),
     mode,
-    engine: choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal',
-    index: indexOptionsFrom(values),
+    engine,
+    index,
     bm25: bm25From(values),
+    ...(mode === 'vector' ? { embedder: await embedderFrom(values, io) } : {}),
+    ...(values['no-embed-cache'] ? {} : { embedCacheDir: EMBED_CACHE_DIR }),
+    onProgress: (done, total) => {
+      const now = performance.now();
+      if (now - lastProgress < 5000 && done < total) return;
+      lastProgress = now;
+      io.err(`embedding: ${done}/${total} paragraphs`);
+    },
   });
-  io.out(`dataset ${result.dataset}, mode ${result.mode}, engine ${result.engine}: ${result.queries} queries over ${result.paragraphs} paragraphs (built in ${ms(result.buildMs)} ms)`);
+  const embedding = result.model ? `; model ${result.model}, ${result.embedded} paragraphs embedded, ${result.cacheHits} from the embedding cache` : '';
+  io.out(`dataset ${result.dataset}, mode ${result.mode}, engine ${result.engine}: ${result.queries} queries over ${result.paragraphs} paragraphs (built in ${ms(result.buildMs)} ms${embedding})`);
   io.out(`nDCG@10    ${result.ndcg10.toFixed(4)}`);
   io.out(`Recall@100 ${result.recall100.toFixed(4)}`);
   io.out(`MRR@10     ${result.mrr10.toFixed(4)}`);

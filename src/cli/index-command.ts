@@ -1,36 +1,49 @@
 import { buildIndex } from '../engine/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json]
   [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
-Builds an index over .txt, .md and .jsonl reports and switches it in atomically.`;
+  [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
+  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N]
+Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
+embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
-    index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' }, ...INDEX_FLAGS,
+    index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
+    'no-embeddings': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
     return 2;
   }
   const indexDir = indexDirOf(values.index);
+  const options = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
+  const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
+  const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
   let lastLine = 0;
+  let embedStart = 0;
   const summary = await buildIndex({
     inputs: positionals,
     indexDir,
     strict: values.strict ?? false,
-    options: indexOptionsFrom(values),
-    ...(values.threads ? { threads: numberFlag('threads', values.threads, { min: 1, max: 64, integer: true })! } : {}),
+    options,
+    ...(threads ? { threads } : {}),
+    ...(embedder ? { embedder } : {}),
     onProgress: ({ phase, done, total }) => {
       if (values.json) return;
       const now = performance.now();
-      if (phase === 'index' && (now - lastLine > 2000 || done === total)) {
+      if (phase === 'embed' && done === 0) embedStart = now;
+      if ((phase === 'index' || phase === 'embed') && (now - lastLine > 2000 || done === total)) {
         lastLine = now;
-        io.err(`indexing: ${done}/${total} paragraphs`);
-      } else if (phase !== 'index') {
+        const rate = phase === 'embed' && done > 0 ? done / ((now - embedStart) / 1000) : 0;
+        const eta = rate > 0 ? `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left` : '';
+        io.err(`${phase === 'index' ? 'indexing' : 'embedding'}: ${done}/${total} paragraphs${eta}`);
+      } else if (phase === 'read' || phase === 'save') {
         io.err(`${phase === 'read' ? 'reading reports' : 'saving'}…`);
       }
     },
@@ -46,7 +59,10 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const t = summary.timings;
   io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs, ${summary.terms} terms`);
   io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
-  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
+  const v = summary.vectors;
+  if (v) io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
+  else io.out('embeddings: none (--no-embeddings)');
+  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: ${summary.indexDir} (generation ${summary.generation})`);
   return 0;
 }

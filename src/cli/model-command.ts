@@ -1,9 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL, modelSpec, provisionModel } from '../embedding/index.ts';
 import { parseFlags, type Io } from './io.ts';
+import { MODELS_DIR } from './model-options.ts';
 
-/** The project's model cache (ignored by git). */
-export const MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url));
 
 export const MODEL_USAGE = `shoal model fetch [--model bge-small|minilm] [--dir DIR] [--cache DIR]
 Provisions an embedding model: the folder from --dir or SHOAL_MODEL_DIR, the models/ cache, the

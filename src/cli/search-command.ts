@@ -1,15 +1,20 @@
-import { openIndex } from '../engine/index.ts';
+import { SearchError } from '../core/errors.ts';
+import { checkModel, openIndex } from '../engine/index.ts';
 import { BM25_FLAGS, bm25From } from './index-options.ts';
-import { indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
+import { choiceFlag, indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
+import { embedderFrom } from './model-options.ts';
 
-export const SEARCH_USAGE = `shoal search <query> [--index DIR] [-k N] [--offset N] [--group-by-report] [--explain] [--json] [--k1 X] [--b X]
-Query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*.`;
+export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode bm25|vector] [-k N] [--offset N] [--group-by-report] [--explain] [--json]
+  [--k1 X] [--b X] [--model-dir DIR]
+Mode bm25 (default) query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*.
+Mode vector ranks paragraphs by embedding similarity, with the model the index was built with.`;
 
 /** `shoal search`: ranks paragraphs of an index for a query. Returns the exit code. */
 export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, k: { type: 'string', short: 'k' }, offset: { type: 'string' },
-    'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, json: { type: 'boolean' }, ...BM25_FLAGS,
+    'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, json: { type: 'boolean' },
+    mode: { type: 'string' }, 'model-dir': { type: 'string' }, ...BM25_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(SEARCH_USAGE);
@@ -18,10 +23,23 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const query = positionals.join(' ');
   const k = numberFlag('k', values.k, { min: 1, max: 1000, integer: true }) ?? 10;
   const offset = numberFlag('offset', values.offset, { min: 0, integer: true }) ?? 0;
-  const { searcher } = openIndex(indexDirOf(values.index), bm25From(values));
-  const started = performance.now();
-  const hits = searcher.search(query, { k, offset, groupByReport: values['group-by-report'] ?? false, explain: values.explain ?? false });
-  const tookMs = performance.now() - started;
+  const mode = choiceFlag('mode', values.mode, ['bm25', 'vector'] as const) ?? 'bm25';
+  const { searcher, meta } = openIndex(indexDirOf(values.index), bm25From(values));
+  const page = { k, offset, groupByReport: values['group-by-report'] ?? false };
+  let hits;
+  let tookMs;
+  if (mode === 'vector') {
+    if (!meta.vector) throw new SearchError('INVALID_ARGUMENT', 'this index has no embeddings (it was built with --no-embeddings); use --mode bm25', { details: { field: 'mode' } });
+    const embedder = await embedderFrom({ model: meta.vector.model.name, 'model-dir': values['model-dir'] }, io);
+    checkModel(meta, embedder.info);
+    const started = performance.now();
+    hits = searcher.searchVector(await embedder.embedQuery(query), page);
+    tookMs = performance.now() - started;
+  } else {
+    const started = performance.now();
+    hits = searcher.search(query, { ...page, explain: values.explain ?? false });
+    tookMs = performance.now() - started;
+  }
   if (values.json) {
     io.out(JSON.stringify({ query, tookMs, hits }));
     return 0;

@@ -1,2 +1,3 @@
 export { ERROR_CODES, SearchError, isSearchError, type ErrorCode } from './errors.ts';
 export { paragraphKey, type DocId, type Paragraph, type Report } from './types.ts';
+export { TopK, compareScoredDocs, type ScoredDoc } from './top-k.ts';

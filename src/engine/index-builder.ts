@@ -1,13 +1,22 @@
+import { join } from 'node:path';
 import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
+import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem, type TokenCounter } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot } from '../storage/index.ts';
+import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot, type Snapshot } from '../storage/index.ts';
+import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
 
 const PARAGRAPHS_FILE = 'paragraphs.jsonl';
+/** Paragraph vectors, float32 little-endian, back to back in doc id order. */
+const VECTORS_FILE = 'vectors.f32';
+/** The embedding key (truncated SHA-256 of the embedded text) of each vector, 16 bytes each. */
+const VECTOR_KEYS_FILE = 'vector-keys.bin';
+/** The HNSW graph (hnswlib's format), present when the index is searched by HNSW. */
+const GRAPH_FILE = 'vectors.hnsw';
 // Inputs of this many characters or more (tens of thousands of paragraphs) are built in parallel.
 const PARALLEL_INPUT_CHARS = 4_000_000;
 
@@ -17,6 +26,32 @@ export interface IndexMeta {
   counts: { reports: number; paragraphs: number; terms: number; postings: number };
   /** Lexical segment files in doc id order, each with its first doc id. */
   segments: Array<{ file: string; docBase: number; docCount: number }>;
+  /** The embeddings, when the index has them. */
+  vector?: VectorMeta;
+}
+
+/** What the manifest records about an index's embeddings. */
+export interface VectorMeta {
+  model: EmbeddingModelInfo;
+  /** Inner product over unit vectors (cosine similarity). */
+  space: 'ip';
+  /** How the vectors are searched: a scan, or the HNSW graph in {@link GRAPH_FILE}. */
+  kind: 'exact' | 'hnsw';
+  count: number;
+  /** Paragraphs were cut to `paragraphs.maxTokens` counted by this model's tokenizer. */
+  tokenCounter: string;
+}
+
+/** Embeddings of an index's paragraphs and the index that searches them. */
+export interface BuiltVectors {
+  model: EmbeddingModelInfo;
+  /** `paragraphs × dimension` floats in doc id order. */
+  data: Float32Array;
+  /** The {@link embeddingText} key of each paragraph (16 bytes each). */
+  keys: Uint8Array;
+  index: VectorIndex;
+  cacheHits: number;
+  embedded: number;
 }
 
 /** An index built in memory: paragraphs by doc id and the lexical segments over them. */
@@ -25,6 +60,7 @@ export interface BuiltIndex {
   reports: number;
   paragraphs: Paragraph[];
   segments: BuiltSegment[];
+  vectors?: BuiltVectors;
 }
 
 /** How a build uses the machine. */
@@ -33,7 +69,7 @@ export interface BuildThreads {
   threads?: number;
 }
 
-/** Splits reports into paragraphs (doc ids in report order). */
+/** Splits reports into paragraphs (doc ids in report order); `countTokens` measures `maxTokens`. */
 export function paragraphsOf(reports: readonly Report[], options: IndexOptions, countTokens?: TokenCounter): Paragraph[] {
   const split = { ...options.paragraphs, ...(countTokens ? { countTokens } : {}) };
   return reports.flatMap((report) => splitParagraphs(report, split));
@@ -48,17 +84,58 @@ export function indexParagraphs(paragraphs: readonly Paragraph[], options: Index
   );
 }
 
-/** Builds an index over reports in memory (used by `eval`, `bench` and tests). */
-export async function buildInMemory(reports: readonly Report[], partial: DeepPartial<IndexOptions> = {}, build: BuildThreads = {}): Promise<BuiltIndex> {
+/**
+ * The text a paragraph's embedding is computed from: its report title, then its text. The title gives
+ * every paragraph of a report its subject, which the paragraph alone often leaves implicit.
+ */
+export function embeddingText(p: Pick<Paragraph, 'title' | 'text'>): string {
+  const title = p.title.trim();
+  if (title === '') return p.text;
+  return /[.!?:;]$/.test(title) ? `${title} ${p.text}` : `${title}. ${p.text}`;
+}
+
+/** Options of {@link embedParagraphs}. */
+export interface EmbedParagraphsOptions {
+  /** Vectors from an earlier build by the same model, reused for unchanged text. */
+  cache?: EmbeddingCache;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Embeds paragraphs (through the cache) and indexes their vectors. */
+export async function embedParagraphs(
+  paragraphs: readonly Paragraph[], embedder: Embedder, options: IndexOptions, embed: EmbedParagraphsOptions = {},
+): Promise<BuiltVectors> {
+  validateVectorIndexOptions(options.vector);
+  const texts = paragraphs.map(embeddingText);
+  const embedded = await embedWithCache(embedder, texts, embed.cache, embed.onProgress ? { onProgress: embed.onProgress } : {});
+  const index = buildVectorIndex(embedded.vectors, embedder.info.dimension, options.vector);
+  return { model: embedder.info, data: embedded.vectors, keys: embedded.keys, index, cacheHits: embedded.cacheHits, embedded: embedded.embedded };
+}
+
+/** How an in-memory build runs: threads, and the embedder when the index gets embeddings. */
+export interface InMemoryBuild extends BuildThreads {
+  embedder?: Embedder;
+  cache?: EmbeddingCache;
+}
+
+/**
+ * Builds an index over reports in memory (used by `eval`, `bench` and tests). With an embedder,
+ * paragraphs are cut by its tokenizer's counts and embedded.
+ */
+export async function buildInMemory(reports: readonly Report[], partial: DeepPartial<IndexOptions> = {}, build: InMemoryBuild = {}): Promise<BuiltIndex> {
   const options = resolveIndexOptions(partial);
-  const paragraphs = paragraphsOf(reports, options);
-  return { options, reports: reports.length, paragraphs, segments: await indexParagraphs(paragraphs, options, build) };
+  if (build.embedder) validateVectorIndexOptions(options.vector);
+  const paragraphs = paragraphsOf(reports, options, build.embedder?.countTokens);
+  const segments = await indexParagraphs(paragraphs, options, build);
+  const built: BuiltIndex = { options, reports: reports.length, paragraphs, segments };
+  if (build.embedder) built.vectors = await embedParagraphs(paragraphs, build.embedder, options, build.cache ? { cache: build.cache } : {});
+  return built;
 }
 
 /** Opens a searcher over an in-memory index. */
 export function searcherOf(built: BuiltIndex, bm25?: Bm25Options): Searcher {
   const lexical = new LexicalSearcher(built.segments, createAnalyzer(built.options.analyzer), bm25);
-  return new Searcher(built.paragraphs, lexical);
+  return new Searcher(built.paragraphs, lexical, built.vectors?.index);
 }
 
 /** Options of {@link buildIndex}. */
@@ -70,8 +147,13 @@ export interface BuildIndexOptions {
   /** Stop at the first bad input instead of skipping it. Default false. */
   strict?: boolean;
   options?: DeepPartial<IndexOptions>;
-  /** Called as paragraphs are indexed. */
-  onProgress?: (event: { phase: 'read' | 'index' | 'save'; done: number; total: number }) => void;
+  /**
+   * Embeds the paragraphs (and cuts them by its tokenizer's counts). Without one the index is
+   * lexical only.
+   */
+  embedder?: Embedder;
+  /** Called as the build goes through its phases. */
+  onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'save'; done: number; total: number }) => void;
   /** Build threads (see {@link BuildThreads}). */
   threads?: number;
 }
@@ -87,13 +169,16 @@ export interface BuildSummary {
   postings: number;
   skipped: IngestProblem[];
   replaced: Array<{ id: string; origin: string; replacedOrigin: string }>;
-  timings: { readMs: number; indexMs: number; saveMs: number; totalMs: number };
+  /** Embeddings: paragraphs that went through the model and those reused from the previous generation. */
+  vectors?: { model: string; kind: 'exact' | 'hnsw'; embedded: number; cacheHits: number };
+  timings: { readMs: number; indexMs: number; embedMs: number; saveMs: number; totalMs: number };
 }
 
 /** Reads reports, builds the index and saves it as a new generation of `indexDir`. */
 export async function buildIndex(request: BuildIndexOptions): Promise<BuildSummary> {
   const options = resolveIndexOptions(request.options);
   createAnalyzer(options.analyzer); // validate before any work
+  if (request.embedder) validateVectorIndexOptions(options.vector);
   const t0 = performance.now();
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const read = readReports(request.inputs, { strict: request.strict ?? false });
@@ -102,12 +187,22 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   }
   // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
   if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
-  const paragraphs = paragraphsOf(read.reports, options);
+  const paragraphs = paragraphsOf(read.reports, options, request.embedder?.countTokens);
   const t1 = performance.now();
   request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });
   const segments = await indexParagraphs(paragraphs, options, request.threads ? { threads: request.threads } : {});
   request.onProgress?.({ phase: 'index', done: paragraphs.length, total: paragraphs.length });
   const t2 = performance.now();
+  let vectors: BuiltVectors | undefined;
+  if (request.embedder) {
+    const cache = previousEmbeddings(request.indexDir, request.embedder.info);
+    request.onProgress?.({ phase: 'embed', done: 0, total: paragraphs.length });
+    vectors = await embedParagraphs(paragraphs, request.embedder, options, {
+      ...(cache ? { cache } : {}),
+      onProgress: (done, total) => request.onProgress?.({ phase: 'embed', done, total }),
+    });
+  }
+  const t3 = performance.now();
   request.onProgress?.({ phase: 'save', done: 0, total: 1 });
   const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
   const listed: IndexMeta['segments'] = [];
@@ -123,14 +218,54 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms, postings },
     segments: listed,
   };
+  if (vectors) {
+    files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
+    files.set(VECTOR_KEYS_FILE, vectors.keys);
+    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
+    meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
+  }
   const manifest = saveSnapshot(request.indexDir, files, meta);
-  const t3 = performance.now();
+  const t4 = performance.now();
   return {
     indexDir: request.indexDir, generation: manifest.generation, files: read.files,
     reports: read.reports.length, paragraphs: paragraphs.length, terms, postings,
     skipped: read.problems, replaced: read.replaced,
-    timings: { readMs: t1 - t0, indexMs: t2 - t1, saveMs: t3 - t2, totalMs: t3 - t0 },
+    ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits } } : {}),
+    timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
+}
+
+/**
+ * The embeddings of the live generation of `indexDir` when they were made by the same model (same
+ * ONNX file and pooling), as a cache for the next build; undefined when there are none or the live
+ * generation cannot be read (the build then embeds everything).
+ */
+function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): EmbeddingCache | undefined {
+  let snapshot: Snapshot<IndexMeta>;
+  try {
+    snapshot = loadSnapshot<IndexMeta>(indexDir);
+  } catch {
+    return undefined;
+  }
+  const previous = snapshot.manifest.meta.vector;
+  if (!previous || !sameModel(previous.model, model)) return undefined;
+  const keys = snapshot.files.get(VECTOR_KEYS_FILE);
+  const data = snapshot.files.get(VECTORS_FILE);
+  if (!keys || !data) return undefined;
+  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
+  cache.addAll(keys, floats(data));
+  return cache;
+}
+
+function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
+  return a.onnxSha256 === b.onnxSha256 && a.pooling === b.pooling && a.dimension === b.dimension && a.maxLength === b.maxLength;
+}
+
+/** A float32 view of file bytes (copied when the bytes are not 4-byte aligned). */
+function floats(data: Uint8Array): Float32Array {
+  if (data.byteLength % 4 !== 0) throw new SearchError('INDEX_CORRUPT', `vector data of ${data.byteLength} bytes is not a whole number of floats`);
+  const aligned = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 /** An opened index: its searcher and manifest facts. */
@@ -168,5 +303,38 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
     return { segment, docBase };
   });
   const lexical = new LexicalSearcher(segments, analyzer, bm25);
-  return { searcher: new Searcher(paragraphs, lexical), generation: snapshot.manifest.generation, meta };
+  const vectors = meta.vector ? openVectors(snapshot, meta.vector, meta.options) : undefined;
+  return { searcher: new Searcher(paragraphs, lexical, vectors), generation: snapshot.manifest.generation, meta };
+}
+
+function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options: IndexOptions): VectorIndex {
+  const { dimension } = vector.model;
+  const data = snapshot.files.get(VECTORS_FILE);
+  const keys = snapshot.files.get(VECTOR_KEYS_FILE);
+  if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
+  if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
+    throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
+  }
+  if (vector.kind === 'exact') return ExactVectorIndex.fromVectors(floats(data), dimension);
+  if (!snapshot.files.has(GRAPH_FILE)) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${GRAPH_FILE}`);
+  const graph = HnswVectorIndex.load(join(snapshot.dir, GRAPH_FILE), dimension, options.vector.hnsw);
+  if (graph.size !== vector.count) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${GRAPH_FILE}: holds ${graph.size} vectors, expected ${vector.count}`);
+  return graph;
+}
+
+/**
+ * Throws `INDEX_INCOMPATIBLE` unless an index's vectors were made by the same model as `model`
+ * (queries must be embedded by the model that embedded the paragraphs).
+ */
+export function checkModel(meta: IndexMeta, model: EmbeddingModelInfo): void {
+  const indexed = meta.vector?.model;
+  if (!indexed) return;
+  if (!sameModel(indexed, model)) {
+    throw new SearchError(
+      'INDEX_INCOMPATIBLE',
+      `the index was embedded by ${indexed.name} (${indexed.id}, onnx sha256 ${indexed.onnxSha256.slice(0, 12)}…, dimension ${indexed.dimension}) ` +
+        `but the loaded model is ${model.name} (${model.id}, ${model.onnxSha256.slice(0, 12)}…, dimension ${model.dimension}); use that model or rebuild the index`,
+      { details: { field: 'model' } },
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import { DEFAULT_ANALYZER_OPTIONS, type AnalyzerOptions } from '../analysis/index.ts';
 import { DEFAULT_PARAGRAPH_OPTIONS } from '../ingest/index.ts';
 import { DEFAULT_LEXICAL_INDEX_OPTIONS, type LexicalIndexOptions } from '../lexical/index.ts';
+import { DEFAULT_VECTOR_INDEX_OPTIONS, type VectorIndexOptions } from '../vector/index.ts';
 
 /** Paragraph splitting settings that are recorded with an index. */
 export interface ParagraphSettings {
@@ -15,12 +16,15 @@ export interface IndexOptions {
   analyzer: AnalyzerOptions;
   lexical: LexicalIndexOptions;
   paragraphs: ParagraphSettings;
+  /** Used when the index has embeddings. */
+  vector: VectorIndexOptions;
 }
 
 export const DEFAULT_INDEX_OPTIONS: IndexOptions = {
   analyzer: DEFAULT_ANALYZER_OPTIONS,
   lexical: DEFAULT_LEXICAL_INDEX_OPTIONS,
   paragraphs: { minWords: DEFAULT_PARAGRAPH_OPTIONS.minWords, maxTokens: DEFAULT_PARAGRAPH_OPTIONS.maxTokens },
+  vector: DEFAULT_VECTOR_INDEX_OPTIONS,
 };
 
 /** Deep-merges partial options over the defaults. */
@@ -34,6 +38,11 @@ export function resolveIndexOptions(partial: DeepPartial<IndexOptions> = {}): In
     },
     lexical: { ...DEFAULT_INDEX_OPTIONS.lexical, ...partial.lexical },
     paragraphs: { ...DEFAULT_INDEX_OPTIONS.paragraphs, ...partial.paragraphs },
+    vector: {
+      ...DEFAULT_INDEX_OPTIONS.vector,
+      ...partial.vector,
+      hnsw: { ...DEFAULT_INDEX_OPTIONS.vector.hnsw, ...partial.vector?.hnsw },
+    },
   };
 }
 

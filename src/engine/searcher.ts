@@ -1,6 +1,8 @@
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
+import type { ScoredDoc } from '../core/top-k.ts';
 import type { ClauseContribution, LexicalSearcher } from '../lexical/index.ts';
+import type { VectorIndex } from '../vector/index.ts';
 
 /** Options of {@link Searcher.search}. */
 export interface SearchOptions {
@@ -19,7 +21,7 @@ export const MAX_K = 1000;
 
 /** One ranked paragraph: its fields (without body offsets), score, rank and optional explanation. */
 export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
-  /** BM25 score (higher is better; comparable within one query only). */
+  /** BM25 score, or cosine similarity for a vector search (higher is better). */
   score: number;
   /** 1-based rank in the full result list. */
   rank: number;
@@ -27,8 +29,8 @@ export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
 }
 
 /**
- * Answers queries over an opened index: an immutable snapshot of paragraphs (by doc id) and the
- * lexical searcher over them.
+ * Answers queries over an opened index: an immutable snapshot of paragraphs (by doc id), the lexical
+ * searcher over them and, when the index has embeddings, their vector index.
  */
 export class Searcher {
   private keyToDoc: Map<string, number> | undefined; // built on first lookup by key
@@ -36,9 +38,13 @@ export class Searcher {
   constructor(
     readonly paragraphs: readonly Paragraph[],
     readonly lexical: LexicalSearcher,
+    readonly vectors?: VectorIndex,
   ) {
     if (lexical.docCount !== paragraphs.length) {
       throw new SearchError('INDEX_CORRUPT', `index holds ${lexical.docCount} documents but ${paragraphs.length} paragraphs`);
+    }
+    if (vectors && vectors.size !== paragraphs.length) {
+      throw new SearchError('INDEX_CORRUPT', `index holds ${vectors.size} vectors but ${paragraphs.length} paragraphs`);
     }
   }
 
@@ -56,24 +62,43 @@ export class Searcher {
 
   /** Ranks paragraphs for a query (syntax: words, "phrases", +required, -excluded, prefix*). */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
-    const k = options.k ?? 10;
-    const offset = options.offset ?? 0;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K}`, { details: { field: 'k' } });
-    if (!Number.isInteger(offset) || offset < 0) throw new SearchError('INVALID_ARGUMENT', 'offset must be an integer ≥ 0', { details: { field: 'offset' } });
+    const { k, offset } = page(options);
     const parsed = this.lexical.parse(query);
-    let docs = options.groupByReport ? this.bestPerReport(parsed, k + offset) : this.lexical.search(parsed, { k: k + offset });
-    docs = docs.slice(offset, offset + k);
-    return docs.map(({ docId, score }, i) => {
-      const { start: _start, end: _end, ...fields } = this.paragraphs[docId]!;
-      const hit: SearchHit = { ...fields, score, rank: offset + i + 1 };
-      if (options.explain) hit.explain = this.lexical.explain(parsed, docId).map(describe);
-      return hit;
-    });
+    const ranked = (depth: number) => this.lexical.search(parsed, { k: depth });
+    return this.hits(this.ranking(ranked, k + offset, options.groupByReport), offset, (docId) =>
+      options.explain ? { explain: this.lexical.explain(parsed, docId).map(describe) } : {});
   }
 
-  private bestPerReport(parsed: ReturnType<LexicalSearcher['parse']>, n: number): Array<{ docId: number; score: number }> {
-    return firstPerGroup((depth) => this.lexical.search(parsed, { k: depth }), (d) => this.paragraphs[d.docId]!.reportId, n);
+  /**
+   * Ranks paragraphs by cosine similarity of their embeddings to a query vector (embedded with the
+   * index's model). Throws `INVALID_ARGUMENT` when the index has no embeddings.
+   */
+  searchVector(query: Float32Array, options: Omit<SearchOptions, 'explain'> = {}): SearchHit[] {
+    const { k, offset } = page(options);
+    const vectors = this.vectors;
+    if (!vectors) throw new SearchError('INVALID_ARGUMENT', 'this index has no embeddings (it was built without a model)', { details: { field: 'mode' } });
+    const ranked = (depth: number) => vectors.search(query, depth);
+    return this.hits(this.ranking(ranked, k + offset, options.groupByReport), offset, () => ({}));
   }
+
+  private ranking(search: (depth: number) => ScoredDoc[], n: number, groupByReport = false): ScoredDoc[] {
+    return groupByReport ? firstPerGroup(search, (d) => this.paragraphs[d.docId]!.reportId, n) : search(n);
+  }
+
+  private hits(ranked: ScoredDoc[], offset: number, extra: (docId: number) => Partial<SearchHit>): SearchHit[] {
+    return ranked.slice(offset).map(({ docId, score }, i) => {
+      const { start: _start, end: _end, ...fields } = this.paragraphs[docId]!;
+      return { ...fields, score, rank: offset + i + 1, ...extra(docId) };
+    });
+  }
+}
+
+function page(options: { k?: number; offset?: number }): { k: number; offset: number } {
+  const k = options.k ?? 10;
+  const offset = options.offset ?? 0;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K}`, { details: { field: 'k' } });
+  if (!Number.isInteger(offset) || offset < 0) throw new SearchError('INVALID_ARGUMENT', 'offset must be an integer ≥ 0', { details: { field: 'offset' } });
+  return { k, offset };
 }
 
 /**

@@ -2,7 +2,8 @@ import { basename, resolve } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
-import { firstPerGroup, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
+import { embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
@@ -13,11 +14,18 @@ export interface EvalOptions {
   data: string;
   /** Qrels TSV; default `<data>/qrels/test.tsv`. */
   qrels?: string;
-  mode: 'bm25';
-  /** Which engine ranks: shoal, or SQLite FTS5 as the baseline. Default shoal. */
+  /** `bm25` ranks by the lexical index, `vector` by embedding similarity. */
+  mode: 'bm25' | 'vector';
+  /** Which engine ranks in mode bm25: shoal, or SQLite FTS5 as the baseline. Default shoal. */
   engine?: 'shoal' | 'fts5';
   index?: DeepPartial<IndexOptions>;
   bm25?: Bm25Options;
+  /** The model of mode vector (it also cuts the paragraphs by its token counts). */
+  embedder?: Embedder;
+  /** A folder where paragraph embeddings are kept between runs (mode vector); none when absent. */
+  embedCacheDir?: string;
+  /** Called as paragraphs are embedded. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Scores of one evaluation run (the `--json` contract). */
@@ -32,22 +40,60 @@ export interface EvalResult {
   p50Ms: number;
   p99Ms: number;
   paragraphs: number;
+  /** Time to build the index, embedding included. */
   buildMs: number;
+  /** Mode vector: the model, and paragraphs embedded now vs taken from the embedding cache. */
+  model?: string;
+  embedded?: number;
+  cacheHits?: number;
+}
+
+/** Ranks paragraphs for one query: prepared per query (a query embedding), then asked for deeper and deeper rankings. */
+interface Ranker {
+  name: string;
+  prepare(query: string): Promise<(depth: number) => number[]>;
+  close(): void;
 }
 
 /**
  * Evaluates retrieval on a BEIR data set. Reports are split into paragraphs and indexed as shoal
  * serves them; a report's score is its best paragraph's (max-passage), and the first 100 distinct
  * reports are judged with nDCG@10, Recall@100 and MRR@10. Latency covers the paragraph search and
- * the grouping, per query.
+ * the grouping, and in mode vector the query embedding, per query.
  */
 export async function runEval(options: EvalOptions): Promise<EvalResult> {
-  if (options.mode !== 'bm25') throw new SearchError('INVALID_ARGUMENT', `mode "${options.mode}" is not available yet (supported: bm25)`);
   const data = loadBeir(options.data, options.qrels);
   const indexOptions = resolveIndexOptions(options.index);
-  const paragraphs = paragraphsOf(data.corpus, indexOptions);
+  const extra: Pick<EvalResult, 'model' | 'embedded' | 'cacheHits'> = {};
+  let paragraphs: Paragraph[];
+  let ranker: Ranker;
   const t0 = performance.now();
-  const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
+  if (options.mode === 'bm25') {
+    paragraphs = paragraphsOf(data.corpus, indexOptions);
+    const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
+    ranker = { name: engine.name, prepare: async (query) => (depth) => engine.search(query, depth), close: () => engine.close() };
+  } else if (options.mode === 'vector') {
+    const embedder = options.embedder;
+    if (!embedder) throw new SearchError('INVALID_ARGUMENT', 'mode vector needs an embedding model');
+    if (options.engine === 'fts5') throw new SearchError('INVALID_ARGUMENT', 'engine fts5 ranks in mode bm25 only', { details: { field: 'engine' } });
+    paragraphs = paragraphsOf(data.corpus, indexOptions, embedder.countTokens);
+    const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
+    const vectors = await embedParagraphs(paragraphs, embedder, indexOptions, {
+      ...(cache ? { cache } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    if (cache && options.embedCacheDir && vectors.embedded > 0) saveEmbeddingCache(options.embedCacheDir, embedder.info, cache);
+    Object.assign(extra, { model: embedder.info.name, embedded: vectors.embedded, cacheHits: vectors.cacheHits });
+    ranker = {
+      name: 'shoal',
+      prepare: async (query) => {
+        const q = await embedder.embedQuery(query);
+        return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
+      },
+      close: () => {},
+    };
+  } else {
+    throw new SearchError('INVALID_ARGUMENT', `unknown mode "${String(options.mode)}" (supported: bm25, vector)`, { details: { field: 'mode' } });
+  }
   const buildMs = performance.now() - t0;
   const ndcg: number[] = [];
   const recall: number[] = [];
@@ -56,7 +102,8 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   try {
     for (const q of data.queries) {
       const start = performance.now();
-      const ranked = rankReports(paragraphs, (depth) => engine.search(q.text, depth), 100);
+      const search = await ranker.prepare(q.text);
+      const ranked = rankReports(paragraphs, search, 100);
       latency.push(performance.now() - start);
       const judged = data.qrels.get(q.id)!;
       ndcg.push(ndcgAt(ranked, judged, 10));
@@ -64,13 +111,13 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
       mrr.push(mrrAt(ranked, judged, 10));
     }
   } finally {
-    engine.close();
+    ranker.close();
   }
   const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   return {
-    mode: options.mode, engine: engine.name, dataset: basename(resolve(options.data)),
+    mode: options.mode, engine: ranker.name, dataset: basename(resolve(options.data)),
     ndcg10: mean(ndcg), recall100: mean(recall), mrr10: mean(mrr), queries: data.queries.length,
-    p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99), paragraphs: paragraphs.length, buildMs,
+    p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99), paragraphs: paragraphs.length, buildMs, ...extra,
   };
 }
 

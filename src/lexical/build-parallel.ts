@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createAnalyzer, type AnalyzerOptions } from '../analysis/index.ts';
 import { SearchError } from '../core/errors.ts';
+import { spawnTsWorker } from '../core/ts-worker.ts';
 import { createSegment, type LexicalSegment } from './segment.ts';
 import { SegmentBuilder, type LexicalIndexOptions } from './segment-builder.ts';
 
@@ -75,13 +76,7 @@ function balancedBounds(bodies: readonly string[], parts: number): Array<[number
 const idle: Worker[] = [];
 
 function spawnWorker(): Worker {
-  // A small bootstrap registers tsx in the new thread before importing the worker module (Node 20
-  // does not apply `--import` hooks to a worker's entry module).
-  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-    .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./segment-worker.ts', import.meta.url).href)}); });`;
-  const worker = new Worker(bootstrap, { eval: true });
-  worker.unref(); // an idle worker never keeps the process alive
-  return worker;
+  return spawnTsWorker(new URL('./segment-worker.ts', import.meta.url));
 }
 
 /** The default number of build threads: the available cores, at most 4. */

@@ -3,5 +3,5 @@ export { parseQuery, MIN_PREFIX_LENGTH, type LexicalQuery, type Occur, type Quer
 export { createSegment, decodeSegment, encodeSegment, sumLengths, SEGMENT_FORMAT_VERSION, type LexicalSegment } from './segment.ts';
 export { SegmentBuilder, buildReferenceSegment, DEFAULT_LEXICAL_INDEX_OPTIONS, FIELD_POSITION_GAP, type LexicalIndexOptions } from './segment-builder.ts';
 export { LexicalSearcher, MAX_PREFIX_EXPANSIONS, type ClauseContribution, type LexicalSearchOptions, type SegmentView } from './searcher.ts';
-export { TopK, compareScoredDocs, type ScoredDoc } from './top-k.ts';
+export { TopK, compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 export { buildSegments, defaultBuildThreads, prestartBuildWorkers, type BuiltSegment, type ParallelBuildOptions } from './build-parallel.ts';

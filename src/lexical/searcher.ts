@@ -3,7 +3,7 @@ import { SearchError } from '../core/errors.ts';
 import { bm25Idf, checkBm25Options, DEFAULT_BM25_OPTIONS, lengthNorms, type Bm25Options } from './bm25.ts';
 import { parseQuery, type LexicalQuery, type Occur, type QueryClause } from './query.ts';
 import { sumLengths, type LexicalSegment } from './segment.ts';
-import { compareScoredDocs, TopK, type ScoredDoc } from './top-k.ts';
+import { compareScoredDocs, TopK, type ScoredDoc } from '../core/top-k.ts';
 
 /** A segment as one part of a searcher: its first global doc id and its deleted documents. */
 export interface SegmentView {

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODELS_DIR } from '../cli/model-options.ts';
+import { loadEmbedder, type Embedder } from '../embedding/index.ts';
+import { runEmbedBench } from './embed-bench.ts';
+import { runVectorBench } from './vector-bench.ts';
+
+// The embedding and vector benches on a small collection with the real model: their JSON contracts.
+describe('embedding and vector benches', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-model-bench-'));
+  let embedder: Embedder;
+  beforeAll(async () => {
+    embedder = await loadEmbedder({ cacheDir: MODELS_DIR, fetch: false });
+    const topics = ['cocoa harvest', 'port strike', 'copper prices', 'grain exports', 'interest rates'];
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ _id: String(i), title: `${topics[i % 5]} report ${i}`, text: `Traders said ${topics[i % 5]} moved on day ${i} of the month as buyers waited.` }),
+    );
+    writeFileSync(join(dir, 'corpus.jsonl'), lines.join('\n'));
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('bench embed compares shoal with a bare onnxruntime session on the same batches', async () => {
+    const r = await runEmbedBench({ data: dir, embedder, limit: 40, batchSize: 8, queries: 5 });
+    expect(Object.keys(r).sort()).toEqual(['batchSize', 'model', 'onnxruntime', 'paragraphs', 'query', 'ratio', 'shoal', 'threads', 'tokens']);
+    expect(r).toMatchObject({ model: 'bge-small', paragraphs: 40, batchSize: 8, query: { count: 5 } });
+    expect(r.shoal.paragraphsPerSecond).toBeGreaterThan(0);
+    expect(r.ratio).toBeCloseTo(r.shoal.paragraphsPerSecond / r.onnxruntime.paragraphsPerSecond, 12);
+    expect(r.query.p99Ms).toBeGreaterThanOrEqual(r.query.p50Ms);
+  }, 120_000);
+
+  it('bench vector measures HNSW recall against the exact scan for several efSearch values', async () => {
+    const r = await runVectorBench({ data: dir, embedder, queries: 10, efSearch: [4, 64], index: { vector: { hnsw: { efSearch: 16 } } } });
+    expect(r).toMatchObject({ model: 'bge-small', paragraphs: 60, queries: 10, embedded: 60, hnsw: { m: 16, efConstruction: 200, defaultEfSearch: 16 } });
+    expect(r.efSearch.map((row) => row.efSearch)).toEqual([4, 16, 64]);
+    for (const row of r.efSearch) {
+      expect(row.recallAt10).toBeGreaterThanOrEqual(0);
+      expect(row.recallAt10).toBeLessThanOrEqual(1);
+    }
+    expect(r.efSearch[2]!.recallAt10).toBe(1); // 60 vectors: ef 64 visits them all
+  }, 120_000);
+});

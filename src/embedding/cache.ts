@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SearchError } from '../core/errors.ts';
+import { writeFileAtomic } from '../storage/atomic.ts';
+import type { Embedder, EmbeddingModelInfo, EmbedOptions } from './embedder.ts';
+
+/** Bytes of an embedding key (a truncated SHA-256 of the embedded text). */
+export const EMBEDDING_KEY_BYTES = 16;
+
+/** The key of an embedded text: the first 16 bytes of its SHA-256, as hex. */
+export function embeddingKey(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, EMBEDDING_KEY_BYTES * 2);
+}
+
+/**
+ * Vectors by the key of the text they embed, for one model (its id and the SHA-256 of its ONNX file).
+ * Built from a previous index generation, so a rebuild embeds only new or changed paragraphs.
+ */
+export class EmbeddingCache {
+  private readonly vectors = new Map<string, Float32Array>();
+
+  constructor(
+    /** `<model id>@<onnx sha256>`: vectors from any other model are never reused. */
+    readonly model: string,
+    readonly dimension: number,
+  ) {}
+
+  get size(): number {
+    return this.vectors.size;
+  }
+
+  get(key: string): Float32Array | undefined {
+    return this.vectors.get(key);
+  }
+
+  entries(): IterableIterator<[string, Float32Array]> {
+    return this.vectors.entries();
+  }
+
+  set(key: string, vector: Float32Array): void {
+    if (vector.length !== this.dimension) throw new SearchError('INTERNAL', `cached vector has dimension ${vector.length}, expected ${this.dimension}`);
+    this.vectors.set(key, vector);
+  }
+
+  /** Adds the vectors of a saved index: `keys` (16 bytes each) and `vectors` (dimension floats each), in the same order. */
+  addAll(keys: Uint8Array, vectors: Float32Array): void {
+    const count = keys.length / EMBEDDING_KEY_BYTES;
+    if (!Number.isInteger(count) || vectors.length !== count * this.dimension) {
+      throw new SearchError('INDEX_CORRUPT', `embedding keys (${keys.length} bytes) and vectors (${vectors.length} floats) do not match`);
+    }
+    for (let i = 0; i < count; i++) {
+      const key = Buffer.from(keys.buffer, keys.byteOffset + i * EMBEDDING_KEY_BYTES, EMBEDDING_KEY_BYTES).toString('hex');
+      this.vectors.set(key, vectors.subarray(i * this.dimension, (i + 1) * this.dimension));
+    }
+  }
+}
+
+/** Vectors of texts, back to back, with their keys and how many came from the cache. */
+export interface EmbeddedTexts {
+  /** `texts.length × dimension` floats, in input order. */
+  vectors: Float32Array;
+  /** `texts.length × 16` bytes: each text's {@link embeddingKey}. */
+  keys: Uint8Array;
+  cacheHits: number;
+  embedded: number;
+}
+
+/**
+ * Embeds texts, taking vectors from the cache when their text was embedded before by the same model;
+ * only the rest go through the model (each distinct text once). New vectors are added to the cache.
+ */
+export async function embedWithCache(
+  embedder: Embedder, texts: readonly string[], cache: EmbeddingCache | undefined, options: EmbedOptions = {},
+): Promise<EmbeddedTexts> {
+  const dimension = embedder.info.dimension;
+  const vectors = new Float32Array(texts.length * dimension);
+  const keys = new Uint8Array(texts.length * EMBEDDING_KEY_BYTES);
+  const missing = new Map<string, number[]>(); // key → positions
+  const missingTexts: string[] = [];
+  let cacheHits = 0;
+  texts.forEach((text, i) => {
+    const key = embeddingKey(text);
+    keys.set(Buffer.from(key, 'hex'), i * EMBEDDING_KEY_BYTES);
+    const cached = cache?.get(key);
+    if (cached) {
+      vectors.set(cached, i * dimension);
+      cacheHits++;
+      return;
+    }
+    const positions = missing.get(key);
+    if (positions) positions.push(i);
+    else {
+      missing.set(key, [i]);
+      missingTexts.push(text);
+    }
+  });
+  const fresh = await embedder.embedDocuments(missingTexts, options);
+  let j = 0;
+  for (const [key, positions] of missing) {
+    const vector = fresh[j++]!;
+    for (const i of positions) vectors.set(vector, i * dimension);
+    cache?.set(key, vector);
+  }
+  return { vectors, keys, cacheHits, embedded: missingTexts.length };
+}
+
+/** The files of a persisted cache in `dir` for a model. */
+function cacheFiles(dir: string, model: EmbeddingModelInfo): { keys: string; vectors: string } {
+  const base = join(dir, `${model.id}-${model.onnxSha256.slice(0, 16)}`);
+  return { keys: `${base}.keys`, vectors: `${base}.f32` };
+}
+
+/**
+ * Loads the embedding cache kept in `dir` for a model (empty when there is none or it is unreadable).
+ * Used by `eval` and `bench`, which embed the same collections run after run; an index keeps its own
+ * vectors and needs no such folder.
+ */
+export function loadEmbeddingCache(dir: string, model: EmbeddingModelInfo): EmbeddingCache {
+  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
+  const files = cacheFiles(dir, model);
+  if (!existsSync(files.keys) || !existsSync(files.vectors)) return cache;
+  try {
+    const keys = readFileSync(files.keys);
+    const bytes = new Uint8Array(readFileSync(files.vectors)); // a fresh, aligned copy
+    cache.addAll(keys, new Float32Array(bytes.buffer, 0, bytes.byteLength / 4));
+  } catch {
+    return new EmbeddingCache(cache.model, model.dimension); // a torn cache is only a slower run
+  }
+  return cache;
+}
+
+/** Writes an embedding cache into `dir` (each file replaced atomically). */
+export function saveEmbeddingCache(dir: string, model: EmbeddingModelInfo, cache: EmbeddingCache): void {
+  mkdirSync(dir, { recursive: true });
+  const keys = new Uint8Array(cache.size * EMBEDDING_KEY_BYTES);
+  const vectors = new Float32Array(cache.size * model.dimension);
+  let i = 0;
+  for (const [key, vector] of cache.entries()) {
+    keys.set(Buffer.from(key, 'hex'), i * EMBEDDING_KEY_BYTES);
+    vectors.set(vector, i * model.dimension);
+    i++;
+  }
+  const files = cacheFiles(dir, model);
+  writeFileAtomic(files.vectors, new Uint8Array(vectors.buffer));
+  writeFileAtomic(files.keys, keys);
+}

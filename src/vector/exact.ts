@@ -1,0 +1,100 @@
+import { SearchError } from '../core/errors.ts';
+import { TopK, type ScoredDoc } from '../core/top-k.ts';
+import type { VectorIndex } from './vector-index.ts';
+
+/**
+ * The exact vector index: every live vector is scored against the query (dot product of unit vectors,
+ * i.e. cosine similarity). The reference the HNSW graph is tested against, and the index used for
+ * small collections, where a scan is as fast as a graph walk and never misses.
+ */
+export class ExactVectorIndex implements VectorIndex {
+  readonly kind = 'exact';
+  private data: Float32Array;
+  private present: Uint8Array;
+  private live = 0;
+  private end = 0; // one past the highest doc id ever added
+
+  constructor(readonly dimension: number, capacity = 1024) {
+    if (!Number.isInteger(dimension) || dimension < 1) throw new SearchError('INVALID_ARGUMENT', `vector dimension must be a positive integer, got ${dimension}`);
+    this.data = new Float32Array(Math.max(1, capacity) * dimension);
+    this.present = new Uint8Array(Math.max(1, capacity));
+  }
+
+  /** An index over `count` vectors stored back to back in `vectors`, doc ids 0…count−1 (no copy). */
+  static fromVectors(vectors: Float32Array, dimension: number): ExactVectorIndex {
+    if (vectors.length % dimension !== 0) throw new SearchError('INDEX_CORRUPT', `vector data of ${vectors.length} floats is not a multiple of dimension ${dimension}`);
+    const count = vectors.length / dimension;
+    const index = new ExactVectorIndex(dimension, 1);
+    index.data = vectors;
+    index.present = new Uint8Array(Math.max(1, count)).fill(1);
+    index.live = count;
+    index.end = count;
+    return index;
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  has(docId: number): boolean {
+    return docId >= 0 && docId < this.end && this.present[docId] === 1;
+  }
+
+  add(docId: number, vector: Float32Array): void {
+    checkVector(vector, this.dimension);
+    if (!Number.isInteger(docId) || docId < 0) throw new SearchError('INVALID_ARGUMENT', `doc id must be a non-negative integer, got ${docId}`);
+    this.ensureCapacity(docId + 1);
+    this.data.set(vector, docId * this.dimension);
+    if (this.present[docId] !== 1) {
+      this.present[docId] = 1;
+      this.live++;
+    }
+    this.end = Math.max(this.end, docId + 1);
+  }
+
+  delete(docId: number): boolean {
+    if (!this.has(docId)) return false;
+    this.present[docId] = 0;
+    this.live--;
+    return true;
+  }
+
+  /** The stored vector of a live document (a view, not a copy). */
+  vector(docId: number): Float32Array | undefined {
+    return this.has(docId) ? this.data.subarray(docId * this.dimension, (docId + 1) * this.dimension) : undefined;
+  }
+
+  search(query: Float32Array, k: number, filter?: (docId: number) => boolean): ScoredDoc[] {
+    checkVector(query, this.dimension);
+    const top = new TopK(Math.max(0, Math.min(k, this.live)));
+    const dim = this.dimension;
+    const data = this.data;
+    for (let doc = 0; doc < this.end; doc++) {
+      if (this.present[doc] !== 1 || (filter && !filter(doc))) continue;
+      let dot = 0;
+      const base = doc * dim;
+      for (let d = 0; d < dim; d++) dot += data[base + d]! * query[d]!;
+      top.offer(doc, dot);
+    }
+    return top.sorted();
+  }
+
+  private ensureCapacity(docs: number): void {
+    if (docs <= this.present.length) return;
+    let capacity = this.present.length;
+    while (capacity < docs) capacity *= 2;
+    const data = new Float32Array(capacity * this.dimension);
+    data.set(this.data.subarray(0, this.end * this.dimension));
+    const present = new Uint8Array(capacity);
+    present.set(this.present.subarray(0, this.end));
+    this.data = data;
+    this.present = present;
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `vector` has the index's dimension. */
+export function checkVector(vector: Float32Array, dimension: number): void {
+  if (vector.length !== dimension) {
+    throw new SearchError('INVALID_ARGUMENT', `vector has dimension ${vector.length}, the index holds dimension ${dimension}`);
+  }
+}

@@ -1,0 +1,240 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { thrownSearchError } from '../../tests/support/errors.ts';
+import { normalize } from '../embedding/index.ts';
+import { buildVectorIndex, DEFAULT_VECTOR_INDEX_OPTIONS, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from './index.ts';
+
+const HNSW = { m: 16, efConstruction: 100, efSearch: 64, seed: 7 };
+const scratch = mkdtempSync(join(tmpdir(), 'shoal-vector-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Unit vectors around a few centres, like sentence embeddings of a few topics. */
+function clustered(count: number, dim: number, seed: number, clusters = 8): Float32Array[] {
+  const random = rng(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const centres = Array.from({ length: clusters }, () => normalize(Float32Array.from({ length: dim }, gauss)));
+  return Array.from({ length: count }, (_, i) => {
+    const c = centres[i % clusters]!;
+    return normalize(Float32Array.from(c, (x: number) => x + 0.35 * gauss()));
+  });
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** The definition: score every live vector, sort by similarity then doc id. */
+function naive(vectors: Map<number, Float32Array>, query: Float32Array, k: number, filter?: (d: number) => boolean): number[] {
+  return [...vectors]
+    .filter(([d]) => !filter || filter(d))
+    .map(([docId, v]) => ({ docId, score: dot(v, query) }))
+    .sort((a, b) => b.score - a.score || a.docId - b.docId)
+    .slice(0, k)
+    .map((d) => d.docId);
+}
+
+const kinds: Array<[string, (dim: number, capacity?: number) => VectorIndex]> = [
+  ['exact', (dim, capacity) => new ExactVectorIndex(dim, capacity)],
+  ['hnsw', (dim, capacity) => HnswVectorIndex.create(dim, HNSW, capacity)],
+];
+
+describe.each(kinds)('vector index conformance: %s', (_kind, create) => {
+  const dim = 24;
+
+  it('finds nothing in an empty index', () => {
+    expect(create(dim).search(normalize(new Float32Array(dim).fill(1)), 5)).toEqual([]);
+  });
+
+  it('returns each stored vector as its own nearest neighbour, with similarity 1', () => {
+    const vectors = clustered(300, dim, 1);
+    const index = create(dim, 16); // grows past its initial capacity
+    vectors.forEach((v, i) => index.add(i, v));
+    expect(index.size).toBe(300);
+    for (let i = 0; i < vectors.length; i += 17) {
+      const [first] = index.search(vectors[i]!, 1);
+      expect(first?.docId).toBe(i);
+      expect(first?.score).toBeCloseTo(1, 5);
+    }
+  });
+
+  it('returns at most k live hits, best first, scored by cosine similarity', () => {
+    const vectors = clustered(200, dim, 2);
+    const index = create(dim);
+    vectors.forEach((v, i) => index.add(i, v));
+    const query = clustered(1, dim, 99)[0]!;
+    const hits = index.search(query, 15);
+    expect(hits).toHaveLength(15);
+    expect(new Set(hits.map((h) => h.docId)).size).toBe(15);
+    for (let i = 1; i < hits.length; i++) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
+    for (const h of hits) expect(h.score).toBeCloseTo(dot(vectors[h.docId]!, query), 5);
+    expect(index.search(query, 1000)).toHaveLength(200);
+  });
+
+  it('forgets deleted vectors and takes them back when added again', () => {
+    const vectors = clustered(100, dim, 3);
+    const index = create(dim);
+    vectors.forEach((v, i) => index.add(i, v));
+    expect(index.delete(42)).toBe(true);
+    expect(index.delete(42)).toBe(false);
+    expect(index.delete(1000)).toBe(false);
+    expect(index.has(42)).toBe(false);
+    expect(index.size).toBe(99);
+    expect(index.search(vectors[42]!, 100).map((h) => h.docId)).not.toContain(42);
+    index.add(42, vectors[7]!); // re-added with another vector
+    expect(index.size).toBe(100);
+    const top = index.search(vectors[7]!, 2).map((h) => h.docId).sort((a, b) => a - b);
+    expect(top).toEqual([7, 42]);
+  });
+
+  it('replaces the vector of a doc id added twice', () => {
+    const [a, b] = clustered(2, dim, 4, 2);
+    const index = create(dim);
+    index.add(0, a!);
+    index.add(0, b!);
+    expect(index.size).toBe(1);
+    expect(index.search(b!, 1)[0]?.score).toBeCloseTo(1, 5);
+  });
+
+  it('ranks only the documents a filter accepts', () => {
+    const vectors = clustered(300, dim, 5);
+    const index = create(dim);
+    vectors.forEach((v, i) => index.add(i, v));
+    const even = (d: number): boolean => d % 2 === 0;
+    const hits = index.search(vectors[3]!, 10, even);
+    expect(hits).toHaveLength(10);
+    expect(hits.every((h) => even(h.docId))).toBe(true);
+  });
+
+  it('rejects vectors of another dimension', () => {
+    const index = create(dim);
+    expect(thrownSearchError(() => index.add(0, new Float32Array(dim + 1))).code).toBe('INVALID_ARGUMENT');
+    expect(thrownSearchError(() => index.search(new Float32Array(3), 1)).code).toBe('INVALID_ARGUMENT');
+    expect(thrownSearchError(() => index.add(-1, new Float32Array(dim))).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('exact vector index', () => {
+  it('equals the naive definition over random collections, deletes and filters', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 4 }), (count, k, seed, mod) => {
+        const dim = 8;
+        const vectors = clustered(count, dim, seed, 3);
+        // Duplicated vectors give tied scores: ties must go to the lower doc id.
+        if (count > 4) vectors[count - 1] = vectors[0]!;
+        const index = new ExactVectorIndex(dim, 4);
+        const live = new Map<number, Float32Array>();
+        vectors.forEach((v, i) => {
+          index.add(i, v);
+          live.set(i, v);
+        });
+        for (let i = 0; i < count; i += 5) {
+          index.delete(i);
+          live.delete(i);
+        }
+        const query = clustered(1, dim, seed + 1, 1)[0]!;
+        const filter = (d: number): boolean => d % mod === 0;
+        expect(index.search(query, k).map((h) => h.docId)).toEqual(naive(live, query, k));
+        expect(index.search(query, k, filter).map((h) => h.docId)).toEqual(naive(live, query, k, filter));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('searches vectors stored back to back without copying them', () => {
+    const vectors = clustered(50, 16, 6);
+    const flat = new Float32Array(50 * 16);
+    vectors.forEach((v, i) => flat.set(v, i * 16));
+    const index = ExactVectorIndex.fromVectors(flat, 16);
+    expect(index.size).toBe(50);
+    expect(index.vector(9)).toEqual(vectors[9]);
+    expect(index.search(vectors[9]!, 1)[0]?.docId).toBe(9);
+    expect(thrownSearchError(() => ExactVectorIndex.fromVectors(new Float32Array(17), 16)).code).toBe('INDEX_CORRUPT');
+  });
+});
+
+describe('HNSW against the exact index', () => {
+  const dim = 48;
+  const vectors = clustered(3000, dim, 11, 20);
+  const flat = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, i) => flat.set(v, i * dim));
+  const exact = ExactVectorIndex.fromVectors(flat, dim);
+  const graph = HnswVectorIndex.build(flat, dim, HNSW);
+  const queries = clustered(200, dim, 12, 20);
+
+  function recallAt10(index: VectorIndex, filter?: (d: number) => boolean): number {
+    let found = 0;
+    for (const q of queries) {
+      const truth = new Set(exact.search(q, 10, filter).map((h) => h.docId));
+      found += index.search(q, 10, filter).filter((h) => truth.has(h.docId)).length;
+    }
+    return found / (queries.length * 10);
+  }
+
+  it('keeps recall@10 at or above 0.95 on 3,000 clustered vectors', () => {
+    expect(recallAt10(graph)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('keeps recall@10 with a filter that accepts a third of the documents', () => {
+    expect(recallAt10(graph, (d) => d % 3 === 0)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('gains recall as efSearch grows', () => {
+    graph.setEfSearch(10);
+    const low = recallAt10(graph);
+    graph.setEfSearch(200);
+    const high = recallAt10(graph);
+    graph.setEfSearch(HNSW.efSearch);
+    expect(high).toBeGreaterThanOrEqual(low);
+    expect(high).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it('saves and loads to the same answers, honouring deletes recorded since', () => {
+    const path = join(scratch, 'graph.hnsw');
+    writeFileSync(path, graph.toBytes());
+    const loaded = HnswVectorIndex.load(path, dim, HNSW);
+    expect(loaded.size).toBe(graph.size);
+    for (const q of queries.slice(0, 20)) expect(loaded.search(q, 10)).toEqual(graph.search(q, 10));
+    const trimmed = HnswVectorIndex.load(path, dim, HNSW, [0, 1, 2]);
+    expect(trimmed.size).toBe(graph.size - 3);
+    expect(trimmed.search(vectors[1]!, 5).map((h) => h.docId)).not.toContain(1);
+  });
+
+  it('reports an unreadable or mismatched graph file as INDEX_CORRUPT', () => {
+    const path = join(scratch, 'bad.hnsw');
+    writeFileSync(path, Buffer.from('not a graph'));
+    expect(thrownSearchError(() => HnswVectorIndex.load(path, dim, HNSW)).code).toBe('INDEX_CORRUPT');
+    const good = join(scratch, 'good.hnsw');
+    writeFileSync(good, graph.toBytes());
+    expect(thrownSearchError(() => HnswVectorIndex.load(good, dim + 1, HNSW)).code).toBe('INDEX_CORRUPT');
+  });
+});
+
+describe('choosing and configuring the vector index', () => {
+  it('scans small collections exactly and walks a graph from exactBelow on', () => {
+    const flat = new Float32Array(clustered(30, 8, 13).flatMap((v) => [...v]));
+    expect(buildVectorIndex(flat, 8, { ...DEFAULT_VECTOR_INDEX_OPTIONS, exactBelow: 31 }).kind).toBe('exact');
+    expect(buildVectorIndex(flat, 8, { hnsw: HNSW, exactBelow: 30 }).kind).toBe('hnsw');
+  });
+
+  it('names the setting that is out of range', () => {
+    const error = thrownSearchError(() => validateVectorIndexOptions({ ...DEFAULT_VECTOR_INDEX_OPTIONS, hnsw: { ...HNSW, m: 1 } }));
+    expect(error.code).toBe('INVALID_CONFIG');
+    expect(error.message).toContain('vector.hnsw.m');
+  });
+});

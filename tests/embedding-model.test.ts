@@ -1,0 +1,174 @@
+// The real embedding model (bge-small-en-v1.5, provisioned into models/ by `npm install`) on the sample
+// reports: the embedder's contract, semantic retrieval of the retold Senkaku paragraph, the vectors'
+// save/load round trip, the embedding cache across rebuilds, and both vector index kinds.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODELS_DIR } from '../src/cli/model-options.ts';
+import { loadEmbedder, type Embedder } from '../src/embedding/index.ts';
+import { buildIndex, checkModel, embeddingText, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
+import { thrownSearchError } from './support/errors.ts';
+
+const samplesDir = fileURLToPath(new URL('../index/samples', import.meta.url));
+const SENKAKU = '01-takaichi-xi-apec-gyeongju#2';
+const scratch = mkdtempSync(join(tmpdir(), 'shoal-model-test-'));
+let embedder: Embedder;
+let first: BuildSummary;
+let opened: OpenedIndex;
+
+beforeAll(async () => {
+  // Offline: the model must already be in models/ (npm install fetches it); no source is tried here.
+  embedder = await loadEmbedder({ cacheDir: MODELS_DIR, fetch: false });
+  first = await buildIndex({ inputs: [samplesDir], indexDir: join(scratch, 'samples'), embedder });
+  opened = openIndex(join(scratch, 'samples'));
+}, 120_000);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+describe('the bge-small embedder', () => {
+  it('produces unit vectors of dimension 384 and records what made them', () => {
+    expect(embedder.info).toMatchObject({ name: 'bge-small', id: 'bge-small-en-v1.5', dimension: 384, pooling: 'cls' });
+    expect(embedder.info.onnxSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('gives nearly the same vector to a text alone and inside a padded batch', async () => {
+    // Not bit-identical: the quantized model quantizes activations with one scale per batch tensor,
+    // so a text's neighbours in its batch nudge its vector (padding itself is masked out).
+    const texts = ['Ferries stopped running as the storm neared.', 'A short one.', 'Coast guard vessels entered the waters around the islands for the third day running.'];
+    const batch = await embedder.embedDocuments(texts, { batchSize: 3 });
+    for (const [i, text] of texts.entries()) {
+      const [alone] = await embedder.embedDocuments([text]);
+      expect(cosine(alone!, batch[i]!)).toBeGreaterThan(0.99);
+      expect(Math.hypot(...batch[i]!)).toBeCloseTo(1, 4);
+    }
+  });
+
+  it('adds the query instruction to queries only', async () => {
+    const text = 'islands near the coast';
+    const [asDocument] = await embedder.embedDocuments([text]);
+    const asQuery = await embedder.embedQuery(text);
+    const [withInstruction] = await embedder.embedDocuments([embedder.info.queryInstruction + text]);
+    expect(cosine(asQuery, withInstruction!)).toBeGreaterThan(0.9999);
+    expect(cosine(asQuery, asDocument!)).toBeLessThan(0.99);
+  });
+
+  it('ranks related sentences above unrelated ones', async () => {
+    const [query, related, unrelated] = await embedder.embedDocuments([
+      'a ship sank at sea', 'the vessel went down in rough water off the coast', 'the central bank raised interest rates',
+    ]);
+    expect(cosine(query!, related!)).toBeGreaterThan(cosine(query!, unrelated!) + 0.1);
+  });
+
+  it('counts word pieces without special tokens, cutting long inputs to the model limit', () => {
+    expect(embedder.countTokens('hello world')).toBe(2);
+    expect(embedder.tokenize('hello world')).toHaveLength(4); // [CLS] hello world [SEP]
+    const long = 'word '.repeat(2000);
+    const ids = embedder.tokenize(long);
+    expect(ids).toHaveLength(512);
+    expect(ids[511]).toBe(embedder.tokenize('')[1]); // ends with [SEP]
+  });
+});
+
+describe('vector search over the sample reports', () => {
+  it('finds the retold Senkaku paragraph first for "territorial disputes near islands"', async () => {
+    // The paragraph never says "territorial" or "dispute"; BM25 alone ranks other island paragraphs.
+    const paragraph = opened.searcher.get(SENKAKU)!;
+    expect(paragraph.text).not.toMatch(/territor|disput/i);
+    const hits = opened.searcher.searchVector(await embedder.embedQuery('territorial disputes near islands'), { k: 5 });
+    expect(hits[0]?.key).toBe(SENKAKU);
+    expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
+  });
+
+  it.each([
+    ['a ship lost its cargo containers in a storm', '38-bay-of-biscay-containers-overboard'],
+    ['vaccination campaign against a mosquito-borne disease', '15-malaria-vaccine-rollout-africa'],
+    ['restarting a nuclear power plant', '26-niigata-kashiwazaki-kariwa-restart'],
+  ])('ranks the report about it first for %j', async (query, reportId) => {
+    const [hit] = opened.searcher.searchVector(await embedder.embedQuery(query), { k: 1, groupByReport: true });
+    expect(hit?.reportId).toBe(reportId);
+  });
+
+  it('embeds each paragraph with its report title', () => {
+    const paragraph = opened.searcher.get(SENKAKU)!;
+    expect(embeddingText(paragraph)).toBe(`${paragraph.title}. ${paragraph.text}`);
+    expect(embeddingText({ title: 'Why?', text: 'Because.' })).toBe('Why? Because.');
+    expect(embeddingText({ title: '', text: 'Alone.' })).toBe('Alone.');
+  });
+
+  it('pages vector results without repeating or skipping', async () => {
+    const q = await embedder.embedQuery('flooding after heavy rain');
+    const all = opened.searcher.searchVector(q, { k: 30 }).map((h) => h.key);
+    const paged = [0, 10, 20].flatMap((offset) => opened.searcher.searchVector(q, { k: 10, offset }).map((h) => h.key));
+    expect(paged).toEqual(all);
+  });
+});
+
+describe('saving, loading and rebuilding embeddings', () => {
+  it('records the model, the space and the counts in the manifest', () => {
+    expect(first.vectors).toMatchObject({ model: 'bge-small', kind: 'exact', embedded: first.paragraphs, cacheHits: 0 });
+    expect(opened.meta.vector).toMatchObject({ space: 'ip', kind: 'exact', count: first.paragraphs, model: { id: 'bge-small-en-v1.5', dimension: 384 } });
+    expect(opened.searcher.vectors?.size).toBe(first.paragraphs);
+  });
+
+  it('re-embeds nothing when the reports are unchanged, and only changed paragraphs otherwise', async () => {
+    const dir = join(scratch, 'samples');
+    const again = await buildIndex({ inputs: [samplesDir], indexDir: dir, embedder });
+    expect(again.vectors).toMatchObject({ embedded: 0, cacheHits: again.paragraphs });
+    const edited = join(scratch, 'edited');
+    cpSync(samplesDir, edited, { recursive: true });
+    const file = join(edited, '30-jeju-fishing-boat-rescue.md');
+    writeFileSync(file, readFileSync(file, 'utf8') + '\nA new closing paragraph says the rescued crew members were flown home to their families on Sunday.\n');
+    const changed = await buildIndex({ inputs: [edited], indexDir: dir, embedder });
+    expect(changed.vectors).toMatchObject({ embedded: 1, cacheHits: changed.paragraphs - 1 });
+  }, 60_000);
+
+  it('saves an HNSW graph above the exact threshold and answers as the exact scan does', async () => {
+    const dir = join(scratch, 'hnsw');
+    const built = await buildIndex({ inputs: [samplesDir], indexDir: dir, embedder, options: { vector: { exactBelow: 1 } } });
+    expect(built.vectors?.kind).toBe('hnsw');
+    const graph = openIndex(dir);
+    expect(graph.meta.vector?.kind).toBe('hnsw');
+    expect(graph.searcher.vectors?.kind).toBe('hnsw');
+    for (const query of ['territorial disputes near islands', 'oil prices', 'election results']) {
+      const q = await embedder.embedQuery(query);
+      const exact = opened.searcher.searchVector(q, { k: 10 }).map((h) => h.key);
+      const approx = graph.searcher.searchVector(q, { k: 10 }).map((h) => h.key);
+      expect(approx).toEqual(exact); // 161 vectors: the graph search is exhaustive at efSearch 128
+    }
+  }, 60_000);
+
+  it('refuses queries embedded by another model', () => {
+    const other = { ...embedder.info, name: 'minilm', onnxSha256: '0'.repeat(64) };
+    expect(thrownSearchError(() => checkModel(opened.meta, other)).code).toBe('INDEX_INCOMPATIBLE');
+    expect(() => checkModel(opened.meta, embedder.info)).not.toThrow();
+  });
+});
+
+describe('embedding on worker threads', () => {
+  it('gives the same vectors as the in-process reference for the same batches', async () => {
+    expect(embedder.threads).toBeGreaterThan(0);
+    const texts = ['Ferries stopped running as the storm neared.', 'Coast guard vessels entered the waters around the islands.', 'Copper hit a record.'];
+    const batch = texts.map((t) => embedder.tokenize(t));
+    const pooled = await embedder.embedTokens(batch);
+    const reference = await embedder.embedTokensInProcess(batch);
+    for (const [i, v] of pooled.entries()) {
+      for (let d = 0; d < v.length; d++) expect(Math.abs(v[d]! - reference[i]![d]!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('keeps every text in its place when many batches run at once', async () => {
+    const texts = Array.from({ length: 70 }, (_, i) => `Report number ${i} says ${'more '.repeat(i % 9)}about harbour fees.`);
+    const all = await embedder.embedDocuments(texts, { batchSize: 4 });
+    const again = await embedder.embedDocuments([texts[37]!, texts[5]!], { batchSize: 2 });
+    expect(cosine(all[37]!, again[0]!)).toBeGreaterThan(0.99);
+    expect(cosine(all[5]!, again[1]!)).toBeGreaterThan(0.99);
+    expect(cosine(all[37]!, all[5]!)).toBeLessThan(cosine(all[37]!, again[0]!));
+  });
+});

@@ -1,0 +1,40 @@
+import { normalize, type Embedder, type EmbeddingModelInfo } from '../../src/embedding/index.ts';
+
+/**
+ * A deterministic stand-in for a model, for unit tests of the stages around the embedder (caching,
+ * batching, the build): a text's vector is a normalised bag of hashed words. It counts its calls.
+ */
+export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: number; batches: number } } {
+  const info: EmbeddingModelInfo = {
+    name: 'fake', id: 'fake-embedder', revision: 'test', onnxSha256: 'f'.repeat(64), dimension,
+    pooling: 'mean', maxLength: 512, queryInstruction: 'query: ',
+  };
+  const calls = { texts: 0, batches: 0 };
+  const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  const tokenize = (text: string): number[] => words(text).map((w) => {
+    let h = 2166136261;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+    return h >>> 0;
+  });
+  const vectorOf = (ids: readonly number[]): Float32Array => {
+    const v = new Float32Array(dimension);
+    for (const id of ids) v[id % dimension]! += 1;
+    if (ids.length === 0) v[0] = 1;
+    return normalize(v);
+  };
+  const embedder: Embedder & { calls: typeof calls } = {
+    info, modelDir: '/nonexistent', threads: 0, calls,
+    tokenize,
+    countTokens: (text) => words(text).length,
+    embedTokens: async (batch) => {
+      calls.batches++;
+      calls.texts += batch.length;
+      return batch.map(vectorOf);
+    },
+    embedTokensInProcess: async (batch) => embedder.embedTokens(batch),
+    embedDocuments: async (texts) => embedder.embedTokens(texts.map(tokenize)),
+    embedQuery: async (query) => vectorOf(tokenize(info.queryInstruction + query)),
+    close: async () => {},
+  };
+  return embedder;
+}
