@@ -50,7 +50,7 @@ export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBe
   const { embedder } = options;
   const batchSize = options.batchSize ?? 32;
   const read = readReports([options.data]);
-  const all = paragraphsOf(read.reports, resolveIndexOptions(), embedder.countTokens);
+  const all = paragraphsOf(read.reports, resolveIndexOptions(), embedder);
   const limit = Math.min(options.limit ?? 2000, all.length);
   const step = all.length / limit;
   const texts = Array.from({ length: limit }, (_, i) => embeddingText(all[Math.floor(i * step)]!));
@@ -74,8 +74,10 @@ export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBe
   const theirs = async (chunk: number[][]): Promise<void> => {
     for (const batch of chunk) await bare(batch);
   };
-  // Chunks of a few batches: enough to keep every embedding worker busy, small enough to interleave.
-  const perChunk = Math.max(2, 2 * embedder.threads);
+  // Chunks of a few batches: enough to keep every embedding worker busy (each chunk ends with the
+  // workers draining it, which a real build, queuing everything at once, does not), small enough to
+  // interleave.
+  const perChunk = Math.max(4, 4 * embedder.threads);
   const chunks: number[][][] = [];
   for (let i = 0; i < batches.length; i += perChunk) chunks.push(batches.slice(i, i + perChunk));
   // Warm-up: the first runs of a session allocate its buffers.

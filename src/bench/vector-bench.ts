@@ -14,7 +14,10 @@ export interface VectorBenchOptions {
   index?: DeepPartial<IndexOptions>;
   /** efSearch values measured besides the configured one. Default 32 and 512. */
   efSearch?: number[];
-  /** Queries (report titles spread over the collection, embedded as queries). Default 1,000. */
+  /**
+   * Queries: the titles of this many reports spread over the collection, embedded as queries. Those
+   * reports are held out (not indexed), so no query is the title of an indexed paragraph. Default 1,000.
+   */
   queries?: number;
   /** Folder where paragraph embeddings are kept between runs; none when absent. */
   embedCacheDir?: string;
@@ -54,9 +57,12 @@ export async function runVectorBench(options: VectorBenchOptions): Promise<Vecto
   const { embedder } = options;
   const indexOptions = resolveIndexOptions(options.index);
   const read = readReports([options.data]);
-  const paragraphs = paragraphsOf(read.reports, indexOptions, embedder.countTokens);
+  const queryTexts = pickQueries(read.reports.map((r) => r.title), options.queries ?? 1000);
+  const heldOut = new Set(queryTexts);
+  const indexed = read.reports.filter((r) => !heldOut.has(r.title.trim()));
+  const paragraphs = paragraphsOf(indexed, indexOptions, embedder);
   const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
-  log(`${paragraphs.length} paragraphs; ${cache?.size ?? 0} embeddings in the cache`);
+  log(`${paragraphs.length} paragraphs of ${indexed.length} reports (${read.reports.length - indexed.length} held out for ${queryTexts.length} queries); ${cache?.size ?? 0} embeddings in the cache`);
   // Embedding a large collection takes long: embed it in chunks and save the cache after each, so an
   // interrupted run resumes where it stopped.
   let embedded = 0;
@@ -88,7 +94,6 @@ export async function runVectorBench(options: VectorBenchOptions): Promise<Vecto
   const buildMs = performance.now() - t0;
   log(`HNSW build (M ${hnswOptions.m}, efConstruction ${hnswOptions.efConstruction}): ${buildMs.toFixed(0)} ms`);
 
-  const queryTexts = pickQueries(read.reports.map((r) => r.title), options.queries ?? 1000);
   const queryVectors: Float32Array[] = [];
   for (const q of queryTexts) queryVectors.push(await embedder.embedQuery(q));
   const settings = [...new Set([hnswOptions.efSearch, ...(options.efSearch ?? [32, 512])])].sort((a, b) => a - b);

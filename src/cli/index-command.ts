@@ -27,6 +27,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
   let lastLine = 0;
   let embedStart = 0;
+  let embedFrom = 0; // paragraphs reused before the model started
   const summary = await buildIndex({
     inputs: positionals,
     indexDir,
@@ -37,10 +38,13 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     onProgress: ({ phase, done, total }) => {
       if (values.json) return;
       const now = performance.now();
-      if (phase === 'embed' && done === 0) embedStart = now;
+      if (phase === 'embed' && embedStart === 0) {
+        embedStart = now;
+        embedFrom = done;
+      }
       if ((phase === 'index' || phase === 'embed') && (now - lastLine > 2000 || done === total)) {
         lastLine = now;
-        const rate = phase === 'embed' && done > 0 ? done / ((now - embedStart) / 1000) : 0;
+        const rate = phase === 'embed' && done > embedFrom ? (done - embedFrom) / ((now - embedStart) / 1000) : 0;
         const eta = rate > 0 ? `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left` : '';
         io.err(`${phase === 'index' ? 'indexing' : 'embedding'}: ${done}/${total} paragraphs${eta}`);
       } else if (phase === 'read' || phase === 'save') {

@@ -56,13 +56,15 @@ export class EmbeddingCache {
   }
 }
 
-/** Vectors of texts, back to back, with their keys and how many came from the cache. */
+/** Vectors of texts, back to back, with their keys and how many were computed. */
 export interface EmbeddedTexts {
   /** `texts.length × dimension` floats, in input order. */
   vectors: Float32Array;
   /** `texts.length × 16` bytes: each text's {@link embeddingKey}. */
   keys: Uint8Array;
+  /** Texts whose vector was reused: from the cache, or from an identical text earlier in the list. */
   cacheHits: number;
+  /** Texts that went through the model (`embedded + cacheHits = texts.length`). */
   embedded: number;
 }
 
@@ -89,13 +91,20 @@ export async function embedWithCache(
       return;
     }
     const positions = missing.get(key);
-    if (positions) positions.push(i);
-    else {
+    if (positions) {
+      positions.push(i);
+      cacheHits++;
+    } else {
       missing.set(key, [i]);
       missingTexts.push(text);
     }
   });
-  const fresh = await embedder.embedDocuments(missingTexts, options);
+  options.onProgress?.(cacheHits, texts.length);
+  const onProgress = options.onProgress;
+  const fresh = await embedder.embedDocuments(missingTexts, {
+    ...options,
+    ...(onProgress ? { onProgress: (done: number) => onProgress(cacheHits + done, texts.length) } : {}),
+  });
   let j = 0;
   for (const [key, positions] of missing) {
     const vector = fresh[j++]!;

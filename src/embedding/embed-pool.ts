@@ -5,7 +5,7 @@ import { spawnTsWorker } from '../core/ts-worker.ts';
 /** Worker threads, each running its own single-threaded session of a model; batches go to whichever is free. */
 export interface EmbedPool {
   readonly threads: number;
-  /** Embeds one batch of token ids on the next free worker. */
+  /** Embeds one batch of token ids on the next free worker; rejects once no worker is left. */
   run(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** Stops the workers. */
   close(): Promise<void>;
@@ -15,6 +15,8 @@ interface Pending {
   batch: readonly (readonly number[])[];
   resolve: (vectors: Float32Array[]) => void;
   reject: (error: Error) => void;
+  /** A job whose worker died is retried once on another worker. */
+  attempts: number;
 }
 
 type Reply = { ready: true } | { id: number; flat: Float32Array; dim: number } | { id: number; error: string };
@@ -25,11 +27,11 @@ type Reply = { ready: true } | { id: number; flat: Float32Array; dim: number } |
  * poorly on small batches), and the calling thread's event loop stays free while they work.
  */
 export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean', threads: number): Promise<EmbedPool> {
-  const workers: Worker[] = [];
+  const workers = new Set<Worker>();
   const queue: Pending[] = [];
   const busy = new Map<Worker, { id: number; job: Pending }>();
   let nextId = 0;
-  let failure: Error | undefined;
+  let closed = false;
 
   const dispatch = (): void => {
     for (const worker of workers) {
@@ -37,23 +39,35 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
       const job = queue.shift()!;
       const id = nextId++;
       busy.set(worker, { id, job });
-      worker.ref();
+      worker.ref(); // keep the process alive while a job runs
       worker.postMessage({ id, batch: job.batch });
     }
   };
 
-  const fail = (error: Error): void => {
-    failure ??= error;
-    for (const { job } of busy.values()) job.reject(error);
-    busy.clear();
-    for (const job of queue.splice(0)) job.reject(error);
+  // A worker that fails or exits leaves the pool; its job goes back to the queue for the others.
+  const retire = (worker: Worker, reason: Error): void => {
+    if (!workers.delete(worker)) return;
+    void worker.terminate();
+    const current = busy.get(worker);
+    busy.delete(worker);
+    if (current) {
+      if (current.job.attempts++ === 0 && workers.size > 0) queue.unshift(current.job);
+      else current.job.reject(reason);
+    }
+    if (workers.size === 0) for (const job of queue.splice(0)) job.reject(reason);
+    dispatch();
   };
 
-  await Promise.all(Array.from({ length: threads }, () => new Promise<void>((ready, failed) => {
+  const start = (): Promise<void> => new Promise<void>((ready, failed) => {
     const worker = spawnTsWorker(new URL('./embed-worker.ts', import.meta.url), { modelPath, pooling });
-    workers.push(worker);
+    workers.add(worker);
+    let started = false;
     worker.on('message', (reply: Reply) => {
-      if ('ready' in reply) return ready();
+      if ('ready' in reply) {
+        started = true;
+        worker.unref(); // idle from now on: an idle pool never keeps the process alive
+        return ready();
+      }
       const current = busy.get(worker);
       if (!current || current.id !== reply.id) return;
       busy.delete(worker);
@@ -66,21 +80,43 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
       dispatch();
     });
     worker.on('error', (error) => {
-      failed(error);
-      fail(new SearchError('INTERNAL', `embedding worker failed: ${error.message}`, { cause: error }));
+      if (!started) failed(error);
+      retire(worker, new SearchError('INTERNAL', `embedding worker failed: ${error.message}`, { cause: error }));
     });
-  })));
+    worker.on('exit', (code) => {
+      if (!started) failed(new Error(`embedding worker exited with code ${code} while starting`));
+      if (!closed) retire(worker, new SearchError('INTERNAL', `embedding worker exited with code ${code}`));
+    });
+    // Referenced while it starts (the caller awaits it), unreferenced once ready.
+    worker.ref();
+  });
+
+  try {
+    await Promise.all(Array.from({ length: threads }, start));
+  } catch (error) {
+    closed = true;
+    await Promise.all([...workers].map((w) => w.terminate()));
+    throw error;
+  }
 
   return {
-    threads,
+    get threads() {
+      return workers.size;
+    },
     run: (batch) => new Promise<Float32Array[]>((resolve, reject) => {
-      if (failure) return reject(failure);
-      queue.push({ batch, resolve, reject });
+      if (workers.size === 0) return reject(new SearchError('INTERNAL', closed ? 'the embedding pool is closed' : 'no embedding worker is running'));
+      queue.push({ batch, resolve, reject, attempts: 0 });
       dispatch();
     }),
     close: async () => {
-      fail(new SearchError('INTERNAL', 'the embedding pool is closed'));
-      await Promise.all(workers.map((w) => w.terminate()));
+      closed = true;
+      const stopped = new SearchError('INTERNAL', 'the embedding pool is closed');
+      for (const job of queue.splice(0)) job.reject(stopped);
+      for (const { job } of busy.values()) job.reject(stopped);
+      busy.clear();
+      const all = [...workers];
+      workers.clear();
+      await Promise.all(all.map((w) => w.terminate()));
     },
   };
 }

@@ -170,8 +170,9 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
       throw new SearchError('MODEL_UNAVAILABLE', `model ${spec.name}: cannot start embedding workers: ${(cause as Error).message}`, { cause });
     }
   }
+  // Documents go to the workers; if every worker has died, to the calling thread.
   const embedTokens = (batch: readonly (readonly number[])[]): Promise<Float32Array[]> =>
-    batch.length === 0 ? Promise.resolve([]) : pool ? pool.run(batch) : embedTokensInProcess(batch);
+    batch.length === 0 ? Promise.resolve([]) : pool && pool.threads > 0 ? pool.run(batch) : embedTokensInProcess(batch);
   const info: EmbeddingModelInfo = {
     name: spec.name, id, revision: model.revision, onnxSha256, dimension: probe[0]!.length,
     pooling: spec.pooling, maxLength, queryInstruction: spec.queryInstruction,

@@ -34,8 +34,11 @@ describe('embedding cache', () => {
   it('embeds each distinct uncached text once and reuses cached vectors', async () => {
     const embedder = fakeEmbedder();
     const cache = new EmbeddingCache('fake', embedder.info.dimension);
-    const first = await embedWithCache(embedder, ['alpha beta', 'gamma', 'alpha beta'], cache);
-    expect(first).toMatchObject({ embedded: 2, cacheHits: 0 });
+    const progress: Array<[number, number]> = [];
+    const first = await embedWithCache(embedder, ['alpha beta', 'gamma', 'alpha beta'], cache, { onProgress: (done, total) => progress.push([done, total]) });
+    expect(first).toMatchObject({ embedded: 2, cacheHits: 1 }); // the repeated text is embedded once
+    expect(progress[0]).toEqual([1, 3]);
+    expect(progress[progress.length - 1]).toEqual([3, 3]);
     expect(embedder.calls.texts).toBe(2);
     expect(first.vectors.subarray(0, 16)).toEqual(first.vectors.subarray(32, 48));
     const second = await embedWithCache(embedder, ['gamma', 'delta', 'alpha beta'], cache);

@@ -3,7 +3,7 @@ import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
-import { readReports, splitParagraphs, type IngestProblem, type TokenCounter } from '../ingest/index.ts';
+import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot, type Snapshot } from '../storage/index.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
@@ -69,10 +69,20 @@ export interface BuildThreads {
   threads?: number;
 }
 
-/** Splits reports into paragraphs (doc ids in report order); `countTokens` measures `maxTokens`. */
-export function paragraphsOf(reports: readonly Report[], options: IndexOptions, countTokens?: TokenCounter): Paragraph[] {
-  const split = { ...options.paragraphs, ...(countTokens ? { countTokens } : {}) };
-  return reports.flatMap((report) => splitParagraphs(report, split));
+/**
+ * Splits reports into paragraphs (doc ids in report order). With an embedder, lengths are counted by
+ * its tokenizer and a paragraph is also kept short enough that its embedded text (the report title,
+ * the paragraph, the special tokens) fits the model's input limit, so no paragraph is cut off.
+ */
+export function paragraphsOf(reports: readonly Report[], options: IndexOptions, embedder?: Pick<Embedder, 'countTokens' | 'info'>): Paragraph[] {
+  if (!embedder) return reports.flatMap((report) => splitParagraphs(report, options.paragraphs));
+  const countTokens = embedder.countTokens;
+  return reports.flatMap((report) => {
+    // The title, its joining punctuation, and [CLS]/[SEP] take room in the model's window.
+    const room = embedder.info.maxLength - countTokens(embeddingText({ title: report.title, text: '' })) - 3;
+    const maxTokens = Math.max(16, Math.min(options.paragraphs.maxTokens, room));
+    return splitParagraphs(report, { ...options.paragraphs, maxTokens, countTokens });
+  });
 }
 
 /** Builds the lexical segments over paragraphs (title and text fields), in parallel for large inputs. */
@@ -125,7 +135,7 @@ export interface InMemoryBuild extends BuildThreads {
 export async function buildInMemory(reports: readonly Report[], partial: DeepPartial<IndexOptions> = {}, build: InMemoryBuild = {}): Promise<BuiltIndex> {
   const options = resolveIndexOptions(partial);
   if (build.embedder) validateVectorIndexOptions(options.vector);
-  const paragraphs = paragraphsOf(reports, options, build.embedder?.countTokens);
+  const paragraphs = paragraphsOf(reports, options, build.embedder);
   const segments = await indexParagraphs(paragraphs, options, build);
   const built: BuiltIndex = { options, reports: reports.length, paragraphs, segments };
   if (build.embedder) built.vectors = await embedParagraphs(paragraphs, build.embedder, options, build.cache ? { cache: build.cache } : {});
@@ -187,7 +197,7 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   }
   // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
   if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
-  const paragraphs = paragraphsOf(read.reports, options, request.embedder?.countTokens);
+  const paragraphs = paragraphsOf(read.reports, options, request.embedder);
   const t1 = performance.now();
   request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });
   const segments = await indexParagraphs(paragraphs, options, request.threads ? { threads: request.threads } : {});
@@ -196,7 +206,6 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   let vectors: BuiltVectors | undefined;
   if (request.embedder) {
     const cache = previousEmbeddings(request.indexDir, request.embedder.info);
-    request.onProgress?.({ phase: 'embed', done: 0, total: paragraphs.length });
     vectors = await embedParagraphs(paragraphs, request.embedder, options, {
       ...(cache ? { cache } : {}),
       onProgress: (done, total) => request.onProgress?.({ phase: 'embed', done, total }),
@@ -241,20 +250,19 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
  * generation cannot be read (the build then embeds everything).
  */
 function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): EmbeddingCache | undefined {
-  let snapshot: Snapshot<IndexMeta>;
   try {
-    snapshot = loadSnapshot<IndexMeta>(indexDir);
+    const snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE]);
+    const previous = snapshot.manifest.meta.vector;
+    if (!previous || !sameModel(previous.model, model)) return undefined;
+    const keys = snapshot.files.get(VECTOR_KEYS_FILE);
+    const data = snapshot.files.get(VECTORS_FILE);
+    if (!keys || !data) return undefined;
+    const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
+    cache.addAll(keys, floats(data));
+    return cache;
   } catch {
-    return undefined;
+    return undefined; // no usable previous generation: embed everything
   }
-  const previous = snapshot.manifest.meta.vector;
-  if (!previous || !sameModel(previous.model, model)) return undefined;
-  const keys = snapshot.files.get(VECTOR_KEYS_FILE);
-  const data = snapshot.files.get(VECTORS_FILE);
-  if (!keys || !data) return undefined;
-  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
-  cache.addAll(keys, floats(data));
-  return cache;
 }
 
 function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {

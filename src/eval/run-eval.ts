@@ -76,7 +76,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     const embedder = options.embedder;
     if (!embedder) throw new SearchError('INVALID_ARGUMENT', 'mode vector needs an embedding model');
     if (options.engine === 'fts5') throw new SearchError('INVALID_ARGUMENT', 'engine fts5 ranks in mode bm25 only', { details: { field: 'engine' } });
-    paragraphs = paragraphsOf(data.corpus, indexOptions, embedder.countTokens);
+    paragraphs = paragraphsOf(data.corpus, indexOptions, embedder);
     const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
     const vectors = await embedParagraphs(paragraphs, embedder, indexOptions, {
       ...(cache ? { cache } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),

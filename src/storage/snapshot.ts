@@ -83,11 +83,11 @@ function sha256(data: Uint8Array): string {
 }
 
 /**
- * Loads the live generation and verifies every file against the manifest. Throws `INDEX_NOT_FOUND`,
- * `INDEX_CORRUPT` (missing file, size or checksum mismatch, unreadable manifest) or
- * `INDEX_INCOMPATIBLE` (another format version).
+ * Loads the live generation and verifies every file against the manifest (or only the files named
+ * in `only`; the others are not read). Throws `INDEX_NOT_FOUND`, `INDEX_CORRUPT` (missing file, size
+ * or checksum mismatch, unreadable manifest) or `INDEX_INCOMPATIBLE` (another format version).
  */
-export function loadSnapshot<Meta>(indexDir: string): Snapshot<Meta> {
+export function loadSnapshot<Meta>(indexDir: string, only?: readonly string[]): Snapshot<Meta> {
   const pointer = readPointer(indexDir);
   if (!pointer) {
     throw new SearchError('INDEX_NOT_FOUND', `no index in ${indexDir} (build one with: shoal index <reports> --index ${indexDir})`);
@@ -111,6 +111,7 @@ export function loadSnapshot<Meta>(indexDir: string): Snapshot<Meta> {
   }
   const files = new Map<string, Buffer>();
   for (const [name, expected] of Object.entries(manifest.files)) {
+    if (only && !only.includes(name)) continue;
     let data: Buffer;
     try {
       data = readFileSync(join(dir, name));

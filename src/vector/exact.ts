@@ -13,6 +13,7 @@ export class ExactVectorIndex implements VectorIndex {
   private present: Uint8Array;
   private live = 0;
   private end = 0; // one past the highest doc id ever added
+  private borrowed = false; // `data` belongs to the caller until the first write
 
   constructor(readonly dimension: number, capacity = 1024) {
     if (!Number.isInteger(dimension) || dimension < 1) throw new SearchError('INVALID_ARGUMENT', `vector dimension must be a positive integer, got ${dimension}`);
@@ -20,15 +21,20 @@ export class ExactVectorIndex implements VectorIndex {
     this.present = new Uint8Array(Math.max(1, capacity));
   }
 
-  /** An index over `count` vectors stored back to back in `vectors`, doc ids 0…count−1 (no copy). */
+  /**
+   * An index over `count` vectors stored back to back in `vectors`, doc ids 0…count−1. The vectors
+   * are searched in place; the first change to the index copies them, so the caller's array is never
+   * written.
+   */
   static fromVectors(vectors: Float32Array, dimension: number): ExactVectorIndex {
     if (vectors.length % dimension !== 0) throw new SearchError('INDEX_CORRUPT', `vector data of ${vectors.length} floats is not a multiple of dimension ${dimension}`);
     const count = vectors.length / dimension;
     const index = new ExactVectorIndex(dimension, 1);
     index.data = vectors;
-    index.present = new Uint8Array(Math.max(1, count)).fill(1);
+    index.present = new Uint8Array(count).fill(1);
     index.live = count;
     index.end = count;
+    index.borrowed = true;
     return index;
   }
 
@@ -54,6 +60,7 @@ export class ExactVectorIndex implements VectorIndex {
 
   delete(docId: number): boolean {
     if (!this.has(docId)) return false;
+    this.ensureCapacity(this.end); // owns its arrays before changing them
     this.present[docId] = 0;
     this.live--;
     return true;
@@ -80,9 +87,10 @@ export class ExactVectorIndex implements VectorIndex {
   }
 
   private ensureCapacity(docs: number): void {
-    if (docs <= this.present.length) return;
-    let capacity = this.present.length;
+    if (docs <= this.present.length && !this.borrowed) return;
+    let capacity = Math.max(1, this.present.length);
     while (capacity < docs) capacity *= 2;
+    this.borrowed = false;
     const data = new Float32Array(capacity * this.dimension);
     data.set(this.data.subarray(0, this.end * this.dimension));
     const present = new Uint8Array(capacity);

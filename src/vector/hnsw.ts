@@ -20,6 +20,7 @@ export class HnswVectorIndex implements VectorIndex {
   readonly kind = 'hnsw';
   private present: Uint8Array;
   private live = 0;
+  private ef: number;
 
   private constructor(
     readonly dimension: number,
@@ -30,6 +31,7 @@ export class HnswVectorIndex implements VectorIndex {
   ) {
     this.present = present;
     this.live = live;
+    this.ef = options.efSearch;
     graph.setEf(options.efSearch);
   }
 
@@ -122,19 +124,25 @@ export class HnswVectorIndex implements VectorIndex {
     return true;
   }
 
+  /**
+   * The `k` nearest live vectors. The graph is always asked for at least efSearch neighbours (its
+   * candidate list), and the answer cut to `k`: so for any k up to efSearch the walk is the same and
+   * a smaller k returns a prefix of a larger one — pages neither repeat nor skip.
+   */
   search(query: Float32Array, k: number, filter?: (docId: number) => boolean): ScoredDoc[] {
     checkVector(query, this.dimension);
-    const n = Math.min(k, this.live);
-    if (n <= 0) return [];
+    const n = Math.min(Math.max(k, this.ef), this.live);
+    if (k <= 0 || n <= 0) return [];
     const { distances, neighbors } = filter
       ? this.graph.searchKnn(Array.from(query), n, filter)
       : this.graph.searchKnn(Array.from(query), n);
     const hits: ScoredDoc[] = neighbors.map((docId, i) => ({ docId, score: 1 - distances[i]! }));
-    return hits.sort(compareScoredDocs);
+    return hits.sort(compareScoredDocs).slice(0, k);
   }
 
   /** Sets the size of the candidate list walked per query (recall against speed). */
   setEfSearch(ef: number): void {
+    this.ef = ef;
     this.graph.setEf(ef);
   }
 

@@ -32,7 +32,11 @@ export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: numbe
       return batch.map(vectorOf);
     },
     embedTokensInProcess: async (batch) => embedder.embedTokens(batch),
-    embedDocuments: async (texts) => embedder.embedTokens(texts.map(tokenize)),
+    embedDocuments: async (texts, options = {}) => {
+      const vectors = await embedder.embedTokens(texts.map(tokenize));
+      options.onProgress?.(texts.length, texts.length);
+      return vectors;
+    },
     embedQuery: async (query) => vectorOf(tokenize(info.queryInstruction + query)),
     close: async () => {},
   };
