@@ -13,7 +13,7 @@ export interface EmbedBenchOptions {
   embedder: Embedder;
   /** Paragraphs embedded (spread evenly over the collection). Default 2,000. */
   limit?: number;
-  /** Texts per batch, as the embedder batches. Default 32. */
+  /** Texts per batch. Default: the embedder's (1). */
   batchSize?: number;
   /** Queries embedded one at a time for the latency figures. Default 200. */
   queries?: number;
@@ -48,7 +48,7 @@ export interface EmbedBenchResult {
 export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBenchResult> {
   const log = options.log ?? (() => {});
   const { embedder } = options;
-  const batchSize = options.batchSize ?? 32;
+  const batchSize = options.batchSize ?? embedder.info.batchSize;
   const read = readReports([options.data]);
   const all = paragraphsOf(read.reports, resolveIndexOptions(), embedder);
   const limit = Math.min(options.limit ?? 2000, all.length);
@@ -77,7 +77,7 @@ export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBe
   // Chunks of a few batches: enough to keep every embedding worker busy (each chunk ends with the
   // workers draining it, which a real build, queuing everything at once, does not), small enough to
   // interleave.
-  const perChunk = Math.max(4, 4 * embedder.threads);
+  const perChunk = Math.max(4 * Math.max(1, embedder.threads), Math.ceil(64 / batchSize));
   const chunks: number[][][] = [];
   for (let i = 0; i < batches.length; i += perChunk) chunks.push(batches.slice(i, i + perChunk));
   // Warm-up: the first runs of a session allocate its buffers.

@@ -9,7 +9,7 @@ import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptions
 export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
 Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.
 
-shoal bench embed --data <reports file or folder> [--limit N] [--batch-size N] [--queries N] [--model M] [--json]
+shoal bench embed --data <reports file or folder> [--limit N] [--batch-size 1] [--queries N] [--model M] [--json]
 Paragraphs/s of shoal's embedder against a bare onnxruntime session fed the same token batches, and
 query embedding latency.
 
@@ -74,7 +74,7 @@ async function embedBench(argv: string[], io: Io): Promise<number> {
     data: values.data,
     embedder: await embedderFrom(values, io),
     limit: numberFlag('limit', values.limit, { min: 1, max: 10_000_000, integer: true }) ?? 2000,
-    batchSize: numberFlag('batch-size', values['batch-size'], { min: 1, max: 1024, integer: true }) ?? 32,
+    ...(values['batch-size'] ? { batchSize: numberFlag('batch-size', values['batch-size'], { min: 1, max: 1024, integer: true })! } : {}),
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 200,
     log: (line) => io.err(line),
   });

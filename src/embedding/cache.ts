@@ -116,7 +116,7 @@ export async function embedWithCache(
 
 /** The files of a persisted cache in `dir` for a model. */
 function cacheFiles(dir: string, model: EmbeddingModelInfo): { keys: string; vectors: string } {
-  const base = join(dir, `${model.id}-${model.onnxSha256.slice(0, 16)}`);
+  const base = join(dir, `${model.id}-${model.onnxSha256.slice(0, 16)}-b${model.batchSize}`);
   return { keys: `${base}.keys`, vectors: `${base}.f32` };
 }
 
@@ -126,7 +126,7 @@ function cacheFiles(dir: string, model: EmbeddingModelInfo): { keys: string; vec
  * vectors and needs no such folder.
  */
 export function loadEmbeddingCache(dir: string, model: EmbeddingModelInfo): EmbeddingCache {
-  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
+  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}/b${model.batchSize}`, model.dimension);
   const files = cacheFiles(dir, model);
   if (!existsSync(files.keys) || !existsSync(files.vectors)) return cache;
   try {

@@ -21,11 +21,16 @@ export interface EmbeddingModelInfo {
   /** Longest input in word pieces, special tokens included. */
   maxLength: number;
   queryInstruction: string;
+  /**
+   * Texts per forward pass when documents are embedded. The quantized models scale activations per
+   * batch, so a vector depends on its batch neighbours unless each text runs alone (1, the default).
+   */
+  batchSize: number;
 }
 
 /** Options of {@link Embedder.embedDocuments}. */
 export interface EmbedOptions {
-  /** Texts per forward pass. Default 32. */
+  /** Texts per forward pass. Default: the model's `batchSize` (1). */
   batchSize?: number;
   /** Called after each batch with the number of texts embedded so far. */
   onProgress?: (done: number, total: number) => void;
@@ -86,7 +91,10 @@ interface TensorLike {
 }
 type ModelLike = (inputs: Record<string, unknown>) => Promise<{ last_hidden_state?: TensorLike }>;
 
-const DEFAULT_BATCH_SIZE = 32;
+// One text per forward pass: each text's activations are quantized with their own scale, so its vector
+// is the same whatever else is embedded with it (a query is embedded alone too), and with one
+// single-threaded session per core this is as fast as padded batches of 32 (no padding to compute).
+const DEFAULT_BATCH_SIZE = 1;
 const loaded = new Map<string, Promise<Embedder>>();
 
 /**
@@ -175,7 +183,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     batch.length === 0 ? Promise.resolve([]) : pool && pool.threads > 0 ? pool.run(batch) : embedTokensInProcess(batch);
   const info: EmbeddingModelInfo = {
     name: spec.name, id, revision: model.revision, onnxSha256, dimension: probe[0]!.length,
-    pooling: spec.pooling, maxLength, queryInstruction: spec.queryInstruction,
+    pooling: spec.pooling, maxLength, queryInstruction: spec.queryInstruction, batchSize: DEFAULT_BATCH_SIZE,
   };
 
   const embedder: Embedder = {
@@ -187,7 +195,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     embedTokens,
     embedTokensInProcess,
     embedDocuments: async (texts, options = {}) => {
-      const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+      const batchSize = Math.max(1, options.batchSize ?? info.batchSize);
       const tokens = texts.map(tokenize);
       const out = new Array<Float32Array>(texts.length);
       let done = 0;

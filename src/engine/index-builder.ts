@@ -257,7 +257,7 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
     const keys = snapshot.files.get(VECTOR_KEYS_FILE);
     const data = snapshot.files.get(VECTORS_FILE);
     if (!keys || !data) return undefined;
-    const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}`, model.dimension);
+    const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}/b${model.batchSize}`, model.dimension);
     cache.addAll(keys, floats(data));
     return cache;
   } catch {
@@ -266,7 +266,8 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
 }
 
 function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
-  return a.onnxSha256 === b.onnxSha256 && a.pooling === b.pooling && a.dimension === b.dimension && a.maxLength === b.maxLength;
+  return a.onnxSha256 === b.onnxSha256 && a.pooling === b.pooling && a.dimension === b.dimension && a.maxLength === b.maxLength &&
+    a.batchSize === b.batchSize;
 }
 
 /** A float32 view of file bytes (copied when the bytes are not 4-byte aligned). */

@@ -76,12 +76,30 @@ export class ExactVectorIndex implements VectorIndex {
     const top = new TopK(Math.max(0, Math.min(k, this.live)));
     const dim = this.dimension;
     const data = this.data;
-    for (let doc = 0; doc < this.end; doc++) {
-      if (this.present[doc] !== 1 || (filter && !filter(doc))) continue;
-      let dot = 0;
+    const present = this.present;
+    const end = this.end;
+    const tail = dim - (dim % 4);
+    // Docs are scanned in id order, so a later doc that only ties the k-th best ranks below it:
+    // only a score above the current threshold can enter.
+    let threshold = top.threshold;
+    for (let doc = 0; doc < end; doc++) {
+      if (present[doc] !== 1 || (filter && !filter(doc))) continue;
+      // Four running sums: independent additions the CPU can overlap.
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
       const base = doc * dim;
-      for (let d = 0; d < dim; d++) dot += data[base + d]! * query[d]!;
-      top.offer(doc, dot);
+      let d = 0;
+      for (; d < tail; d += 4) {
+        s0 += data[base + d]! * query[d]!;
+        s1 += data[base + d + 1]! * query[d + 1]!;
+        s2 += data[base + d + 2]! * query[d + 2]!;
+        s3 += data[base + d + 3]! * query[d + 3]!;
+      }
+      for (; d < dim; d++) s0 += data[base + d]! * query[d]!;
+      const score = s0 + s1 + (s2 + s3);
+      if (score > threshold && top.offer(doc, score)) threshold = top.threshold;
     }
     return top.sorted();
   }

@@ -7,7 +7,7 @@ import { normalize, type Embedder, type EmbeddingModelInfo } from '../../src/emb
 export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: number; batches: number } } {
   const info: EmbeddingModelInfo = {
     name: 'fake', id: 'fake-embedder', revision: 'test', onnxSha256: 'f'.repeat(64), dimension,
-    pooling: 'mean', maxLength: 512, queryInstruction: 'query: ',
+    pooling: 'mean', maxLength: 512, queryInstruction: 'query: ', batchSize: 1,
   };
   const calls = { texts: 0, batches: 0 };
   const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
