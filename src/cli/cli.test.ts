@@ -341,7 +341,7 @@ describe('shoal eval', () => {
 
   it.each([
     [['--min-ndcg', '1.01'], /--min-ndcg must be a number in 0…1/],
-    [['--mode', 'dense'], /--mode must be one of bm25, vector/],
+    [['--mode', 'dense'], /--mode must be one of bm25, vector, hybrid/],
     [['--mode', 'vector', '--engine', 'fts5', '--no-embed-cache'], /engine fts5 ranks in mode bm25 only/],
     [['--engine', 'lucene'], /--engine must be one of shoal, fts5/],
   ])('rejects %j with exit 2', async (flags, message) => {
@@ -364,6 +364,17 @@ describe('shoal eval', () => {
     const result = lastJson(r);
     expect(Object.keys(result)).toEqual(expect.arrayContaining(CONTRACT_KEYS));
     expect(result).toMatchObject({ mode: 'vector', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3 });
+  });
+
+  it('--mode hybrid fuses BM25 and vector rankings, with the same contract', async () => {
+    for (const fusion of [[], ['--fusion', 'rrf', '--alpha', '0.7'], ['--fusion', 'linear', '--normalization', 'zscore']]) {
+      const r = await run('eval', '--data', beirDir, '--mode', 'hybrid', '--no-embed-cache', '--json', ...fusion);
+      expect(r.code).toBe(0);
+      expect(lastJson(r)).toMatchObject({ mode: 'hybrid', ndcg10: 1, recall100: 1, mrr10: 1, queries: 3 });
+    }
+    const bad = await run('eval', '--data', beirDir, '--mode', 'hybrid', '--alpha', '1.5');
+    expect(bad.code).toBe(2);
+    expect(bad.err[0]).toMatch(/--alpha must be a number in 0…1/);
   });
 
   it('--engine fts5 evaluates the SQLite baseline', async () => {

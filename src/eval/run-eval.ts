@@ -4,6 +4,7 @@ import type { Paragraph } from '../core/types.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
 import { embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { fuse, type FusionOptions } from '../hybrid/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
@@ -14,8 +15,14 @@ export interface EvalOptions {
   data: string;
   /** Qrels TSV; default `<data>/qrels/test.tsv`. */
   qrels?: string;
-  /** `bm25` ranks by the lexical index, `vector` by embedding similarity. */
-  mode: 'bm25' | 'vector';
+  /** `bm25` ranks by the lexical index, `vector` by embedding similarity, `hybrid` by both, fused. */
+  mode: 'bm25' | 'vector' | 'hybrid';
+  /** Mode hybrid: how the two rankings are fused. Default linear over min-max normalised scores (chosen by evaluation; see README). */
+  fusion?: FusionOptions;
+  /** Mode hybrid: weight of the vector ranking; BM25 gets 1 − alpha. Default 0.5. */
+  alpha?: number;
+  /** Mode hybrid: candidates each retriever contributes (at least the depth asked for). Default 100. */
+  candidates?: number;
   /** Which engine ranks in mode bm25: shoal, or SQLite FTS5 as the baseline. Default shoal. */
   engine?: 'shoal' | 'fts5';
   index?: DeepPartial<IndexOptions>;
@@ -48,6 +55,9 @@ export interface EvalResult {
   cacheHits?: number;
 }
 
+/** Fusion of mode hybrid: linear over min-max normalised scores led SciFact and TIME together (README). */
+export const DEFAULT_EVAL_FUSION: FusionOptions = { method: 'linear', normalization: 'minmax' };
+
 /** Ranks paragraphs for one query: prepared per query (a query embedding), then asked for deeper and deeper rankings. */
 interface Ranker {
   name: string;
@@ -72,9 +82,9 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     paragraphs = paragraphsOf(data.corpus, indexOptions);
     const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
     ranker = { name: engine.name, prepare: async (query) => (depth) => engine.search(query, depth), close: () => engine.close() };
-  } else if (options.mode === 'vector') {
+  } else if (options.mode === 'vector' || options.mode === 'hybrid') {
     const embedder = options.embedder;
-    if (!embedder) throw new SearchError('INVALID_ARGUMENT', 'mode vector needs an embedding model');
+    if (!embedder) throw new SearchError('INVALID_ARGUMENT', `mode ${options.mode} needs an embedding model`);
     if (options.engine === 'fts5') throw new SearchError('INVALID_ARGUMENT', 'engine fts5 ranks in mode bm25 only', { details: { field: 'engine' } });
     paragraphs = paragraphsOf(data.corpus, indexOptions, embedder);
     const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
@@ -83,16 +93,28 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     });
     if (cache && options.embedCacheDir && vectors.embedded > 0) saveEmbeddingCache(options.embedCacheDir, embedder.info, cache);
     Object.assign(extra, { model: embedder.info.name, embedded: vectors.embedded, cacheHits: vectors.cacheHits });
+    const lexical = options.mode === 'hybrid' ? await shoalEngine(paragraphs, indexOptions, options.bm25) : undefined;
+    const alpha = options.alpha ?? 0.5;
+    const candidates = options.candidates ?? 100;
+    const fusion = options.fusion ?? DEFAULT_EVAL_FUSION;
     ranker = {
       name: 'shoal',
       prepare: async (query) => {
         const q = await embedder.embedQuery(query);
-        return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
+        if (!lexical) return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
+        return (depth) => {
+          const n = Math.max(depth, candidates);
+          const fused = fuse([
+            { name: 'bm25', hits: lexical.lexical.search(query, { k: n }), weight: 1 - alpha },
+            { name: 'vector', hits: vectors.index.search(q, n), weight: alpha },
+          ], fusion);
+          return fused.slice(0, depth).map((h) => h.docId);
+        };
       },
       close: () => {},
     };
   } else {
-    throw new SearchError('INVALID_ARGUMENT', `unknown mode "${String(options.mode)}" (supported: bm25, vector)`, { details: { field: 'mode' } });
+    throw new SearchError('INVALID_ARGUMENT', `unknown mode "${String(options.mode)}" (supported: bm25, vector, hybrid)`, { details: { field: 'mode' } });
   }
   const buildMs = performance.now() - t0;
   const ndcg: number[] = [];
