@@ -10,21 +10,29 @@ export const EMBEDDING_KEY_BYTES = 16;
 
 /** The key of an embedded text: the first 16 bytes of its SHA-256, as hex. */
 export function embeddingKey(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, EMBEDDING_KEY_BYTES * 2);
+  return keyBytes(text).toString('hex');
+}
+
+function keyBytes(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest().subarray(0, EMBEDDING_KEY_BYTES);
+}
+
+/** A float32 view of bytes read from a file (copied only when they are not 4-byte aligned). */
+export function floatsOf(data: Uint8Array): Float32Array {
+  if (data.byteLength % 4 !== 0) throw new SearchError('INDEX_CORRUPT', `vector data of ${data.byteLength} bytes is not a whole number of floats`);
+  const aligned = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
+  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 /**
- * Vectors by the key of the text they embed, for one model (its id and the SHA-256 of its ONNX file).
- * Built from a previous index generation, so a rebuild embeds only new or changed paragraphs.
+ * Vectors by the key of the text they embed, all made by one model: callers fill it only from
+ * vectors of the same model (same ONNX SHA-256, pooling and batch size), e.g. a previous index
+ * generation, so a rebuild embeds only new or changed paragraphs.
  */
 export class EmbeddingCache {
   private readonly vectors = new Map<string, Float32Array>();
 
-  constructor(
-    /** `<model id>@<onnx sha256>`: vectors from any other model are never reused. */
-    readonly model: string,
-    readonly dimension: number,
-  ) {}
+  constructor(readonly dimension: number) {}
 
   get size(): number {
     return this.vectors.size;
@@ -82,8 +90,9 @@ export async function embedWithCache(
   const missingTexts: string[] = [];
   let cacheHits = 0;
   texts.forEach((text, i) => {
-    const key = embeddingKey(text);
-    keys.set(Buffer.from(key, 'hex'), i * EMBEDDING_KEY_BYTES);
+    const bytes = keyBytes(text);
+    keys.set(bytes, i * EMBEDDING_KEY_BYTES);
+    const key = bytes.toString('hex');
     const cached = cache?.get(key);
     if (cached) {
       vectors.set(cached, i * dimension);
@@ -126,15 +135,13 @@ function cacheFiles(dir: string, model: EmbeddingModelInfo): { keys: string; vec
  * vectors and needs no such folder.
  */
 export function loadEmbeddingCache(dir: string, model: EmbeddingModelInfo): EmbeddingCache {
-  const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}/b${model.batchSize}`, model.dimension);
+  const cache = new EmbeddingCache(model.dimension);
   const files = cacheFiles(dir, model);
   if (!existsSync(files.keys) || !existsSync(files.vectors)) return cache;
   try {
-    const keys = readFileSync(files.keys);
-    const bytes = new Uint8Array(readFileSync(files.vectors)); // a fresh, aligned copy
-    cache.addAll(keys, new Float32Array(bytes.buffer, 0, bytes.byteLength / 4));
+    cache.addAll(readFileSync(files.keys), floatsOf(readFileSync(files.vectors)));
   } catch {
-    return new EmbeddingCache(cache.model, model.dimension); // a torn cache is only a slower run
+    return new EmbeddingCache(model.dimension); // a torn cache is only a slower run
   }
   return cache;
 }

