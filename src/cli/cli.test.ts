@@ -97,7 +97,7 @@ describe('shoal index and search', () => {
     expect((await searchJson(dir, 'harbour')).hits.length).toBeGreaterThan(0);
     const vector = await run('search', 'harbour', '--mode', 'vector', '--index', dir);
     expect(vector.code).toBe(2);
-    expect(vector.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: this index has no embeddings/);
+    expect(vector.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: mode vector needs embeddings: this index has no embeddings/);
   });
 
   it('search --mode vector ranks by meaning, with the model the index was built with', async () => {
@@ -119,22 +119,22 @@ describe('shoal index and search', () => {
   });
 
   it('search prints ranked paragraphs with title, date, source and key', async () => {
-    const r = await run('search', 'lighthouse', 'keeper', '--index', indexDir);
+    const r = await run('search', 'lighthouse', 'keeper', '--mode', 'bm25', '--index', indexDir);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^1\. \[\d+\.\d{3}\] Lighthouse keeper retires after forty years \(2025-05-01\) — Coast Gazette {2}lighthouse#0$/);
     expect(r.out[1]).toBe('   The last keeper of the northern lighthouse climbed its spiral stairs for the final time on Friday.');
-    expect(r.out[r.out.length - 1]).toMatch(/^2 results in \d+\.\d{2} ms$/);
+    expect(r.out[r.out.length - 1]).toMatch(/^2 results \(bm25\) in \d+\.\d{2} ms$/);
   });
 
   it('search says so when nothing matches', async () => {
-    const r = await run('search', 'zeppelin', '--index', indexDir);
+    const r = await run('search', 'zeppelin', '--mode', 'bm25', '--index', indexDir);
     expect(r.code).toBe(0);
     expect(r.out[0]).toBe('no results for "zeppelin"');
-    expect(r.out[1]).toMatch(/^0 results in/);
+    expect(r.out[1]).toMatch(/^0 results \(bm25\) in/);
   });
 
   it('search --json prints the query and hits', async () => {
-    const { query, hits } = await searchJson(indexDir, 'merino', 'wool');
+    const { query, hits } = await searchJson(indexDir, 'merino', 'wool', '--mode', 'bm25');
     expect(query).toBe('merino wool');
     expect(hits[0]).toMatchObject({ key: 'wool-auction#0', reportId: 'wool-auction', ordinal: 0, title: 'Wool auction draws record bids', rank: 1 });
     expect(hits[0]!.score).toBeGreaterThan(0);
@@ -143,19 +143,20 @@ describe('shoal index and search', () => {
   });
 
   it('search --explain lists per-term contributions that add up to the score', async () => {
-    const text = await run('search', 'spiral stairs', '--explain', '--index', indexDir);
+    const text = await run('search', 'spiral stairs', '--explain', '--mode', 'bm25', '--index', indexDir);
     expect(text.code).toBe(0);
     expect(text.out[2]).toMatch(/^ {3}explain: spiral=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\), stair=\d+\.\d{3} \(tf 1, idf \d+\.\d{2}\)$/);
-    const { hits } = await searchJson(indexDir, 'spiral stairs', '--explain');
+    const { hits } = await searchJson(indexDir, 'spiral stairs', '--explain', '--mode', 'bm25');
     expect(hits).toHaveLength(1);
-    const explain = hits[0]!.explain!;
-    expect(explain.map((e) => e.clause)).toEqual(['spiral', 'stair']);
-    expect(explain.reduce((sum, e) => sum + e.score, 0)).toBeCloseTo(hits[0]!.score, 9);
+    const explain = hits[0]!.explain!.bm25!;
+    expect(explain.terms.map((e) => e.clause)).toEqual(['spiral', 'stair']);
+    expect(explain.terms.reduce((sum, e) => sum + e.score, 0)).toBeCloseTo(hits[0]!.score, 9);
+    expect(explain.score).toBeCloseTo(hits[0]!.score, 9);
   });
 
   it('search --group-by-report returns one paragraph per report, best first', async () => {
-    const all = (await searchJson(indexDir, 'harbour', '-k', '20')).hits;
-    const grouped = (await searchJson(indexDir, 'harbour', '--group-by-report')).hits;
+    const all = (await searchJson(indexDir, 'harbour', '-k', '20', '--mode', 'bm25')).hits;
+    const grouped = (await searchJson(indexDir, 'harbour', '--group-by-report', '--mode', 'bm25')).hits;
     const reports = grouped.map((h) => h.reportId);
     expect(new Set(reports).size).toBe(reports.length);
     expect(reports.sort()).toEqual(['fish-prices', 'harbour', 'lighthouse']);

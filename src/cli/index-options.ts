@@ -16,7 +16,7 @@ export const INDEX_FLAGS = {
 /** Flags of BM25 scoring, shared by `search`, `eval` and `bench`. */
 export const BM25_FLAGS = { k1: { type: 'string' }, b: { type: 'string' } } as const;
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** Index options from flags (only those given; the rest default). */
 export function indexOptionsFrom(values: Values): DeepPartial<IndexOptions> {

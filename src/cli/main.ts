@@ -5,7 +5,7 @@ import { indexCommand, INDEX_USAGE } from './index-command.ts';
 import { modelCommand, MODEL_USAGE } from './model-command.ts';
 import { processIo, type Io } from './io.ts';
 import { searchCommand, SEARCH_USAGE } from './search-command.ts';
-import { startCommand } from './start-command.ts';
+import { startCommand, START_USAGE } from './start-command.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   index: indexCommand,
@@ -16,7 +16,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   model: modelCommand,
 };
 
-const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, 'shoal start [--index DIR]\nBuilds the sample index on first run and prints how to search it.']
+const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, START_USAGE]
   .join('\n\n');
 
 /**

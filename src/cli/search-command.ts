@@ -1,55 +1,80 @@
-import { SearchError } from '../core/errors.ts';
-import { checkModel, openIndex } from '../engine/index.ts';
+import { Engine, type SearchFilter, type SearchRequest } from '../engine/index.ts';
+import type { FusionOptions } from '../hybrid/index.ts';
+import { loadSnapshot } from '../storage/index.ts';
+import type { IndexMeta } from '../engine/index.ts';
 import { BM25_FLAGS, bm25From } from './index-options.ts';
 import { choiceFlag, indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
 import { embedderFrom } from './model-options.ts';
 
-export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode bm25|vector] [-k N] [--offset N] [--group-by-report] [--explain] [--json]
-  [--k1 X] [--b X] [--model-dir DIR]
-Mode bm25 (default) query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*.
-Mode vector ranks paragraphs by embedding similarity, with the model the index was built with.`;
+export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode hybrid|bm25|vector] [-k N] [--offset N] [--group-by-report]
+  [--explain] [--highlight] [--json] [--fusion linear|rrf] [--alpha X] [--candidates N]
+  [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--source S]... [--report ID]... [--tag T]... [--k1 X] [--b X] [--model-dir DIR]
+Mode hybrid (default when the index has embeddings) fuses BM25 and embedding similarity; bm25 (default
+otherwise) reads query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*;
+vector ranks by embedding similarity, with the model the index was built with.`;
 
 /** `shoal search`: ranks paragraphs of an index for a query. Returns the exit code. */
 export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, k: { type: 'string', short: 'k' }, offset: { type: 'string' },
-    'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, json: { type: 'boolean' },
-    mode: { type: 'string' }, 'model-dir': { type: 'string' }, ...BM25_FLAGS,
+    'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, highlight: { type: 'boolean' }, json: { type: 'boolean' },
+    mode: { type: 'string' }, fusion: { type: 'string' }, alpha: { type: 'string' }, candidates: { type: 'string' },
+    from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, report: { type: 'string', multiple: true },
+    tag: { type: 'string', multiple: true }, 'model-dir': { type: 'string' }, ...BM25_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(SEARCH_USAGE);
     return 2;
   }
-  const query = positionals.join(' ');
-  const k = numberFlag('k', values.k, { min: 1, max: 1000, integer: true }) ?? 10;
-  const offset = numberFlag('offset', values.offset, { min: 0, integer: true }) ?? 0;
-  const mode = choiceFlag('mode', values.mode, ['bm25', 'vector'] as const) ?? 'bm25';
-  const { searcher, meta } = openIndex(indexDirOf(values.index), bm25From(values));
-  const page = { k, offset, groupByReport: values['group-by-report'] ?? false };
-  let hits;
-  let tookMs;
-  if (mode === 'vector') {
-    if (!meta.vector) throw new SearchError('INVALID_ARGUMENT', 'this index has no embeddings (it was built with --no-embeddings); use --mode bm25', { details: { field: 'mode' } });
-    const embedder = await embedderFrom({ model: meta.vector.model.name, 'model-dir': values['model-dir'] }, io);
-    checkModel(meta, embedder.info);
-    const started = performance.now();
-    hits = searcher.searchVector(await embedder.embedQuery(query), page);
-    tookMs = performance.now() - started;
-  } else {
-    const started = performance.now();
-    hits = searcher.search(query, { ...page, explain: values.explain ?? false });
-    tookMs = performance.now() - started;
-  }
-  if (values.json) {
-    io.out(JSON.stringify({ query, tookMs, hits }));
+  const indexDir = indexDirOf(values.index);
+  const request: SearchRequest = {
+    q: positionals.join(' '),
+    k: numberFlag('k', values.k, { min: 1, max: 1000, integer: true }) ?? 10,
+    offset: numberFlag('offset', values.offset, { min: 0, integer: true }) ?? 0,
+    groupByReport: values['group-by-report'] ?? false,
+    explain: values.explain ?? false,
+    highlight: values.highlight ?? false,
+  };
+  const mode = choiceFlag('mode', values.mode, ['hybrid', 'bm25', 'vector'] as const);
+  if (mode) request.mode = mode;
+  const fusion = choiceFlag('fusion', values.fusion, ['linear', 'rrf'] as const);
+  if (fusion) request.fusion = (fusion === 'rrf' ? { method: 'rrf' } : { method: 'linear', normalization: 'minmax' }) satisfies FusionOptions;
+  const alpha = numberFlag('alpha', values.alpha, { min: 0, max: 1 });
+  if (alpha !== undefined) request.alpha = alpha;
+  const candidates = numberFlag('candidates', values.candidates, { min: 1, max: 1000, integer: true });
+  if (candidates !== undefined) request.candidates = candidates;
+  const filter: SearchFilter = {
+    ...(values.from ? { dateFrom: values.from } : {}), ...(values.to ? { dateTo: values.to } : {}),
+    ...(values.source ? { source: values.source } : {}), ...(values.report ? { reportId: values.report } : {}), ...(values.tag ? { tags: values.tag } : {}),
+  };
+  if (Object.keys(filter).length > 0) request.filter = filter;
+
+  // The model is loaded only when the index has embeddings and the mode (or highlight) needs it.
+  const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
+  const needsModel = meta.vector !== undefined && (request.mode !== 'bm25' || request.highlight === true);
+  const embedder = needsModel ? await embedderFrom({ model: meta.vector!.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
+  const engine = Engine.open({ indexDir, bm25: bm25From(values), ...(embedder ? { embedder } : {}) });
+  try {
+    const result = await engine.search(request);
+    if (values.json) {
+      io.out(JSON.stringify({ query: result.query, mode: result.mode, tookMs: result.timings.totalMs, timings: result.timings, hits: result.hits }));
+      return 0;
+    }
+    if (result.hits.length === 0) io.out(`no results for ${JSON.stringify(result.query)}`);
+    for (const h of result.hits) {
+      io.out(`${h.rank}. [${h.score.toFixed(3)}] ${h.title}${h.date ? ` (${h.date})` : ''}${h.source ? ` — ${h.source}` : ''}  ${h.key}`);
+      const text = h.highlight ? h.highlight.snippet.replace(/<mark>/g, '[').replace(/<\/mark>/g, ']').replace(/<\/?strong>/g, '*') : h.text;
+      io.out(`   ${text.length > 240 && !h.highlight ? text.slice(0, 237) + '…' : text}`);
+      const e = h.explain;
+      if (e?.bm25) io.out(`   explain: ${e.bm25.terms.map((t) => `${t.clause}=${t.score.toFixed(3)} (tf ${t.termFreq}, idf ${t.idf.toFixed(2)})`).join(', ')}`);
+      if (e?.vector || e?.fusion) {
+        io.out(`   ranks: bm25 ${e.bm25?.rank ?? '–'}, vector ${e.vector?.rank ?? '–'}; similarity ${e.vector?.similarity?.toFixed(3) ?? '–'}` +
+          (e.fusion ? `; fused (${e.fusion.method}, alpha ${e.fusion.alpha}) ${e.fusion.score.toFixed(4)}` : ''));
+      }
+    }
+    io.out(`${result.hits.length} results (${result.mode}) in ${result.timings.totalMs.toFixed(2)} ms`);
     return 0;
+  } finally {
+    engine.close();
   }
-  if (hits.length === 0) io.out(`no results for ${JSON.stringify(query)}`);
-  for (const h of hits) {
-    io.out(`${h.rank}. [${h.score.toFixed(3)}] ${h.title}${h.date ? ` (${h.date})` : ''}${h.source ? ` — ${h.source}` : ''}  ${h.key}`);
-    io.out(`   ${h.text.length > 240 ? h.text.slice(0, 237) + '…' : h.text}`);
-    if (h.explain) io.out(`   explain: ${h.explain.map((e) => `${e.clause}=${e.score.toFixed(3)} (tf ${e.termFreq}, idf ${e.idf.toFixed(2)})`).join(', ')}`);
-  }
-  io.out(`${hits.length} results in ${tookMs.toFixed(2)} ms`);
-  return 0;
 }

@@ -1,43 +1,93 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { isSearchError } from '../core/errors.ts';
-import type { Embedder } from '../embedding/index.ts';
-import { buildIndex, openIndex } from '../engine/index.ts';
-import { readCurrent } from '../storage/index.ts';
+import { loadEmbedder, type Embedder } from '../embedding/index.ts';
+import { buildIndex, Engine, type IndexMeta } from '../engine/index.ts';
+import { parseServerConfig, startServer, type RunningServer, type ServerConfig } from '../server/index.ts';
+import { loadSnapshot, readCurrent } from '../storage/index.ts';
 import { indexDirOf, parseFlags, type Io } from './io.ts';
-import { embedderFrom } from './model-options.ts';
+import { MODELS_DIR } from './model-options.ts';
 
 /** The sample reports bundled with shoal. */
 export const SAMPLES_DIR = fileURLToPath(new URL('../../index/samples', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+
+export const START_USAGE = `shoal start [--port N] [--host H] [--index DIR] [--model bge-small|minilm] [--model-dir DIR]
+  [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N]
+Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds an index over the
+bundled sample reports when the index folder holds none. Settings also come from PORT, HOST,
+SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
+SHOAL_MAX_BODY_BYTES (flags win).`;
+
+/** Flags of `shoal start`. */
+export const START_FLAGS = {
+  port: { type: 'string' }, host: { type: 'string' }, index: { type: 'string' }, model: { type: 'string' }, 'model-dir': { type: 'string' },
+  'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' },
+} as const;
 
 /**
- * `shoal start`: makes sure an index exists (building one over the bundled sample reports on first
- * run), checks that it opens, and prints how to search it.
+ * Opens the engine for a server: builds an index over the sample reports when the folder has none,
+ * loads the model the index was embedded with, and applies the journal. Without the model a new
+ * index is lexical-only (with a warning) and an embedded one serves mode bm25 until restarted.
+ */
+export async function openEngine(config: ServerConfig, log: Logger): Promise<{ engine: Engine; embedder?: Embedder }> {
+  const load = (model?: string): Promise<Embedder> => loadEmbedder({
+    model: model ?? config.model ?? 'bge-small', cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
+  });
+  let embedder: Embedder | undefined;
+  if (!existsSync(config.indexDir) || readCurrent(config.indexDir) === undefined) {
+    log.info({ indexDir: config.indexDir, samples: SAMPLES_DIR }, 'no index yet: building one over the sample reports');
+    try {
+      embedder = await load();
+    } catch (error) {
+      if (!isSearchError(error, 'MODEL_UNAVAILABLE')) throw error;
+      log.warn({ err: error }, 'the embedding model is unavailable: building a lexical-only index (rebuild once the model is available)');
+    }
+    const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir: config.indexDir, ...(embedder ? { embedder } : {}) });
+    log.info({ reports: summary.reports, paragraphs: summary.paragraphs, embedded: summary.vectors?.embedded ?? 0, ms: Math.round(summary.timings.totalMs) }, 'built the sample index');
+  }
+  const meta = loadSnapshot<IndexMeta>(config.indexDir, []).manifest.meta;
+  if (meta.vector && !embedder) {
+    try {
+      embedder = await load(meta.vector.model.name);
+    } catch (error) {
+      if (!isSearchError(error, 'MODEL_UNAVAILABLE')) throw error;
+      log.warn({ err: error }, 'the embedding model is unavailable: serving mode bm25 only');
+    }
+  }
+  const engine = Engine.open({ indexDir: config.indexDir, ...(embedder ? { embedder } : {}) });
+  return { engine, ...(embedder ? { embedder } : {}) };
+}
+
+/** Starts a server from flags and environment (used by `shoal start` and tests). */
+export async function startFromFlags(argv: string[], env: NodeJS.ProcessEnv, log?: Logger): Promise<RunningServer> {
+  const { values } = parseFlags(argv, START_FLAGS, false);
+  const config = parseServerConfig(values, env, { indexDir: indexDirOf(values.index) });
+  return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l) => (await openEngine(config, l)).engine });
+}
+
+/**
+ * `shoal start`: serves the API and the search page until SIGINT or SIGTERM, building an index over
+ * the bundled sample reports on first run.
  */
 export async function startCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { index: { type: 'string' } }, false);
-  const indexDir = indexDirOf(values.index);
-  if (!existsSync(indexDir) || readCurrent(indexDir) === undefined) {
-    io.out(`no index in ${indexDir}: building one over the sample reports in ${SAMPLES_DIR}`);
-    let embedder: Embedder | undefined;
-    try {
-      embedder = await embedderFrom({}, io);
-    } catch (error) {
-      if (!isSearchError(error) || error.code !== 'MODEL_UNAVAILABLE') throw error;
-      io.err(`warning: ${error.message}`);
-      io.err('warning: building a lexical-only index (no embeddings); rebuild it once the model is available');
-    }
-    const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir, ...(embedder ? { embedder } : {}) });
-    const embedded = summary.vectors ? `, ${summary.vectors.embedded} embedded with ${summary.vectors.model}` : '';
-    io.out(`indexed ${summary.reports} reports into ${summary.paragraphs} paragraphs${embedded} in ${summary.timings.totalMs.toFixed(0)} ms`);
+  if (argv.includes('--help')) {
+    io.out(START_USAGE);
+    return 0;
   }
-  const { searcher, generation } = openIndex(indexDir);
-  io.out(`index ${indexDir} (generation ${generation}) is ready: ${searcher.size} paragraphs`);
-  io.out('search it with:');
-  io.out(`  npm run search -- "coast guard vessels near the islands"`);
-  io.out(`  npm run search -- '+"coast guard" -typhoon' --explain`);
-  io.out(`  npm run search -- "territorial disputes near islands" --mode vector`);
-  io.out('rebuild it from your own reports with:');
-  io.out('  npm run index:rebuild -- <reports file or folder>');
+  const server = await startFromFlags(argv, process.env);
+  await server.ready;
+  if (server.state.engine) {
+    io.err(`shoal is serving ${server.state.engine.stats().paragraphs} paragraphs at ${server.url}`);
+    io.err(`  search page: ${server.url}/   API reference: ${server.url}/docs`);
+    io.err(`  curl '${server.url}/search?q=territorial+disputes+near+islands&k=3'`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
   return 0;
 }

@@ -11,6 +11,9 @@ export const ERROR_CODES = {
   INDEX_CORRUPT: { httpStatus: 500, summary: 'An index file fails its checksum or cannot be decoded.' },
   INDEX_INCOMPATIBLE: { httpStatus: 500, summary: 'The index was written by an incompatible format or analyzer.' },
   NOT_FOUND: { httpStatus: 404, summary: 'The requested item does not exist.' },
+  PAYLOAD_TOO_LARGE: { httpStatus: 413, summary: 'The request body is larger than the server accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, summary: 'The request body has a content type the route does not accept.' },
+  UNAVAILABLE: { httpStatus: 503, summary: 'shoal is starting up or cannot serve the request right now.' },
   MODEL_UNAVAILABLE: { httpStatus: 503, summary: 'The embedding model is not provisioned and no source could supply it.' },
   INTERNAL: { httpStatus: 500, summary: 'An invariant was broken inside shoal.' },
 } as const;

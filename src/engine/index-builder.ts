@@ -5,7 +5,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphs, encodeParagraphs, loadSnapshot, saveSnapshot, type Snapshot } from '../storage/index.ts';
+import { decodeParagraphs, encodeParagraphs, journalPosition, loadSnapshot, saveSnapshot, type JournalPosition, type Snapshot } from '../storage/index.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
@@ -28,6 +28,11 @@ export interface IndexMeta {
   segments: Array<{ file: string; docBase: number; docCount: number }>;
   /** The embeddings, when the index has them. */
   vector?: VectorMeta;
+  /**
+   * The write journal's position when the build started: the build's inputs supersede the writes up
+   * to it; later writes are applied on top of this generation when it is opened.
+   */
+  journal?: JournalPosition;
 }
 
 /** What the manifest records about an index's embeddings. */
@@ -145,7 +150,8 @@ export async function buildInMemory(reports: readonly Report[], partial: DeepPar
 /** Opens a searcher over an in-memory index. */
 export function searcherOf(built: BuiltIndex, bm25?: Bm25Options): Searcher {
   const lexical = new LexicalSearcher(built.segments, createAnalyzer(built.options.analyzer), bm25);
-  return new Searcher(built.paragraphs, lexical, built.vectors?.index);
+  const store = built.vectors ? ExactVectorIndex.fromVectors(built.vectors.data, built.vectors.model.dimension) : undefined;
+  return new Searcher({ paragraphs: built.paragraphs, lexical, ...(built.vectors ? { vectors: built.vectors.index, store } : {}) });
 }
 
 /** Options of {@link buildIndex}. */
@@ -190,6 +196,8 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   createAnalyzer(options.analyzer); // validate before any work
   if (request.embedder) validateVectorIndexOptions(options.vector);
   const t0 = performance.now();
+  // Writes acknowledged from here on are not in the inputs: they stay in the journal, applied on top.
+  const journal = journalPosition(request.indexDir);
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const read = readReports(request.inputs, { strict: request.strict ?? false });
   if (read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
@@ -226,6 +234,7 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     options,
     counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms, postings },
     segments: listed,
+    ...(journal ? { journal } : {}),
   };
   if (vectors) {
     files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
@@ -270,11 +279,15 @@ function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
     a.batchSize === b.batchSize;
 }
 
-/** An opened index: its searcher and manifest facts. */
+/** An opened index: its searcher, manifest facts, and the parts a live index grows from. */
 export interface OpenedIndex {
   searcher: Searcher;
   generation: string;
   meta: IndexMeta;
+  paragraphs: Paragraph[];
+  segments: BuiltSegment[];
+  /** The embeddings: the index searches walk, the vectors by doc id, and each one's text key. */
+  vectors?: { index: VectorIndex; store: ExactVectorIndex; keys: Uint8Array };
 }
 
 /**
@@ -306,10 +319,14 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
   });
   const lexical = new LexicalSearcher(segments, analyzer, bm25);
   const vectors = meta.vector ? openVectors(snapshot, meta.vector, meta.options) : undefined;
-  return { searcher: new Searcher(paragraphs, lexical, vectors), generation: snapshot.manifest.generation, meta };
+  return {
+    searcher: new Searcher({ paragraphs, lexical, ...(vectors ? { vectors: vectors.index, store: vectors.store } : {}) }),
+    generation: snapshot.manifest.generation, meta, paragraphs, segments, ...(vectors ? { vectors } : {}),
+  };
 }
 
-function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options: IndexOptions): VectorIndex {
+// The index vector searches walk, and the vectors by doc id (the same memory when the index is exact).
+function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options: IndexOptions): NonNullable<OpenedIndex['vectors']> {
   const { dimension } = vector.model;
   const data = snapshot.files.get(VECTORS_FILE);
   const keys = snapshot.files.get(VECTOR_KEYS_FILE);
@@ -317,11 +334,12 @@ function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options:
   if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
     throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
   }
-  if (vector.kind === 'exact') return ExactVectorIndex.fromVectors(floatsOf(data), dimension);
+  const store = ExactVectorIndex.fromVectors(floatsOf(data), dimension);
+  if (vector.kind === 'exact') return { index: store, store, keys };
   if (!snapshot.files.has(GRAPH_FILE)) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${GRAPH_FILE}`);
   const graph = HnswVectorIndex.load(join(snapshot.dir, GRAPH_FILE), dimension, options.vector.hnsw);
   if (graph.size !== vector.count) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${GRAPH_FILE}: holds ${graph.size} vectors, expected ${vector.count}`);
-  return graph;
+  return { index: graph, store, keys };
 }
 
 /**

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../core/types.ts';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { thrownSearchError } from '../../tests/support/errors.ts';
+import { buildIndex, Engine, paragraphMatcher, type SearchRequest } from './index.ts';
+
+let tmp: string;
+let indexDir: string;
+const embedder = fakeEmbedder(32);
+const reports = corpus(40);
+let engine: Engine;
+
+const report = (id: string, paragraphs: string[], extra: Partial<Report> = {}): Report => ({
+  id, title: `Report ${id}`, tags: [], body: paragraphs.join('\n\n'), origin: 'test', ...extra,
+});
+const keys = async (request: SearchRequest) => (await engine.search(request)).hits.map((h) => h.key);
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-engine-'));
+  indexDir = join(tmp, 'index');
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), reports)], indexDir, embedder });
+  engine = Engine.open({ indexDir, embedder });
+});
+
+afterAll(() => {
+  engine.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('Engine search', () => {
+  it('defaults to hybrid when the index has embeddings, and each mode answers', async () => {
+    const hybrid = await engine.search({ q: 'harbour dredging' });
+    expect(hybrid.mode).toBe('hybrid');
+    expect(hybrid.hits).toHaveLength(10);
+    for (const mode of ['bm25', 'vector'] as const) expect((await engine.search({ q: 'harbour dredging', mode })).hits).toHaveLength(10);
+  });
+
+  it('refuses an empty query and names the field', async () => {
+    const error = await engine.search({ q: '   ' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'q' } });
+  });
+
+  it.each(['hybrid', 'bm25', 'vector'] as const)('pages of mode %s are slices of one list: never a repeat or a skip', async (mode) => {
+    const q = 'harbour wool grain report';
+    const whole = await keys({ q, mode, k: 30 });
+    expect(whole).toHaveLength(30);
+    const pages = [];
+    for (let offset = 0; offset < 30; offset += 7) pages.push(...(await keys({ q, mode, k: 7, offset })));
+    expect(pages.slice(0, 30)).toEqual(whole);
+    expect(new Set(whole).size).toBe(whole.length);
+  });
+
+  it('hybrid with alpha 1 ranks as the vector search, with alpha 0 as BM25 (weight 0 is honoured)', async () => {
+    const q = 'fleece merino auction';
+    expect((await keys({ q, alpha: 1, k: 20 }))).toEqual(await keys({ q, mode: 'vector', k: 20 }));
+    expect((await keys({ q, alpha: 0, k: 10 }))).toEqual(await keys({ q, mode: 'bm25', k: 10 }));
+  });
+
+  it('explains hybrid hits: BM25 terms add up, similarity is the vector score, ranks match each retriever', async () => {
+    const q = 'ferry grounding reef';
+    const { hits } = await engine.search({ q, explain: true, k: 5 });
+    const bm25 = await engine.search({ q, mode: 'bm25', k: 100 });
+    const vector = await engine.search({ q, mode: 'vector', k: 100 });
+    for (const hit of hits) {
+      const e = hit.explain!;
+      expect(e.fusion!.score).toBe(hit.score);
+      expect(e.bm25!.terms.reduce((s, t) => s + t.score, 0)).toBeCloseTo(e.bm25!.score, 9);
+      const lexicalRank = bm25.hits.findIndex((h) => h.key === hit.key);
+      expect(e.bm25!.rank).toBe(lexicalRank < 0 ? null : lexicalRank + 1);
+      const vectorHit = vector.hits.findIndex((h) => h.key === hit.key);
+      expect(e.vector!.rank).toBe(vectorHit < 0 ? null : vectorHit + 1);
+      if (vectorHit >= 0) expect(e.vector!.similarity).toBe(vector.hits[vectorHit]!.score);
+    }
+  });
+
+  it.each(['hybrid', 'bm25', 'vector'] as const)('mode %s filters inside the retrievers: k results whenever k match', async (mode) => {
+    // Every paragraph says "report"; the filter accepts three reports (8 paragraphs) of one topic.
+    const filter = { source: ['Farm Weekly'], tags: ['wool'], dateFrom: '2024-01-01', dateTo: '2025-12-31' };
+    const accept = paragraphMatcher(filter);
+    const { hits } = await engine.search({ q: 'harbour report', mode, filter, k: 5 });
+    expect(reports.filter((r) => r.source === 'Farm Weekly' && r.tags.includes('wool')).map((r) => r.id)).toEqual(['r001', 'r016', 'r031']);
+    expect(hits.length).toBe(5);
+    for (const h of hits) expect(accept({ ...h, start: 0, end: 0 })).toBe(true);
+  });
+
+  it('a report id filter returns exactly that report', async () => {
+    const { hits } = await engine.search({ q: 'report', filter: { reportId: ['r007'] }, k: 10 });
+    expect(hits.map((h) => h.reportId)).toEqual(['r007', 'r007', 'r007'].slice(0, hits.length));
+    expect(hits.length).toBe(reports[7]!.text.split('\n').length);
+  });
+
+  it('refuses a malformed date filter, naming the field', async () => {
+    const error = await engine.search({ q: 'harbour', filter: { dateFrom: '2024-13-45' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'dateFrom' } });
+  });
+
+  it('groups by report in every mode: one paragraph per report', async () => {
+    for (const mode of ['hybrid', 'bm25', 'vector'] as const) {
+      const { hits } = await engine.search({ q: 'harbour dredging channel', mode, groupByReport: true, k: 5 });
+      expect(new Set(hits.map((h) => h.reportId)).size).toBe(hits.length);
+    }
+  });
+
+  it('highlights matched words (escaped HTML) and the sentence closest to the query', async () => {
+    const { hits } = await engine.search({ q: 'merino fleece', highlight: true, k: 3 });
+    for (const hit of hits) {
+      const h = hit.highlight!;
+      for (const [s, e] of h.terms) expect(['merino', 'fleece']).toContain(hit.text.slice(s, e).toLowerCase());
+      expect(h.snippet.replace(/<\/?(mark|strong)>/g, '')).toBe(hit.text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;'));
+      expect(h.sentence).toBeDefined();
+      expect(h.snippet).toContain(`<strong>${hit.text.slice(h.sentence!.start, h.sentence!.end)}`.replace(/<strong>(.*)$/, '<strong>'));
+    }
+  });
+});
+
+describe('Engine writes', () => {
+  it('adds, replaces (re-embedding only changed paragraphs) and deletes reports; searches see each write', async () => {
+    const before = engine.stats();
+    const added = await engine.putReports([report('w1', ['Zeppelin hangar opens near the airfield.', 'The airship company plans tours over the bay.'])]);
+    expect(added).toMatchObject({ reports: ['w1'], paragraphs: 2, embedded: 2, reused: 0 });
+    expect((await engine.search({ q: 'zeppelin', mode: 'bm25' })).hits[0]!.key).toBe('w1#0');
+    expect(engine.stats()).toMatchObject({ reports: before.reports + 1, paragraphs: before.paragraphs + 2 });
+
+    const replaced = await engine.putReports([report('w1', ['Zeppelin hangar opens near the airfield.', 'Tours were cancelled after a storm.'])]);
+    expect(replaced).toMatchObject({ embedded: 1, reused: 1 });
+    expect(engine.report('w1')!.map((p) => p.text)).toEqual(['Zeppelin hangar opens near the airfield.', 'Tours were cancelled after a storm.']);
+    expect((await engine.search({ q: 'airship', mode: 'bm25' })).hits).toEqual([]);
+    const zeppelin = await keys({ q: 'zeppelin hangar tours storm', k: 50 });
+    expect(zeppelin.filter((k) => k.startsWith('w1#'))).toHaveLength(2); // never the old and new paragraph both
+
+    expect(engine.deleteReport('w1')).toMatchObject({ deleted: true });
+    expect(engine.report('w1')).toBeUndefined();
+    expect(await keys({ q: 'zeppelin', mode: 'bm25' })).toEqual([]);
+    expect((await keys({ q: 'zeppelin', mode: 'vector', k: 100 })).some((k) => k.startsWith('w1#'))).toBe(false);
+    expect(engine.deleteReport('w1')).toEqual({ deleted: false });
+    expect(engine.stats()).toMatchObject({ reports: before.reports, paragraphs: before.paragraphs });
+  });
+
+  it('a write is durable: a new engine over the folder replays the journal', async () => {
+    await engine.putReports([report('durable-1', ['Lanterns line the canal for the autumn festival.'])]);
+    engine.deleteReport('r001');
+    const reopened = Engine.open({ indexDir, embedder });
+    try {
+      expect(reopened.report('durable-1')!.map((p) => p.text)).toEqual(['Lanterns line the canal for the autumn festival.']);
+      expect(reopened.report('r001')).toBeUndefined();
+      expect(await reopened.search({ q: 'lanterns canal', mode: 'bm25', k: 3 })).toMatchObject({ hits: [{ key: 'durable-1#0' }] });
+      const { segments: _a, ...replayed } = reopened.stats(); // replayed writes share one segment
+      const { segments: _b, ...live } = engine.stats();
+      expect(replayed).toEqual(live);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('reload switches to a rebuilt generation and keeps the writes made after the rebuild started', async () => {
+    const generation = engine.generation;
+    expect(engine.reload()).toBe(false);
+    const file = writeCorpus(join(tmp, 'rebuild'), corpus(10));
+    const rebuilt = buildIndex({ inputs: [file], indexDir, embedder });
+    await engine.putReports([report('during-rebuild', ['Written while the rebuild ran: kept on top of it.'])]);
+    await rebuilt;
+    expect(engine.reload()).toBe(true);
+    expect(engine.generation).not.toBe(generation);
+    expect(engine.report('r020')).toBeUndefined(); // the rebuild's inputs define the collection
+    expect(engine.report('during-rebuild')).toBeDefined();
+    expect(engine.report('durable-1')).toBeUndefined(); // written before the rebuild: superseded by it
+  });
+
+  it('refuses writes with no reports', async () => {
+    await expect(engine.putReports([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('after any sequence of writes, reports, searches and counts agree with a plain map of the reports', async () => {
+    const dir = join(tmp, 'model-check');
+    const base = corpus(6);
+    await buildIndex({ inputs: [writeCorpus(join(dir, 'in'), base)], indexDir: join(dir, 'index'), embedder });
+    const live = Engine.open({ indexDir: join(dir, 'index'), embedder });
+    const ids = ['r000', 'r001', 'r002', 'n1', 'n2'];
+    const texts = ['harbour berth silt', 'wool auction bids', 'grain silo drought', 'ferry reef coast'];
+    // The engine carries its state from one run to the next, and so does the model.
+    const model = new Map(base.map((r) => [r.id, r.text.split('\n')]));
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.record({ id: fc.constantFrom(...ids), del: fc.boolean(), a: fc.constantFrom(...texts), b: fc.constantFrom(...texts) }), { maxLength: 8 }),
+        async (ops) => {
+          for (const op of ops) {
+            if (op.del) {
+              live.deleteReport(op.id);
+              model.delete(op.id);
+            } else {
+              const paragraphs = [`The first paragraph is about ${op.a}.`, `The second paragraph is about ${op.b}.`];
+              await live.putReports([report(op.id, paragraphs)]);
+              model.set(op.id, paragraphs);
+            }
+          }
+          for (const id of ids) expect(live.report(id)?.map((p) => p.text)).toEqual(model.get(id));
+          const { hits } = await live.search({ q: 'harbour wool grain ferry', k: 100 });
+          expect(new Set(hits.map((h) => h.key)).size).toBe(hits.length);
+          for (const h of hits) expect(model.get(h.reportId)?.[h.ordinal]).toBe(h.text);
+          expect(live.stats().paragraphs).toBe([...model.values()].reduce((n, p) => n + p.length, 0));
+        },
+      ), { numRuns: 25, seed: 4 });
+    } finally {
+      live.close();
+    }
+  });
+});
+
+describe('Engine without the model', () => {
+  it('serves bm25 only and says why other modes fail', async () => {
+    const lexicalOnly = Engine.open({ indexDir });
+    try {
+      expect((await lexicalOnly.search({ q: 'harbour' })).mode).toBe('bm25');
+      const error = await lexicalOnly.search({ q: 'harbour', mode: 'hybrid' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'mode' } });
+      await expect(lexicalOnly.putReports([report('x', ['text'])])).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    } finally {
+      lexicalOnly.close();
+    }
+  });
+
+  it('refuses a model other than the index\'s', () => {
+    expect(thrownSearchError(() => Engine.open({ indexDir, embedder: fakeEmbedder(16) })).code).toBe('INDEX_INCOMPATIBLE');
+  });
+});

@@ -1,0 +1,289 @@
+import { SearchError } from '../core/errors.ts';
+import type { Paragraph, Report } from '../core/types.ts';
+import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } from '../embedding/index.ts';
+import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
+import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
+import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
+import { checkModel, embeddingText, openIndex, paragraphsOf } from './index-builder.ts';
+import { LiveIndex } from './live-index.ts';
+import type { HybridOptions, SearchHit } from './searcher.ts';
+
+/** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
+export type SearchMode = 'hybrid' | 'bm25' | 'vector';
+
+/** A search as the engine takes it (the HTTP API and the CLI build one). */
+export interface SearchRequest extends HybridOptions {
+  /** The query text; BM25 reads its syntax (words, "phrases", +required, -excluded, prefix*). */
+  q: string;
+  /** Default `hybrid` when the index has embeddings, else `bm25`. */
+  mode?: SearchMode;
+  /** Attach {@link Highlight}s: matched words, and the sentence closest to the query. Default false. */
+  highlight?: boolean;
+}
+
+/** A hit with its highlight, when asked for. */
+export interface ResultHit extends SearchHit {
+  highlight?: Highlight;
+}
+
+/** The answer to a {@link SearchRequest}. */
+export interface SearchResult {
+  query: string;
+  mode: SearchMode;
+  /** The index generation that answered, and how many writes it had on top. */
+  generation: string;
+  hits: ResultHit[];
+  timings: { embedMs: number; searchMs: number; highlightMs: number; totalMs: number };
+}
+
+/** What a write did. */
+export interface WriteResult {
+  /** Ids of the reports written, in order. */
+  reports: string[];
+  paragraphs: number;
+  /** Paragraphs that went through the model, and those whose vectors were reused (unchanged text). */
+  embedded: number;
+  reused: number;
+  /** Journal sequence number of the last write (durable). */
+  seq: number;
+}
+
+/** Counts and facts about the index being served. */
+export interface EngineStats {
+  indexDir: string;
+  generation: string;
+  reports: number;
+  paragraphs: number;
+  deletedParagraphs: number;
+  segments: number;
+  /** Writes applied on top of the generation (from the journal). */
+  writesSinceBuild: number;
+  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number };
+}
+
+/** Options of {@link Engine.open}. */
+export interface EngineOptions {
+  indexDir: string;
+  /** The model the index was embedded with; without it only mode bm25 is served and writes are lexical-only indexes only. */
+  embedder?: Embedder;
+  bm25?: Bm25Options;
+}
+
+// Sentence vectors for highlights, by text: searches for related queries keep hitting the same paragraphs.
+const SENTENCE_CACHE_SIZE = 4096;
+
+/**
+ * The engine a server or command talks to: the live index (a generation plus the journal's writes),
+ * the embedder, and the write path. Searches are answered from one state of the index; writes are
+ * made durable in the journal, then applied; a reload switches to a new generation in one step.
+ */
+export class Engine {
+  private index: LiveIndex;
+  private readonly sentenceVectors = new Map<string, Float32Array>();
+
+  private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
+    this.index = index;
+  }
+
+  /**
+   * Opens the live generation of an index folder and applies the journal's writes it lacks. Throws
+   * `INDEX_NOT_FOUND`, `INDEX_CORRUPT`, or `INDEX_INCOMPATIBLE` (also when the embedder is not the
+   * index's model).
+   */
+  static open(options: EngineOptions): Engine {
+    const journal = Journal.open(options.indexDir);
+    try {
+      return new Engine(options, journal, Engine.load(options, journal));
+    } catch (error) {
+      journal.close();
+      throw error;
+    }
+  }
+
+  private static load(options: EngineOptions, journal: Journal): LiveIndex {
+    const opened = openIndex(options.indexDir, options.bm25);
+    if (options.embedder) checkModel(opened.meta, options.embedder.info);
+    const index = new LiveIndex(opened, options.bm25);
+    index.apply(journal.since(opened.meta.journal));
+    return index;
+  }
+
+  /** The generation being served. */
+  get generation(): string {
+    return this.index.generation;
+  }
+
+  /** True when the index has embeddings and the model is loaded: modes hybrid and vector work. */
+  get semantic(): boolean {
+    return this.index.hasVectors && this.options.embedder !== undefined;
+  }
+
+  /**
+   * Switches to the folder's live generation when it changed (a rebuild finished), with the journal's
+   * later writes applied. The switch is one assignment: a search runs wholly on the old or the new
+   * index. Returns whether it switched.
+   */
+  reload(): boolean {
+    const current = readCurrent(this.options.indexDir);
+    if (current === undefined || current === this.index.generation) return false;
+    this.index = Engine.load(this.options, this.journal);
+    this.sentenceVectors.clear();
+    return true;
+  }
+
+  /** Ranks paragraphs for a request. */
+  async search(request: SearchRequest): Promise<SearchResult> {
+    const t0 = performance.now();
+    const query = request.q.trim();
+    if (query === '') throw new SearchError('INVALID_ARGUMENT', 'the query is empty', { details: { field: 'q' } });
+    const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
+    if (mode !== 'bm25' && !this.semantic) {
+      const why = this.index.hasVectors ? 'the embedding model is not loaded' : 'this index has no embeddings (it was built without a model)';
+      throw new SearchError('INVALID_ARGUMENT', `mode ${mode} needs embeddings: ${why}; use mode bm25`, { details: { field: 'mode' } });
+    }
+    const wantsVector = mode !== 'bm25' || (request.highlight === true && this.semantic);
+    const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
+    const t1 = performance.now();
+    // From here to the end of the ranking nothing awaits: one state of the index answers.
+    const index = this.index;
+    const searcher = index.searcher;
+    const hits: ResultHit[] = mode === 'bm25' ? searcher.search(query, request)
+      : mode === 'vector' ? searcher.searchVector(vector!, request)
+        : searcher.searchHybrid(query, vector!, request);
+    const t2 = performance.now();
+    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector);
+    const t3 = performance.now();
+    return {
+      query, mode, generation: index.generation, hits,
+      timings: { embedMs: t1 - t0, searchMs: t2 - t1, highlightMs: t3 - t2, totalMs: t3 - t0 },
+    };
+  }
+
+  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined): Promise<void> {
+    const sentences = hits.map((h) => sentencesOf(h.text));
+    const best = vector ? await this.closestSentences(sentences, vector) : [];
+    hits.forEach((hit, i) => {
+      const terms = matchedTerms(hit.text, query, analyzer);
+      const sentence = best[i];
+      hit.highlight = { snippet: renderSnippet(hit.text, terms, sentence), terms, ...(sentence ? { sentence } : {}) };
+    });
+  }
+
+  // For each paragraph of two or more sentences, the sentence whose embedding is closest to the query.
+  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array): Promise<Array<Highlight['sentence']>> {
+    const embedder = this.options.embedder!;
+    const missing = [...new Set(paragraphs.filter((s) => s.length > 1).flat().map((s) => s.text).filter((t) => !this.sentenceVectors.has(t)))];
+    if (missing.length > 0) {
+      const vectors = await embedder.embedDocuments(missing);
+      missing.forEach((text, i) => this.rememberSentence(text, vectors[i]!));
+    }
+    return paragraphs.map((sentences) => {
+      if (sentences.length < 2) return undefined;
+      let best: Highlight['sentence'];
+      for (const s of sentences) {
+        const similarity = dot(this.sentenceVectors.get(s.text)!, query);
+        if (!best || similarity > best.similarity) best = { start: s.start, end: s.end, similarity };
+      }
+      return best;
+    });
+  }
+
+  private rememberSentence(text: string, vector: Float32Array): void {
+    if (this.sentenceVectors.size >= SENTENCE_CACHE_SIZE) this.sentenceVectors.delete(this.sentenceVectors.keys().next().value!);
+    this.sentenceVectors.set(text, vector);
+  }
+
+  /** A live report's paragraphs in order, or undefined. */
+  report(reportId: string): Paragraph[] | undefined {
+    return this.index.report(reportId)?.paragraphs;
+  }
+
+  /**
+   * Adds or replaces reports: splits them into paragraphs, embeds the paragraphs whose text is new
+   * (unchanged paragraphs of a replaced report keep their vectors), appends the writes to the journal
+   * (durable when this resolves) and applies them. A later report with the same id in one call wins.
+   */
+  async putReports(reports: readonly Report[]): Promise<WriteResult> {
+    if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
+    const embedder = this.options.embedder;
+    const index = this.index;
+    if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
+    const byId = new Map(reports.map((r) => [r.id, r])); // the last report with an id wins
+    const ids = [...byId.keys()];
+    const paragraphsOfReport = [...byId.values()].map((r) => paragraphsOf([r], index.meta.options, index.hasVectors ? embedder : undefined));
+    const writes: JournalWrite[] = [];
+    let embedded = 0;
+    let reused = 0;
+    if (index.hasVectors) {
+      // Vectors of the paragraphs being replaced, reusable where a text did not change.
+      const cache = new EmbeddingCache(embedder!.info.dimension);
+      for (const id of byId.keys()) {
+        for (const doc of index.report(id)?.docIds ?? []) {
+          const e = index.embeddingOf(doc);
+          if (e) cache.set(Buffer.from(e.key).toString('hex'), e.vector);
+        }
+      }
+      const all = paragraphsOfReport.flat();
+      const result = await embedWithCache(embedder!, all.map(embeddingText), cache);
+      embedded = result.embedded;
+      reused = result.cacheHits;
+      const dimension = embedder!.info.dimension;
+      let at = 0;
+      paragraphsOfReport.forEach((paragraphs, r) => {
+        const n = paragraphs.length;
+        writes.push({
+          op: 'put', reportId: ids[r]!, paragraphs,
+          vectors: result.vectors.slice(at * dimension, (at + n) * dimension),
+          keys: result.keys.slice(at * EMBEDDING_KEY_BYTES, (at + n) * EMBEDDING_KEY_BYTES),
+        });
+        at += n;
+      });
+    } else {
+      paragraphsOfReport.forEach((paragraphs, r) => writes.push({ op: 'put', reportId: ids[r]!, paragraphs }));
+    }
+    const seqs = this.commit(writes);
+    return { reports: ids, paragraphs: writes.reduce((n, w) => n + (w.op === 'put' ? w.paragraphs.length : 0), 0), embedded, reused, seq: seqs.at(-1)! };
+  }
+
+  /** Deletes a report; false when there is no such report. Durable when this returns true. */
+  deleteReport(reportId: string): { deleted: boolean; seq?: number } {
+    if (!this.index.report(reportId)) return { deleted: false };
+    const [seq] = this.commit([{ op: 'delete', reportId }]);
+    return { deleted: true, seq: seq! };
+  }
+
+  // Journal first (durable), then memory, in one synchronous step: the order of the journal is the
+  // order of application, and a reload cannot slip between the two.
+  private commit(writes: JournalWrite[]): number[] {
+    const seqs = this.journal.append(writes);
+    this.index.apply(writes.map((w, i) => ({ ...w, seq: seqs[i]! })));
+    return seqs;
+  }
+
+  /** Counts and facts about the served index. */
+  stats(): EngineStats {
+    const index = this.index;
+    const model = index.meta.vector?.model;
+    return {
+      indexDir: this.options.indexDir,
+      generation: index.generation,
+      reports: index.reportCount,
+      paragraphs: index.searcher.size,
+      deletedParagraphs: index.deletedCount,
+      segments: index.segmentCount,
+      writesSinceBuild: index.appliedWrites,
+      ...(model && index.searcher.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.vectors.kind, vectors: index.searcher.vectors.size } } : {}),
+    };
+  }
+
+  /** Closes the journal. */
+  close(): void {
+    this.journal.close();
+  }
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}

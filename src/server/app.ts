@@ -1,0 +1,254 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { routePath } from 'hono/route';
+import type { Logger } from 'pino';
+import { SearchError } from '../core/errors.ts';
+import type { Report } from '../core/types.ts';
+import type { Engine, SearchRequest } from '../engine/index.ts';
+import type { FusionOptions } from '../hybrid/index.ts';
+import { parseJsonlReport, parseMarkdownReport } from '../ingest/index.ts';
+import { apiReferencePage } from './docs-page.ts';
+import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import {
+  ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, SearchRequestSchema, SearchResponseSchema, StatsSchema,
+  WriteResponseSchema, type SearchRequestBody,
+} from './schemas.ts';
+import { searchPage } from './search-page.ts';
+
+/** Where the engine stands: being opened (model loading, index opening), serving, or failed to open. */
+export interface EngineState {
+  engine?: Engine;
+  /** Set when opening failed: the server stays up to say why (`/readyz`, every route that needs the engine). */
+  error?: SearchError;
+}
+
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  state: EngineState;
+  log: Logger;
+  /** Largest request body accepted, in bytes. Default 10 MiB. */
+  maxBodyBytes?: number;
+  version?: string;
+  metrics?: Metrics;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const errors = {
+  400: json(ErrorSchema, 'Invalid request (the details name the field)'),
+  503: json(ErrorSchema, 'Not ready (starting up, or the index cannot be opened)'),
+};
+
+/**
+ * The HTTP API over an engine: search, report writes and reads, stats, health, metrics, the OpenAPI
+ * document, an API reference page and the search page. Every 4xx/5xx has the body
+ * `{"error":{"code","message","details"}}`.
+ */
+export function createApp(options: AppOptions): OpenAPIHono {
+  const { state, log } = options;
+  const started = Date.now();
+  const metrics = options.metrics ?? createMetrics(() => state.engine?.stats());
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return errorResponse(c, validationError(result.error, result.target === 'json' ? 'body' : result.target));
+    },
+  });
+  const engineOf = (): Engine => {
+    if (state.engine) return state.engine;
+    throw state.error ?? new SearchError('UNAVAILABLE', 'shoal is starting: the index and the model are loading');
+  };
+
+  // Outermost: metrics and access log per route, and one error shape for responses made by middleware.
+  app.use('*', async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    if (c.res.status >= 400 && !c.res.headers.get('content-type')?.includes('application/json')) {
+      const text = await c.res.clone().text();
+      const code = codeForStatus(c.res.status);
+      c.res = errorResponse(c, new SearchError(code, text.trim() || code.toLowerCase().replace(/_/g, ' ')));
+    }
+    const route = c.res.status === 404 && routePath(c) === '/*' ? 'unmatched' : routePath(c);
+    const seconds = (performance.now() - t0) / 1000;
+    metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.requestSeconds.observe({ method: c.req.method, route }, seconds);
+    log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(seconds * 1000).toFixed(2) }, 'request');
+  });
+  app.use('*', bodyLimit({ maxSize: options.maxBodyBytes ?? 10 * 1024 * 1024, onError: (c) => errorResponse(c, new SearchError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? 10 * 1024 * 1024} bytes`)) }));
+  app.onError((error, c) => toErrorResponse(error, c, log));
+  app.notFound((c) => errorResponse(c, new SearchError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
+
+  // ---- search
+  const runSearch = async (c: Context, body: SearchRequestBody) => {
+    const engine = engineOf();
+    const result = await engine.search(toSearchRequest(body));
+    const mode = result.mode;
+    metrics.searchSeconds.observe({ mode, stage: 'embed' }, result.timings.embedMs / 1000);
+    metrics.searchSeconds.observe({ mode, stage: 'rank' }, result.timings.searchMs / 1000);
+    metrics.searchSeconds.observe({ mode, stage: 'highlight' }, result.timings.highlightMs / 1000);
+    metrics.searchSeconds.observe({ mode, stage: 'total' }, result.timings.totalMs / 1000);
+    if (result.timings.embedMs > 0) metrics.embedSeconds.observe({ kind: 'query' }, result.timings.embedMs / 1000);
+    return c.json({ query: result.query, mode, generation: result.generation, k: body.k, offset: body.offset, hits: result.hits, tookMs: result.timings.totalMs, timings: result.timings }, 200);
+  };
+  const searchDescription = 'Ranks paragraphs for a query: hybrid (BM25 and embedding similarity, fused), bm25 or vector. Filters apply inside each retriever before its top-k. Pages are slices of one ranked list: they never repeat or skip a result.';
+  app.openapi(createRoute({
+    method: 'get', path: '/search', summary: 'Search (query parameters)', description: searchDescription,
+    request: { query: SearchRequestSchema },
+    responses: { 200: json(SearchResponseSchema, 'Ranked paragraphs'), ...errors },
+  }), (c) => runSearch(c, c.req.valid('query')) as never);
+  app.openapi(createRoute({
+    method: 'post', path: '/search', summary: 'Search (JSON body)', description: searchDescription,
+    request: { body: { content: { 'application/json': { schema: SearchRequestSchema } }, required: true } },
+    responses: { 200: json(SearchResponseSchema, 'Ranked paragraphs'), ...errors },
+  }), (c) => runSearch(c, c.req.valid('json')) as never);
+
+  // ---- reports
+  const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };
+  const writeResult = async (c: Context, reports: Report[], status: 200 | 201) => {
+    const t0 = performance.now();
+    const result = await engineOf().putReports(reports);
+    metrics.writes.inc({ op: 'put' }, result.reports.length);
+    if (result.embedded > 0) metrics.embedSeconds.observe({ kind: 'write' }, (performance.now() - t0) / 1000);
+    return c.json(result, status);
+  };
+  app.openapi(createRoute({
+    method: 'post', path: '/reports', summary: 'Add or replace reports',
+    description: `One report or a batch (up to the limit) as JSON, or one Markdown / plain-text report (YAML front matter with id, title, date, source, tags; or ?id=). A report whose id exists replaces it; only paragraphs whose text changed are embedded again. Acknowledged once durable.`,
+    request: {
+      query: z.object({ id: z.string().min(1).max(512).optional() }),
+      body: { content: { 'application/json': { schema: ReportBatchSchema }, ...textBody }, required: true },
+    },
+    responses: { 201: json(WriteResponseSchema, 'Written (durable)'), ...errors, 413: json(ErrorSchema, 'Body too large'), 415: json(ErrorSchema, 'Unsupported content type') },
+  }), async (c) => {
+    const reports = isJson(c) ? reportsFromJson(c.req.valid('json' as never) as z.infer<typeof ReportBatchSchema>) : [reportFromText(await c.req.text(), c.req.query('id'))];
+    return writeResult(c, reports, 201) as never;
+  });
+  app.openapi(createRoute({
+    method: 'put', path: '/reports/{id}', summary: 'Create or replace one report',
+    request: { params: IdParamSchema, body: { content: { 'application/json': { schema: ReportSchema }, ...textBody }, required: true } },
+    responses: { 200: json(WriteResponseSchema, 'Written (durable)'), ...errors },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    let report: Report;
+    if (isJson(c)) {
+      const body = c.req.valid('json' as never) as z.infer<typeof ReportSchema>;
+      if (body.id !== undefined && body.id !== id) throw new SearchError('INVALID_ARGUMENT', `the body's id "${body.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
+      report = reportFromJson({ ...body, id }, 0);
+    } else {
+      report = reportFromText(await c.req.text(), id);
+      if (report.id !== id) throw new SearchError('INVALID_ARGUMENT', `the front matter's id "${report.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
+    }
+    return writeResult(c, [report], 200) as never;
+  });
+  app.openapi(createRoute({
+    method: 'delete', path: '/reports/{id}', summary: 'Delete a report',
+    request: { params: IdParamSchema },
+    responses: { 200: json(z.object({ deleted: z.string(), seq: z.number().int() }), 'Deleted (durable)'), 404: json(ErrorSchema, 'No such report'), ...errors },
+  }), (c) => {
+    const { id } = c.req.valid('param');
+    const result = engineOf().deleteReport(id);
+    if (!result.deleted) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
+    metrics.writes.inc({ op: 'delete' });
+    return c.json({ deleted: id, seq: result.seq! }, 200);
+  });
+  app.openapi(createRoute({
+    method: 'get', path: '/reports/{id}', summary: 'A report and its paragraphs',
+    request: { params: IdParamSchema },
+    responses: { 200: json(ReportResponseSchema, 'The report'), 404: json(ErrorSchema, 'No such report'), ...errors },
+  }), (c) => {
+    const { id } = c.req.valid('param');
+    const paragraphs = engineOf().report(id);
+    if (!paragraphs) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
+    const first = paragraphs[0]!;
+    return c.json({
+      id, title: first.title, ...(first.date ? { date: first.date } : {}), ...(first.source ? { source: first.source } : {}), tags: first.tags,
+      paragraphs: paragraphs.map((p) => ({ key: p.key, ordinal: p.ordinal, text: p.text })),
+    }, 200);
+  });
+
+  // ---- operations
+  app.openapi(createRoute({
+    method: 'get', path: '/stats', summary: 'Index counts and facts',
+    responses: { 200: json(StatsSchema, 'Stats'), ...errors },
+  }), (c) => c.json({ ...engineOf().stats(), uptimeSeconds: (Date.now() - started) / 1000, version: options.version ?? '0.0.0' }, 200));
+  app.openapi(createRoute({
+    method: 'get', path: '/healthz', summary: 'Liveness: the process answers',
+    responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') },
+  }), (c) => c.json({ status: 'ok' as const }, 200));
+  app.openapi(createRoute({
+    method: 'get', path: '/readyz', summary: 'Readiness: index open and model loaded',
+    responses: {
+      200: json(z.object({ ready: z.literal(true), generation: z.string(), semantic: z.boolean() }), 'Ready'),
+      503: json(ErrorSchema, 'Not ready, and why'),
+    },
+  }), (c) => {
+    const engine = engineOf();
+    return c.json({ ready: true as const, generation: engine.generation, semantic: engine.semantic }, 200);
+  });
+  app.openapi(createRoute({
+    method: 'post', path: '/admin/reload', summary: 'Switch to the newest index generation (after a rebuild)',
+    responses: { 200: json(z.object({ reloaded: z.boolean(), generation: z.string() }), 'The generation now served'), ...errors },
+  }), (c) => {
+    const engine = engineOf();
+    const reloaded = engine.reload();
+    if (reloaded) log.info({ generation: engine.generation }, 'reloaded the index');
+    return c.json({ reloaded, generation: engine.generation }, 200);
+  });
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  const document = { openapi: '3.0.0', info: { title: 'shoal', version: options.version ?? '0.0.0', description: 'Hybrid (BM25 + embedding) search over reports.' } };
+  app.doc('/openapi.json', document);
+  app.get('/docs', (c) => c.html(apiReferencePage(app.getOpenAPIDocument(document) as Parameters<typeof apiReferencePage>[0])));
+  app.get('/', (c) => c.html(searchPage()));
+  return app;
+}
+
+function isJson(c: Context): boolean {
+  return (c.req.header('content-type') ?? '').toLowerCase().includes('json');
+}
+
+function toSearchRequest(body: SearchRequestBody): SearchRequest {
+  const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
+    : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
+  const filter = {
+    ...(body.dateFrom ? { dateFrom: body.dateFrom } : {}), ...(body.dateTo ? { dateTo: body.dateTo } : {}),
+    ...(body.source?.length ? { source: body.source } : {}), ...(body.reportId?.length ? { reportId: body.reportId } : {}), ...(body.tags?.length ? { tags: body.tags } : {}),
+  };
+  return {
+    q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
+    ...(body.mode ? { mode: body.mode } : {}), ...(fusion ? { fusion } : {}),
+    ...(body.alpha !== undefined ? { alpha: body.alpha } : {}), ...(body.candidates !== undefined ? { candidates: body.candidates } : {}),
+    ...(Object.keys(filter).length > 0 ? { filter } : {}),
+  };
+}
+
+function reportsFromJson(body: z.infer<typeof ReportBatchSchema>): Report[] {
+  const list = Array.isArray(body) ? body : 'reports' in body ? body.reports : [body];
+  return list.map((r, i) => reportFromJson(r, i));
+}
+
+// The file ingest's own parser checks dates, tags and ids, so a report reads the same from a file and the API.
+function reportFromJson(r: z.infer<typeof ReportSchema>, i: number): Report {
+  const field = (name: string) => `reports.${i}.${name}`;
+  if (r.id === undefined) throw new SearchError('INVALID_ARGUMENT', `${field('id')}: a report needs an id`, { details: { field: field('id') } });
+  if (r.body !== undefined && r.text !== undefined) throw new SearchError('INVALID_ARGUMENT', `${field('body')}: give body or text, not both`, { details: { field: field('body') } });
+  const { body, ...rest } = r;
+  try {
+    return parseJsonlReport(JSON.stringify({ ...rest, text: body ?? r.text ?? '' }), 'api');
+  } catch (error) {
+    if (error instanceof SearchError) throw new SearchError('INVALID_ARGUMENT', `reports.${i}: ${error.message}`, { details: { field: `reports.${i}` }, cause: error });
+    throw error;
+  }
+}
+
+function reportFromText(text: string, id: string | undefined): Report {
+  if (text.trim() === '') throw new SearchError('INVALID_ARGUMENT', 'the report body is empty', { details: { field: 'body' } });
+  try {
+    const report = parseMarkdownReport(text, id ?? '', 'api');
+    if (report.id === '') throw new SearchError('INVALID_ARGUMENT', 'a report needs an id: give one in the front matter or as ?id=', { details: { field: 'id' } });
+    return report;
+  } catch (error) {
+    if (error instanceof SearchError && error.code === 'INPUT_MALFORMED') throw new SearchError('INVALID_ARGUMENT', error.message, { details: { field: 'body' }, cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,57 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import type { z } from '@hono/zod-openapi';
+import { ERROR_CODES, SearchError, type ErrorCode } from '../core/errors.ts';
+
+/** The one error body of every 4xx and 5xx response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/** The response for a {@link SearchError}: its table status and the one error body. */
+export function errorResponse(c: Context, error: SearchError): Response {
+  const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+  return c.json(body, error.httpStatus as ContentfulStatusCode);
+}
+
+/** Zod issues as an `INVALID_ARGUMENT` error naming the first offending field (`k`, `reports.0.title`). */
+export function validationError(error: z.ZodError, where: string): SearchError {
+  const issues = error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+  const first = issues[0];
+  const field = first?.path || where;
+  const unknownKeys = error.issues.find((i) => i.code === 'unrecognized_keys') as { keys?: string[] } | undefined;
+  const message = unknownKeys?.keys ? `unknown ${where} field${unknownKeys.keys.length > 1 ? 's' : ''}: ${unknownKeys.keys.join(', ')}`
+    : `${field}: ${first?.message ?? 'invalid'}`;
+  return new SearchError('INVALID_ARGUMENT', message, { details: { field: unknownKeys?.keys?.[0] ?? field, issues } });
+}
+
+/**
+ * Maps anything thrown while handling a request to the one error shape: a {@link SearchError} by its
+ * code, Hono's HTTP exceptions (body too large, malformed JSON) by their status, and anything else to
+ * `INTERNAL`, logged with its stack and answered without internals.
+ */
+export function toErrorResponse(error: unknown, c: Context, log: Logger): Response {
+  if (error instanceof SearchError) {
+    if (error.httpStatus >= 500) log.error({ err: error, path: c.req.path }, error.message);
+    return errorResponse(c, error);
+  }
+  if (error instanceof HTTPException) {
+    const code = codeForStatus(error.status);
+    const message = error.status === 413 ? 'the request body is too large' : error.message || ERROR_CODES[code].summary;
+    return errorResponse(c, new SearchError(code, message));
+  }
+  log.error({ err: error, path: c.req.path, method: c.req.method }, 'unhandled error');
+  return errorResponse(c, new SearchError('INTERNAL', 'internal error (logged by the server)'));
+}
+
+/** The error code for an HTTP status produced outside shoal's own code (middleware, validators). */
+export function codeForStatus(status: number): ErrorCode {
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 503) return 'UNAVAILABLE';
+  if (status >= 400 && status < 500) return 'INVALID_ARGUMENT';
+  return 'INTERNAL';
+}

@@ -1,0 +1,44 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineStats } from '../engine/index.ts';
+
+// Latency buckets in seconds, from a cached BM25 lookup to a slow write.
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The server's Prometheus metrics, in a registry of their own (several apps can live in one process). */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  requestSeconds: Histogram<'method' | 'route'>;
+  searchSeconds: Histogram<'mode' | 'stage'>;
+  embedSeconds: Histogram<'kind'>;
+  writes: Counter<'op'>;
+}
+
+/**
+ * Creates the metrics: request counts and latency per route, search time per mode and stage (query
+ * embedding, ranking, highlighting), write counts, and index size gauges read from `stats` when
+ * scraped; plus Node's process metrics.
+ */
+export function createMetrics(stats: () => EngineStats | undefined): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'shoal_' });
+  const requests = new Counter({ name: 'shoal_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
+  const requestSeconds = new Histogram({ name: 'shoal_http_request_duration_seconds', help: 'HTTP request latency by method and route', labelNames: ['method', 'route'] as const, buckets: BUCKETS, registers: [registry] });
+  const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (embed, rank, highlight, total)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
+  const embedSeconds = new Histogram({ name: 'shoal_embed_duration_seconds', help: 'Embedding time by kind (query, write)', labelNames: ['kind'] as const, buckets: BUCKETS, registers: [registry] });
+  const writes = new Counter({ name: 'shoal_writes_total', help: 'Acknowledged writes by operation', labelNames: ['op'] as const, registers: [registry] });
+  const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
+    new Gauge({
+      name, help, registers: [registry],
+      collect() {
+        const s = stats();
+        if (s) this.set(read(s));
+      },
+    });
+  gauge('shoal_index_reports', 'Live reports in the index', (s) => s.reports);
+  gauge('shoal_index_paragraphs', 'Live paragraphs in the index', (s) => s.paragraphs);
+  gauge('shoal_index_deleted_paragraphs', 'Deleted paragraphs held until the next build', (s) => s.deletedParagraphs);
+  gauge('shoal_index_vectors', 'Paragraph vectors in the vector index', (s) => s.vector?.vectors ?? 0);
+  gauge('shoal_index_writes_since_build', 'Journal writes applied on top of the generation', (s) => s.writesSinceBuild);
+  return { registry, requests, requestSeconds, searchSeconds, embedSeconds, writes };
+}

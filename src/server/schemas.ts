@@ -1,0 +1,143 @@
+import { z } from '@hono/zod-openapi';
+import { MAX_CANDIDATES } from '../engine/index.ts';
+
+/** The largest page `/search` returns. */
+export const MAX_PAGE = 100;
+/** The deepest `/search` pages: offset + k beyond this is refused. */
+export const MAX_OFFSET = 10_000;
+/** The longest query accepted, in characters. */
+export const MAX_QUERY_CHARS = 2_000;
+/** The most reports one `POST /reports` may carry. */
+export const MAX_BATCH = 1_000;
+
+// Query strings carry everything as text: these accept the text forms and the JSON forms alike.
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '')]);
+const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+
+/** A search request: the same fields as query parameters (`GET`) or a JSON body (`POST`). */
+export const SearchRequestSchema = z.object({
+  q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ description: 'The query. BM25 reads words, "phrases", +required, -excluded, prefix*.', example: 'territorial disputes near islands' }),
+  k: int(1, MAX_PAGE).default(10).openapi({ description: `Results per page, 1–${MAX_PAGE}.` }),
+  offset: int(0, MAX_OFFSET).default(0).openapi({ description: 'Results to skip (pagination).' }),
+  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().openapi({ description: 'Default hybrid when the index has embeddings, else bm25.' }),
+  fusion: z.enum(['linear', 'rrf']).optional().openapi({ description: 'Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.' }),
+  normalization: z.enum(['minmax', 'zscore']).optional().openapi({ description: 'Linear fusion: min-max (default) or z-score normalisation over each candidate window.' }),
+  rrfK: int(1, 10_000).optional().openapi({ description: 'RRF rank offset k (default 60).' }),
+  alpha: z.coerce.number().min(0).max(1).optional().openapi({ description: 'Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha). Default 0.5.' }),
+  candidates: int(1, MAX_CANDIDATES).optional().openapi({ description: 'Mode hybrid: candidates per retriever (default 100); the fused list is their union.' }),
+  dateFrom: isoDate.optional().openapi({ description: 'Only reports dated on or after (YYYY-MM-DD).' }),
+  dateTo: isoDate.optional().openapi({ description: 'Only reports dated on or before (YYYY-MM-DD).' }),
+  source: list.optional().openapi({ description: 'Only reports from these sources (repeat the parameter or separate by commas).', type: 'array', items: { type: 'string' } }),
+  reportId: list.optional().openapi({ description: 'Only these reports.', type: 'array', items: { type: 'string' } }),
+  tags: list.optional().openapi({ description: 'Only reports carrying every one of these tags.', type: 'array', items: { type: 'string' } }),
+  groupByReport: bool.default(false).openapi({ description: 'Only the best paragraph of each report.', type: 'boolean' }),
+  highlight: bool.default(false).openapi({ description: 'Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).', type: 'boolean' }),
+  explain: bool.default(false).openapi({ description: 'Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.', type: 'boolean' }),
+}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` })
+  .openapi('SearchRequest');
+
+export type SearchRequestBody = z.infer<typeof SearchRequestSchema>;
+
+const ExplainSchema = z.object({
+  bm25: z.object({
+    score: z.number(), rank: z.number().int().nullable(),
+    terms: z.array(z.object({ clause: z.string(), score: z.number(), termFreq: z.number(), idf: z.number() })),
+  }).optional(),
+  vector: z.object({ similarity: z.number().nullable(), rank: z.number().int().nullable() }).optional(),
+  fusion: z.object({ method: z.enum(['rrf', 'linear']), score: z.number(), alpha: z.number() }).optional(),
+}).openapi('Explanation');
+
+const HighlightSchema = z.object({
+  snippet: z.string().openapi({ description: 'The paragraph as HTML: escaped text, matched words in <mark>, the closest sentence in <strong>.' }),
+  terms: z.array(z.tuple([z.number().int(), z.number().int()])).openapi({ description: 'Offsets [start, end) of matched words in text.' }),
+  sentence: z.object({ start: z.number().int(), end: z.number().int(), similarity: z.number() }).optional()
+    .openapi({ description: 'The sentence whose embedding is closest to the query (paragraphs of two or more sentences).' }),
+}).openapi('Highlight');
+
+export const HitSchema = z.object({
+  key: z.string().openapi({ example: '01-takaichi-xi-apec-gyeongju#2' }),
+  reportId: z.string(),
+  ordinal: z.number().int(),
+  title: z.string(),
+  date: z.string().optional(),
+  source: z.string().optional(),
+  tags: z.array(z.string()),
+  text: z.string(),
+  score: z.number().openapi({ description: 'BM25 score, cosine similarity, or fused score, by mode.' }),
+  rank: z.number().int(),
+  highlight: HighlightSchema.optional(),
+  explain: ExplainSchema.optional(),
+}).openapi('Hit');
+
+export const SearchResponseSchema = z.object({
+  query: z.string(),
+  mode: z.enum(['hybrid', 'bm25', 'vector']),
+  generation: z.string(),
+  k: z.number().int(),
+  offset: z.number().int(),
+  hits: z.array(HitSchema),
+  tookMs: z.number(),
+  timings: z.object({ embedMs: z.number(), searchMs: z.number(), highlightMs: z.number(), totalMs: z.number() }),
+}).openapi('SearchResponse');
+
+/** A report as JSON (`POST /reports`, `PUT /reports/{id}`). */
+export const ReportSchema = z.object({
+  id: z.string().min(1).max(512).optional().openapi({ description: 'Required for POST; taken from the path for PUT.' }),
+  title: z.string().max(2_000).default(''),
+  body: z.string().max(5_000_000).optional().openapi({ description: 'The text; paragraphs separated by blank lines. `text` is accepted too.' }),
+  text: z.string().max(5_000_000).optional(),
+  date: z.string().optional().openapi({ description: 'YYYY-MM-DD (or a full ISO timestamp).' }),
+  source: z.string().max(500).optional(),
+  tags: z.array(z.string().max(200)).max(100).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+}).strict().openapi('Report');
+
+export const ReportBatchSchema = z.union([
+  ReportSchema,
+  z.array(ReportSchema).min(1).max(MAX_BATCH),
+  z.object({ reports: z.array(ReportSchema).min(1).max(MAX_BATCH) }).strict(),
+]).openapi('ReportBatch');
+
+export const WriteResponseSchema = z.object({
+  reports: z.array(z.string()),
+  paragraphs: z.number().int(),
+  embedded: z.number().int(),
+  reused: z.number().int(),
+  seq: z.number().int().openapi({ description: 'Journal sequence number: the write is durable.' }),
+}).openapi('WriteResult');
+
+export const ReportResponseSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  date: z.string().optional(),
+  source: z.string().optional(),
+  tags: z.array(z.string()),
+  paragraphs: z.array(z.object({ key: z.string(), ordinal: z.number().int(), text: z.string() })),
+}).openapi('ReportParagraphs');
+
+export const IdParamSchema = z.object({
+  id: z.string().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }),
+});
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string().openapi({ example: 'INVALID_ARGUMENT' }),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+}).openapi('Error');
+
+export const StatsSchema = z.object({
+  indexDir: z.string(),
+  generation: z.string(),
+  reports: z.number().int(),
+  paragraphs: z.number().int(),
+  deletedParagraphs: z.number().int(),
+  segments: z.number().int(),
+  writesSinceBuild: z.number().int(),
+  vector: z.object({ model: z.string(), dimension: z.number().int(), kind: z.enum(['exact', 'hnsw']), vectors: z.number().int() }).optional(),
+  uptimeSeconds: z.number(),
+  version: z.string(),
+}).openapi('Stats');

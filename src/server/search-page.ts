@@ -1,0 +1,138 @@
+/**
+ * The search page served at `/`: one self-contained HTML document (no build step, no CDN) that calls
+ * `GET /search`. Text from the index is inserted with `textContent`; only the server's snippet, whose
+ * text the server has escaped, is inserted as HTML.
+ */
+export function searchPage(): string {
+  return PAGE;
+}
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>shoal search</title>
+<style>
+  :root { --ink: #1d2733; --muted: #5b6876; --line: #dde3ea; --accent: #2d6cdf; --mark: #ffe58a; --sentence: #e6f0ff; }
+  body { font: 15px/1.5 system-ui, sans-serif; color: var(--ink); max-width: 56rem; margin: 1.5rem auto; padding: 0 1rem; }
+  h1 { font-size: 1.4rem; margin: 0 0 .75rem; } h1 small { color: var(--muted); font-weight: normal; font-size: .9rem; }
+  form { display: grid; gap: .5rem; }
+  .row { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; }
+  input[type=search] { flex: 1; font-size: 1.05rem; padding: .45rem .6rem; border: 1px solid var(--line); border-radius: 6px; min-width: 16rem; }
+  button { font-size: 1rem; padding: .45rem 1rem; border: 0; border-radius: 6px; background: var(--accent); color: #fff; cursor: pointer; }
+  label { color: var(--muted); font-size: .9rem; } select, input { font: inherit; }
+  details.filters { font-size: .9rem; } details.filters .row { margin-top: .4rem; }
+  #status { color: var(--muted); font-size: .9rem; margin: .75rem 0 .25rem; min-height: 1.2em; }
+  #status.error { color: #c53030; }
+  ol#results { list-style: none; padding: 0; margin: 0; }
+  ol#results > li { border-top: 1px solid var(--line); padding: .75rem 0; }
+  .title { font-weight: 600; } .meta { color: var(--muted); font-size: .85rem; }
+  .snippet { margin: .3rem 0; } .snippet mark { background: var(--mark); padding: 0 1px; }
+  .snippet strong { font-weight: normal; background: var(--sentence); box-shadow: inset 0 -2px var(--accent); }
+  .explain { font: 12px/1.4 ui-monospace, monospace; color: var(--muted); white-space: pre-wrap; background: #f6f8fa; padding: .4rem .6rem; border-radius: 4px; }
+  .legend { font-size: .8rem; color: var(--muted); } .legend mark { background: var(--mark); } .legend strong { font-weight: normal; background: var(--sentence); }
+  nav#pager { display: flex; gap: .5rem; margin-top: .75rem; } nav#pager button { background: #4b6584; }
+</style>
+</head>
+<body>
+<h1>shoal <small>hybrid search over reports · <a href="/docs">API</a></small></h1>
+<form id="search" role="search">
+  <div class="row">
+    <input id="q" name="q" type="search" placeholder="Search reports, e.g. territorial disputes near islands" autofocus required maxlength="2000">
+    <button type="submit">Search</button>
+  </div>
+  <div class="row">
+    <label>mode <select id="mode" name="mode"><option value="hybrid">hybrid</option><option value="bm25">bm25</option><option value="vector">vector</option></select></label>
+    <label>fusion <select id="fusion" name="fusion"><option value="linear">linear</option><option value="rrf">rrf</option></select></label>
+    <label>alpha <input id="alpha" name="alpha" type="range" min="0" max="1" step="0.05" value="0.5"> <output id="alpha-value">0.50</output></label>
+    <label>per page <select id="k" name="k"><option>10</option><option>20</option><option>50</option></select></label>
+    <label><input id="group" type="checkbox"> one per report</label>
+    <label><input id="explain" type="checkbox"> explain</label>
+  </div>
+  <details class="filters"><summary>Filters</summary>
+    <div class="row">
+      <label>from <input id="dateFrom" type="date"></label>
+      <label>to <input id="dateTo" type="date"></label>
+      <label>source <input id="source" type="text" placeholder="any" size="14"></label>
+      <label>tags <input id="tags" type="text" placeholder="all of, comma-separated" size="18"></label>
+      <label>report id <input id="reportId" type="text" placeholder="any" size="14"></label>
+    </div>
+  </details>
+</form>
+<div id="status" aria-live="polite"></div>
+<div class="legend" id="legend" hidden><mark>matched words</mark> · <strong>sentence closest in meaning</strong></div>
+<ol id="results"></ol>
+<nav id="pager" hidden><button id="prev" type="button">← previous</button><button id="next" type="button">next →</button></nav>
+<script type="module">
+const $ = (id) => document.getElementById(id);
+let offset = 0;
+$('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(2); });
+$('mode').addEventListener('change', () => { const hybrid = $('mode').value === 'hybrid'; $('fusion').disabled = !hybrid; $('alpha').disabled = !hybrid; });
+$('search').addEventListener('submit', (event) => { event.preventDefault(); offset = 0; run(); });
+$('prev').addEventListener('click', () => { offset = Math.max(0, offset - Number($('k').value)); run(); });
+$('next').addEventListener('click', () => { offset += Number($('k').value); run(); });
+
+function params() {
+  const p = new URLSearchParams({ q: $('q').value, mode: $('mode').value, k: $('k').value, offset: String(offset), highlight: 'true' });
+  if ($('mode').value === 'hybrid') { p.set('fusion', $('fusion').value); p.set('alpha', $('alpha').value); }
+  if ($('group').checked) p.set('groupByReport', 'true');
+  if ($('explain').checked) p.set('explain', 'true');
+  for (const id of ['dateFrom', 'dateTo', 'source', 'tags', 'reportId']) if ($(id).value.trim()) p.set(id, $(id).value.trim());
+  return p;
+}
+
+async function run() {
+  const status = $('status');
+  status.className = ''; status.textContent = 'searching…';
+  const response = await fetch('/search?' + params());
+  const body = await response.json();
+  const list = $('results');
+  list.replaceChildren();
+  if (!response.ok) {
+    status.className = 'error';
+    status.textContent = body.error.code + ': ' + body.error.message;
+    $('pager').hidden = true; $('legend').hidden = true;
+    return;
+  }
+  status.textContent = body.hits.length === 0 ? 'no results' : 'results ' + (body.offset + 1) + '–' + (body.offset + body.hits.length) + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)';
+  $('legend').hidden = body.hits.length === 0;
+  for (const hit of body.hits) list.append(render(hit));
+  $('pager').hidden = body.hits.length === 0 && offset === 0;
+  $('prev').disabled = offset === 0;
+  $('next').disabled = body.hits.length < Number($('k').value);
+}
+
+function render(hit) {
+  const li = document.createElement('li');
+  li.dataset.key = hit.key;
+  const title = document.createElement('div');
+  title.className = 'title';
+  title.textContent = hit.rank + '. ' + hit.title;
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = [hit.date, hit.source, hit.tags.join(', '), hit.key, 'score ' + hit.score.toFixed(3)].filter(Boolean).join(' · ');
+  const snippet = document.createElement('p');
+  snippet.className = 'snippet';
+  if (hit.highlight) snippet.innerHTML = hit.highlight.snippet; // escaped by the server
+  else snippet.textContent = hit.text;
+  li.append(title, meta, snippet);
+  if (hit.explain) {
+    const pre = document.createElement('div');
+    pre.className = 'explain';
+    const e = hit.explain, lines = [];
+    if (e.fusion) lines.push('fused ' + e.fusion.method + ' (alpha ' + e.fusion.alpha + '): ' + e.fusion.score.toFixed(4));
+    if (e.bm25) lines.push('bm25 rank ' + (e.bm25.rank ?? '–') + ', score ' + e.bm25.score.toFixed(3) + ': ' + e.bm25.terms.map((t) => t.clause + '=' + t.score.toFixed(3)).join(' '));
+    if (e.vector) lines.push('vector rank ' + (e.vector.rank ?? '–') + ', similarity ' + (e.vector.similarity === null ? '–' : e.vector.similarity.toFixed(4)));
+    pre.textContent = lines.join('\\n');
+    li.append(pre);
+  }
+  return li;
+}
+
+const initial = new URLSearchParams(location.search).get('q');
+if (initial) { $('q').value = initial; run(); }
+</script>
+</body>
+</html>
+`;

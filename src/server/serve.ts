@@ -1,0 +1,82 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import { SearchError } from '../core/errors.ts';
+import type { Engine } from '../engine/index.ts';
+import { CURRENT_FILE } from '../storage/index.ts';
+import { createApp, type EngineState } from './app.ts';
+import type { ServerConfig } from './config.ts';
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  config: ServerConfig;
+  /** Opens the engine (builds a first index, loads the model); the server answers `/healthz` meanwhile. */
+  open: (log: Logger) => Promise<Engine>;
+  log?: Logger;
+  version?: string;
+}
+
+/** A running server. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  state: EngineState;
+  /** Resolves once the engine is open (or failed to open: see `state.error`). */
+  ready: Promise<void>;
+  /** Stops accepting connections, waits for open ones, and closes the engine. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP server: listens at once (so `/healthz` answers and `/readyz` says why it is not
+ * ready), then opens the engine. With `watch`, a rebuild that switches the index pointer is picked up
+ * within `watchIntervalMs`; `POST /admin/reload` does the same on demand.
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'shoal' } });
+  const state: EngineState = {};
+  const app = createApp({ state, log, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}) });
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', (error: NodeJS.ErrnoException) => reject(new SearchError('INVALID_CONFIG', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { details: { field: 'port' }, cause: error })));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url }, 'listening');
+
+  const pointer = join(config.indexDir, CURRENT_FILE);
+  const onPointerChange = (): void => {
+    const engine = state.engine;
+    if (!engine) return;
+    try {
+      if (engine.reload()) log.info({ generation: engine.generation }, 'index switched: reloaded');
+    } catch (error) {
+      log.error({ err: error }, 'reload failed; still serving the previous index');
+    }
+  };
+  const ready = options.open(log).then((engine) => {
+    state.engine = engine;
+    log.info({ generation: engine.generation, paragraphs: engine.stats().paragraphs, semantic: engine.semantic }, 'ready');
+    if (config.watch) watchFile(pointer, { interval: config.watchIntervalMs, persistent: false }, onPointerChange);
+  }, (error: unknown) => {
+    state.error = error instanceof SearchError ? error : new SearchError('INTERNAL', `opening the index failed: ${(error as Error).message}`, { cause: error });
+    log.error({ err: error }, 'cannot open the index; serving errors until restarted');
+  });
+
+  return {
+    url, port, state, ready,
+    async close() {
+      unwatchFile(pointer, onPointerChange);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+      await ready;
+      state.engine?.close();
+      delete state.engine;
+    },
+  };
+}
