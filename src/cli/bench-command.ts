@@ -1,6 +1,8 @@
 import { runEmbedBench } from '../bench/embed-bench.ts';
 import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
 import { runVectorBench } from '../bench/vector-bench.ts';
+import { runHttpBench } from '../bench/http-bench.ts';
+import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
@@ -16,15 +18,22 @@ query embedding latency.
 shoal bench vector --data <reports file or folder> [--queries N] [--ef-search N,N] [--model M] [--no-embed-cache]
   [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--json]
 HNSW build time, and query p50/p99 and recall@10 against the exact scan for several efSearch values.
-Paragraph embeddings are kept in index/.embed-cache between runs.`;
+Paragraph embeddings are kept in index/.embed-cache between runs.
 
-const SUITES = ['lexical', 'embed', 'vector'];
+shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
+  [--connections N] [--model M] [--json]
+Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
+with autocannon: p50/p99 at concurrency 1 and queries/s at concurrency 16, for hybrid, bm25 and vector.`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http'];
+const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
 export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const [suite, ...rest] = argv;
   if (suite === 'embed') return embedBench(rest, io);
   if (suite === 'vector') return vectorBench(rest, io);
+  if (suite === 'http') return httpBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
@@ -116,6 +125,36 @@ async function vectorBench(argv: string[], io: Io): Promise<number> {
   for (const row of r.efSearch) {
     const label = `HNSW ef ${row.efSearch}${row.efSearch === r.hnsw.defaultEfSearch ? ' (default)' : ''}`;
     io.out(`| ${label.padEnd(19)} | ${row.recallAt10.toFixed(4).padStart(9)} | ${ms(row.p50Ms).padStart(7)} | ${ms(row.p99Ms).padStart(7)} |`);
+  }
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function httpBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, index: { type: 'string' }, queries: { type: 'string' }, requests: { type: 'string' }, seconds: { type: 'string' },
+    connections: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.data) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const r = await runHttpBench({
+    data: values.data,
+    indexDir: values.index ?? BENCH_HTTP_DIR,
+    embedder: await embedderFrom(values, io),
+    embedCacheDir: EMBED_CACHE_DIR,
+    queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 300,
+    requests: numberFlag('requests', values.requests, { min: 1, max: 1_000_000, integer: true }) ?? 300,
+    seconds: numberFlag('seconds', values.seconds, { min: 1, max: 3600, integer: true }) ?? 10,
+    connections: numberFlag('connections', values.connections, { min: 1, max: 1024, integer: true }) ?? 16,
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
+  io.out(`| mode    | c=1 p50 ms | c=1 p99 ms | c=${String(r.connections).padEnd(2)} q/s | c=${String(r.connections).padEnd(2)} p50 ms | c=${String(r.connections).padEnd(2)} p99 ms | errors |`);
+  io.out('|---------|------------|------------|---------|------------|------------|--------|');
+  for (const m of r.modes) {
+    io.out(`| ${m.mode.padEnd(7)} | ${ms(m.p50Ms).padStart(10)} | ${ms(m.p99Ms).padStart(10)} | ${m.qps.toFixed(0).padStart(7)} | ${ms(m.loadedP50Ms).padStart(10)} | ${ms(m.loadedP99Ms).padStart(10)} | ${String(m.errors).padStart(6)} |`);
   }
   if (values.json) io.out(JSON.stringify(r));
   return 0;

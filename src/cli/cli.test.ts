@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from './io.ts';
 import { main } from './main.ts';
+import { startFromFlags } from './start-command.ts';
+import { pino } from 'pino';
 import type { SearchHit } from '../engine/index.ts';
 
 interface Run {
@@ -182,24 +184,37 @@ describe('shoal index and search', () => {
 });
 
 describe('shoal start', () => {
-  it('builds an index over the bundled samples when none exists, then reuses it', async () => {
+  it('builds an index over the bundled samples when none exists, serves it, and reuses it next time', async () => {
     const dir = join(tmp, 'start-index');
-    const first = await run('start', '--index', dir);
-    expect(first.code).toBe(0);
-    expect(first.out[0]).toMatch(new RegExp(`^no index in ${escapeRegExp(dir)}: building one over the sample reports in .*index[/\\\\]samples$`));
-    expect(first.out[1]).toMatch(/^indexed 40 reports into (\d+) paragraphs, \1 embedded with bge-small in \d+ ms$/);
-    expect(first.out[2]).toMatch(new RegExp(`^index ${escapeRegExp(dir)} \\(generation gen-[\\w-]+\\) is ready: \\d+ paragraphs$`));
-
-    const second = await run('start', '--index', dir);
-    expect(second.code).toBe(0);
-    expect(second.out.some((l) => l.startsWith('no index'))).toBe(false);
-    expect(second.out[0]).toBe(first.out[2]);
-
-    const { hits } = await searchJson(dir, 'Senkaku');
-    expect(hits[0]!.reportId).toBe('01-takaichi-xi-apec-gyeongju');
-    const semantic = await searchJson(dir, 'territorial disputes near islands', '--mode', 'vector');
-    expect(semantic.hits[0]!.key).toBe('01-takaichi-xi-apec-gyeongju#2');
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const first = await startFromFlags(['--index', dir, '--port', '0', '--no-watch'], {}, log);
+    try {
+      await first.ready;
+      expect(lines.some((l) => l.includes('building one over the sample reports'))).toBe(true);
+      expect(lines.find((l) => l.includes('built the sample index'))).toMatch(/"reports":40,"paragraphs":(\d+),"embedded":\1/);
+      expect(await (await fetch(`${first.url}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect(await (await fetch(`${first.url}/readyz`)).json()).toMatchObject({ ready: true, semantic: true });
+      const bm25 = (await (await fetch(`${first.url}/search?q=Senkaku&mode=bm25`)).json()) as { hits: SearchHit[] };
+      expect(bm25.hits[0]!.reportId).toBe('01-takaichi-xi-apec-gyeongju');
+      const semantic = (await (await fetch(`${first.url}/search?q=territorial+disputes+near+islands&mode=vector`)).json()) as { hits: SearchHit[] };
+      expect(semantic.hits[0]!.key).toBe('01-takaichi-xi-apec-gyeongju#2');
+    } finally {
+      await first.close();
+    }
+    lines.length = 0;
+    const second = await startFromFlags(['--index', dir, '--port', '0', '--no-watch'], {}, log);
+    await second.ready;
+    await second.close();
+    expect(lines.some((l) => l.includes('building one'))).toBe(false);
+    expect(lines.some((l) => l.includes('"msg":"ready"'))).toBe(true);
   }, 120_000);
+
+  it('stops at a bad setting, naming it', async () => {
+    const r = await run('start', '--port', '70000', '--index', join(tmp, 'unused'));
+    expect(r.code).toBe(1);
+    expect(r.err[0]).toMatch(/^error \[INVALID_CONFIG\]: --port: /);
+  });
 
   it('rejects positional arguments', async () => {
     const r = await run('start', 'extra', '--index', join(tmp, 'unused'));

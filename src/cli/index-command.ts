@@ -2,6 +2,7 @@ import { buildIndex } from '../engine/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
+import { createProgress } from './progress.ts';
 
 export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json]
   [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
@@ -25,9 +26,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const options = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
   const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
-  let lastLine = 0;
-  let embedStart = 0;
-  let embedFrom = 0; // paragraphs reused before the model started
+  const progress = createProgress(io);
   const summary = await buildIndex({
     inputs: positionals,
     indexDir,
@@ -35,23 +34,10 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     options,
     ...(threads ? { threads } : {}),
     ...(embedder ? { embedder } : {}),
-    onProgress: ({ phase, done, total }) => {
-      if (values.json) return;
-      const now = performance.now();
-      if (phase === 'embed' && embedStart === 0) {
-        embedStart = now;
-        embedFrom = done;
-      }
-      if ((phase === 'index' || phase === 'embed') && (now - lastLine > 2000 || done === total)) {
-        lastLine = now;
-        const rate = phase === 'embed' && done > embedFrom ? (done - embedFrom) / ((now - embedStart) / 1000) : 0;
-        const eta = rate > 0 ? `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left` : '';
-        io.err(`${phase === 'index' ? 'indexing' : 'embedding'}: ${done}/${total} paragraphs${eta}`);
-      } else if (phase === 'read' || phase === 'save') {
-        io.err(`${phase === 'read' ? 'reading reports' : 'saving'}…`);
-      }
+    onProgress: (event) => {
+      if (!values.json) progress.update(event);
     },
-  });
+  }).finally(() => progress.stop());
   if (values.json) {
     io.out(JSON.stringify(summary));
     return 0;

@@ -30,13 +30,20 @@ export function isEmptyFilter(filter: SearchFilter | undefined): boolean {
 export function validateFilter(filter: SearchFilter): void {
   for (const field of ['dateFrom', 'dateTo'] as const) {
     const value = filter[field];
-    if (value !== undefined && (!ISO_DATE.test(value) || Number.isNaN(Date.parse(value)))) {
+    if (value !== undefined && !isCalendarDate(value)) {
       throw new SearchError('INVALID_ARGUMENT', `${field} must be a date YYYY-MM-DD, got ${JSON.stringify(value)}`, { details: { field } });
     }
   }
   if (filter.dateFrom !== undefined && filter.dateTo !== undefined && filter.dateFrom > filter.dateTo) {
     throw new SearchError('INVALID_ARGUMENT', `dateFrom ${filter.dateFrom} is after dateTo ${filter.dateTo}`, { details: { field: 'dateFrom' } });
   }
+}
+
+// `YYYY-MM-DD` naming a real day (Date.parse alone accepts 2025-02-31).
+function isCalendarDate(value: string): boolean {
+  if (!ISO_DATE.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
 }
 
 /** A predicate over paragraphs for a filter (ISO dates compare as strings). */

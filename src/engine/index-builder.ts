@@ -168,6 +168,11 @@ export interface BuildIndexOptions {
    * lexical only.
    */
   embedder?: Embedder;
+  /**
+   * Vectors from elsewhere (e.g. the embedding cache of `eval` and `bench`) reused for unchanged text,
+   * besides those of the live generation. Vectors made by this build are added to it.
+   */
+  cache?: EmbeddingCache;
   /** Called as the build goes through its phases. */
   onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'save'; done: number; total: number }) => void;
   /** Build threads (see {@link BuildThreads}). */
@@ -213,7 +218,11 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   const t2 = performance.now();
   let vectors: BuiltVectors | undefined;
   if (request.embedder) {
-    const cache = previousEmbeddings(request.indexDir, request.embedder.info);
+    let cache = previousEmbeddings(request.indexDir, request.embedder.info);
+    if (request.cache) {
+      for (const [key, vector] of cache?.entries() ?? []) request.cache.set(key, vector);
+      cache = request.cache;
+    }
     vectors = await embedParagraphs(paragraphs, request.embedder, options, {
       ...(cache ? { cache } : {}),
       onProgress: (done, total) => request.onProgress?.({ phase: 'embed', done, total }),

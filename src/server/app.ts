@@ -7,7 +7,7 @@ import { SearchError } from '../core/errors.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine, SearchRequest } from '../engine/index.ts';
 import type { FusionOptions } from '../hybrid/index.ts';
-import { parseJsonlReport, parseMarkdownReport } from '../ingest/index.ts';
+import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { apiReferencePage } from './docs-page.ts';
 import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -120,7 +120,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     },
     responses: { 201: json(WriteResponseSchema, 'Written (durable)'), ...errors, 413: json(ErrorSchema, 'Body too large'), 415: json(ErrorSchema, 'Unsupported content type') },
   }), async (c) => {
-    const reports = isJson(c) ? reportsFromJson(c.req.valid('json' as never) as z.infer<typeof ReportBatchSchema>) : [reportFromText(await c.req.text(), c.req.query('id'))];
+    const reports = isJson(c) ? reportsFromJson(c.req.valid('json' as never) as z.infer<typeof ReportBatchSchema>) : [reportFromText(await c.req.text(), c.req.query('id'), isMarkdown(c))];
     return writeResult(c, reports, 201) as never;
   });
   app.openapi(createRoute({
@@ -135,7 +135,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
       if (body.id !== undefined && body.id !== id) throw new SearchError('INVALID_ARGUMENT', `the body's id "${body.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
       report = reportFromJson({ ...body, id }, 0);
     } else {
-      report = reportFromText(await c.req.text(), id);
+      report = reportFromText(await c.req.text(), id, isMarkdown(c));
       if (report.id !== id) throw new SearchError('INVALID_ARGUMENT', `the front matter's id "${report.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
     }
     return writeResult(c, [report], 200) as never;
@@ -207,6 +207,10 @@ function isJson(c: Context): boolean {
   return (c.req.header('content-type') ?? '').toLowerCase().includes('json');
 }
 
+function isMarkdown(c: Context): boolean {
+  return (c.req.header('content-type') ?? '').toLowerCase().includes('markdown');
+}
+
 function toSearchRequest(body: SearchRequestBody): SearchRequest {
   const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
     : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
@@ -241,10 +245,12 @@ function reportFromJson(r: z.infer<typeof ReportSchema>, i: number): Report {
   }
 }
 
-function reportFromText(text: string, id: string | undefined): Report {
+// Markdown (front matter, `# Title`) or plain text (the first line is the title), as the file ingest reads them.
+function reportFromText(text: string, id: string | undefined, markdown: boolean): Report {
   if (text.trim() === '') throw new SearchError('INVALID_ARGUMENT', 'the report body is empty', { details: { field: 'body' } });
+  if (!markdown && id === undefined) throw new SearchError('INVALID_ARGUMENT', 'a plain-text report needs an id: give it as ?id=', { details: { field: 'id' } });
   try {
-    const report = parseMarkdownReport(text, id ?? '', 'api');
+    const report = markdown ? parseMarkdownReport(text, id ?? '', 'api') : parseTextReport(text, id!, 'api');
     if (report.id === '') throw new SearchError('INVALID_ARGUMENT', 'a report needs an id: give one in the front matter or as ?id=', { details: { field: 'id' } });
     return report;
   } catch (error) {

@@ -32,7 +32,9 @@ const PAGE = `<!doctype html>
   .snippet strong { font-weight: normal; background: var(--sentence); box-shadow: inset 0 -2px var(--accent); }
   .explain { font: 12px/1.4 ui-monospace, monospace; color: var(--muted); white-space: pre-wrap; background: #f6f8fa; padding: .4rem .6rem; border-radius: 4px; }
   .legend { font-size: .8rem; color: var(--muted); } .legend mark { background: var(--mark); } .legend strong { font-weight: normal; background: var(--sentence); }
+  [hidden] { display: none !important; }
   nav#pager { display: flex; gap: .5rem; margin-top: .75rem; } nav#pager button { background: #4b6584; }
+  button:disabled { opacity: .45; cursor: default; }
 </style>
 </head>
 <body>
@@ -67,6 +69,7 @@ const PAGE = `<!doctype html>
 <script type="module">
 const $ = (id) => document.getElementById(id);
 let offset = 0;
+let latest = 0; // answers can arrive out of order: only the latest request's is shown
 $('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(2); });
 $('mode').addEventListener('change', () => { const hybrid = $('mode').value === 'hybrid'; $('fusion').disabled = !hybrid; $('alpha').disabled = !hybrid; });
 $('search').addEventListener('submit', (event) => { event.preventDefault(); offset = 0; run(); });
@@ -83,10 +86,20 @@ function params() {
 }
 
 async function run() {
+  const mine = ++latest;
   const status = $('status');
   status.className = ''; status.textContent = 'searching…';
-  const response = await fetch('/search?' + params());
-  const body = await response.json();
+  let response, body;
+  try {
+    response = await fetch('/search?' + params());
+    body = await response.json();
+  } catch (error) {
+    if (mine !== latest) return;
+    status.className = 'error';
+    status.textContent = 'the server did not answer: ' + error.message;
+    return;
+  }
+  if (mine !== latest) return;
   const list = $('results');
   list.replaceChildren();
   if (!response.ok) {
@@ -122,7 +135,7 @@ function render(hit) {
     pre.className = 'explain';
     const e = hit.explain, lines = [];
     if (e.fusion) lines.push('fused ' + e.fusion.method + ' (alpha ' + e.fusion.alpha + '): ' + e.fusion.score.toFixed(4));
-    if (e.bm25) lines.push('bm25 rank ' + (e.bm25.rank ?? '–') + ', score ' + e.bm25.score.toFixed(3) + ': ' + e.bm25.terms.map((t) => t.clause + '=' + t.score.toFixed(3)).join(' '));
+    if (e.bm25) lines.push('bm25 rank ' + (e.bm25.rank ?? '–') + ', score ' + e.bm25.score.toFixed(3) + ': ' + e.bm25.terms.filter((t) => t.score > 0).map((t) => t.clause + '=' + t.score.toFixed(3)).join(' '));
     if (e.vector) lines.push('vector rank ' + (e.vector.rank ?? '–') + ', similarity ' + (e.vector.similarity === null ? '–' : e.vector.similarity.toFixed(4)));
     pre.textContent = lines.join('\\n');
     li.append(pre);

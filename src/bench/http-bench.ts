@@ -1,0 +1,178 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { SearchError } from '../core/errors.ts';
+import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
+import { buildIndex, type IndexMeta } from '../engine/index.ts';
+import { percentile } from '../eval/metrics.ts';
+import { readReports } from '../ingest/index.ts';
+import { loadSnapshot, readCurrent } from '../storage/index.ts';
+import { pickQueries } from './lexical-bench.ts';
+
+const SHOAL = fileURLToPath(new URL('../../scripts/shoal.js', import.meta.url));
+
+/** Options of {@link runHttpBench}. */
+export interface HttpBenchOptions {
+  /** A report file or folder (e.g. Reuters-21578). */
+  data: string;
+  /** Where the benchmark index lives; built when missing or not over `data`. */
+  indexDir: string;
+  embedder: Embedder;
+  /** Folder of the embedding cache shared with eval and bench (vectors of unchanged paragraphs are reused). */
+  embedCacheDir?: string;
+  /** Distinct queries (report titles spread over the collection). Default 300. */
+  queries?: number;
+  /** Requests per mode at concurrency 1, in each of two rounds. Default 300. */
+  requests?: number;
+  /** Seconds per mode at concurrency 16. Default 10. */
+  seconds?: number;
+  connections?: number;
+  modes?: Array<'hybrid' | 'bm25' | 'vector'>;
+  log?: (line: string) => void;
+}
+
+/** One mode measured. */
+export interface HttpModeStats {
+  mode: string;
+  /** Concurrency 1: latency as the client sees it (HTTP, query embedding, search, JSON). */
+  p50Ms: number;
+  p99Ms: number;
+  /** Concurrency `connections`: completed requests per second, and its latency. */
+  qps: number;
+  loadedP50Ms: number;
+  loadedP99Ms: number;
+  errors: number;
+}
+
+/** The `--json` contract of `shoal bench http`. */
+export interface HttpBenchResult {
+  paragraphs: number;
+  reports: number;
+  vectorKind: string;
+  queries: number;
+  connections: number;
+  modes: HttpModeStats[];
+}
+
+/**
+ * Serves a collection with `shoal start` in a child process (so the load generator does not share its
+ * event loop) and drives `GET /search` with autocannon: each mode at concurrency 1 (two rounds, the
+ * modes' order reversed in the second, latencies of both pooled) and at concurrency 16 for a fixed
+ * time. Every latency is the client's: HTTP, query embedding, both retrievers, fusion and JSON.
+ */
+export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
+  const log = options.log ?? (() => {});
+  const modes = options.modes ?? ['hybrid', 'bm25', 'vector'];
+  const connections = options.connections ?? 16;
+  const read = readReports([options.data]);
+  const meta = await ensureIndex(options, read.reports.length, log);
+  const queries = pickQueries(read.reports.map((r) => r.title), options.queries ?? 300);
+  const port = await freePort();
+  const server = spawn(process.execPath, [SHOAL, 'start', '--index', options.indexDir, '--port', String(port), '--no-watch', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, SHOAL_MODEL_DIR: options.embedder.modelDir },
+  });
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(url, server);
+    log(`server ready at ${url}: ${meta.counts.paragraphs} paragraphs, ${meta.vector?.kind ?? 'no'} vectors; ${queries.length} queries`);
+    const paths = (mode: string) => queries.map((q) => ({ method: 'GET' as const, path: `/search?q=${encodeURIComponent(q)}&mode=${mode}&k=10` }));
+    for (const mode of modes) await drive(url, paths(mode), { connections: 1, amount: 50 }); // warm-up
+    const single = new Map(modes.map((m) => [m, [] as number[]]));
+    const requests = options.requests ?? 300;
+    for (const order of [modes, [...modes].reverse()]) {
+      for (const mode of order) {
+        const run = await drive(url, paths(mode), { connections: 1, amount: requests });
+        if (run.errors > 0) throw new SearchError('INTERNAL', `mode ${mode}: ${run.errors} failed requests at concurrency 1`);
+        single.get(mode)!.push(...run.latencies);
+      }
+    }
+    const stats: HttpModeStats[] = [];
+    for (const mode of modes) {
+      const loaded = await drive(url, paths(mode), { connections, duration: options.seconds ?? 10 });
+      const latencies = single.get(mode)!;
+      stats.push({
+        mode, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
+        qps: loaded.completed / loaded.seconds, loadedP50Ms: percentile(loaded.latencies, 50), loadedP99Ms: percentile(loaded.latencies, 99), errors: loaded.errors,
+      });
+      log(`${mode}: p50 ${stats.at(-1)!.p50Ms.toFixed(2)} ms at concurrency 1; ${stats.at(-1)!.qps.toFixed(0)} queries/s at ${connections}`);
+    }
+    return { paragraphs: meta.counts.paragraphs, reports: meta.counts.reports, vectorKind: meta.vector?.kind ?? 'none', queries: queries.length, connections, modes: stats };
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
+// Builds the benchmark index unless the folder already holds one over the same reports, with embeddings.
+async function ensureIndex(options: HttpBenchOptions, reports: number, log: (line: string) => void): Promise<IndexMeta> {
+  if (readCurrent(options.indexDir) !== undefined) {
+    const meta = loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
+    if (meta.counts.reports === reports && meta.vector?.model.onnxSha256 === options.embedder.info.onnxSha256) {
+      log(`reusing the index in ${options.indexDir}`);
+      return meta;
+    }
+  }
+  const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, options.embedder.info) : undefined;
+  log(`building the index in ${options.indexDir} (${cache?.size ?? 0} embeddings in the cache)`);
+  let last = 0;
+  const summary = await buildIndex({
+    inputs: [options.data], indexDir: options.indexDir, embedder: options.embedder, ...(cache ? { cache } : {}),
+    onProgress: ({ phase, done, total }) => {
+      if (phase === 'embed' && performance.now() - last > 10_000) {
+        last = performance.now();
+        log(`embedding: ${done}/${total}`);
+      }
+    },
+  });
+  if (cache && options.embedCacheDir && summary.vectors && summary.vectors.embedded > 0) saveEmbeddingCache(options.embedCacheDir, options.embedder.info, cache);
+  log(`built: ${summary.paragraphs} paragraphs, ${summary.vectors?.embedded ?? 0} embedded, ${summary.vectors?.cacheHits ?? 0} from the cache, ${(summary.timings.totalMs / 1000).toFixed(0)} s`);
+  return loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
+}
+
+interface Drive {
+  latencies: number[];
+  completed: number;
+  errors: number;
+  seconds: number;
+}
+
+// One autocannon run over the request list (each connection cycles through it); latencies per response.
+function drive(url: string, requests: autocannon.Request[], load: { connections: number; amount?: number; duration?: number }): Promise<Drive> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    const started = performance.now();
+    const instance = autocannon({ url, requests, connections: load.connections, ...(load.amount ? { amount: load.amount } : { duration: load.duration! }), timeout: 30 }, (error, result) => {
+      if (error) return reject(error);
+      resolve({ latencies, completed: latencies.length, errors: result.errors + result.non2xx + result.timeouts, seconds: (performance.now() - started) / 1000 });
+    });
+    instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+      if (status === 200) latencies.push(responseTime);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, server: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new SearchError('INTERNAL', `the server exited with code ${server.exitCode} before it was ready`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new SearchError('INTERNAL', 'the server was not ready within 10 minutes');
+}

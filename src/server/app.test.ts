@@ -1,0 +1,261 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { buildIndex, Engine } from '../engine/index.ts';
+import { createApp, type EngineState } from './app.ts';
+import { parseServerConfig } from './config.ts';
+
+const log = pino({ level: 'silent' });
+const embedder = fakeEmbedder(32);
+let tmp: string;
+let state: EngineState;
+let app: ReturnType<typeof createApp>;
+
+interface ErrorJson {
+  error: { code: string; message: string; details?: { field?: string } };
+}
+interface SearchJson {
+  mode: string;
+  k: number;
+  offset: number;
+  hits: Array<{ key: string; reportId: string; rank: number; score: number; source?: string; tags: string[]; highlight?: { snippet: string }; explain?: Record<string, unknown> }>;
+}
+
+const get = (path: string) => app.request(path);
+const send = (method: string, path: string, body: unknown, type = 'application/json') =>
+  app.request(path, { method, headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+/** Asserts the one error shape and returns it. */
+async function expectError(response: Response, status: number, code: string, field?: string): Promise<ErrorJson> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/application\/json/);
+  const body = (await response.json()) as ErrorJson;
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe('string');
+  if (field !== undefined) expect(body.error.details?.field).toBe(field);
+  return body;
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-app-'));
+  const indexDir = join(tmp, 'index');
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(40))], indexDir, embedder });
+  state = { engine: Engine.open({ indexDir, embedder }) };
+  app = createApp({ state, log, maxBodyBytes: 64 * 1024, version: '9.9.9' });
+});
+
+afterAll(() => {
+  state.engine?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('GET and POST /search', () => {
+  it('answers a query string with ranked hits (hybrid by default)', async () => {
+    const response = await get('/search?q=harbour+dredging&k=5');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as SearchJson;
+    expect(body).toMatchObject({ mode: 'hybrid', k: 5, offset: 0 });
+    expect(body.hits.map((h) => h.rank)).toEqual([1, 2, 3, 4, 5]);
+    expect(body.hits[0]).toHaveProperty('key');
+    expect(body.hits[0]).not.toHaveProperty('explain');
+  });
+
+  it('answers the same JSON body with the same hits', async () => {
+    const viaGet = (await (await get('/search?q=wool+auction&k=7&mode=bm25&source=Farm+Weekly')).json()) as SearchJson;
+    const viaPost = (await (await send('POST', '/search', { q: 'wool auction', k: 7, mode: 'bm25', source: ['Farm Weekly'] })).json()) as SearchJson;
+    expect(viaPost.hits).toEqual(viaGet.hits);
+    expect(viaGet.hits.every((h) => h.source === 'Farm Weekly')).toBe(true);
+  });
+
+  it('pages hybrid results without repeats or skips', async () => {
+    const all = ((await (await get('/search?q=report+grain+ferry&k=30')).json()) as SearchJson).hits.map((h) => h.key);
+    const pages: string[] = [];
+    for (let offset = 0; offset < 30; offset += 10) pages.push(...((await (await get(`/search?q=report+grain+ferry&k=10&offset=${offset}`)).json()) as SearchJson).hits.map((h) => h.key));
+    expect(pages).toEqual(all);
+    expect(new Set(all).size).toBe(30);
+  });
+
+  it('takes list filters as repeated parameters or commas', async () => {
+    const repeated = (await (await get('/search?q=report&tags=wool&tags=featured&k=50')).json()) as SearchJson;
+    const commas = (await (await get('/search?q=report&tags=wool,featured&k=50')).json()) as SearchJson;
+    expect(repeated.hits).toEqual(commas.hits);
+    expect(repeated.hits.length).toBeGreaterThan(0);
+    for (const h of repeated.hits) expect(h.tags).toEqual(expect.arrayContaining(['wool', 'featured']));
+  });
+
+  it('explains and highlights on request', async () => {
+    const body = (await (await get('/search?q=merino+fleece&k=3&explain=true&highlight=true')).json()) as SearchJson;
+    for (const h of body.hits) {
+      expect(Object.keys(h.explain!).sort()).toEqual(['bm25', 'fusion', 'vector']);
+      expect(h.highlight!.snippet).toMatch(/<mark>(merino|fleece)<\/mark>/i);
+    }
+  });
+
+  it.each([
+    ['/search', 'q'],
+    ['/search?q=', 'q'],
+    ['/search?q=x&k=0', 'k'],
+    ['/search?q=x&k=101', 'k'],
+    ['/search?q=x&k=ten', 'k'],
+    ['/search?q=x&offset=-1', 'offset'],
+    ['/search?q=x&mode=fuzzy', 'mode'],
+    ['/search?q=x&alpha=1.5', 'alpha'],
+    ['/search?q=x&fusion=max', 'fusion'],
+    ['/search?q=x&candidates=5000', 'candidates'],
+    ['/search?q=x&dateFrom=yesterday', 'dateFrom'],
+    ['/search?q=x&dateFrom=2025-02-31', 'dateFrom'],
+    ['/search?q=x&dateFrom=2025-05-01&dateTo=2025-01-01', 'dateFrom'],
+    ['/search?q=x&colour=blue', 'colour'],
+    [`/search?q=${'x'.repeat(2001)}`, 'q'],
+  ])('GET %s is a 400 naming %s', async (path, field) => {
+    await expectError(await get(path), 400, 'INVALID_ARGUMENT', field);
+  });
+
+  it('POST /search refuses bad JSON, a missing body and a wrong content type in the one shape', async () => {
+    await expectError(await send('POST', '/search', '{"q": "x",'), 400, 'INVALID_ARGUMENT');
+    await expectError(await send('POST', '/search', { k: 5 }), 400, 'INVALID_ARGUMENT', 'q');
+    await expectError(await send('POST', '/search', { q: 'x', filter: { source: 'a' } }), 400, 'INVALID_ARGUMENT', 'filter');
+    await expectError(await app.request('/search', { method: 'POST', body: 'q=x' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+});
+
+describe('/reports', () => {
+  it('adds a report (JSON), reads it back, finds it, replaces it, deletes it', async () => {
+    const created = await send('POST', '/reports', { id: 'api-1', title: 'Zeppelin hangar opens', body: 'A zeppelin hangar opened near the airfield on Monday.\n\nTours over the bay start next week.', date: '2025-03-04', source: 'Sky News Desk', tags: ['aviation'] });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ reports: ['api-1'], paragraphs: 2, embedded: 2, reused: 0 });
+
+    const read = (await (await get('/reports/api-1')).json()) as { title: string; date: string; paragraphs: Array<{ key: string; text: string }> };
+    expect(read).toMatchObject({ id: 'api-1', title: 'Zeppelin hangar opens', date: '2025-03-04', source: 'Sky News Desk', tags: ['aviation'] });
+    expect(read.paragraphs.map((p) => p.key)).toEqual(['api-1#0', 'api-1#1']);
+    expect(((await (await get('/search?q=zeppelin&mode=bm25')).json()) as SearchJson).hits[0]!.key).toBe('api-1#0');
+
+    const replaced = await send('PUT', '/reports/api-1', { title: 'Zeppelin hangar opens', body: 'A zeppelin hangar opened near the airfield on Monday.\n\nTours were cancelled after a storm.' });
+    expect(replaced.status).toBe(200);
+    expect(await replaced.json()).toMatchObject({ embedded: 1, reused: 1 });
+    expect(((await (await get('/search?q=bay+tours&mode=bm25&k=100')).json()) as SearchJson).hits.some((h) => h.key.startsWith('api-1'))).toBe(true);
+
+    const deleted = await app.request('/reports/api-1', { method: 'DELETE' });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toMatchObject({ deleted: 'api-1' });
+    await expectError(await get('/reports/api-1'), 404, 'NOT_FOUND', 'id');
+    await expectError(await app.request('/reports/api-1', { method: 'DELETE' }), 404, 'NOT_FOUND', 'id');
+    expect(((await (await get('/search?q=zeppelin&mode=bm25')).json()) as SearchJson).hits).toEqual([]);
+  });
+
+  it('adds a batch, and a Markdown report with front matter', async () => {
+    const batch = await send('POST', '/reports', { reports: [{ id: 'b1', title: 'One', text: 'First batch report about lanterns on the canal.' }, { id: 'b2', title: 'Two', body: 'Second batch report about kites over the dunes.' }] });
+    expect(batch.status, await batch.clone().text()).toBe(201);
+    expect(await batch.json()).toMatchObject({ reports: ['b1', 'b2'], paragraphs: 2 });
+    const markdown = await send('POST', '/reports', '---\nid: md-1\ndate: 2025-07-01\ntags: [night]\n---\n# Night market returns\n\nStalls selling grilled squid filled the square again.\n', 'text/markdown');
+    expect(markdown.status, await markdown.clone().text()).toBe(201);
+    expect(await (await get('/reports/md-1')).json()).toMatchObject({ title: 'Night market returns', date: '2025-07-01', tags: ['night'] });
+    const plain = await send('POST', '/reports?id=txt-1', 'Kite festival\n\nHundreds of kites filled the sky above the dunes on Sunday.', 'text/plain');
+    expect(plain.status, await plain.clone().text()).toBe(201);
+    expect(await (await get('/reports/txt-1')).json()).toMatchObject({ id: 'txt-1' });
+  });
+
+  it('refuses bad reports in the one shape, naming the field', async () => {
+    await expectError(await send('POST', '/reports', { title: 'no id', body: 'text here' }), 400, 'INVALID_ARGUMENT', 'reports.0.id');
+    await expectError(await send('POST', '/reports', [{ id: 'ok', body: 'fine text' }, { id: 'bad-date', body: 'x', date: 'someday' }]), 400, 'INVALID_ARGUMENT', 'reports.1');
+    await expectError(await send('POST', '/reports', { id: 'x', body: 'text', colour: 'red' }), 400, 'INVALID_ARGUMENT', 'colour');
+    await expectError(await send('POST', '/reports', []), 400, 'INVALID_ARGUMENT');
+    await expectError(await send('POST', '/reports', '# Title only\n\nNo id anywhere.', 'text/markdown'), 400, 'INVALID_ARGUMENT', 'id');
+    await expectError(await send('POST', '/reports', '---\nid: [unclosed\n---\ntext', 'text/markdown'), 400, 'INVALID_ARGUMENT', 'body');
+    await expectError(await send('PUT', '/reports/a', { id: 'b', body: 'text' }), 400, 'INVALID_ARGUMENT', 'id');
+    await expectError(await send('POST', '/reports', { id: 'big', body: 'x'.repeat(70 * 1024) }), 413, 'PAYLOAD_TOO_LARGE');
+    expect(state.engine!.report('ok')).toBeUndefined(); // a batch with a bad report writes nothing
+  });
+});
+
+describe('operations', () => {
+  it('/healthz, /readyz and /stats', async () => {
+    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
+    expect(await (await get('/readyz')).json()).toMatchObject({ ready: true, semantic: true });
+    const stats = (await (await get('/stats')).json()) as Record<string, unknown>;
+    expect(stats).toMatchObject({ version: '9.9.9', vector: { model: 'fake', dimension: 32, kind: 'exact' } });
+    expect(stats.paragraphs).toBe(state.engine!.stats().paragraphs);
+  });
+
+  it('/readyz and the engine routes say 503 while the engine is opening, and why when it failed', async () => {
+    const starting = createApp({ state: {}, log });
+    await expectError(await starting.request('/readyz'), 503, 'UNAVAILABLE');
+    await expectError(await starting.request('/search?q=x'), 503, 'UNAVAILABLE');
+    expect((await starting.request('/healthz')).status).toBe(200);
+    const { SearchError } = await import('../core/errors.ts');
+    const failed = createApp({ state: { error: new SearchError('INDEX_NOT_FOUND', 'no index in /nowhere') }, log });
+    const body = await expectError(await failed.request('/readyz'), 503, 'INDEX_NOT_FOUND');
+    expect(body.error.message).toContain('/nowhere');
+  });
+
+  it('/metrics exposes request counts and latency per route, and index sizes', async () => {
+    await get('/search?q=harbour');
+    const text = await (await get('/metrics')).text();
+    expect(text).toMatch(/shoal_http_requests_total\{method="GET",route="\/search",status="200"\} \d+/);
+    expect(text).toMatch(/shoal_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/search"\}/);
+    expect(text).toMatch(/shoal_search_duration_seconds_count\{mode="hybrid",stage="embed"\} \d+/);
+    expect(text).toMatch(new RegExp(`shoal_index_paragraphs ${state.engine!.stats().paragraphs}\\b`));
+  });
+
+  it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
+    const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/healthz', '/readyz', '/reports', '/reports/{id}', '/search', '/stats']);
+    expect(Object.keys(doc.paths['/search']!).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SearchRequest', 'SearchResponse', 'Hit', 'Error', 'Report']));
+    const docs = await (await get('/docs')).text();
+    expect(docs).toContain('<code>/search</code>');
+    expect(docs).toContain('<code>alpha</code>');
+    const page = await get('/');
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('<form id="search"');
+  });
+
+  it('unknown routes and methods are 404s in the one shape', async () => {
+    await expectError(await get('/nope'), 404, 'NOT_FOUND');
+    await expectError(await app.request('/stats', { method: 'DELETE' }), 404, 'NOT_FOUND');
+  });
+
+  it('an unexpected error is a 500 without internals, and is logged', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
+    const broken = { search: () => Promise.reject(new Error('secret internal detail at /srv/shoal')) } as unknown as Engine;
+    const body = await expectError(await createApp({ state: { engine: broken }, log: capture }).request('/search?q=x'), 500, 'INTERNAL');
+    expect(body.error.message).not.toContain('secret');
+    expect(lines.join('')).toContain('secret internal detail');
+  });
+
+  it('POST /admin/reload reports whether the generation changed', async () => {
+    const response = await send('POST', '/admin/reload', '');
+    expect(await response.json()).toEqual({ reloaded: false, generation: state.engine!.generation });
+  });
+});
+
+describe('server config', () => {
+  it('reads flags over environment over defaults', () => {
+    const config = parseServerConfig({ port: '9000' }, { PORT: '8000', SHOAL_INDEX_DIR: '/srv/index', SHOAL_WATCH: 'false' }, { indexDir: 'index/default' });
+    expect(config).toMatchObject({ port: 9000, host: '127.0.0.1', indexDir: '/srv/index', watch: false, logLevel: 'info' });
+    expect(parseServerConfig({}, {}, { indexDir: 'x' }).port).toBe(8787);
+  });
+
+  it.each([
+    [{ port: '99999' }, {}, '--port'],
+    [{}, { PORT: 'eighty' }, 'PORT'],
+    [{}, { SHOAL_LOG_LEVEL: 'loud' }, 'SHOAL_LOG_LEVEL'],
+    [{ model: 'gpt' }, {}, '--model'],
+    [{}, { SHOAL_WATCH_INTERVAL_MS: '5' }, 'SHOAL_WATCH_INTERVAL_MS'],
+  ])('refuses %j %j naming %s', (flags, env, name) => {
+    let error: unknown;
+    try {
+      parseServerConfig(flags, env, { indexDir: 'x' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'INVALID_CONFIG', details: { field: name } });
+    expect((error as Error).message.startsWith(`${name}: `)).toBe(true);
+  });
+});
