@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { buildIndex, Engine } from '../engine/index.ts';
+import { parseServerConfig } from './config.ts';
+import { startServer, type RunningServer } from './serve.ts';
+
+const embedder = fakeEmbedder(32);
+let tmp: string;
+let indexDir: string;
+let server: RunningServer;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-serve-'));
+  indexDir = join(tmp, 'index');
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'a'), corpus(30))], indexDir, embedder });
+  const config = parseServerConfig({ port: '0', index: indexDir }, { SHOAL_WATCH_INTERVAL_MS: '100' }, { indexDir });
+  server = await startServer({ config, log: pino({ level: 'silent' }), open: async () => Engine.open({ indexDir, embedder }) });
+  await server.ready;
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+it('picks up a rebuilt index while serving, without failing a request or showing a paragraph twice', async () => {
+  const before = (await (await fetch(`${server.url}/stats`)).json()) as { generation: string; reports: number };
+  expect(before.reports).toBe(30);
+  let stop = false;
+  const statuses: number[] = [];
+  const repeats: string[] = [];
+  const hammer = (async () => {
+    while (!stop) {
+      const response = await fetch(`${server.url}/search?q=report+harbour+wool&k=50`);
+      statuses.push(response.status);
+      const { hits } = (await response.json()) as { hits: Array<{ key: string }> };
+      if (new Set(hits.map((h) => h.key)).size !== hits.length) repeats.push(hits.map((h) => h.key).join(' '));
+    }
+  })();
+  // A rebuild in the same folder over other reports: the server sees the pointer change and reloads.
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'b'), corpus(12))], indexDir, embedder });
+  const deadline = Date.now() + 10_000;
+  let after = before;
+  while (Date.now() < deadline && after.generation === before.generation) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = (await (await fetch(`${server.url}/stats`)).json()) as typeof before;
+  }
+  await new Promise((r) => setTimeout(r, 200)); // a few more searches on the new index
+  stop = true;
+  await hammer;
+  expect(after.generation).not.toBe(before.generation);
+  expect(after.reports).toBe(12);
+  expect(statuses.length).toBeGreaterThan(5);
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  expect(repeats).toEqual([]);
+}, 30_000);
