@@ -75,16 +75,21 @@ export interface BuildThreads {
 }
 
 /**
- * Splits reports into paragraphs (doc ids in report order). With an embedder, lengths are counted by
- * its tokenizer and a paragraph is also kept short enough that its embedded text (the report title,
- * the paragraph, the special tokens) fits the model's input limit, so no paragraph is cut off.
+ * Splits reports into paragraphs (doc ids in report order). Paragraphs do not depend on the model:
+ * a report is split as without one (the index's token estimate and `maxTokens`, so BM25 ranks the
+ * same paragraphs with or without embeddings, and keys stay put when the model changes). Only a
+ * report with a paragraph whose embedded text (the report title, the paragraph, the special tokens)
+ * would overflow the model's input limit is split again, counted by the model's tokenizer, so no
+ * paragraph is cut off.
  */
 export function paragraphsOf(reports: readonly Report[], options: IndexOptions, embedder?: Pick<Embedder, 'countTokens' | 'info'>): Paragraph[] {
   if (!embedder) return reports.flatMap((report) => splitParagraphs(report, options.paragraphs));
   const countTokens = embedder.countTokens;
   return reports.flatMap((report) => {
+    const split = splitParagraphs(report, options.paragraphs);
     // The title, its joining punctuation, and [CLS]/[SEP] take room in the model's window.
     const room = embedder.info.maxLength - countTokens(embeddingText({ title: report.title, text: '' })) - 3;
+    if (split.every((p) => countTokens(p.text) <= room)) return split;
     const maxTokens = Math.max(16, Math.min(options.paragraphs.maxTokens, room));
     return splitParagraphs(report, { ...options.paragraphs, maxTokens, countTokens });
   });
