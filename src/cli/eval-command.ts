@@ -1,12 +1,12 @@
 import { SearchError } from '../core/errors.ts';
-import { runEval } from '../eval/run-eval.ts';
+import { DEFAULT_EVAL_FUSION, runEval } from '../eval/run-eval.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hybrid [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
   [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
-  [--fusion linear|rrf] [--normalization minmax|zscore] [--rrf-k 60] [--alpha 0.5] [--candidates 100]
+  [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k 60] [--alpha 0.5] [--candidates 100]
 Prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.
 Mode vector keeps paragraph embeddings in index/.embed-cache between runs (--no-embed-cache: embed all).`;
 
@@ -28,7 +28,8 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const engine = choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal';
   const method = choiceFlag('fusion', values.fusion, ['rrf', 'linear'] as const) ?? 'linear';
   const rrfK = numberFlag('rrf-k', values['rrf-k'], { min: 0, max: 10_000 });
-  const normalization = choiceFlag('normalization', values.normalization, ['minmax', 'zscore'] as const);
+  const normalization = choiceFlag('normalization', values.normalization, ['minmax', 'zscore'] as const)
+    ?? (DEFAULT_EVAL_FUSION.method === 'linear' ? DEFAULT_EVAL_FUSION.normalization : undefined);
   const alpha = numberFlag('alpha', values.alpha, { min: 0, max: 1 });
   const candidates = numberFlag('candidates', values.candidates, { min: 1, max: 1000, integer: true });
   const index = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };

@@ -17,7 +17,7 @@ export interface EvalOptions {
   qrels?: string;
   /** `bm25` ranks by the lexical index, `vector` by embedding similarity, `hybrid` by both, fused. */
   mode: 'bm25' | 'vector' | 'hybrid';
-  /** Mode hybrid: how the two rankings are fused. Default linear over min-max normalised scores (chosen by evaluation; see README). */
+  /** Mode hybrid: how the two rankings are fused. Default {@link DEFAULT_EVAL_FUSION}. */
   fusion?: FusionOptions;
   /** Mode hybrid: weight of the vector ranking; BM25 gets 1 − alpha. Default 0.5. */
   alpha?: number;
@@ -55,8 +55,8 @@ export interface EvalResult {
   cacheHits?: number;
 }
 
-/** Fusion of mode hybrid: linear over min-max normalised scores led SciFact and TIME together (README). */
-export const DEFAULT_EVAL_FUSION: FusionOptions = { method: 'linear', normalization: 'minmax' };
+/** Fusion of mode hybrid: linear over z-score normalised scores (less swayed than min-max by one outlying top or bottom score; README). */
+export const DEFAULT_EVAL_FUSION: FusionOptions = { method: 'linear', normalization: 'zscore' };
 
 /** Ranks paragraphs for one query: prepared per query (a query embedding), then asked for deeper and deeper rankings. */
 interface Ranker {
