@@ -51,7 +51,7 @@ export function createProgress(io: Io, stream: NodeJS.WriteStream = process.stde
         if (done === total) stopBar();
       } else if (now - lastLine > 2000 || done === total) {
         lastLine = now;
-        const eta = rate > 0 ? `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left` : '';
+        const eta = rate <= 0 ? '' : done === total ? `, ${rate.toFixed(0)} paragraphs/s` : `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left`;
         io.err(`${label(next)}: ${done}/${total} paragraphs${eta}`);
       }
     },

@@ -37,8 +37,11 @@ export interface HybridOptions extends SearchOptions {
 export const MAX_K = 1000;
 /** The deepest candidate window a hybrid search fuses. */
 export const MAX_CANDIDATES = 1000;
-/** Linear fusion of min-max normalised scores, equal weights: best on SciFact and TIME together (README). */
-export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: 'minmax' };
+/**
+ * Linear fusion of z-score normalised scores, equal weights: chosen by `shoal eval --mode hybrid` on
+ * SciFact and TIME (README); z-scores are less swayed than min-max by one outlying top or bottom score.
+ */
+export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: 'zscore' };
 export const DEFAULT_ALPHA = 0.5;
 export const DEFAULT_CANDIDATES = 100;
 // A filtered vector search over at most this many accepted paragraphs scans them exactly (a few
@@ -155,21 +158,10 @@ export class Searcher {
    */
   searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
-    const alpha = options.alpha ?? DEFAULT_ALPHA;
-    if (!(alpha >= 0 && alpha <= 1)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from 0 to 1, got ${alpha}`, { details: { field: 'alpha' } });
-    const candidates = options.candidates ?? DEFAULT_CANDIDATES;
-    if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
-      throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
-    }
     const fusion = options.fusion ?? DEFAULT_FUSION;
+    const alpha = options.alpha ?? DEFAULT_ALPHA;
     const parsed = this.lexical.parse(query);
-    const filter = this.docFilter(options.filter);
-    const lexicalHits = this.lexical.search(parsed, { k: candidates, ...(filter ? { filter } : {}) });
-    const vectorHits = this.vectorRanker(vector, options.filter)(candidates);
-    let fused = fuse([
-      { name: 'bm25', hits: lexicalHits, weight: 1 - alpha },
-      { name: 'vector', hits: vectorHits, weight: alpha },
-    ], fusion);
+    let fused = this.hybridRanking(parsed, vector, options);
     if (options.groupByReport) {
       const seen = new Set<string>();
       fused = fused.filter((h) => {
@@ -180,7 +172,28 @@ export class Searcher {
       });
     }
     const docs = fused.slice(0, k + offset);
-    return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d as FusedHit, fusion, alpha) : undefined));
+    return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, alpha) : undefined));
+  }
+
+  /**
+   * The whole fused list of a hybrid search, best first: the union of both retrievers' candidate
+   * windows (each filtered before its top-k). Every page of {@link searchHybrid} is a slice of it.
+   */
+  hybridRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'> = {}): FusedHit[] {
+    const alpha = options.alpha ?? DEFAULT_ALPHA;
+    if (!(alpha >= 0 && alpha <= 1)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from 0 to 1, got ${alpha}`, { details: { field: 'alpha' } });
+    const candidates = options.candidates ?? DEFAULT_CANDIDATES;
+    if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
+      throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
+    }
+    const parsed = typeof query === 'string' ? this.lexical.parse(query) : query;
+    const filter = this.docFilter(options.filter);
+    const lexicalHits = this.lexical.search(parsed, { k: candidates, ...(filter ? { filter } : {}) });
+    const vectorHits = this.vectorRanker(vector, options.filter)(candidates);
+    return fuse([
+      { name: 'bm25', hits: lexicalHits, weight: 1 - alpha },
+      { name: 'vector', hits: vectorHits, weight: alpha },
+    ], options.fusion ?? DEFAULT_FUSION);
   }
 
   private hybridExplanation(parsed: LexicalQuery, vector: Float32Array, hit: FusedHit, fusion: FusionOptions, alpha: number): HitExplanation {

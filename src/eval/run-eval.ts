@@ -3,8 +3,11 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
-import { embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
-import { fuse, type FusionOptions } from '../hybrid/index.ts';
+import {
+  DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
+} from '../engine/index.ts';
+import type { FusionOptions } from '../hybrid/index.ts';
+import { ExactVectorIndex } from '../vector/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
@@ -21,7 +24,7 @@ export interface EvalOptions {
   fusion?: FusionOptions;
   /** Mode hybrid: weight of the vector ranking; BM25 gets 1 − alpha. Default 0.5. */
   alpha?: number;
-  /** Mode hybrid: candidates each retriever contributes (at least the depth asked for). Default 100. */
+  /** Mode hybrid: candidates each retriever contributes; the ranking is their fused union, as served. Default 100. */
   candidates?: number;
   /** Which engine ranks in mode bm25: shoal, or SQLite FTS5 as the baseline. Default shoal. */
   engine?: 'shoal' | 'fts5';
@@ -55,8 +58,8 @@ export interface EvalResult {
   cacheHits?: number;
 }
 
-/** Fusion of mode hybrid: linear over z-score normalised scores (less swayed than min-max by one outlying top or bottom score; README). */
-export const DEFAULT_EVAL_FUSION: FusionOptions = { method: 'linear', normalization: 'zscore' };
+/** Fusion of mode hybrid: the server's default. */
+export const DEFAULT_EVAL_FUSION: FusionOptions = DEFAULT_FUSION;
 
 /** Ranks paragraphs for one query: prepared per query (a query embedding), then asked for deeper and deeper rankings. */
 interface Ranker {
@@ -94,22 +97,20 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
     if (cache && options.embedCacheDir && vectors.embedded > 0) saveEmbeddingCache(options.embedCacheDir, embedder.info, cache);
     Object.assign(extra, { model: embedder.info.name, embedded: vectors.embedded, cacheHits: vectors.cacheHits });
     const lexical = options.mode === 'hybrid' ? await shoalEngine(paragraphs, indexOptions, options.bm25) : undefined;
-    const alpha = options.alpha ?? 0.5;
-    const candidates = options.candidates ?? 100;
-    const fusion = options.fusion ?? DEFAULT_EVAL_FUSION;
+    // Hybrid ranks exactly as the server does: the Searcher's fused list (union of the candidate windows).
+    const searcher = lexical
+      ? new Searcher({ paragraphs, lexical: lexical.lexical, vectors: vectors.index, store: ExactVectorIndex.fromVectors(vectors.data, embedder.info.dimension) })
+      : undefined;
+    const hybrid = {
+      alpha: options.alpha ?? DEFAULT_ALPHA, candidates: options.candidates ?? DEFAULT_CANDIDATES, fusion: options.fusion ?? DEFAULT_FUSION,
+    };
     ranker = {
       name: 'shoal',
       prepare: async (query) => {
         const q = await embedder.embedQuery(query);
-        if (!lexical) return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
-        return (depth) => {
-          const n = Math.max(depth, candidates);
-          const fused = fuse([
-            { name: 'bm25', hits: lexical.lexical.search(query, { k: n }), weight: 1 - alpha },
-            { name: 'vector', hits: vectors.index.search(q, n), weight: alpha },
-          ], fusion);
-          return fused.slice(0, depth).map((h) => h.docId);
-        };
+        if (!searcher) return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
+        const fused = searcher.hybridRanking(query, q, hybrid).map((h) => h.docId);
+        return (depth) => fused.slice(0, depth);
       },
       close: () => {},
     };
