@@ -22,13 +22,11 @@ interface Pending {
 type Reply = { ready: true } | { id: number; flat: Float32Array; dim: number } | { id: number; error: string };
 
 /**
- * Starts `threads` workers over the ONNX file, each session with `intraOpThreads` threads (default 1).
- * On this project's 2-core machine, two sessions with one intra-op thread each embed documents faster
- * than one session with two (onnxruntime's threads scale poorly on small batches); a single query is
- * latency-bound and gets one worker with a thread per core. The calling thread's event loop stays free
- * while they work.
+ * Starts `threads` workers over the ONNX file. On this project's 2-core machine, two sessions with
+ * one intra-op thread each embed faster than one session with two (onnxruntime's threads scale
+ * poorly on small batches), and the calling thread's event loop stays free while they work.
  */
-export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean', threads: number, intraOpThreads = 1): Promise<EmbedPool> {
+export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean', threads: number): Promise<EmbedPool> {
   const workers = new Set<Worker>();
   const queue: Pending[] = [];
   const busy = new Map<Worker, { id: number; job: Pending }>();
@@ -61,7 +59,7 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
   };
 
   const start = (): Promise<void> => new Promise<void>((ready, failed) => {
-    const worker = spawnTsWorker(new URL('./embed-worker.ts', import.meta.url), { modelPath, pooling, intraOpThreads });
+    const worker = spawnTsWorker(new URL('./embed-worker.ts', import.meta.url), { modelPath, pooling });
     workers.add(worker);
     let started = false;
     worker.on('message', (reply: Reply) => {

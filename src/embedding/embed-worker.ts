@@ -1,5 +1,5 @@
-// Worker thread entry: one onnxruntime session (one intra-op thread for documents, one per core for
-// queries), embedding one batch of token ids per message. Started by embed-pool.ts; long-lived.
+// Worker thread entry: one onnxruntime session with a single intra-op thread, embedding one batch of
+// token ids per message. Started by embed-pool.ts; long-lived.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { padBatch, poolAndNormalize } from './tensors.ts';
@@ -7,7 +7,6 @@ import { padBatch, poolAndNormalize } from './tensors.ts';
 interface Setup {
   modelPath: string;
   pooling: 'cls' | 'mean';
-  intraOpThreads: number;
 }
 
 interface Job {
@@ -15,9 +14,9 @@ interface Job {
   batch: number[][];
 }
 
-const { modelPath, pooling, intraOpThreads } = workerData as Setup;
+const { modelPath, pooling } = workerData as Setup;
 const session = await ort.InferenceSession.create(modelPath, {
-  executionProviders: ['cpu'], intraOpNumThreads: intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
 });
 
 parentPort!.on('message', async ({ id, batch }: Job) => {

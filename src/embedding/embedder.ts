@@ -56,14 +56,8 @@ export interface Embedder {
   embedTokensInProcess(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** Embeds texts in batches of similar length (fewer padding tokens); vectors in input order. */
   embedDocuments(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
-  /**
-   * Embeds a query (with the query instruction) on a worker of its own whose session uses every core
-   * (one short input: latency-bound), leaving the calling thread free meanwhile; on the calling thread
-   * when there are no workers.
-   */
+  /** Embeds a query (with the query instruction) on the calling thread: one short input, lowest latency. */
   embedQuery(query: string): Promise<Float32Array>;
-  /** The same on the calling thread through transformers.js (the reference path). */
-  embedQueryInProcess(query: string): Promise<Float32Array>;
   /** Stops the worker threads. */
   close(): Promise<void>;
 }
@@ -177,13 +171,10 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
 
   const probe = await embedTokensInProcess([tokenize('shoal')]);
   let pool: EmbedPool | undefined;
-  let queryPool: EmbedPool | undefined;
   if (threads > 0) {
     try {
       pool = await createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, threads);
-      queryPool = await createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, 1, Math.min(4, availableParallelism()));
     } catch (cause) {
-      await pool?.close();
       throw new SearchError('MODEL_UNAVAILABLE', `model ${spec.name}: cannot start embedding workers: ${(cause as Error).message}`, { cause });
     }
   }
@@ -217,14 +208,10 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
       }));
       return out;
     },
-    embedQuery: async (query) => {
-      const ids = [tokenize(spec.queryInstruction + query)];
-      return (await (queryPool && queryPool.threads > 0 ? queryPool.run(ids) : embedTokensInProcess(ids)))[0]!;
-    },
-    embedQueryInProcess: async (query) => (await embedTokensInProcess([tokenize(spec.queryInstruction + query)]))[0]!,
+    embedQuery: async (query) => (await embedTokensInProcess([tokenize(spec.queryInstruction + query)]))[0]!,
     close: async () => {
       onClose();
-      await Promise.all([pool?.close(), queryPool?.close()]);
+      await pool?.close();
     },
   };
   return embedder;

@@ -171,26 +171,6 @@ describe('Engine writes', () => {
     expect(engine.report('durable-1')).toBeUndefined(); // written before the rebuild: superseded by it
   });
 
-  it('a write that lands while a hybrid query is being embedded is seen whole, never half', async () => {
-    // An embedder whose query embedding waits until released, so a write can land meanwhile.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const slow = { ...embedder, embedQuery: async (q: string) => { await gate; return embedder.embedQuery(q); } };
-    const paused = Engine.open({ indexDir, embedder: slow });
-    try {
-      await paused.putReports([report('race', ['Quokkas crowd the ferry terminal on the island.'])]);
-      const searching = paused.search({ q: 'quokkas ferry terminal', k: 50 });
-      await paused.putReports([report('race', ['Quokkas crowd the ferry terminal again this week.', 'Rangers count the quokkas every spring morning.'])]);
-      release();
-      const { hits } = await searching;
-      const race = hits.filter((h) => h.reportId === 'race');
-      expect(new Set(hits.map((h) => h.key)).size).toBe(hits.length);
-      expect(race.map((h) => h.text).sort()).toEqual(['Quokkas crowd the ferry terminal again this week.', 'Rangers count the quokkas every spring morning.']);
-    } finally {
-      paused.close();
-    }
-  });
-
   it('refuses writes with no reports', async () => {
     await expect(engine.putReports([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

@@ -33,7 +33,6 @@ export interface SearchResult {
   /** The index generation that answered, and how many writes it had on top. */
   generation: string;
   hits: ResultHit[];
-  /** Milliseconds: until the query vector is ready (in mode hybrid BM25 ranks meanwhile), ranking, highlighting, all. */
   timings: { embedMs: number; searchMs: number; highlightMs: number; totalMs: number };
 }
 
@@ -143,21 +142,14 @@ export class Engine {
       throw new SearchError('INVALID_ARGUMENT', `mode ${mode} needs embeddings: ${why}; use mode bm25`, { details: { field: 'mode' } });
     }
     const wantsVector = mode !== 'bm25' || (request.highlight === true && this.semantic);
-    const embedding = wantsVector ? this.options.embedder!.embedQuery(query) : undefined;
-    // A hybrid search ranks its BM25 candidates while the query is embedded on its worker.
-    let index = this.index;
-    const version = index.version;
-    const lexicalHits = mode === 'hybrid' ? index.searcher.hybridLexical(query, request) : undefined;
-    const vector = await embedding;
+    const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
     const t1 = performance.now();
-    // From here to the end of the ranking nothing awaits: one state of the index answers. If a write or
-    // a reload landed while the query was embedded, the BM25 candidates are ranked again on it.
-    const stale = index !== this.index || version !== index.version;
-    index = this.index;
+    // From here to the end of the ranking nothing awaits: one state of the index answers.
+    const index = this.index;
     const searcher = index.searcher;
     const hits: ResultHit[] = mode === 'bm25' ? searcher.search(query, request)
       : mode === 'vector' ? searcher.searchVector(vector!, request)
-        : searcher.searchHybrid(query, vector!, request, stale ? undefined : lexicalHits);
+        : searcher.searchHybrid(query, vector!, request);
     const t2 = performance.now();
     if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector);
     const t3 = performance.now();

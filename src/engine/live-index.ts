@@ -41,8 +41,6 @@ export class LiveIndex {
   private readonly analyzer;
   /** Writes applied on top of the generation. */
   appliedWrites = 0;
-  /** Bumped by every change: a search that awaited in between starts again on the new state. */
-  version = 0;
 
   constructor(opened: OpenedIndex, private readonly bm25?: Bm25Options) {
     this.generation = opened.generation;
@@ -109,7 +107,6 @@ export class LiveIndex {
     }
     if (count === 0) return;
     this.appliedWrites += count;
-    this.version++;
     if (this.paragraphs.length > firstNew) this.written.push({ segment: this.buildSegment(firstNew, this.paragraphs.length), docBase: firstNew });
     if (this.written.length > MAX_WRITTEN_SEGMENTS) {
       const from = this.written[0]!.docBase;

@@ -154,15 +154,14 @@ export class Searcher {
   /**
    * Ranks paragraphs by both retrievers, fused: each returns its `candidates` best (filtered before
    * its top-k), and {@link fuse} combines them; grouping by report keeps each report's best fused
-   * paragraph. Needs the query as text (BM25) and as a vector (embedded with the index's model);
-   * `lexicalHits`, when given, are this searcher's {@link hybridLexical} for the same query and options.
+   * paragraph. Needs the query as text (BM25) and as a vector (embedded with the index's model).
    */
-  searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}, lexicalHits?: ScoredDoc[]): SearchHit[] {
+  searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
     const alpha = options.alpha ?? DEFAULT_ALPHA;
     const parsed = this.lexical.parse(query);
-    let fused = this.hybridRanking(parsed, vector, options, lexicalHits ?? this.hybridLexical(parsed, options));
+    let fused = this.hybridRanking(parsed, vector, options);
     if (options.groupByReport) {
       const seen = new Set<string>();
       fused = fused.filter((h) => {
@@ -180,27 +179,21 @@ export class Searcher {
    * The whole fused list of a hybrid search, best first: the union of both retrievers' candidate
    * windows (each filtered before its top-k). Every page of {@link searchHybrid} is a slice of it.
    */
-  hybridRanking(
-    query: string | LexicalQuery, vector: Float32Array, options: HybridRankingOptions = {},
-    lexicalHits: ScoredDoc[] = this.hybridLexical(query, options),
-  ): FusedHit[] {
+  hybridRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'> = {}): FusedHit[] {
     const alpha = options.alpha ?? DEFAULT_ALPHA;
     if (!(alpha >= 0 && alpha <= 1)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from 0 to 1, got ${alpha}`, { details: { field: 'alpha' } });
-    const vectorHits = this.vectorRanker(vector, options.filter)(candidatesOf(options));
+    const candidates = options.candidates ?? DEFAULT_CANDIDATES;
+    if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
+      throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
+    }
+    const parsed = typeof query === 'string' ? this.lexical.parse(query) : query;
+    const filter = this.docFilter(options.filter);
+    const lexicalHits = this.lexical.search(parsed, { k: candidates, ...(filter ? { filter } : {}) });
+    const vectorHits = this.vectorRanker(vector, options.filter)(candidates);
     return fuse([
       { name: 'bm25', hits: lexicalHits, weight: 1 - alpha },
       { name: 'vector', hits: vectorHits, weight: alpha },
     ], options.fusion ?? DEFAULT_FUSION);
-  }
-
-  /**
-   * The BM25 half of a hybrid search: its candidates (filtered before the top-k). Needs no query
-   * vector, so a caller can run it while the query is being embedded and pass it to {@link hybridRanking}.
-   */
-  hybridLexical(query: string | LexicalQuery, options: HybridRankingOptions = {}): ScoredDoc[] {
-    const parsed = typeof query === 'string' ? this.lexical.parse(query) : query;
-    const filter = this.docFilter(options.filter);
-    return this.lexical.search(parsed, { k: candidatesOf(options), ...(filter ? { filter } : {}) });
   }
 
   private hybridExplanation(parsed: LexicalQuery, vector: Float32Array, hit: FusedHit, fusion: FusionOptions, alpha: number): HitExplanation {
@@ -255,17 +248,6 @@ export class Searcher {
       return { ...fields, score: doc.score, rank: offset + i + 1, ...(explanation ? { explain: explanation } : {}) };
     });
   }
-}
-
-/** The options of a hybrid ranking that decide its list (not its page). */
-export type HybridRankingOptions = Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'>;
-
-function candidatesOf(options: { candidates?: number }): number {
-  const candidates = options.candidates ?? DEFAULT_CANDIDATES;
-  if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
-    throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
-  }
-  return candidates;
 }
 
 function page(options: { k?: number; offset?: number }): { k: number; offset: number } {

@@ -38,7 +38,6 @@ export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: numbe
       return vectors;
     },
     embedQuery: async (query) => vectorOf(tokenize(info.queryInstruction + query)),
-    embedQueryInProcess: async (query) => vectorOf(tokenize(info.queryInstruction + query)),
     close: async () => {},
   };
   return embedder;
