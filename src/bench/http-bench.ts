@@ -43,6 +43,8 @@ export interface HttpModeStats {
   loadedP50Ms: number;
   loadedP99Ms: number;
   errors: number;
+  /** Concurrency 1, as the server timed it (mean per request, from /metrics): embedding the query, and ranking. */
+  server: { embedMs: number; rankMs: number };
 }
 
 /** The `--json` contract of `shoal bench http`. */
@@ -88,6 +90,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
         single.get(mode)!.push(...run.latencies);
       }
     }
+    // The server's own timings of the concurrency-1 requests (warm-up included), before the loaded runs add theirs.
+    const stages = parseStageMeans(await (await fetch(`${url}/metrics`)).text());
     const stats: HttpModeStats[] = [];
     for (const mode of modes) {
       const loaded = await drive(url, paths(mode), { connections, duration: options.seconds ?? 10 });
@@ -95,6 +99,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       stats.push({
         mode, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
         qps: loaded.completed / loaded.seconds, loadedP50Ms: percentile(loaded.latencies, 50), loadedP99Ms: percentile(loaded.latencies, 99), errors: loaded.errors,
+        server: { embedMs: stages.get(`${mode}/embed`) ?? 0, rankMs: stages.get(`${mode}/rank`) ?? 0 },
       });
       log(`${mode}: p50 ${stats.at(-1)!.p50Ms.toFixed(2)} ms at concurrency 1; ${stats.at(-1)!.qps.toFixed(0)} queries/s at ${connections}`);
     }
@@ -150,6 +155,16 @@ function drive(url: string, requests: autocannon.Request[], load: { connections:
       if (status === 200) latencies.push(responseTime);
     });
   });
+}
+
+// Mean milliseconds per `mode/stage` from the search-duration histogram's sums and counts.
+function parseStageMeans(metrics: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const m of metrics.matchAll(/^shoal_search_duration_seconds_(sum|count)\{mode="(\w+)",stage="(\w+)"\} ([\d.e+-]+)$/gm)) {
+    (m[1] === 'sum' ? sums : counts).set(`${m[2]}/${m[3]}`, Number(m[4]));
+  }
+  return new Map([...sums].map(([key, sum]) => [key, (sum / (counts.get(key) || 1)) * 1000]));
 }
 
 function freePort(): Promise<number> {

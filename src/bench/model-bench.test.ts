@@ -6,6 +6,7 @@ import { MODELS_DIR } from '../cli/model-options.ts';
 import { loadEmbedder, type Embedder } from '../embedding/index.ts';
 import { runEmbedBench } from './embed-bench.ts';
 import { runVectorBench } from './vector-bench.ts';
+import { runHttpBench } from './http-bench.ts';
 
 // The embedding and vector benches on a small collection with the real model: their JSON contracts.
 describe('embedding and vector benches', () => {
@@ -39,5 +40,20 @@ describe('embedding and vector benches', () => {
       expect(row.recallAt10).toBeLessThanOrEqual(1);
     }
     expect(r.efSearch[2]!.recallAt10).toBe(1); // 50 vectors: ef 64 visits them all
+  }, 120_000);
+
+  it('bench http serves the collection in a child process and drives every mode with autocannon', async () => {
+    const r = await runHttpBench({ data: dir, indexDir: join(dir, 'http-index'), embedder, queries: 5, requests: 5, seconds: 1, connections: 2 });
+    expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'exact', queries: 5, connections: 2 });
+    expect(r.modes.map((m) => m.mode)).toEqual(['hybrid', 'bm25', 'vector']);
+    for (const m of r.modes) {
+      expect(m.errors).toBe(0);
+      expect(m.p50Ms).toBeGreaterThan(0);
+      expect(m.p99Ms).toBeGreaterThanOrEqual(m.p50Ms);
+      expect(m.qps).toBeGreaterThan(0);
+      expect(m.server.rankMs).toBeGreaterThan(0);
+      if (m.mode === 'bm25') expect(m.server.embedMs).toBeLessThan(0.5); // no query embedding in mode bm25
+      else expect(m.server.embedMs).toBeGreaterThan(0.5);
+    }
   }, 120_000);
 });
