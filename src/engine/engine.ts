@@ -64,7 +64,7 @@ export interface EngineStats {
 /** Options of {@link Engine.open}. */
 export interface EngineOptions {
   indexDir: string;
-  /** The model the index was embedded with; without it only mode bm25 is served and writes are lexical-only indexes only. */
+  /** The model the index was embedded with. Without it only mode bm25 is served, and only a lexical-only index takes writes. */
   embedder?: Embedder;
   bm25?: Bm25Options;
 }

@@ -34,7 +34,8 @@ export function validationError(error: z.ZodError, where: string): SearchError {
  */
 export function toErrorResponse(error: unknown, c: Context, log: Logger): Response {
   if (error instanceof SearchError) {
-    if (error.httpStatus >= 500) log.error({ err: error, path: c.req.path }, error.message);
+    // 503s (starting up, no index yet) are states the caller is told about, not faults of the server.
+    if (error.httpStatus >= 500 && error.httpStatus !== 503) log.error({ err: error, path: c.req.path }, error.message);
     return errorResponse(c, error);
   }
   if (error instanceof HTTPException) {
