@@ -6,6 +6,11 @@ import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { checkModel, embeddingText, openIndex, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
+import { estimateWordPieces } from '../ingest/index.ts';
+import {
+  DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
+  type Candidate, type Passage, type RetrieveRequest, type RetrieveResult,
+} from './retrieve.ts';
 import type { HybridOptions, SearchHit } from './searcher.ts';
 
 /** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
@@ -193,6 +198,72 @@ export class Engine {
     this.sentenceVectors.set(text, vector);
   }
 
+  /**
+   * Passages for a chat assistant: the search's best paragraphs (k × 3 candidates, at least 30), chosen
+   * by maximal marginal relevance so near-duplicates give way, widened by their neighbours in reading
+   * order, and packed with numbered citations into the token budget (counted by the model's tokenizer;
+   * estimated without a model).
+   */
+  async retrieve(request: RetrieveRequest): Promise<RetrieveResult> {
+    validateRetrieveRequest(request);
+    const k = request.k ?? 10;
+    const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
+    const result = await this.search({
+      q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)),
+      ...(request.mode ? { mode: request.mode } : {}), ...(request.filter ? { filter: request.filter } : {}),
+    });
+    const index = this.index;
+    const candidates: Candidate[] = result.hits.map((h) => {
+      const docId = index.searcher.docOf(h.key);
+      const vector = docId === undefined ? undefined : index.embeddingOf(docId)?.vector;
+      return { paragraph: index.searcher.paragraphs[docId ?? -1] ?? { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}) };
+    });
+    const picked = mmr(candidates, request.diversity ?? DEFAULT_DIVERSITY, candidates.length).map((i) => candidates[i]!);
+    const neighbors = request.neighbors ?? 0;
+    const used = new Set<string>();
+    const passages: Array<Omit<Passage, 'citation' | 'tokens' | 'truncated'>> = [];
+    for (const { paragraph: p, score } of picked) {
+      if (used.has(p.key)) continue; // already inside an earlier passage's neighbours
+      const all = index.report(p.reportId)?.paragraphs ?? [p];
+      const window = all.filter((q) => Math.abs(q.ordinal - p.ordinal) <= neighbors && !used.has(q.key));
+      for (const q of window) used.add(q.key);
+      passages.push({
+        key: p.key, keys: window.map((q) => q.key), reportId: p.reportId, title: p.title, ordinal: p.ordinal,
+        ...(p.date ? { date: p.date } : {}), ...(p.source ? { source: p.source } : {}),
+        text: window.map((q) => q.text).join('\n\n'), score,
+      });
+    }
+    const countTokens = this.options.embedder?.countTokens ?? estimateWordPieces;
+    const packed = pack(passages, budget, countTokens, k);
+    return { query: result.query, mode: result.mode, tokenBudget: budget, ...packed };
+  }
+
+  /**
+   * Embeds texts with the index's model, as documents (as paragraphs are) or as queries (with the
+   * model's query instruction), one vector per text in order, with the word pieces each took. Throws
+   * `MODEL_UNAVAILABLE` without a model and `INVALID_ARGUMENT` for a text longer than the model's window.
+   */
+  async embed(texts: readonly string[], kind: 'document' | 'query' = 'document'): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
+    const embedder = this.options.embedder;
+    if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
+    const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
+    let tokens = 0;
+    texts.forEach((text, i) => {
+      const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
+      if (n > embedder.info.maxLength) {
+        throw new SearchError('INVALID_ARGUMENT', `input[${i}] takes ${n} word pieces; ${embedder.info.name} reads at most ${embedder.info.maxLength}`, { details: { field: `input.${i}` } });
+      }
+      tokens += n;
+    });
+    const vectors = kind === 'query' ? await Promise.all(texts.map((t) => embedder.embedQuery(t))) : await embedder.embedDocuments(texts);
+    return { model: embedder.info.name, vectors, tokens };
+  }
+
+  /** The loaded model's facts, when there is one. */
+  get model(): Embedder['info'] | undefined {
+    return this.options.embedder?.info;
+  }
+
   /** A live report's paragraphs in order, or undefined. */
   report(reportId: string): Paragraph[] | undefined {
     return this.index.report(reportId)?.paragraphs;
@@ -281,6 +352,9 @@ export class Engine {
     this.journal.close();
   }
 }
+
+// Retrieval asks the search for this many candidates at most.
+const MAX_K_FOR_RETRIEVE = 150;
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;

@@ -5,3 +5,4 @@ export { isEmptyFilter, paragraphMatcher, validateFilter, type SearchFilter } fr
 export { Engine, type EngineOptions, type EngineStats, type ResultHit, type SearchMode, type SearchRequest, type SearchResult, type WriteResult } from './engine.ts';
 export { LiveIndex, type LiveReport } from './live-index.ts';
 export { escapeHtml, matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
+export { citationLine, mmr, pack, validateRetrieveRequest, DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, MAX_NEIGHBORS, MAX_PASSAGES, MAX_TOKEN_BUDGET, type Candidate, type Passage, type RetrieveRequest, type RetrieveResult } from './retrieve.ts';

@@ -124,6 +124,76 @@ describe('GET and POST /search', () => {
   });
 });
 
+describe('POST /retrieve', () => {
+  interface RetrieveJson {
+    passages: Array<{ citation: number; key: string; keys: string[]; reportId: string; text: string; tokens: number; truncated: boolean }>;
+    totalTokens: number;
+    tokenBudget: number;
+    context: string;
+  }
+
+  it('packs cited passages into the budget; citations resolve to real paragraphs', async () => {
+    const response = await send('POST', '/retrieve', { query: 'harbour dredging berth', tokenBudget: 120, k: 4, neighbors: 1 });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as RetrieveJson;
+    expect(body.tokenBudget).toBe(120);
+    expect(body.totalTokens).toBeLessThanOrEqual(120);
+    expect(body.passages.length).toBeGreaterThan(0);
+    for (const p of body.passages) {
+      expect(body.context).toContain(`[${p.citation}] `);
+      const report = (await (await get(`/reports/${p.reportId}`)).json()) as { paragraphs: Array<{ key: string; text: string }> };
+      expect(p.keys).toContain(p.key);
+      expect(p.text.split('\n\n')).toEqual(p.keys.map((k) => report.paragraphs.find((q) => q.key === k)!.text));
+    }
+  });
+
+  it.each([
+    [{ query: '' }, 'query'],
+    [{ query: 'x', tokenBudget: 0 }, 'tokenBudget'],
+    [{ query: 'x', tokenBudget: 16001 }, 'tokenBudget'],
+    [{ query: 'x', neighbors: 4 }, 'neighbors'],
+    [{ query: 'x', diversity: 2 }, 'diversity'],
+    [{ query: 'x', region: 'asia' }, 'region'],
+    [{ query: 'x', dateTo: '2025-1-1' }, 'dateTo'],
+  ])('refuses %j naming %s', async (body, field) => {
+    await expectError(await send('POST', '/retrieve', body), 400, 'INVALID_ARGUMENT', field);
+  });
+});
+
+describe('POST /v1/embeddings', () => {
+  interface EmbeddingsJson {
+    object: string;
+    data: Array<{ object: string; index: number; embedding: number[] | string }>;
+    model: string;
+    usage: { prompt_tokens: number; total_tokens: number };
+  }
+
+  it('answers as OpenAI does, with the vectors shoal indexes with', async () => {
+    const response = await send('POST', '/v1/embeddings', { input: ['harbour dredging', 'wool auction'], model: 'fake' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as EmbeddingsJson;
+    expect(body).toMatchObject({ object: 'list', model: 'fake-embedder', data: [{ object: 'embedding', index: 0 }, { object: 'embedding', index: 1 }] });
+    const [expected] = await embedder.embedDocuments(['harbour dredging']);
+    expect(body.data[0]!.embedding).toEqual(Array.from(expected!));
+    expect(body.usage.prompt_tokens).toBe(body.usage.total_tokens);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+    const query = (await (await send('POST', '/v1/embeddings', { input: 'harbour dredging', input_type: 'query', encoding_format: 'base64' })).json()) as EmbeddingsJson;
+    const decoded = new Float32Array(Uint8Array.from(Buffer.from(query.data[0]!.embedding as string, 'base64')).buffer);
+    expect(Array.from(decoded)).toEqual(Array.from(await embedder.embedQuery('harbour dredging')));
+  });
+
+  it.each([
+    [{ input: [] }, 'input'],
+    [{ input: '' }, 'input'],
+    [{ input: 'x', model: 'text-embedding-3-small' }, 'model'],
+    [{ input: 'x', dimensions: 8 }, 'dimensions'],
+    [{ input: 'x', encoding_format: 'int8' }, 'encoding_format'],
+    [{ input: 'word '.repeat(600) }, 'input.0'],
+  ])('refuses %j naming %s', async (body, field) => {
+    await expectError(await send('POST', '/v1/embeddings', body), 400, 'INVALID_ARGUMENT', field);
+  });
+});
+
 describe('/reports', () => {
   it('adds a report (JSON), reads it back, finds it, replaces it, deletes it', async () => {
     const created = await send('POST', '/reports', { id: 'api-1', title: 'Zeppelin hangar opens', body: 'A zeppelin hangar opened near the airfield on Monday.\n\nTours over the bay start next week.', date: '2025-03-04', source: 'Sky News Desk', tags: ['aviation'] });
@@ -204,7 +274,7 @@ describe('operations', () => {
 
   it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
     const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/healthz', '/readyz', '/reports', '/reports/{id}', '/search', '/stats']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/healthz', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings']);
     expect(Object.keys(doc.paths['/search']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SearchRequest', 'SearchResponse', 'Hit', 'Error', 'Report']));
     const docs = await (await get('/docs')).text();

@@ -5,15 +5,15 @@ import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
 import type { Report } from '../core/types.ts';
-import type { Engine, SearchRequest } from '../engine/index.ts';
+import type { Engine, RetrieveRequest, SearchFilter, SearchRequest } from '../engine/index.ts';
 import type { FusionOptions } from '../hybrid/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { apiReferencePage } from './docs-page.ts';
 import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
-  ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, SearchRequestSchema, SearchResponseSchema, StatsSchema,
-  WriteResponseSchema, type SearchRequestBody,
+  EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+  SearchResponseSchema, StatsSchema, WriteResponseSchema, type RetrieveRequestBody, type SearchRequestBody,
 } from './schemas.ts';
 import { searchPage } from './search-page.ts';
 
@@ -101,6 +101,45 @@ export function createApp(options: AppOptions): OpenAPIHono {
     request: { body: { content: { 'application/json': { schema: SearchRequestSchema } }, required: true } },
     responses: { 200: json(SearchResponseSchema, 'Ranked paragraphs'), ...errors },
   }), (c) => runSearch(c, c.req.valid('json')) as never);
+
+  // ---- retrieval for chat assistants
+  app.openapi(createRoute({
+    method: 'post', path: '/retrieve', summary: 'Passages for a chat assistant, packed into a token budget with citations',
+    description: 'Searches, drops near-duplicates by maximal marginal relevance, merges neighbouring paragraphs in reading order, and packs the passages with numbered citations into the token budget (counted by the embedding model\'s tokenizer; never exceeded).',
+    request: { body: { content: { 'application/json': { schema: RetrieveRequestSchema } }, required: true } },
+    responses: { 200: json(RetrieveResponseSchema, 'Passages and the context string'), ...errors },
+  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json'))), 200) as never);
+
+  app.openapi(createRoute({
+    method: 'post', path: '/v1/embeddings', summary: 'Embeddings with the loaded model (OpenAI-compatible)',
+    description: 'The request and response of OpenAI\'s embeddings API, answered by the model shoal indexes with, so a chat stack embeds as shoal does. Vectors are L2-normalised.',
+    request: { body: { content: { 'application/json': { schema: EmbeddingsRequestSchema } }, required: true } },
+    responses: { 200: json(EmbeddingsResponseSchema, 'One embedding per input, in order'), ...errors },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const engine = engineOf();
+    const model = engine.model;
+    if (!model) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
+    if (body.model !== undefined && body.model !== model.name && body.model !== model.id) {
+      throw new SearchError('INVALID_ARGUMENT', `model "${body.model}" is not loaded; this server embeds with ${model.name} (${model.id})`, { details: { field: 'model' } });
+    }
+    if (body.dimensions !== undefined && body.dimensions !== model.dimension) {
+      throw new SearchError('INVALID_ARGUMENT', `dimensions must be ${model.dimension} (${model.name} vectors are not truncated)`, { details: { field: 'dimensions' } });
+    }
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    const t0 = performance.now();
+    const { vectors, tokens } = await engine.embed(inputs, body.input_type);
+    metrics.embedSeconds.observe({ kind: 'api' }, (performance.now() - t0) / 1000);
+    return c.json({
+      object: 'list' as const,
+      data: vectors.map((v, index) => ({
+        object: 'embedding' as const, index,
+        embedding: body.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v),
+      })),
+      model: model.id,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    }, 200);
+  });
 
   // ---- reports
   const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };
@@ -214,15 +253,30 @@ function isMarkdown(c: Context): boolean {
 function toSearchRequest(body: SearchRequestBody): SearchRequest {
   const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
     : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
-  const filter = {
-    ...(body.dateFrom ? { dateFrom: body.dateFrom } : {}), ...(body.dateTo ? { dateTo: body.dateTo } : {}),
-    ...(body.source?.length ? { source: body.source } : {}), ...(body.reportId?.length ? { reportId: body.reportId } : {}), ...(body.tags?.length ? { tags: body.tags } : {}),
-  };
+  const filter = filterOf(body);
   return {
     q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
     ...(body.mode ? { mode: body.mode } : {}), ...(fusion ? { fusion } : {}),
     ...(body.alpha !== undefined ? { alpha: body.alpha } : {}), ...(body.candidates !== undefined ? { candidates: body.candidates } : {}),
-    ...(Object.keys(filter).length > 0 ? { filter } : {}),
+    ...(filter ? { filter } : {}),
+  };
+}
+
+/** The filter fields of a /search or /retrieve body as a {@link SearchFilter}; undefined when none is set. */
+export function filterOf(body: Pick<SearchRequestBody, 'dateFrom' | 'dateTo' | 'source' | 'reportId' | 'tags'>): SearchFilter | undefined {
+  const filter: SearchFilter = {
+    ...(body.dateFrom ? { dateFrom: body.dateFrom } : {}), ...(body.dateTo ? { dateTo: body.dateTo } : {}),
+    ...(body.source?.length ? { source: body.source } : {}), ...(body.reportId?.length ? { reportId: body.reportId } : {}), ...(body.tags?.length ? { tags: body.tags } : {}),
+  };
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}
+
+/** A /retrieve body as the engine's request. */
+export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
+  const filter = filterOf(body);
+  return {
+    query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
+    ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
   };
 }
 

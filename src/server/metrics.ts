@@ -25,7 +25,7 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
   const requests = new Counter({ name: 'shoal_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
   const requestSeconds = new Histogram({ name: 'shoal_http_request_duration_seconds', help: 'HTTP request latency by method and route', labelNames: ['method', 'route'] as const, buckets: BUCKETS, registers: [registry] });
   const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (embed, rank, highlight, total)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
-  const embedSeconds = new Histogram({ name: 'shoal_embed_duration_seconds', help: 'Embedding time by kind (query, write)', labelNames: ['kind'] as const, buckets: BUCKETS, registers: [registry] });
+  const embedSeconds = new Histogram({ name: 'shoal_embed_duration_seconds', help: 'Embedding time by kind (query, write, api)', labelNames: ['kind'] as const, buckets: BUCKETS, registers: [registry] });
   const writes = new Counter({ name: 'shoal_writes_total', help: 'Acknowledged writes by operation', labelNames: ['op'] as const, registers: [registry] });
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
     new Gauge({

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { MAX_CANDIDATES } from '../engine/index.ts';
+import { DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, MAX_CANDIDATES, MAX_NEIGHBORS, MAX_PASSAGES, MAX_TOKEN_BUDGET } from '../engine/index.ts';
 
 /** The largest page `/search` returns. */
 export const MAX_PAGE = 100;
@@ -16,6 +16,15 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', '']).trans
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
+/** The filters of /search and /retrieve (applied inside each retriever, before its top-k). */
+export const filterFields = {
+  dateFrom: isoDate.optional().openapi({ description: 'Only reports dated on or after (YYYY-MM-DD).' }),
+  dateTo: isoDate.optional().openapi({ description: 'Only reports dated on or before (YYYY-MM-DD).' }),
+  source: list.optional().openapi({ description: 'Only reports from these sources (repeat the parameter or separate by commas).', type: 'array', items: { type: 'string' } }),
+  reportId: list.optional().openapi({ description: 'Only these reports.', type: 'array', items: { type: 'string' } }),
+  tags: list.optional().openapi({ description: 'Only reports carrying every one of these tags.', type: 'array', items: { type: 'string' } }),
+};
+
 /** A search request: the same fields as query parameters (`GET`) or a JSON body (`POST`). */
 export const SearchRequestSchema = z.object({
   q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ description: 'The query. BM25 reads words, "phrases", +required, -excluded, prefix*.', example: 'territorial disputes near islands' }),
@@ -27,11 +36,7 @@ export const SearchRequestSchema = z.object({
   rrfK: int(1, 10_000).optional().openapi({ description: 'RRF rank offset k (default 60).' }),
   alpha: z.coerce.number().min(0).max(1).optional().openapi({ description: 'Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha). Default 0.5.' }),
   candidates: int(1, MAX_CANDIDATES).optional().openapi({ description: 'Mode hybrid: candidates per retriever (default 100); the fused list is their union.' }),
-  dateFrom: isoDate.optional().openapi({ description: 'Only reports dated on or after (YYYY-MM-DD).' }),
-  dateTo: isoDate.optional().openapi({ description: 'Only reports dated on or before (YYYY-MM-DD).' }),
-  source: list.optional().openapi({ description: 'Only reports from these sources (repeat the parameter or separate by commas).', type: 'array', items: { type: 'string' } }),
-  reportId: list.optional().openapi({ description: 'Only these reports.', type: 'array', items: { type: 'string' } }),
-  tags: list.optional().openapi({ description: 'Only reports carrying every one of these tags.', type: 'array', items: { type: 'string' } }),
+  ...filterFields,
   groupByReport: bool.default(false).openapi({ description: 'Only the best paragraph of each report.', type: 'boolean' }),
   highlight: bool.default(false).openapi({ description: 'Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).', type: 'boolean' }),
   explain: bool.default(false).openapi({ description: 'Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.', type: 'boolean' }),
@@ -141,3 +146,49 @@ export const StatsSchema = z.object({
   uptimeSeconds: z.number(),
   version: z.string(),
 }).openapi('Stats');
+
+/** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
+export const RetrieveRequestSchema = z.object({
+  query: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
+  tokenBudget: int(1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).openapi({ description: `Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.` }),
+  k: int(1, MAX_PASSAGES).default(10).openapi({ description: `Most passages, 1–${MAX_PASSAGES}.` }),
+  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().openapi({ description: 'Default hybrid when the index has embeddings, else bm25.' }),
+  neighbors: int(0, MAX_NEIGHBORS).default(0).openapi({ description: 'Paragraphs of context on each side of a hit, merged in reading order.' }),
+  diversity: z.coerce.number().min(0).max(1).default(DEFAULT_DIVERSITY).openapi({ description: "MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder." }),
+  ...filterFields,
+}).strict().openapi('RetrieveRequest');
+
+export type RetrieveRequestBody = z.infer<typeof RetrieveRequestSchema>;
+
+export const RetrieveResponseSchema = z.object({
+  query: z.string(),
+  mode: z.enum(['hybrid', 'bm25', 'vector']),
+  passages: z.array(z.object({
+    citation: z.number().int(), key: z.string(), keys: z.array(z.string()), reportId: z.string(), title: z.string(),
+    date: z.string().optional(), source: z.string().optional(), ordinal: z.number().int(), text: z.string(),
+    tokens: z.number().int(), score: z.number(), truncated: z.boolean(),
+  })),
+  totalTokens: z.number().int(),
+  tokenBudget: z.number().int(),
+  context: z.string().openapi({ description: 'Numbered blocks "[n] Title (date), paragraph m" then the passage text, ready to paste.' }),
+}).openapi('RetrieveResponse');
+
+/** The most texts one `POST /v1/embeddings` may carry. */
+export const MAX_EMBED_INPUTS = 256;
+
+/** OpenAI's embeddings request (`input`, `model`, `encoding_format`, `dimensions`, `user`), plus `input_type`. */
+export const EmbeddingsRequestSchema = z.object({
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_EMBED_INPUTS)]).openapi({ description: `A text or up to ${MAX_EMBED_INPUTS} texts.` }),
+  model: z.string().optional().openapi({ description: "The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused." }),
+  encoding_format: z.enum(['float', 'base64']).default('float'),
+  dimensions: z.number().int().positive().optional().openapi({ description: "Must equal the model's dimension when given (no truncation)." }),
+  user: z.string().optional(),
+  input_type: z.enum(['document', 'query']).default('document').openapi({ description: 'query adds the model\'s query instruction (bge), as shoal embeds search queries; document embeds the text as it is.' }),
+}).strict().openapi('EmbeddingsRequest');
+
+export const EmbeddingsResponseSchema = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ object: z.literal('embedding'), index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) })),
+  model: z.string(),
+  usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
+}).openapi('EmbeddingsResponse');
