@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { transformSync } from 'esbuild';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
@@ -239,7 +242,15 @@ export function createApp(options: AppOptions): OpenAPIHono {
   app.doc('/openapi.json', document);
   app.get('/docs', (c) => c.html(apiReferencePage(app.getOpenAPIDocument(document) as Parameters<typeof apiReferencePage>[0])));
   app.get('/', (c) => c.html(searchPage()));
+  app.get('/client.js', (c) => c.body(clientScript(), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   return app;
+}
+
+// The typed client (src/client) as browser JavaScript: type annotations stripped once, on first use.
+let clientJs: string | undefined;
+function clientScript(): string {
+  clientJs ??= transformSync(readFileSync(fileURLToPath(new URL('../client/index.ts', import.meta.url)), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' }).code;
+  return clientJs;
 }
 
 function isJson(c: Context): boolean {

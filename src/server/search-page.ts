@@ -1,6 +1,6 @@
 /**
- * The search page served at `/`: one self-contained HTML document (no build step, no CDN) that calls
- * `GET /search`. Text from the index is inserted with `textContent`; only the server's snippet, whose
+ * The search page served at `/`: one HTML document (no build step, no CDN) that searches through the
+ * typed client (`/client.js`, compiled from src/client at start-up). Text from the index is inserted with `textContent`; only the server's snippet, whose
  * text the server has escaped, is inserted as HTML.
  */
 export function searchPage(): string {
@@ -67,6 +67,8 @@ const PAGE = `<!doctype html>
 <ol id="results"></ol>
 <nav id="pager" hidden><button id="prev" type="button">← previous</button><button id="next" type="button">next →</button></nav>
 <script type="module">
+import { createClient } from '/client.js';
+const client = createClient();
 const $ = (id) => document.getElementById(id);
 let offset = 0;
 let latest = 0; // answers can arrive out of order: only the latest request's is shown
@@ -76,38 +78,34 @@ $('search').addEventListener('submit', (event) => { event.preventDefault(); offs
 $('prev').addEventListener('click', () => { offset = Math.max(0, offset - Number($('k').value)); run(); });
 $('next').addEventListener('click', () => { offset += Number($('k').value); run(); });
 
-function params() {
-  const p = new URLSearchParams({ q: $('q').value, mode: $('mode').value, k: $('k').value, offset: String(offset), highlight: 'true' });
-  if ($('mode').value === 'hybrid') { p.set('fusion', $('fusion').value); p.set('alpha', $('alpha').value); }
-  if ($('group').checked) p.set('groupByReport', 'true');
-  if ($('explain').checked) p.set('explain', 'true');
-  for (const id of ['dateFrom', 'dateTo', 'source', 'tags', 'reportId']) if ($(id).value.trim()) p.set(id, $(id).value.trim());
-  return p;
+function request() {
+  const r = { q: $('q').value, mode: $('mode').value, k: Number($('k').value), offset, highlight: true };
+  if ($('mode').value === 'hybrid') { r.fusion = $('fusion').value; r.alpha = Number($('alpha').value); }
+  if ($('group').checked) r.groupByReport = true;
+  if ($('explain').checked) r.explain = true;
+  for (const id of ['dateFrom', 'dateTo']) if ($(id).value.trim()) r[id] = $(id).value.trim();
+  for (const id of ['source', 'tags', 'reportId']) if ($(id).value.trim()) r[id] = $(id).value.split(',').map((s) => s.trim()).filter(Boolean);
+  return r;
 }
 
 async function run() {
   const mine = ++latest;
   const status = $('status');
   status.className = ''; status.textContent = 'searching…';
-  let response, body;
+  let body;
   try {
-    response = await fetch('/search?' + params());
-    body = await response.json();
+    body = await client.search(request());
   } catch (error) {
     if (mine !== latest) return;
     status.className = 'error';
-    status.textContent = 'the server did not answer: ' + error.message;
+    status.textContent = error.code ? error.code + ': ' + error.message : 'the server did not answer: ' + error.message;
+    $('results').replaceChildren();
+    $('pager').hidden = true; $('legend').hidden = true;
     return;
   }
   if (mine !== latest) return;
   const list = $('results');
   list.replaceChildren();
-  if (!response.ok) {
-    status.className = 'error';
-    status.textContent = body.error.code + ': ' + body.error.message;
-    $('pager').hidden = true; $('legend').hidden = true;
-    return;
-  }
   status.textContent = body.hits.length === 0 ? 'no results' : 'results ' + (body.offset + 1) + '–' + (body.offset + body.hits.length) + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)';
   $('legend').hidden = body.hits.length === 0;
   for (const hit of body.hits) list.append(render(hit));

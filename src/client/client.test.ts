@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { buildIndex, Engine } from '../engine/index.ts';
+import { createApp } from '../server/index.ts';
+import { createClient, ShoalError, type ShoalClient } from 'shoal/client'; // the package export, as a user imports it
+
+let tmp: string;
+let engine: Engine;
+let client: ShoalClient;
+const embedder = fakeEmbedder(32);
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-client-'));
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(20))], indexDir: join(tmp, 'index'), embedder });
+  engine = Engine.open({ indexDir: join(tmp, 'index'), embedder });
+  const app = createApp({ state: { engine }, log: pino({ level: 'silent' }) });
+  client = createClient({ baseUrl: 'http://shoal.test', fetch: async (input, init) => app.request(input, init) });
+});
+
+afterAll(() => {
+  engine.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the typed client', () => {
+  it('searches, retrieves and reads stats', async () => {
+    const found = await client.search({ q: 'harbour dredging', k: 3, mode: 'bm25', explain: true });
+    expect(found.hits).toHaveLength(3);
+    expect(found.hits[0]!.explain?.bm25?.terms.length).toBeGreaterThan(0);
+    const retrieved = await client.retrieve({ query: 'wool auction', tokenBudget: 80 });
+    expect(retrieved.totalTokens).toBeLessThanOrEqual(80);
+    expect(retrieved.context.startsWith('[1] ')).toBe(true);
+    expect((await client.stats()).reports).toBe(20);
+  });
+
+  it('writes, reads and deletes reports', async () => {
+    expect(await client.addReports({ id: 'c1', title: 'Client report', body: 'The client wrote this report about lighthouses on the cape.' }))
+      .toMatchObject({ reports: ['c1'], paragraphs: 1 });
+    expect((await client.getReport('c1')).paragraphs.map((p) => p.key)).toEqual(['c1#0']);
+    await client.putReport('c1', { title: 'Client report', body: 'Rewritten: the lighthouses on the cape were repainted red and white.' });
+    expect((await client.getReport('c1')).paragraphs[0]!.text).toMatch(/^Rewritten/);
+    expect(await client.deleteReport('c1')).toMatchObject({ deleted: 'c1' });
+  });
+
+  it('embeds with the loaded model', async () => {
+    const r = await client.embeddings({ input: ['cape lighthouse'] });
+    expect(r.data[0]!.embedding).toEqual(Array.from((await embedder.embedDocuments(['cape lighthouse']))[0]!));
+  });
+
+  it('rejects with ShoalError carrying the status, code and details of the one error shape', async () => {
+    const error = await client.search({ q: 'x', k: 500 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ShoalError);
+    expect(error).toMatchObject({ status: 400, code: 'INVALID_ARGUMENT', details: { field: 'k' } });
+    await expect(client.getReport('no such report')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+});
