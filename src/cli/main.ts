@@ -6,6 +6,7 @@ import { modelCommand, MODEL_USAGE } from './model-command.ts';
 import { processIo, type Io } from './io.ts';
 import { searchCommand, SEARCH_USAGE } from './search-command.ts';
 import { startCommand, START_USAGE } from './start-command.ts';
+import { mcpCommand, MCP_USAGE } from './mcp-command.ts';
 
 const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   index: indexCommand,
@@ -14,9 +15,10 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   bench: benchCommand,
   start: startCommand,
   model: modelCommand,
+  mcp: mcpCommand,
 };
 
-const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, START_USAGE]
+const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, START_USAGE, MCP_USAGE]
   .join('\n\n');
 
 /**

@@ -305,6 +305,27 @@ describe('operations', () => {
   });
 });
 
+describe('/mcp', () => {
+  it('serves the MCP tools over streamable HTTP on the app', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new Client({ name: 'app-test', version: '0.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.request(String(url), init) }));
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
+      const result = await client.callTool({ name: 'retrieve_context', arguments: { query: 'harbour dredging', tokenBudget: 100 } });
+      expect(result.isError).toBeFalsy();
+      expect((result.content as Array<{ text: string }>)[0]!.text.startsWith('[1] ')).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('is 503 in the one error shape while the engine is opening', async () => {
+    await expectError(await createApp({ state: {}, log }).request('/mcp', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }), 503, 'UNAVAILABLE');
+  });
+});
+
 describe('server config', () => {
   it('reads flags over environment over defaults', () => {
     const config = parseServerConfig({ port: '9000' }, { PORT: '8000', SHOAL_INDEX_DIR: '/srv/index', SHOAL_WATCH: 'false' }, { indexDir: 'index/default' });

@@ -8,15 +8,16 @@ import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
 import type { Report } from '../core/types.ts';
-import type { Engine, RetrieveRequest, SearchFilter, SearchRequest } from '../engine/index.ts';
-import type { FusionOptions } from '../hybrid/index.ts';
+import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
+import { mcpHttpHandler } from '../mcp/index.ts';
+import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
 import { apiReferencePage } from './docs-page.ts';
 import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
   EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  SearchResponseSchema, StatsSchema, WriteResponseSchema, type RetrieveRequestBody, type SearchRequestBody,
+  SearchResponseSchema, StatsSchema, WriteResponseSchema, type SearchRequestBody,
 } from './schemas.ts';
 import { searchPage } from './search-page.ts';
 
@@ -144,6 +145,9 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }, 200);
   });
 
+  // ---- MCP over streamable HTTP (stateless: one server per request)
+  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' })(c.req.raw));
+
   // ---- reports
   const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };
   const writeResult = async (c: Context, reports: Report[], status: 200 | 201) => {
@@ -201,11 +205,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     const { id } = c.req.valid('param');
     const paragraphs = engineOf().report(id);
     if (!paragraphs) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
-    const first = paragraphs[0]!;
-    return c.json({
-      id, title: first.title, ...(first.date ? { date: first.date } : {}), ...(first.source ? { source: first.source } : {}), tags: first.tags,
-      paragraphs: paragraphs.map((p) => ({ key: p.key, ordinal: p.ordinal, text: p.text })),
-    }, 200);
+    return c.json(reportBody(id, paragraphs), 200);
   });
 
   // ---- operations
@@ -259,36 +259,6 @@ function isJson(c: Context): boolean {
 
 function isMarkdown(c: Context): boolean {
   return (c.req.header('content-type') ?? '').toLowerCase().includes('markdown');
-}
-
-function toSearchRequest(body: SearchRequestBody): SearchRequest {
-  const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
-    : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
-  const filter = filterOf(body);
-  return {
-    q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
-    ...(body.mode ? { mode: body.mode } : {}), ...(fusion ? { fusion } : {}),
-    ...(body.alpha !== undefined ? { alpha: body.alpha } : {}), ...(body.candidates !== undefined ? { candidates: body.candidates } : {}),
-    ...(filter ? { filter } : {}),
-  };
-}
-
-/** The filter fields of a /search or /retrieve body as a {@link SearchFilter}; undefined when none is set. */
-export function filterOf(body: Pick<SearchRequestBody, 'dateFrom' | 'dateTo' | 'source' | 'reportId' | 'tags'>): SearchFilter | undefined {
-  const filter: SearchFilter = {
-    ...(body.dateFrom ? { dateFrom: body.dateFrom } : {}), ...(body.dateTo ? { dateTo: body.dateTo } : {}),
-    ...(body.source?.length ? { source: body.source } : {}), ...(body.reportId?.length ? { reportId: body.reportId } : {}), ...(body.tags?.length ? { tags: body.tags } : {}),
-  };
-  return Object.keys(filter).length > 0 ? filter : undefined;
-}
-
-/** A /retrieve body as the engine's request. */
-export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
-  const filter = filterOf(body);
-  return {
-    query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
-    ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
-  };
 }
 
 function reportsFromJson(body: z.infer<typeof ReportBatchSchema>): Report[] {

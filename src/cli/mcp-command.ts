@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { indexDirOf, parseFlags, type Io } from './io.ts';
+import { embedderFrom } from './model-options.ts';
+import { Engine, type IndexMeta } from '../engine/index.ts';
+import { loadSnapshot } from '../storage/index.ts';
+import { runStdio } from '../mcp/index.ts';
+
+const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+
+/** Usage of `shoal mcp`. */
+export const MCP_USAGE = `shoal mcp [--index DIR] [--model-dir DIR]
+Serves an index to an MCP client (a chat assistant, an editor) over stdin/stdout, with the tools
+search_reports, get_report and retrieve_context. Loads the model the index was embedded with; messages
+go to stderr, stdout carries only the protocol. Ends when the client closes stdin.`;
+
+/** `shoal mcp`: serves the index over MCP on stdio until the client disconnects. Returns the exit code. */
+export async function mcpCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, { index: { type: 'string' }, 'model-dir': { type: 'string' }, help: { type: 'boolean' } }, false);
+  if (values.help) {
+    io.out(MCP_USAGE);
+    return 0;
+  }
+  const indexDir = indexDirOf(values.index);
+  const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
+  // Model progress goes to io.err: stdout belongs to the protocol from the start.
+  const embedder = meta.vector ? await embedderFrom({ model: meta.vector.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
+  const engine = Engine.open({ indexDir, ...(embedder ? { embedder } : {}) });
+  try {
+    await runStdio(engine, { version: VERSION });
+  } finally {
+    engine.close();
+    await embedder?.close();
+  }
+  return 0;
+}

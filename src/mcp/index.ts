@@ -1,0 +1,1 @@
+export { createMcpServer, mcpHttpHandler, runStdio, type McpEngine, type McpServerInfo } from './server.ts';

@@ -1,0 +1,205 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { buildIndex, Engine, type RetrieveResult } from '../engine/index.ts';
+import { mcpHttpHandler } from './index.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const reports = corpus(40);
+let tmp: string;
+let engine: Engine;
+
+interface Hit { key: string; reportId: string; title: string; date?: string; source?: string; ordinal: number; text: string; score: number; rank: number }
+interface ReportOutput { id: string; title: string; date?: string; source?: string; tags: string[]; paragraphs: Array<{ key: string; ordinal: number; text: string }> }
+
+const call = async (client: Client, name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const texts = (result: CallToolResult) => result.content.map((c) => (c.type === 'text' ? c.text : ''));
+
+/** Asserts a tool error and returns its text. */
+function errorText(result: CallToolResult): string {
+  expect(result.isError).toBe(true);
+  expect(result.structuredContent).toBeUndefined();
+  return texts(result)[0]!;
+}
+
+/** Every citation of a retrieval resolves to real paragraphs and the context fits the budget. */
+function expectSoundRetrieval(result: CallToolResult, budget: number, engineOf: Engine): RetrieveResult {
+  expect(result.isError).toBeFalsy();
+  const output = result.structuredContent as unknown as RetrieveResult;
+  expect(texts(result)).toEqual([output.context, JSON.stringify(output)]);
+  expect(output.passages.length).toBeGreaterThan(0);
+  expect(output.context.startsWith('[1] ')).toBe(true);
+  expect(output.totalTokens).toBeLessThanOrEqual(budget);
+  expect(output.tokenBudget).toBe(budget);
+  output.passages.forEach((p, i) => {
+    expect(p.citation).toBe(i + 1);
+    expect(output.context).toContain(`[${i + 1}] `);
+    const keys = new Set(engineOf.report(p.reportId)!.map((q) => q.key));
+    for (const key of [p.key, ...p.keys]) expect(keys.has(key)).toBe(true);
+  });
+  return output;
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-mcp-'));
+  const embedder = fakeEmbedder(32);
+  await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), reports)], indexDir: join(tmp, 'index'), embedder });
+  engine = Engine.open({ indexDir: join(tmp, 'index'), embedder });
+});
+
+afterAll(() => {
+  engine.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('MCP over streamable HTTP (stateless)', () => {
+  let client: Client;
+  let handler: (request: Request) => Promise<Response>;
+
+  beforeAll(async () => {
+    handler = mcpHttpHandler(engine, { version: '9.9.9' });
+    const app = new Hono().all('/mcp', (c) => handler(c.req.raw));
+    // The client's fetch goes straight into the Hono app: no port is opened.
+    const transport = new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.fetch(new Request(url, init)) });
+    client = new Client({ name: 'shoal-test', version: '0.0.0' });
+    await client.connect(transport);
+  });
+
+  afterAll(async () => {
+    await client.close();
+  });
+
+  it('names itself and lists three tools whose input schemas come from the HTTP API', async () => {
+    expect(client.getServerVersion()).toMatchObject({ name: 'shoal', version: '9.9.9' });
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
+    const schema = (name: string) => tools.find((t) => t.name === name)!.inputSchema as { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: boolean };
+    const retrieve = schema('retrieve_context');
+    expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
+    expect(retrieve.required).toEqual(['query']);
+    const search = schema('search_reports');
+    expect(Object.keys(search.properties)).toEqual(['q', 'k', 'mode', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(search.additionalProperties).toBe(false);
+    expect(schema('get_report').required).toEqual(['id']);
+    for (const tool of tools) {
+      expect(tool.outputSchema).toBeDefined();
+      expect(tool.annotations?.readOnlyHint).toBe(true);
+    }
+  });
+
+  it('search_reports returns ranked hits of real paragraphs, as structured content and JSON text', async () => {
+    const result = await call(client, 'search_reports', { q: 'harbour dredging', k: 5 });
+    expect(result.isError).toBeFalsy();
+    const output = result.structuredContent as { query: string; mode: string; hits: Hit[] };
+    expect(texts(result)).toEqual([JSON.stringify(output)]);
+    expect(output).toMatchObject({ query: 'harbour dredging', mode: 'hybrid' });
+    expect(output.hits.map((h) => h.rank)).toEqual([1, 2, 3, 4, 5]);
+    const expected = (await engine.search({ q: 'harbour dredging', k: 5 })).hits;
+    expect(output.hits.map((h) => h.key)).toEqual(expected.map((h) => h.key));
+    for (const hit of output.hits) {
+      expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'source', 'text', 'title']);
+      expect(engine.report(hit.reportId)!.find((p) => p.key === hit.key)?.text).toBe(hit.text);
+    }
+  });
+
+  it('search_reports applies filters and the mode', async () => {
+    const bySource = (await call(client, 'search_reports', { q: 'harbour', k: 20, source: 'Coast Gazette', mode: 'bm25' })).structuredContent as { mode: string; hits: Hit[] };
+    expect(bySource.mode).toBe('bm25');
+    expect(bySource.hits.length).toBeGreaterThan(0);
+    expect(bySource.hits.every((h) => h.source === 'Coast Gazette')).toBe(true);
+    const byReport = (await call(client, 'search_reports', { q: 'report', reportId: ['r001', 'r002'], dateFrom: '2024-01-01' })).structuredContent as { hits: Hit[] };
+    expect(new Set(byReport.hits.map((h) => h.reportId))).toEqual(new Set(['r001', 'r002']));
+  });
+
+  it('get_report returns the paragraphs in order; an unknown id is a tool error', async () => {
+    const result = await call(client, 'get_report', { id: 'r007' });
+    const output = result.structuredContent as unknown as ReportOutput;
+    const paragraphs = engine.report('r007')!;
+    expect(output).toMatchObject({ id: 'r007', title: reports[7]!.title, date: reports[7]!.date, source: reports[7]!.source, tags: reports[7]!.tags });
+    expect(output.paragraphs.map((p) => p.ordinal)).toEqual(paragraphs.map((_, i) => i));
+    expect(output.paragraphs).toEqual(paragraphs.map((p) => ({ key: p.key, ordinal: p.ordinal, text: p.text })));
+    expect(errorText(await call(client, 'get_report', { id: 'nope' }))).toBe('NOT_FOUND: no report "nope"');
+  });
+
+  it('retrieve_context packs cited passages of real paragraphs into the budget', async () => {
+    const result = await call(client, 'retrieve_context', { query: 'wool auction merino fleece', tokenBudget: 120, k: 5, neighbors: 1 });
+    const output = expectSoundRetrieval(result, 120, engine);
+    expect(output.mode).toBe('hybrid');
+    expect(output).toEqual(await engine.retrieve({ query: 'wool auction merino fleece', tokenBudget: 120, k: 5, neighbors: 1, diversity: 0.7 }));
+    const filtered = await call(client, 'retrieve_context', { query: 'grain harvest', tags: 'grain', mode: 'bm25' });
+    const tagged = expectSoundRetrieval(filtered, 1500, engine);
+    expect(tagged.passages.every((p) => engine.report(p.reportId)![0]!.tags.includes('grain'))).toBe(true);
+  });
+
+  it('answers schema violations and engine errors as tool errors, and keeps serving', async () => {
+    // The SDK checks arguments against the input schema before the tool runs: a violation is a tool error
+    // carrying an InvalidParams message, not a protocol error.
+    const invalid = (tool: string, problem: string) => `MCP error -32602: Input validation error: Invalid arguments for tool ${tool}: ${problem}`;
+    expect(errorText(await call(client, 'search_reports', { q: '   ' }))).toBe(invalid('search_reports', 'must not be empty at q'));
+    expect(errorText(await call(client, 'search_reports', { q: 'harbour', k: 101 }))).toBe(invalid('search_reports', 'Too big: expected number to be <=100 at k'));
+    expect(errorText(await call(client, 'retrieve_context', { query: 'harbour', tokenBudget: 0 }))).toBe(invalid('retrieve_context', 'Too small: expected number to be >=1 at tokenBudget'));
+    expect(errorText(await call(client, 'retrieve_context', { query: 'harbour', author: 'x' }))).toBe(invalid('retrieve_context', 'Unrecognized key: "author"'));
+    expect(errorText(await call(client, 'search_reports', { q: 'harbour', dateFrom: '2025-01-01', dateTo: '2024-01-01' })))
+      .toBe('INVALID_ARGUMENT: dateFrom 2025-01-01 is after dateTo 2024-01-01');
+    const after = await call(client, 'search_reports', { q: 'harbour', k: 1 });
+    expect(after.isError).toBeFalsy();
+    expect((after.structuredContent as { hits: Hit[] }).hits).toHaveLength(1);
+  });
+
+  it('refuses GET and DELETE with 405: a stateless endpoint has no stream or session', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const response = await handler(new Request('http://shoal.test/mcp', { method, headers: { accept: 'text/event-stream' } }));
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('POST');
+      expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    }
+  });
+});
+
+describe('MCP over stdio (shoal mcp)', () => {
+  it('serves a lexical index to a spawned client, writes nothing but protocol to stdout, and exits when the client closes', async () => {
+    const indexDir = join(tmp, 'lexical');
+    await buildIndex({ inputs: [join(tmp, 'reports')], indexDir });
+    const lexical = Engine.open({ indexDir });
+    const transport = new StdioClientTransport({
+      command: process.execPath, args: ['--import', 'tsx', fileURLToPath(new URL('../../tests/support/mcp-stdio-fixture.ts', import.meta.url))],
+      cwd: ROOT, env: { ...getDefaultEnvironment(), SHOAL_MCP_TEST_INDEX: indexDir }, stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const client = new Client({ name: 'shoal-test', version: '0.0.0' });
+    // A line on stdout that is not a protocol message surfaces here.
+    const errors: Error[] = [];
+    client.onerror = (error) => errors.push(error);
+    try {
+      await client.connect(transport);
+      const search = await call(client, 'search_reports', { q: 'ferry grounding', k: 3 });
+      const hits = (search.structuredContent as { mode: string; hits: Hit[] });
+      expect(hits.mode).toBe('bm25');
+      expect(hits.hits.map((h) => h.key)).toEqual((await lexical.search({ q: 'ferry grounding', k: 3 })).hits.map((h) => h.key));
+      expectSoundRetrieval(await call(client, 'retrieve_context', { query: 'ferry grounding reef', tokenBudget: 100 }), 100, lexical);
+      expect(errorText(await call(client, 'search_reports', { q: 'ferry', mode: 'vector' }))).toMatch(/^INVALID_ARGUMENT: mode vector needs embeddings/);
+    } finally {
+      const pid = transport.pid!;
+      const t0 = performance.now();
+      await client.close();
+      // The SDK sends SIGTERM only after 2 s: closing sooner means the server ended on its own when stdin closed.
+      expect(performance.now() - t0, stderr).toBeLessThan(1500);
+      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+      expect(stderr).toContain('stdio-fixture exit 0\n');
+      lexical.close();
+    }
+    // Checked once the child has exited, so that all it wrote to stdout has been read.
+    expect(errors).toEqual([]);
+  });
+});

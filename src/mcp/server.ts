@@ -1,0 +1,153 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { isSearchError } from '../core/errors.ts';
+import type { Paragraph } from '../core/types.ts';
+import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
+import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
+import {
+  filterFields, HitSchema, IdParamSchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+} from '../server/schemas.ts';
+
+/** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
+export interface McpEngine {
+  search(request: SearchRequest): Promise<SearchResult>;
+  report(id: string): Paragraph[] | undefined;
+  retrieve(request: RetrieveRequest): Promise<RetrieveResult>;
+}
+
+/** Options of {@link createMcpServer}. */
+export interface McpServerInfo {
+  /** Reported to clients as the server's version. Default `0.0.0`. */
+  version?: string;
+}
+
+// The tools take the HTTP API's own field schemas, so limits, defaults and messages stay one definition.
+// SearchRequestSchema carries a refinement (offset + k), so zod refuses .pick(): the fields are taken from
+// .shape. RetrieveRequestSchema is a plain strict object and is used whole.
+const { q, k, mode } = SearchRequestSchema.shape;
+const SearchInput = z.object({ q, k, mode, ...filterFields }).strict();
+const SearchOutput = z.object({
+  query: z.string(),
+  mode: z.enum(['hybrid', 'bm25', 'vector']),
+  hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, rank: true })),
+});
+const ReportInput = IdParamSchema.strict();
+
+const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
+
+/**
+ * An MCP server with three read-only tools over an engine: `search_reports` (ranked paragraphs),
+ * `get_report` (a report's paragraphs in order) and `retrieve_context` (cited passages packed into a
+ * token budget). Arguments that break the schemas, and engine errors, come back as tool errors
+ * (`isError`), never as thrown exceptions.
+ */
+export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): McpServer {
+  const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
+    instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
+      + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
+  });
+
+  server.registerTool('search_reports', {
+    title: 'Search reports',
+    description: 'Ranks paragraphs of the reports for a query (hybrid BM25 + embedding similarity by default; BM25 reads words, '
+      + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one).',
+    inputSchema: SearchInput,
+    outputSchema: SearchOutput,
+    annotations: READ_ONLY,
+  }, (args) => answer(async () => {
+    const filter = filterOf(args);
+    const result = await engine.search({ q: args.q, k: args.k, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}) });
+    // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
+    const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
+    return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+  }));
+
+  server.registerTool('get_report', {
+    title: 'Get a report',
+    description: 'A report by its id (as in search hits and citations): title, date, source, tags and its paragraphs in reading order.',
+    inputSchema: ReportInput,
+    outputSchema: ReportResponseSchema,
+    annotations: READ_ONLY,
+  }, ({ id }) => answer(async () => {
+    const paragraphs = engine.report(id);
+    if (!paragraphs) return toolError(`NOT_FOUND: no report "${id}"`);
+    const output = reportBody(id, paragraphs);
+    return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+  }));
+
+  server.registerTool('retrieve_context', {
+    title: 'Retrieve context',
+    description: 'Passages to answer a question from: the best paragraphs for the query, near-duplicates dropped (MMR, diversity), '
+      + 'widened by neighbouring paragraphs, packed with numbered citations "[n] Title (date), paragraph m" into tokenBudget '
+      + 'tokens (never exceeded). The first text content is the context; the second the full result as JSON.',
+    inputSchema: RetrieveRequestSchema,
+    outputSchema: RetrieveResponseSchema,
+    annotations: READ_ONLY,
+  }, (args) => answer(async () => {
+    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args)));
+    return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+  }));
+
+  return server;
+}
+
+function toolError(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+// An engine error is the caller's to see, as `CODE: message`; anything else is a fault, left to the SDK
+// (which also answers it as a tool error, so the server keeps serving).
+async function answer(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isSearchError(error)) return toolError(`${error.code}: ${error.message}`);
+    // Anything else is a bug: logged on stderr (never stdout, the stdio protocol's), answered without internals.
+    console.error(error);
+    return toolError('INTERNAL: internal error (logged by the server)');
+  }
+}
+
+/**
+ * Serves MCP over this process's stdin and stdout until the client closes stdin (or the transport
+ * closes); resolves then. Meant for a process of its own: console.log, .info and .debug are sent to
+ * stderr, because stdout carries nothing but protocol messages.
+ */
+export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Promise<void> {
+  console.log = console.info = console.debug = console.error;
+  const server = createMcpServer(engine, info);
+  const closed = new Promise<void>((resolve) => {
+    server.server.onclose = resolve;
+  });
+  // The SDK's stdio transport does not watch for the end of stdin: without this the promise would never
+  // settle, and the process would end on an empty event loop without its caller closing the engine.
+  process.stdin.once('end', () => void server.close());
+  await server.connect(new StdioServerTransport());
+  await closed;
+}
+
+/**
+ * A Fetch handler serving MCP over streamable HTTP, stateless: each POST gets a server and a transport
+ * of its own (the SDK's stateless pattern; a stateless transport cannot be reused) and a plain JSON
+ * answer. GET and DELETE are refused with 405: there is no session to stream to or to end.
+ */
+export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}): (request: Request) => Promise<Response> {
+  return async (request) => {
+    if (request.method !== 'POST') {
+      const body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless and takes POST only' }, id: null };
+      return new Response(JSON.stringify(body), { status: 405, headers: { 'content-type': 'application/json', allow: 'POST' } });
+    }
+    const server = createMcpServer(engine, info);
+    // JSON responses (no SSE): the response is complete when handleRequest resolves, so closing after it is safe.
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server.connect(transport);
+    try {
+      return await transport.handleRequest(request);
+    } finally {
+      await server.close();
+    }
+  };
+}

@@ -1,0 +1,48 @@
+import type { z } from '@hono/zod-openapi';
+import type { Paragraph } from '../core/types.ts';
+import type { RetrieveRequest, SearchFilter, SearchRequest } from '../engine/index.ts';
+import type { FusionOptions } from '../hybrid/index.ts';
+import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } from './schemas.ts';
+
+// Parsed request bodies → engine requests, and engine answers → response bodies: shared by the HTTP
+// routes and the MCP tools, so both speak the same API.
+
+/** A /search body as the engine's request. */
+export function toSearchRequest(body: SearchRequestBody): SearchRequest {
+  const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
+    : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
+  const filter = filterOf(body);
+  return {
+    q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
+    ...(body.mode ? { mode: body.mode } : {}), ...(fusion ? { fusion } : {}),
+    ...(body.alpha !== undefined ? { alpha: body.alpha } : {}), ...(body.candidates !== undefined ? { candidates: body.candidates } : {}),
+    ...(filter ? { filter } : {}),
+  };
+}
+
+/** A report as `GET /reports/{id}` (and MCP's get_report) answer it: its fields and its paragraphs in order. */
+export function reportBody(id: string, paragraphs: readonly Paragraph[]): z.infer<typeof ReportResponseSchema> {
+  const first = paragraphs[0]!;
+  return {
+    id, title: first.title, ...(first.date ? { date: first.date } : {}), ...(first.source ? { source: first.source } : {}), tags: first.tags,
+    paragraphs: paragraphs.map((p) => ({ key: p.key, ordinal: p.ordinal, text: p.text })),
+  };
+}
+
+/** The filter fields of a /search or /retrieve body as a {@link SearchFilter}; undefined when none is set. */
+export function filterOf(body: Pick<SearchRequestBody, 'dateFrom' | 'dateTo' | 'source' | 'reportId' | 'tags'>): SearchFilter | undefined {
+  const filter: SearchFilter = {
+    ...(body.dateFrom ? { dateFrom: body.dateFrom } : {}), ...(body.dateTo ? { dateTo: body.dateTo } : {}),
+    ...(body.source?.length ? { source: body.source } : {}), ...(body.reportId?.length ? { reportId: body.reportId } : {}), ...(body.tags?.length ? { tags: body.tags } : {}),
+  };
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}
+
+/** A /retrieve body as the engine's request. */
+export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
+  const filter = filterOf(body);
+  return {
+    query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
+    ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
+  };
+}
