@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../src/cli/model-options.ts';
 import { loadEmbedder, type Embedder } from '../src/embedding/index.ts';
-import { buildIndex, checkModel, embeddingText, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
+import { buildIndex, checkModel, embeddingText, Engine, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
 import { thrownSearchError } from './support/errors.ts';
 
 const samplesDir = fileURLToPath(new URL('../index/samples', import.meta.url));
@@ -177,5 +177,24 @@ describe('embedding on worker threads', () => {
     expect(cosine(all[37]!, again[0]!)).toBeGreaterThan(0.99);
     expect(cosine(all[5]!, again[1]!)).toBeGreaterThan(0.99);
     expect(cosine(all[37]!, all[5]!)).toBeLessThan(cosine(all[37]!, again[0]!));
+  });
+});
+
+describe('retrieval with the model\'s tokenizer', () => {
+  it('never exceeds the token budget, and the passages\' counts add up to the context\'s', async () => {
+    const engine = Engine.open({ indexDir: join(scratch, 'samples'), embedder });
+    try {
+      for (const query of ['coast guard ships near disputed islands', 'typhoon damage Okinawa', 'grain corridor Black Sea']) {
+        for (const tokenBudget of [20, 64, 137, 400, 1500]) {
+          const r = await engine.retrieve({ query, tokenBudget, neighbors: tokenBudget > 300 ? 1 : 0 });
+          expect(r.totalTokens).toBeLessThanOrEqual(tokenBudget);
+          expect(r.totalTokens).toBe(embedder.countTokens(r.context));
+          expect(r.passages.reduce((n, p) => n + p.tokens, 0)).toBe(r.totalTokens);
+          if (tokenBudget >= 137) expect(r.passages.length).toBeGreaterThan(0);
+        }
+      }
+    } finally {
+      engine.close();
+    }
   });
 });

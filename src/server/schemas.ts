@@ -18,28 +18,28 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-
 
 /** The filters of /search and /retrieve (applied inside each retriever, before its top-k). */
 export const filterFields = {
-  dateFrom: isoDate.optional().openapi({ description: 'Only reports dated on or after (YYYY-MM-DD).' }),
-  dateTo: isoDate.optional().openapi({ description: 'Only reports dated on or before (YYYY-MM-DD).' }),
-  source: list.optional().openapi({ description: 'Only reports from these sources (repeat the parameter or separate by commas).', type: 'array', items: { type: 'string' } }),
-  reportId: list.optional().openapi({ description: 'Only these reports.', type: 'array', items: { type: 'string' } }),
-  tags: list.optional().openapi({ description: 'Only reports carrying every one of these tags.', type: 'array', items: { type: 'string' } }),
+  dateFrom: isoDate.optional().describe('Only reports dated on or after (YYYY-MM-DD).'),
+  dateTo: isoDate.optional().describe('Only reports dated on or before (YYYY-MM-DD).'),
+  source: list.optional().describe('Only reports from these sources (repeat the parameter or separate by commas).').openapi({ type: 'array', items: { type: 'string' } }),
+  reportId: list.optional().describe('Only these reports.').openapi({ type: 'array', items: { type: 'string' } }),
+  tags: list.optional().describe('Only reports carrying every one of these tags.').openapi({ type: 'array', items: { type: 'string' } }),
 };
 
 /** A search request: the same fields as query parameters (`GET`) or a JSON body (`POST`). */
 export const SearchRequestSchema = z.object({
-  q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ description: 'The query. BM25 reads words, "phrases", +required, -excluded, prefix*.', example: 'territorial disputes near islands' }),
-  k: int(1, MAX_PAGE).default(10).openapi({ description: `Results per page, 1–${MAX_PAGE}.` }),
-  offset: int(0, MAX_OFFSET).default(0).openapi({ description: 'Results to skip (pagination).' }),
-  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().openapi({ description: 'Default hybrid when the index has embeddings, else bm25.' }),
-  fusion: z.enum(['linear', 'rrf']).optional().openapi({ description: 'Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.' }),
-  normalization: z.enum(['minmax', 'zscore']).optional().openapi({ description: 'Linear fusion: min-max (default) or z-score normalisation over each candidate window.' }),
-  rrfK: int(1, 10_000).optional().openapi({ description: 'RRF rank offset k (default 60).' }),
-  alpha: z.coerce.number().min(0).max(1).optional().openapi({ description: 'Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha). Default 0.5.' }),
-  candidates: int(1, MAX_CANDIDATES).optional().openapi({ description: 'Mode hybrid: candidates per retriever (default 100); the fused list is their union.' }),
+  q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
+  k: int(1, MAX_PAGE).default(10).describe(`Results per page, 1–${MAX_PAGE}.`),
+  offset: int(0, MAX_OFFSET).default(0).describe('Results to skip (pagination).'),
+  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
+  fusion: z.enum(['linear', 'rrf']).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
+  normalization: z.enum(['minmax', 'zscore']).optional().describe('Linear fusion: min-max (default) or z-score normalisation over each candidate window.'),
+  rrfK: int(1, 10_000).optional().describe('RRF rank offset k (default 60).'),
+  alpha: z.coerce.number().min(0).max(1).optional().describe('Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha). Default 0.5.'),
+  candidates: int(1, MAX_CANDIDATES).optional().describe('Mode hybrid: candidates per retriever (default 100); the fused list is their union.'),
   ...filterFields,
-  groupByReport: bool.default(false).openapi({ description: 'Only the best paragraph of each report.', type: 'boolean' }),
-  highlight: bool.default(false).openapi({ description: 'Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).', type: 'boolean' }),
-  explain: bool.default(false).openapi({ description: 'Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.', type: 'boolean' }),
+  groupByReport: bool.default(false).describe('Only the best paragraph of each report.').openapi({ type: 'boolean' }),
+  highlight: bool.default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).').openapi({ type: 'boolean' }),
+  explain: bool.default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.').openapi({ type: 'boolean' }),
 }).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` })
   .openapi('SearchRequest');
 
@@ -55,10 +55,10 @@ const ExplainSchema = z.object({
 }).openapi('Explanation');
 
 const HighlightSchema = z.object({
-  snippet: z.string().openapi({ description: 'The paragraph as HTML: escaped text, matched words in <mark>, the closest sentence in <strong>.' }),
-  terms: z.array(z.tuple([z.number().int(), z.number().int()])).openapi({ description: 'Offsets [start, end) of matched words in text.' }),
+  snippet: z.string().describe('The paragraph as HTML: escaped text, matched words in <mark>, the closest sentence in <strong>.'),
+  terms: z.array(z.tuple([z.number().int(), z.number().int()])).describe('Offsets [start, end) of matched words in text.'),
   sentence: z.object({ start: z.number().int(), end: z.number().int(), similarity: z.number() }).optional()
-    .openapi({ description: 'The sentence whose embedding is closest to the query (paragraphs of two or more sentences).' }),
+    .describe('The sentence whose embedding is closest to the query (paragraphs of two or more sentences).'),
 }).openapi('Highlight');
 
 export const HitSchema = z.object({
@@ -70,7 +70,7 @@ export const HitSchema = z.object({
   source: z.string().optional(),
   tags: z.array(z.string()),
   text: z.string(),
-  score: z.number().openapi({ description: 'BM25 score, cosine similarity, or fused score, by mode.' }),
+  score: z.number().describe('BM25 score, cosine similarity, or fused score, by mode.'),
   rank: z.number().int(),
   highlight: HighlightSchema.optional(),
   explain: ExplainSchema.optional(),
@@ -89,11 +89,11 @@ export const SearchResponseSchema = z.object({
 
 /** A report as JSON (`POST /reports`, `PUT /reports/{id}`). */
 export const ReportSchema = z.object({
-  id: z.string().min(1).max(512).optional().openapi({ description: 'Required for POST; taken from the path for PUT.' }),
+  id: z.string().min(1).max(512).optional().describe('Required for POST; taken from the path for PUT.'),
   title: z.string().max(2_000).default(''),
-  body: z.string().max(5_000_000).optional().openapi({ description: 'The text; paragraphs separated by blank lines. `text` is accepted too.' }),
+  body: z.string().max(5_000_000).optional().describe('The text; paragraphs separated by blank lines. `text` is accepted too.'),
   text: z.string().max(5_000_000).optional(),
-  date: z.string().optional().openapi({ description: 'YYYY-MM-DD (or a full ISO timestamp).' }),
+  date: z.string().optional().describe('YYYY-MM-DD (or a full ISO timestamp).'),
   source: z.string().max(500).optional(),
   tags: z.array(z.string().max(200)).max(100).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
@@ -110,7 +110,7 @@ export const WriteResponseSchema = z.object({
   paragraphs: z.number().int(),
   embedded: z.number().int(),
   reused: z.number().int(),
-  seq: z.number().int().openapi({ description: 'Journal sequence number: the write is durable.' }),
+  seq: z.number().int().describe('Journal sequence number: the write is durable.'),
 }).openapi('WriteResult');
 
 export const ReportResponseSchema = z.object({
@@ -150,11 +150,11 @@ export const StatsSchema = z.object({
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
   query: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
-  tokenBudget: int(1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).openapi({ description: `Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.` }),
-  k: int(1, MAX_PASSAGES).default(10).openapi({ description: `Most passages, 1–${MAX_PASSAGES}.` }),
-  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().openapi({ description: 'Default hybrid when the index has embeddings, else bm25.' }),
-  neighbors: int(0, MAX_NEIGHBORS).default(0).openapi({ description: 'Paragraphs of context on each side of a hit, merged in reading order.' }),
-  diversity: z.coerce.number().min(0).max(1).default(DEFAULT_DIVERSITY).openapi({ description: "MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder." }),
+  tokenBudget: int(1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).describe(`Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.`),
+  k: int(1, MAX_PASSAGES).default(10).describe(`Most passages, 1–${MAX_PASSAGES}.`),
+  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
+  neighbors: int(0, MAX_NEIGHBORS).default(0).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
+  diversity: z.coerce.number().min(0).max(1).default(DEFAULT_DIVERSITY).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   ...filterFields,
 }).strict().openapi('RetrieveRequest');
 
@@ -170,7 +170,7 @@ export const RetrieveResponseSchema = z.object({
   })),
   totalTokens: z.number().int(),
   tokenBudget: z.number().int(),
-  context: z.string().openapi({ description: 'Numbered blocks "[n] Title (date), paragraph m" then the passage text, ready to paste.' }),
+  context: z.string().describe('Numbered blocks "[n] Title (date), paragraph m" then the passage text, ready to paste.'),
 }).openapi('RetrieveResponse');
 
 /** The most texts one `POST /v1/embeddings` may carry. */
@@ -178,12 +178,12 @@ export const MAX_EMBED_INPUTS = 256;
 
 /** OpenAI's embeddings request (`input`, `model`, `encoding_format`, `dimensions`, `user`), plus `input_type`. */
 export const EmbeddingsRequestSchema = z.object({
-  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_EMBED_INPUTS)]).openapi({ description: `A text or up to ${MAX_EMBED_INPUTS} texts.` }),
-  model: z.string().optional().openapi({ description: "The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused." }),
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_EMBED_INPUTS)]).describe(`A text or up to ${MAX_EMBED_INPUTS} texts.`),
+  model: z.string().optional().describe("The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused."),
   encoding_format: z.enum(['float', 'base64']).default('float'),
-  dimensions: z.number().int().positive().optional().openapi({ description: "Must equal the model's dimension when given (no truncation)." }),
+  dimensions: z.number().int().positive().optional().describe("Must equal the model's dimension when given (no truncation)."),
   user: z.string().optional(),
-  input_type: z.enum(['document', 'query']).default('document').openapi({ description: 'query adds the model\'s query instruction (bge), as shoal embeds search queries; document embeds the text as it is.' }),
+  input_type: z.enum(['document', 'query']).default('document').describe('query adds the model\'s query instruction (bge), as shoal embeds search queries; document embeds the text as it is.'),
 }).strict().openapi('EmbeddingsRequest');
 
 export const EmbeddingsResponseSchema = z.object({
