@@ -98,15 +98,14 @@ function toolError(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }
 
-// An engine error is the caller's to see, as `CODE: message`; anything else is a fault, left to the SDK
-// (which also answers it as a tool error, so the server keeps serving).
+// An engine error is the caller's to see, as `CODE: message`; anything else is a fault: logged, and
+// answered as a tool error without its internals, so the server keeps serving.
 async function answer(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
   try {
     return await run();
   } catch (error) {
     if (isSearchError(error)) return toolError(`${error.code}: ${error.message}`);
-    // Anything else is a bug: logged on stderr (never stdout, the stdio protocol's), answered without internals.
-    console.error(error);
+    console.error(error); // stderr: stdout belongs to the stdio protocol
     return toolError('INTERNAL: internal error (logged by the server)');
   }
 }
