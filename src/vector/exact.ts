@@ -91,7 +91,7 @@ export class ExactVectorIndex implements VectorIndex {
     return top.sorted();
   }
 
-  // The same sums in the same order as the scan in `search`, so a score is bit-identical either way.
+  // Four running sums: independent additions the CPU can overlap. Every score (scan, subset, explanation) comes from here.
   private dot(doc: number, query: Float32Array): number {
     const dim = this.dimension;
     const data = this.data;
@@ -115,31 +115,14 @@ export class ExactVectorIndex implements VectorIndex {
   search(query: Float32Array, k: number, filter?: (docId: number) => boolean): ScoredDoc[] {
     checkVector(query, this.dimension);
     const top = new TopK(Math.max(0, Math.min(k, this.live)));
-    const dim = this.dimension;
-    const data = this.data;
     const present = this.present;
     const end = this.end;
-    const tail = dim - (dim % 4);
     // Docs are scanned in id order, so a later doc that only ties the k-th best ranks below it:
     // only a score above the current threshold can enter.
     let threshold = top.threshold;
     for (let doc = 0; doc < end; doc++) {
       if (present[doc] !== 1 || (filter && !filter(doc))) continue;
-      // Four running sums: independent additions the CPU can overlap.
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      const base = doc * dim;
-      let d = 0;
-      for (; d < tail; d += 4) {
-        s0 += data[base + d]! * query[d]!;
-        s1 += data[base + d + 1]! * query[d + 1]!;
-        s2 += data[base + d + 2]! * query[d + 2]!;
-        s3 += data[base + d + 3]! * query[d + 3]!;
-      }
-      for (; d < dim; d++) s0 += data[base + d]! * query[d]!;
-      const score = s0 + s1 + (s2 + s3);
+      const score = this.dot(doc, query);
       if (score > threshold && top.offer(doc, score)) threshold = top.threshold;
     }
     return top.sorted();
