@@ -214,9 +214,9 @@ export class Engine {
     });
     const index = this.index;
     const candidates: Candidate[] = result.hits.map((h) => {
-      const docId = index.searcher.docOf(h.key);
+      const docId = index.docOf(h.reportId, h.ordinal);
       const vector = docId === undefined ? undefined : index.embeddingOf(docId)?.vector;
-      return { paragraph: index.searcher.paragraphs[docId ?? -1] ?? { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}) };
+      return { paragraph: { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}) };
     });
     const picked = mmr(candidates, request.diversity ?? DEFAULT_DIVERSITY, candidates.length).map((i) => candidates[i]!);
     const neighbors = request.neighbors ?? 0;

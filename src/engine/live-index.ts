@@ -89,6 +89,11 @@ export class LiveIndex {
     return { reportId, docIds: docIds.slice(), paragraphs: docIds.map((d) => this.paragraphs[d]!) };
   }
 
+  /** The doc id of a report's live paragraph by its ordinal, or undefined (a lookup in the report's own doc ids). */
+  docOf(reportId: string, ordinal: number): number | undefined {
+    return this.docsOfReport.get(reportId)?.find((d) => this.paragraphs[d]!.ordinal === ordinal);
+  }
+
   /** A live paragraph's vector and embedding key, when the index has embeddings. */
   embeddingOf(docId: number): { vector: Float32Array; key: Uint8Array } | undefined {
     const vector = this.store?.vector(docId);

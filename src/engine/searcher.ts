@@ -115,19 +115,14 @@ export class Searcher {
 
   /** The live paragraph with a key, or undefined. */
   get(key: string): Paragraph | undefined {
-    const doc = this.docOf(key);
-    return doc === undefined ? undefined : this.paragraphs[doc];
-  }
-
-  /** The doc id of a live paragraph's key, or undefined. */
-  docOf(key: string): number | undefined {
     if (!this.keyToDoc) {
       this.keyToDoc = new Map();
       this.paragraphs.forEach((p, i) => {
         if (this.deleted?.[i] !== 1) this.keyToDoc!.set(p.key, i);
       });
     }
-    return this.keyToDoc.get(key);
+    const doc = this.keyToDoc.get(key);
+    return doc === undefined ? undefined : this.paragraphs[doc];
   }
 
   /** Ranks paragraphs by BM25 (syntax: words, "phrases", +required, -excluded, prefix*). */
