@@ -36,13 +36,14 @@ describe.skipIf(!haveChromium)('the search page', () => {
   let server: RunningServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
+  let indexDir: string;
   const pageErrors: string[] = [];
   const foreignRequests: string[] = [];
   const failedResponses: string[] = [];
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'shoal-page-test-'));
-    const indexDir = join(scratch, 'index');
+    indexDir = join(scratch, 'index');
     // Offline: the model must already be in models/ (npm install fetches it).
     const model = await loadEmbedder({ model: 'bge-small', cacheDir: modelsDir, fetch: false });
     embedder = model;
@@ -198,6 +199,33 @@ describe.skipIf(!haveChromium)('the search page', () => {
 
     await searchBy(() => page.click('#prev'));
     expect(await keys()).toEqual(first);
+  });
+
+  it('asks for an API key when reads need one, searches with it, and keeps it for the tab', async () => {
+    const readKey = 'page-test-read-key-0123456789';
+    const config = parseServerConfig({ port: '0', 'log-level': 'silent', 'no-watch': true }, { SHOAL_READ_AUTH: 'on', SHOAL_READ_KEY: readKey }, { indexDir });
+    const keyed = await startServer({ config, open: async () => Engine.open({ indexDir, embedder: embedder! }) });
+    const other = await browser!.newPage({ baseURL: keyed.url });
+    try {
+      await keyed.ready;
+      await other.goto('/');
+      expect(await other.isVisible('#key-row')).toBe(false);
+      await other.fill('#q', 'Senkaku');
+      await other.selectOption('#mode', 'bm25');
+      await other.click('button[type=submit]');
+      await other.waitForFunction("document.getElementById('status').className === 'error'");
+      expect(await other.textContent('#status')).toMatch(/^UNAUTHENTICATED: /);
+      expect(await other.isVisible('#key-row')).toBe(true);
+      await other.fill('#apikey', readKey);
+      await other.click('button[type=submit]');
+      await other.waitForFunction("document.getElementById('status').textContent.startsWith('results')");
+      expect(await other.locator('ol#results > li').first().getAttribute('data-key')).toMatch(/^01-takaichi-xi-apec-gyeongju#/);
+      await other.reload();
+      expect(await other.inputValue('#apikey')).toBe(readKey);
+    } finally {
+      await other.close();
+      await keyed.close();
+    }
   });
 
   it('loaded nothing from elsewhere and logged no errors (screenshot for a look)', async () => {

@@ -13,17 +13,22 @@ import { MODELS_DIR } from './model-options.ts';
 export const SAMPLES_DIR = fileURLToPath(new URL('../../index/samples', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
-export const START_USAGE = `shoal start [--port N] [--host H] [--index DIR] [--model bge-small|minilm] [--model-dir DIR]
-  [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N]
+export const START_USAGE = `shoal start [--config FILE] [--port N] [--host H] [--index DIR] [--model bge-small|minilm] [--model-dir DIR]
+  [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N] [--rate-limit N]
+  [--request-timeout-ms N] [--cors-origins LIST]
 Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds an index over the
 bundled sample reports when the index folder holds none. Settings also come from PORT, HOST,
 SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
-SHOAL_MAX_BODY_BYTES (flags win).`;
+SHOAL_MAX_BODY_BYTES, SHOAL_RATE_LIMIT, SHOAL_RATE_BURST, SHOAL_REQUEST_TIMEOUT_MS, SHOAL_CORS_ORIGINS,
+and the keys SHOAL_ADMIN_KEY (writes, reload), SHOAL_READ_KEY and SHOAL_READ_AUTH (auto|on|off), or
+from a JSON config file (--config / SHOAL_CONFIG). Flags win over the environment, which wins over
+the file. Without SHOAL_ADMIN_KEY the server refuses writes.`;
 
 /** Flags of `shoal start`. */
 export const START_FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, index: { type: 'string' }, model: { type: 'string' }, 'model-dir': { type: 'string' },
-  'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' },
+  'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' }, config: { type: 'string' },
+  'rate-limit': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, 'cors-origins': { type: 'string' },
 } as const;
 
 /**

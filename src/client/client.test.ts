@@ -13,13 +13,15 @@ let tmp: string;
 let engine: Engine;
 let client: ShoalClient;
 const embedder = fakeEmbedder(32);
+const ADMIN_KEY = 'client-test-admin-key-42';
+let app: ReturnType<typeof createApp>;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'shoal-client-'));
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(20))], indexDir: join(tmp, 'index'), embedder });
   engine = Engine.open({ indexDir: join(tmp, 'index'), embedder });
-  const app = createApp({ state: { engine }, log: pino({ level: 'silent' }) });
-  client = createClient({ baseUrl: 'http://shoal.test', fetch: async (input, init) => app.request(input, init) });
+  app = createApp({ state: { engine }, log: pino({ level: 'silent' }), access: { adminKey: ADMIN_KEY } });
+  client = createClient({ baseUrl: 'http://shoal.test', fetch: async (input, init) => app.request(input, init), headers: { authorization: `Bearer ${ADMIN_KEY}` } });
 });
 
 afterAll(() => {
@@ -57,5 +59,7 @@ describe('the typed client', () => {
     expect(error).toBeInstanceOf(ShoalError);
     expect(error).toMatchObject({ status: 400, code: 'INVALID_ARGUMENT', details: { field: 'k' } });
     await expect(client.getReport('no such report')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    const keyless = createClient({ baseUrl: 'http://shoal.test', fetch: async (input, init) => app.request(input, init) });
+    await expect(keyless.addReports({ id: 'c2', title: 'No key', body: 'Written without a key.' })).rejects.toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
   });
 });

@@ -25,9 +25,11 @@ interface SearchJson {
   hits: Array<{ key: string; reportId: string; rank: number; score: number; source?: string; tags: string[]; highlight?: { snippet: string }; explain?: Record<string, unknown> }>;
 }
 
+const ADMIN_KEY = 'test-admin-key-0123456789';
 const get = (path: string) => app.request(path);
+// Every request this file sends carries the admin key; src/server/access.test.ts covers the keys themselves.
 const send = (method: string, path: string, body: unknown, type = 'application/json') =>
-  app.request(path, { method, headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  app.request(path, { method, headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 /** Asserts the one error shape and returns it. */
 async function expectError(response: Response, status: number, code: string, field?: string): Promise<ErrorJson> {
@@ -46,7 +48,7 @@ beforeAll(async () => {
   const indexDir = join(tmp, 'index');
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(40))], indexDir, embedder });
   state = { engine: Engine.open({ indexDir, embedder }) };
-  app = createApp({ state, log, maxBodyBytes: 64 * 1024, version: '9.9.9' });
+  app = createApp({ state, log, maxBodyBytes: 64 * 1024, version: '9.9.9', access: { adminKey: ADMIN_KEY } });
 });
 
 afterAll(() => {
@@ -210,11 +212,11 @@ describe('/reports', () => {
     expect(await replaced.json()).toMatchObject({ embedded: 1, reused: 1 });
     expect(((await (await get('/search?q=bay+tours&mode=bm25&k=100')).json()) as SearchJson).hits.some((h) => h.key.startsWith('api-1'))).toBe(true);
 
-    const deleted = await app.request('/reports/api-1', { method: 'DELETE' });
+    const deleted = await app.request('/reports/api-1', { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(deleted.status).toBe(200);
     expect(await deleted.json()).toMatchObject({ deleted: 'api-1' });
     await expectError(await get('/reports/api-1'), 404, 'NOT_FOUND', 'id');
-    await expectError(await app.request('/reports/api-1', { method: 'DELETE' }), 404, 'NOT_FOUND', 'id');
+    await expectError(await app.request('/reports/api-1', { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } }), 404, 'NOT_FOUND', 'id');
     expect(((await (await get('/search?q=zeppelin&mode=bm25')).json()) as SearchJson).hits).toEqual([]);
   });
 

@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { transformSync } from 'esbuild';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
@@ -12,6 +13,7 @@ import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { mcpHttpHandler } from '../mcp/index.ts';
 import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
+import { accessFor, createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
 import { apiReferencePage } from './docs-page.ts';
 import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -36,6 +38,14 @@ export interface AppOptions {
   maxBodyBytes?: number;
   version?: string;
   metrics?: Metrics;
+  /** API keys. Default: no keys, so reads are open and writes are refused. */
+  access?: AccessOptions;
+  /** Per-caller token buckets (requests per second, burst). Default: no limit. */
+  rateLimit?: { rate: number; burst: number };
+  /** A request unanswered after this many milliseconds is answered 503 `TIMEOUT`. Default 30,000. */
+  requestTimeoutMs?: number;
+  /** Origins allowed to call the API from a browser (`*` for any). Default none: no CORS headers. */
+  corsOrigins?: string[];
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
@@ -77,6 +87,48 @@ export function createApp(options: AppOptions): OpenAPIHono {
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.requestSeconds.observe({ method: c.req.method, route }, seconds);
     log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(seconds * 1000).toFixed(2) }, 'request');
+  });
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins;
+    app.use('*', cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version'],
+      exposeHeaders: ['Retry-After'],
+      maxAge: 600,
+    }));
+  }
+  // Who is asking and whether they may (API keys), then their request budget, before any body is read.
+  const authorize = createAccessControl(options.access ?? {});
+  const buckets = options.rateLimit && options.rateLimit.rate > 0 ? new TokenBuckets(options.rateLimit) : undefined;
+  app.use('*', async (c, next) => {
+    let caller;
+    try {
+      caller = authorize(c.req.method, c.req.path, c.req.header('authorization'));
+    } catch (error) {
+      if (error instanceof SearchError && error.code === 'UNAUTHENTICATED') c.header('WWW-Authenticate', 'Bearer realm="shoal"');
+      throw error;
+    }
+    if (buckets && accessFor(c.req.method, c.req.path) !== 'public') {
+      const id = caller.role === 'anonymous' ? `addr:${clientAddress(c)}` : caller.id;
+      const wait = buckets.take(id);
+      if (wait > 0) {
+        c.header('Retry-After', String(Math.max(1, Math.ceil(wait))));
+        throw new SearchError('RATE_LIMITED', `too many requests: the limit is ${options.rateLimit!.rate} per second (burst ${options.rateLimit!.burst}); retry in ${wait.toFixed(2)} s`, { details: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } });
+      }
+    }
+    await next();
+  });
+  const timeoutMs = options.requestTimeoutMs ?? 30_000;
+  app.use('*', async (c, next) => {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SearchError('TIMEOUT', `the request took longer than ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([next(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   });
   app.use('*', bodyLimit({ maxSize: options.maxBodyBytes ?? 10 * 1024 * 1024, onError: (c) => errorResponse(c, new SearchError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? 10 * 1024 * 1024} bytes`)) }));
   app.onError((error, c) => toErrorResponse(error, c, log));
@@ -251,6 +303,12 @@ let clientJs: string | undefined;
 function clientScript(): string {
   clientJs ??= transformSync(readFileSync(fileURLToPath(new URL('../client/index.ts', import.meta.url)), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' }).code;
   return clientJs;
+}
+
+// The peer's address under @hono/node-server; requests made in-process (tests) have none.
+function clientAddress(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'local';
 }
 
 function isJson(c: Context): boolean {

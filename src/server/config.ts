@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
 
+// Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
+const secret = z.string().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16–256 printable characters without spaces');
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /** The server's settings: each from a command-line flag, else an environment variable, else its default. */
@@ -24,6 +28,23 @@ export const ServerConfigSchema = z.object({
   watchIntervalMs: z.coerce.number().int().min(100).max(60_000).default(1_000),
   /** `--max-body-bytes` / `SHOAL_MAX_BODY_BYTES`: the largest request body, 1 KiB–1 GiB. Default 10 MiB. */
   maxBodyBytes: z.coerce.number().int().min(1_024).max(1_073_741_824).default(10 * 1024 * 1024),
+  /** `SHOAL_ADMIN_KEY`: the key for writes, reload and rebuild. Without it the server refuses writes. */
+  adminKey: secret.optional(),
+  /** `SHOAL_READ_KEY`: the key for search, retrieve, embeddings, MCP, reports, stats and metrics when reads need a key. */
+  readKey: secret.optional(),
+  /**
+   * `SHOAL_READ_AUTH`: do reads need a key? `auto` (default): only when the server listens on an
+   * interface other than loopback; `on`; `off` (anyone who reaches the port may read).
+   */
+  readAuth: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** `SHOAL_RATE_LIMIT`: requests per second per API key (per client address without one); 0 turns it off. Default 50. */
+  rateLimit: z.coerce.number().min(0).max(1_000_000).default(50),
+  /** `SHOAL_RATE_BURST`: requests a caller may send at once before the rate applies. Default 100. */
+  rateBurst: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** `SHOAL_REQUEST_TIMEOUT_MS`: a request still unanswered after this is answered 503 TIMEOUT, 100–600,000 ms. Default 30,000. */
+  requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** `SHOAL_CORS_ORIGINS`: origins allowed to call the API from a browser, comma-separated, or `*`. Default none (CORS off). */
+  corsOrigins: z.union([z.array(z.string().min(1)), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))]).default([]),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -39,15 +60,33 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   watch: { env: 'SHOAL_WATCH' },
   watchIntervalMs: { env: 'SHOAL_WATCH_INTERVAL_MS' },
   maxBodyBytes: { flag: 'max-body-bytes', env: 'SHOAL_MAX_BODY_BYTES' },
+  // Keys have no flag: a command line is visible to every user of the machine.
+  adminKey: { env: 'SHOAL_ADMIN_KEY' },
+  readKey: { env: 'SHOAL_READ_KEY' },
+  readAuth: { env: 'SHOAL_READ_AUTH' },
+  rateLimit: { flag: 'rate-limit', env: 'SHOAL_RATE_LIMIT' },
+  rateBurst: { env: 'SHOAL_RATE_BURST' },
+  requestTimeoutMs: { flag: 'request-timeout-ms', env: 'SHOAL_REQUEST_TIMEOUT_MS' },
+  corsOrigins: { flag: 'cors-origins', env: 'SHOAL_CORS_ORIGINS' },
 };
+const SECRETS = new Set(['adminKey', 'readKey']);
 
 /**
- * Parses the server's settings from flags and the environment (flags win). Throws `INVALID_CONFIG`
- * naming the flag or variable of the first bad setting, so a bad config stops start-up at once.
+ * Parses the server's settings: flags win over environment variables, which win over the config file
+ * (`--config` / `SHOAL_CONFIG`, JSON with the settings' names as keys; a relative `indexDir` in it is
+ * relative to the file). Throws `INVALID_CONFIG` naming the flag, variable or file key of the first
+ * bad setting, so a bad config stops start-up at once. Key values are never echoed.
  */
 export function parseServerConfig(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv, defaults: { indexDir: string }): ServerConfig {
   const raw: Record<string, unknown> = { indexDir: defaults.indexDir };
   const origin: Record<string, string> = {};
+  const file = typeof flags.config === 'string' ? flags.config : env.SHOAL_CONFIG || undefined;
+  if (file !== undefined) {
+    for (const [key, value] of Object.entries(readConfigFile(file))) {
+      raw[key] = key === 'indexDir' && typeof value === 'string' ? resolve(dirname(file), value) : value;
+      origin[key] = `${file}: ${key}`;
+    }
+  }
   for (const [key, { flag, env: name }] of Object.entries(SOURCES)) {
     const fromFlag = flag === undefined ? undefined : flags[flag];
     const fromEnv = env[name];
@@ -66,9 +105,41 @@ export function parseServerConfig(flags: Record<string, string | boolean | undef
   const parsed = ServerConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0]);
+    const key = String(issue.path[0] ?? '');
     const where = origin[key] ?? key;
-    throw new SearchError('INVALID_CONFIG', `${where}: ${issue.message} (got ${JSON.stringify(raw[key])})`, { details: { field: where } });
+    const got = SECRETS.has(key) ? `a value of ${String(raw[key]).length} characters` : JSON.stringify(raw[key]);
+    throw configError(where, `${issue.message} (got ${got})`);
   }
-  return parsed.data;
+  const config = parsed.data;
+  if (config.adminKey !== undefined && config.adminKey === config.readKey) throw configError(origin.readKey ?? 'SHOAL_READ_KEY', 'the read key must differ from the admin key');
+  if (readRequiresKey(config) && config.readKey === undefined) {
+    throw configError('SHOAL_READ_KEY', `reads need a key when listening on ${config.host} (not loopback): set SHOAL_READ_KEY, or SHOAL_READ_AUTH=off to let anyone who reaches the port search`);
+  }
+  return config;
+}
+
+/** Do reads need a key? `readAuth` on, or `auto` and the server listens beyond loopback. */
+export function readRequiresKey(config: Pick<ServerConfig, 'readAuth' | 'host'>): boolean {
+  return config.readAuth === 'on' || (config.readAuth === 'auto' && !isLoopback(config.host));
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new SearchError('INVALID_CONFIG', `${file}: cannot read the config file: ${(cause as Error).message}`, { details: { field: file }, cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw configError(file, 'the config file must hold a JSON object');
+  const unknown = Object.keys(value).filter((k) => !(k in ServerConfigSchema.shape));
+  if (unknown.length > 0) throw configError(file, `unknown setting${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${Object.keys(ServerConfigSchema.shape).join(', ')})`);
+  return value as Record<string, unknown>;
+}
+
+function configError(where: string, message: string): SearchError {
+  return new SearchError('INVALID_CONFIG', `${where}: ${message}`, { details: { field: where } });
 }

@@ -49,9 +49,12 @@ export function toErrorResponse(error: unknown, c: Context, log: Logger): Respon
 
 /** The error code for an HTTP status produced outside shoal's own code (middleware, validators). */
 export function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
   if (status === 404) return 'NOT_FOUND';
   if (status === 413) return 'PAYLOAD_TOO_LARGE';
   if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 429) return 'RATE_LIMITED';
   if (status === 503) return 'UNAVAILABLE';
   if (status >= 400 && status < 500) return 'INVALID_ARGUMENT';
   return 'INTERNAL';

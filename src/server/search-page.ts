@@ -61,6 +61,7 @@ const PAGE = `<!doctype html>
       <label>report id <input id="reportId" type="text" placeholder="any" size="14"></label>
     </div>
   </details>
+  <div class="row" id="key-row" hidden><label>API key <input id="apikey" type="password" autocomplete="off" size="34"></label> <small>kept for this tab only</small></div>
 </form>
 <div id="status" aria-live="polite"></div>
 <div class="legend" id="legend" hidden><mark>matched words</mark> · <strong>sentence closest in meaning</strong></div>
@@ -68,8 +69,15 @@ const PAGE = `<!doctype html>
 <nav id="pager" hidden><button id="prev" type="button">← previous</button><button id="next" type="button">next →</button></nav>
 <script type="module">
 import { createClient } from '/client.js';
-const client = createClient();
 const $ = (id) => document.getElementById(id);
+// A server that needs a key for reads answers 401: the page then asks for one and keeps it for the tab.
+const savedKey = sessionStorage.getItem('shoal-key');
+if (savedKey) { $('apikey').value = savedKey; $('key-row').hidden = false; }
+const clientWithKey = () => {
+  const key = $('apikey').value.trim();
+  if (key) sessionStorage.setItem('shoal-key', key); else sessionStorage.removeItem('shoal-key');
+  return createClient(key ? { headers: { authorization: 'Bearer ' + key } } : {});
+};
 let offset = 0;
 let latest = 0; // answers can arrive out of order: only the latest request's is shown
 $('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(2); });
@@ -94,9 +102,10 @@ async function run() {
   status.className = ''; status.textContent = 'searching…';
   let body;
   try {
-    body = await client.search(request());
+    body = await clientWithKey().search(request());
   } catch (error) {
     if (mine !== latest) return;
+    if (error.code === 'UNAUTHENTICATED') { $('key-row').hidden = false; $('apikey').focus(); }
     status.className = 'error';
     status.textContent = error.code ? error.code + ': ' + error.message : 'the server did not answer: ' + error.message;
     $('results').replaceChildren();

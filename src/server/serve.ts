@@ -7,7 +7,7 @@ import { SearchError } from '../core/errors.ts';
 import type { Engine } from '../engine/index.ts';
 import { CURRENT_FILE } from '../storage/index.ts';
 import { createApp, type EngineState } from './app.ts';
-import type { ServerConfig } from './config.ts';
+import { readRequiresKey, type ServerConfig } from './config.ts';
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
@@ -36,13 +36,29 @@ export interface RunningServer {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
-  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'shoal' } });
+  // Keys never reach the log, whatever a future log line carries.
+  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'shoal' }, redact: ['adminKey', 'readKey', '*.adminKey', '*.readKey', '*.authorization', '*.headers.authorization'] });
   const state: EngineState = {};
-  const app = createApp({ state, log, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}) });
+  const readKeyNeeded = readRequiresKey(config);
+  const app = createApp({
+    state, log, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}),
+    access: { adminKey: config.adminKey, readKey: config.readKey, readRequiresKey: readKeyNeeded },
+    rateLimit: { rate: config.rateLimit, burst: config.rateBurst },
+    requestTimeoutMs: config.requestTimeoutMs,
+    corsOrigins: config.corsOrigins,
+  });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
     s.once('error', (error: NodeJS.ErrnoException) => reject(new SearchError('INVALID_CONFIG', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { details: { field: 'port' }, cause: error })));
   });
+  // A client that sends its request slowly (headers or body) is cut off, so it cannot hold a connection open.
+  const http = server as unknown as { requestTimeout: number; headersTimeout: number };
+  http.requestTimeout = config.requestTimeoutMs;
+  http.headersTimeout = Math.min(20_000, config.requestTimeoutMs);
+  log.info({
+    writes: config.adminKey ? 'admin key' : 'disabled (no SHOAL_ADMIN_KEY)', reads: readKeyNeeded ? 'read key' : 'open',
+    rateLimit: config.rateLimit > 0 ? `${config.rateLimit}/s, burst ${config.rateBurst}` : 'off', cors: config.corsOrigins.length > 0 ? config.corsOrigins : 'off',
+  }, 'access');
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url }, 'listening');
