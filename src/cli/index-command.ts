@@ -4,19 +4,21 @@ import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 import { createProgress } from './progress.ts';
 
-export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json]
+export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json] [--discard-writes]
   [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
   [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
   [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
-embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.`;
+embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.
+Reports written or deleted through the API are kept (they win over files with the same id) unless
+--discard-writes, which lets the files alone define the collection and drops those writes.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
-    'no-embeddings': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
@@ -34,6 +36,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     options,
     ...(threads ? { threads } : {}),
     ...(embedder ? { embedder } : {}),
+    ...(values['discard-writes'] ? { discardWrites: true } : {}),
     onProgress: (event) => {
       if (!values.json) progress.update(event);
     },
@@ -49,6 +52,11 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const t = summary.timings;
   io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs, ${summary.terms} terms`);
   io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
+  const api = summary.apiWrites;
+  if (api.put + api.deleted > 0) {
+    io.out(api.discarded ? `API writes discarded: ${api.put} reports written and ${api.deleted} deleted through the API are gone`
+      : `API writes kept: ${api.put} reports written and ${api.deleted} deleted through the API (--discard-writes drops them)`);
+  }
   const v = summary.vectors;
   if (v) io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
   else io.out('embeddings: none (--no-embeddings)');

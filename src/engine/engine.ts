@@ -4,7 +4,7 @@ import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } fr
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
-import { checkModel, embeddingText, openIndex, paragraphsOf } from './index-builder.ts';
+import { checkModel, embeddingText, modelFingerprint, openIndex, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import {
@@ -98,6 +98,8 @@ export class Engine {
   static open(options: EngineOptions): Engine {
     const journal = Journal.open(options.indexDir);
     try {
+      // One write per report is all a replay needs: the journal stays as small as the set of reports written.
+      journal.compact();
       return new Engine(options, journal, Engine.load(options, journal));
     } catch (error) {
       journal.close();
@@ -306,6 +308,7 @@ export class Engine {
           op: 'put', reportId: ids[r]!, paragraphs,
           vectors: result.vectors.slice(at * dimension, (at + n) * dimension),
           keys: result.keys.slice(at * EMBEDDING_KEY_BYTES, (at + n) * EMBEDDING_KEY_BYTES),
+          model: modelFingerprint(embedder!.info),
         });
         at += n;
       });

@@ -5,7 +5,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphs, encodeParagraphs, journalPosition, loadSnapshot, saveSnapshot, type JournalPosition, type Snapshot } from '../storage/index.ts';
+import { decodeParagraphs, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, type JournalPosition, type Snapshot } from '../storage/index.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
@@ -29,8 +29,8 @@ export interface IndexMeta {
   /** The embeddings, when the index has them. */
   vector?: VectorMeta;
   /**
-   * The write journal's position when the build started: the build's inputs supersede the writes up
-   * to it; later writes are applied on top of this generation when it is opened.
+   * The write journal's position when the build started: the writes up to it are in this generation
+   * (folded in with the files); later writes are applied on top of it when it is opened.
    */
   journal?: JournalPosition;
 }
@@ -182,6 +182,12 @@ export interface BuildIndexOptions {
   onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'save'; done: number; total: number }) => void;
   /** Build threads (see {@link BuildThreads}). */
   threads?: number;
+  /**
+   * Leave out the reports written and deleted through the API so far, and drop those writes from the
+   * journal once the new generation is live: the files alone define the collection. Default false:
+   * API writes are kept (they replace file reports of the same id, and API deletes stay deleted).
+   */
+  discardWrites?: boolean;
 }
 
 /** What a build did. */
@@ -195,6 +201,8 @@ export interface BuildSummary {
   postings: number;
   skipped: IngestProblem[];
   replaced: Array<{ id: string; origin: string; replacedOrigin: string }>;
+  /** Reports written and deleted through the API that the build kept (or, with `discardWrites`, dropped). */
+  apiWrites: { put: number; deleted: number; discarded: boolean };
   /** Embeddings: paragraphs that went through the model and those reused from the previous generation. */
   vectors?: { model: string; kind: 'exact' | 'hnsw'; embedded: number; cacheHits: number };
   timings: { readMs: number; indexMs: number; embedMs: number; saveMs: number; totalMs: number };
@@ -206,8 +214,8 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   createAnalyzer(options.analyzer); // validate before any work
   if (request.embedder) validateVectorIndexOptions(options.vector);
   const t0 = performance.now();
-  // Writes acknowledged from here on are not in the inputs: they stay in the journal, applied on top.
-  const journal = journalPosition(request.indexDir);
+  // The journal as it stands: its writes so far go into this generation, later ones stay on top.
+  const journal = journalState(request.indexDir);
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const read = readReports(request.inputs, { strict: request.strict ?? false });
   if (read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
@@ -215,7 +223,12 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   }
   // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
   if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
-  const paragraphs = paragraphsOf(read.reports, options, request.embedder);
+  // Reports written through the API replace the files' reports of the same id; deleted ones stay deleted.
+  const written = request.discardWrites ? [] : journal?.writes ?? [];
+  const writtenIds = new Set(written.map((w) => w.reportId));
+  const fileReports = writtenIds.size === 0 ? read.reports : read.reports.filter((r) => !writtenIds.has(r.id));
+  const puts = written.filter((w) => w.op === 'put');
+  const paragraphs = [...paragraphsOf(fileReports, options, request.embedder), ...puts.flatMap((w) => w.paragraphs)];
   const t1 = performance.now();
   request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });
   const segments = await indexParagraphs(paragraphs, options, request.threads ? { threads: request.threads } : {});
@@ -227,6 +240,14 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     if (request.cache) {
       for (const [key, vector] of cache?.entries() ?? []) request.cache.set(key, vector);
       cache = request.cache;
+    }
+    // The API writes carry the vectors they were embedded with: reused when made by this model.
+    const model = modelFingerprint(request.embedder.info);
+    for (const put of puts) {
+      if (put.model !== model || !put.vectors || !put.keys) continue;
+      cache ??= new EmbeddingCache(request.embedder.info.dimension);
+      const dimension = request.embedder.info.dimension;
+      put.paragraphs.forEach((_, i) => cache!.set(Buffer.from(put.keys!.subarray(i * EMBEDDING_KEY_BYTES, (i + 1) * EMBEDDING_KEY_BYTES)).toString('hex'), put.vectors!.subarray(i * dimension, (i + 1) * dimension)));
     }
     vectors = await embedParagraphs(paragraphs, request.embedder, options, {
       ...(cache ? { cache } : {}),
@@ -246,9 +267,9 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
   const meta: IndexMeta = {
     options,
-    counts: { reports: read.reports.length, paragraphs: paragraphs.length, terms, postings },
+    counts: { reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings },
     segments: listed,
-    ...(journal ? { journal } : {}),
+    ...(journal ? { journal: journal.position } : {}),
   };
   if (vectors) {
     files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
@@ -257,11 +278,21 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
   }
   const manifest = saveSnapshot(request.indexDir, files, meta);
+  if (request.discardWrites && journal) {
+    const discarding = Journal.open(request.indexDir);
+    try {
+      discarding.discardThrough(journal.position);
+    } finally {
+      discarding.close();
+    }
+  }
   const t4 = performance.now();
+  const apiWrites = request.discardWrites ? journal?.writes ?? [] : written;
   return {
     indexDir: request.indexDir, generation: manifest.generation, files: read.files,
-    reports: read.reports.length, paragraphs: paragraphs.length, terms, postings,
+    reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings,
     skipped: read.problems, replaced: read.replaced,
+    apiWrites: { put: apiWrites.filter((w) => w.op === 'put').length, deleted: apiWrites.filter((w) => w.op === 'delete').length, discarded: request.discardWrites ?? false },
     ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits } } : {}),
     timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
@@ -288,9 +319,16 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
   }
 }
 
+/**
+ * What makes two models' vectors interchangeable (the ONNX file, pooling, dimension, input limit and
+ * batch size), as one string: recorded with the vectors of API writes in the journal.
+ */
+export function modelFingerprint(m: EmbeddingModelInfo): string {
+  return `${m.onnxSha256}/${m.pooling}/${m.dimension}/${m.maxLength}/b${m.batchSize}`;
+}
+
 function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
-  return a.onnxSha256 === b.onnxSha256 && a.pooling === b.pooling && a.dimension === b.dimension && a.maxLength === b.maxLength &&
-    a.batchSize === b.batchSize;
+  return modelFingerprint(a) === modelFingerprint(b);
 }
 
 /** An opened index: its searcher, manifest facts, and the parts a live index grows from. */
