@@ -6,7 +6,7 @@ import type { Io } from './io.ts';
 import { main } from './main.ts';
 import { startFromFlags } from './start-command.ts';
 import { pino } from 'pino';
-import type { SearchHit } from '../engine/index.ts';
+import { Engine, type SearchHit } from '../engine/index.ts';
 
 interface Run {
   code: number;
@@ -100,6 +100,23 @@ describe('shoal index and search', () => {
     const vector = await run('search', 'harbour', '--mode', 'vector', '--index', dir);
     expect(vector.code).toBe(2);
     expect(vector.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: mode vector needs embeddings: this index has no embeddings/);
+  });
+
+  it('index keeps the reports written through the API, and --discard-writes drops them', async () => {
+    const dir = join(tmp, 'api-writes');
+    expect((await run('index', reportsDir, '--index', dir, '--no-embeddings')).code).toBe(0);
+    const engine = Engine.open({ indexDir: dir });
+    try {
+      await engine.putReports([{ id: 'api-1', title: 'Written through the API', tags: [], body: 'Zeppelin crews voted to strike.', origin: 'api' }]);
+    } finally {
+      engine.close();
+    }
+    const kept = await run('index', reportsDir, '--index', dir, '--no-embeddings');
+    expect(kept.out).toContain('API writes kept: 1 reports written and 0 deleted through the API (--discard-writes drops them)');
+    expect((await searchJson(dir, 'zeppelin', '--mode', 'bm25')).hits.map((h) => h.key)).toEqual(['api-1#0']);
+    const discarded = await run('index', reportsDir, '--index', dir, '--no-embeddings', '--discard-writes');
+    expect(discarded.out).toContain('API writes discarded: 1 reports written and 0 deleted through the API are gone');
+    expect((await searchJson(dir, 'zeppelin', '--mode', 'bm25')).hits).toEqual([]);
   });
 
   it('search --mode vector ranks by meaning, with the model the index was built with', async () => {
