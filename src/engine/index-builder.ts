@@ -33,6 +33,12 @@ export interface IndexMeta {
    * (folded in with the files); later writes are applied on top of it when it is opened.
    */
   journal?: JournalPosition;
+  /**
+   * A build with `discardWrites` dropped the journal's writes up to here from the collection. Carried
+   * from generation to generation, so the writes stay dropped even when the build died before deleting
+   * them from the journal.
+   */
+  discardedThrough?: JournalPosition;
 }
 
 /** What the manifest records about an index's embeddings. */
@@ -224,7 +230,8 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
   if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
   // Reports written through the API replace the files' reports of the same id; deleted ones stay deleted.
-  const written = request.discardWrites ? [] : journal?.writes ?? [];
+  const discarded = request.discardWrites ? journal?.position : liveDiscard(request.indexDir, journal?.position.id);
+  const written = (journal?.writes ?? []).filter((w) => discarded === undefined || w.seq > discarded.seq);
   const writtenIds = new Set(written.map((w) => w.reportId));
   const fileReports = writtenIds.size === 0 ? read.reports : read.reports.filter((r) => !writtenIds.has(r.id));
   const puts = written.filter((w) => w.op === 'put');
@@ -270,6 +277,7 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     counts: { reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings },
     segments: listed,
     ...(journal ? { journal: journal.position } : {}),
+    ...(discarded ? { discardedThrough: discarded } : {}),
   };
   if (vectors) {
     files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
@@ -287,7 +295,7 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     }
   }
   const t4 = performance.now();
-  const apiWrites = request.discardWrites ? journal?.writes ?? [] : written;
+  const apiWrites = request.discardWrites ? journal?.writes.filter((w) => !written.includes(w)) ?? [] : written;
   return {
     indexDir: request.indexDir, generation: manifest.generation, files: read.files,
     reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings,
@@ -296,6 +304,16 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits } } : {}),
     timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
+}
+
+// The live generation's discard position, when it is of the journal the build reads.
+function liveDiscard(indexDir: string, journalId: string | undefined): JournalPosition | undefined {
+  try {
+    const discarded = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta.discardedThrough;
+    return discarded && discarded.id === journalId ? discarded : undefined;
+  } catch {
+    return undefined; // no readable live generation: nothing was discarded
+  }
 }
 
 /**

@@ -263,6 +263,10 @@ describe('operations', () => {
     const failed = createApp({ state: { error: new SearchError('INDEX_NOT_FOUND', 'no index in /nowhere') }, log });
     const body = await expectError(await failed.request('/readyz'), 503, 'INDEX_NOT_FOUND');
     expect(body.error.message).toContain('/nowhere');
+    // A corrupt index: not ready (503, the probe's status) with the reason's code; the routes answer its own status.
+    const corrupt = createApp({ state: { error: new SearchError('INDEX_CORRUPT', 'lexical-0.seg: checksum mismatch') }, log });
+    await expectError(await corrupt.request('/readyz'), 503, 'INDEX_CORRUPT');
+    await expectError(await corrupt.request('/search?q=x'), 500, 'INDEX_CORRUPT');
   });
 
   it('/metrics exposes request counts and latency per route, and index sizes', async () => {

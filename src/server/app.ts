@@ -276,7 +276,12 @@ export function createApp(options: AppOptions): OpenAPIHono {
       503: json(ErrorSchema, 'Not ready, and why'),
     },
   }), (c) => {
-    const engine = engineOf();
+    // Not ready is 503 whatever the reason (a probe reads the status); the body names the reason's own code.
+    if (!state.engine) {
+      const reason = state.error ?? new SearchError('UNAVAILABLE', 'shoal is starting: the index and the model are loading');
+      return errorResponse(c, reason, 503) as never;
+    }
+    const engine = state.engine;
     return c.json({ ready: true as const, generation: engine.generation, semantic: engine.semantic }, 200);
   });
   app.openapi(createRoute({

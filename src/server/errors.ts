@@ -10,10 +10,10 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
-/** The response for a {@link SearchError}: its table status and the one error body. */
-export function errorResponse(c: Context, error: SearchError): Response {
+/** The response for a {@link SearchError}: the one error body, with its table status unless a route says otherwise. */
+export function errorResponse(c: Context, error: SearchError, status: number = error.httpStatus): Response {
   const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-  return c.json(body, error.httpStatus as ContentfulStatusCode);
+  return c.json(body, status as ContentfulStatusCode);
 }
 
 /** Zod issues as an `INVALID_ARGUMENT` error naming the first offending field (`k`, `reports.0.title`). */

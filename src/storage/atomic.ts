@@ -1,8 +1,9 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { failpoint } from '../core/failpoint.ts';
 
-/** Writes `data` to `path` durably: fsync the file, then the folder that names it. */
+/** Writes `data` to `path` durably (the file is fsynced; the caller fsyncs the folder that names it, see {@link fsyncDir}). */
 export function writeFileDurable(path: string, data: Uint8Array | string): void {
   const fd = openSync(path, 'w');
   try {
@@ -18,11 +19,13 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
 /**
  * Replaces `path` atomically: the data goes to a temporary file beside it, which is fsynced and
  * renamed over `path`; the folder is fsynced so the rename survives a crash. A reader sees the old
- * file or the new one, never a mix.
+ * file or the new one, never a mix. Failpoint `atomic:after-temp:<file name>`: the temporary file is
+ * written and fsynced, not yet renamed (see `core/failpoint.ts`).
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   writeFileDurable(temp, data);
+  failpoint(`atomic:after-temp:${basename(path)}`);
   renameSync(temp, path);
   fsyncDir(dirname(path));
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
+import { failpoint } from '../core/failpoint.ts';
 import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
 
 /** Name of the pointer file that names the live generation folder. */
@@ -37,7 +38,10 @@ export interface Snapshot<Meta> {
 /**
  * Writes a new generation folder under `indexDir` (files first, each fsynced, the manifest with their
  * checksums last), then switches `CURRENT` to it atomically. Generations older than the previous one
- * are removed, so a reader that opened the previous generation keeps its files.
+ * are removed, so a reader that opened the previous generation keeps its files. Failpoints (see
+ * `core/failpoint.ts`): `snapshot:after-files` (files written, no manifest yet), `snapshot:before-pointer`
+ * (generation complete, `CURRENT` not switched), `atomic:after-temp:CURRENT` (the new pointer written to
+ * its temporary file, not renamed), `snapshot:after-pointer` (switched, older generations not pruned).
  */
 export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta): Manifest<Meta> {
   mkdirSync(indexDir, { recursive: true });
@@ -49,6 +53,7 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
     writeFileDurable(join(dir, name), data);
     checksums[name] = { bytes: data.length, sha256: sha256(data) };
   }
+  failpoint('snapshot:after-files');
   const manifest: Manifest<Meta> = {
     format: 'shoal-index', formatVersion: INDEX_FORMAT_VERSION, generation, createdAt: new Date().toISOString(), files: checksums, meta,
   };
@@ -57,8 +62,10 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
   fsyncDir(dir);
   fsyncDir(indexDir);
   const previous = readCurrent(indexDir);
+  failpoint('snapshot:before-pointer');
   // The pointer carries the manifest's own checksum, so an altered manifest is caught too.
   writeFileAtomic(join(indexDir, CURRENT_FILE), `${generation} ${sha256(manifestBytes)}\n`);
+  failpoint('snapshot:after-pointer');
   pruneGenerations(indexDir, new Set([generation, ...(previous ? [previous] : [])]));
   return manifest;
 }
@@ -126,8 +133,10 @@ export function loadSnapshot<Meta>(indexDir: string, only?: readonly string[]): 
   return { dir, manifest, files };
 }
 
+// Also removes temporary pointer files a crash left behind (`.CURRENT.<hex>.tmp`, never renamed).
 function pruneGenerations(indexDir: string, keep: Set<string>): void {
   for (const name of readdirSync(indexDir)) {
-    if (name.startsWith('gen-') && !keep.has(name)) rmSync(join(indexDir, name), { recursive: true, force: true });
+    const stale = (name.startsWith('gen-') && !keep.has(name)) || (name.startsWith(`.${CURRENT_FILE}.`) && name.endsWith('.tmp'));
+    if (stale) rmSync(join(indexDir, name), { recursive: true, force: true });
   }
 }
