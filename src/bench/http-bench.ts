@@ -70,14 +70,9 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   const read = readReports([options.data]);
   const meta = await ensureIndex(options, read.reports.length, log);
   const queries = pickQueries(read.reports.map((r) => r.title), options.queries ?? 300);
-  const port = await freePort();
-  const server = spawn(process.execPath, [SHOAL, 'start', '--index', options.indexDir, '--port', String(port), '--no-watch', '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, SHOAL_MODEL_DIR: options.embedder.modelDir },
-  });
+  const server = await spawnServer(options.indexDir, options.embedder);
+  const { url } = server;
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitReady(url, server);
     log(`server ready at ${url}: ${meta.counts.paragraphs} paragraphs, ${meta.vector?.kind ?? 'no'} vectors; ${queries.length} queries`);
     const paths = (mode: string) => queries.map((q) => ({ method: 'GET' as const, path: `/search?q=${encodeURIComponent(q)}&mode=${mode}&k=10` }));
     for (const mode of modes) await drive(url, paths(mode), { connections: 1, amount: 50 }); // warm-up
@@ -86,7 +81,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     for (const order of [modes, [...modes].reverse()]) {
       for (const mode of order) {
         const run = await drive(url, paths(mode), { connections: 1, amount: requests });
-        if (run.errors > 0) throw new SearchError('INTERNAL', `mode ${mode}: ${run.errors} failed requests at concurrency 1`);
+        const failed = run.errors + run.non200 + run.timeouts;
+        if (failed > 0) throw new SearchError('INTERNAL', `mode ${mode}: ${failed} failed requests at concurrency 1`);
         single.get(mode)!.push(...run.latencies);
       }
     }
@@ -98,19 +94,19 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const latencies = single.get(mode)!;
       stats.push({
         mode, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
-        qps: loaded.completed / loaded.seconds, loadedP50Ms: percentile(loaded.latencies, 50), loadedP99Ms: percentile(loaded.latencies, 99), errors: loaded.errors,
+        qps: loaded.completed / loaded.seconds, loadedP50Ms: percentile(loaded.latencies, 50), loadedP99Ms: percentile(loaded.latencies, 99), errors: loaded.errors + loaded.non200 + loaded.timeouts,
         server: { embedMs: stages.get(`${mode}/embed`) ?? 0, rankMs: stages.get(`${mode}/rank`) ?? 0 },
       });
       log(`${mode}: p50 ${stats.at(-1)!.p50Ms.toFixed(2)} ms at concurrency 1; ${stats.at(-1)!.qps.toFixed(0)} queries/s at ${connections}`);
     }
     return { paragraphs: meta.counts.paragraphs, reports: meta.counts.reports, vectorKind: meta.vector?.kind ?? 'none', queries: queries.length, connections, modes: stats };
   } finally {
-    server.kill('SIGTERM');
+    await server.stop();
   }
 }
 
-// Builds the benchmark index unless the folder already holds one over the same reports, with embeddings.
-async function ensureIndex(options: HttpBenchOptions, reports: number, log: (line: string) => void): Promise<IndexMeta> {
+/** Builds the benchmark index unless the folder already holds one over the same reports, with embeddings. */
+export async function ensureIndex(options: Pick<HttpBenchOptions, 'data' | 'indexDir' | 'embedder' | 'embedCacheDir'>, reports: number, log: (line: string) => void): Promise<IndexMeta> {
   if (readCurrent(options.indexDir) !== undefined) {
     const meta = loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
     if (meta.counts.reports === reports && meta.vector?.model.onnxSha256 === options.embedder.info.onnxSha256) {
@@ -135,24 +131,40 @@ async function ensureIndex(options: HttpBenchOptions, reports: number, log: (lin
   return loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
 }
 
-interface Drive {
+/** One autocannon run: latencies of the 200 answers, and every other outcome counted apart. */
+export interface Drive {
   latencies: number[];
+  /** Answers with status 200. */
   completed: number;
+  /** Answers with any other status. */
+  non200: number;
+  /** Answers by HTTP status. */
+  statuses: Record<string, number>;
+  /** Socket errors (refused or reset connections), timeouts not included. */
   errors: number;
+  /** Requests unanswered within the timeout (30 s). */
+  timeouts: number;
   seconds: number;
 }
 
-// One autocannon run over the request list (each connection cycles through it); latencies per response.
-function drive(url: string, requests: autocannon.Request[], load: { connections: number; amount?: number; duration?: number }): Promise<Drive> {
+/** One autocannon run over the request list (each connection cycles through it); latencies per response. */
+export function drive(url: string, requests: autocannon.Request[], load: { connections: number; amount?: number; duration?: number; headers?: Record<string, string> }): Promise<Drive> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
+    const statuses: Record<string, number> = {};
+    let non200 = 0;
     const started = performance.now();
-    const instance = autocannon({ url, requests, connections: load.connections, ...(load.amount ? { amount: load.amount } : { duration: load.duration! }), timeout: 30 }, (error, result) => {
+    const instance = autocannon({
+      url, requests, connections: load.connections, ...(load.amount ? { amount: load.amount } : { duration: load.duration! }), timeout: 30, ...(load.headers ? { headers: load.headers } : {}),
+    }, (error, result) => {
       if (error) return reject(error);
-      resolve({ latencies, completed: latencies.length, errors: result.errors + result.non2xx + result.timeouts, seconds: (performance.now() - started) / 1000 });
+      // autocannon counts a timeout among its errors too.
+      resolve({ latencies, completed: latencies.length, non200, statuses, errors: result.errors - result.timeouts, timeouts: result.timeouts, seconds: (performance.now() - started) / 1000 });
     });
     instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 200) latencies.push(responseTime);
+      else non200++;
     });
   });
 }
@@ -165,6 +177,48 @@ function parseStageMeans(metrics: string): Map<string, number> {
     (m[1] === 'sum' ? sums : counts).set(`${m[2]}/${m[3]}`, Number(m[4]));
   }
   return new Map([...sums].map(([key, sum]) => [key, (sum / (counts.get(key) || 1)) * 1000]));
+}
+
+/** A `shoal start` child process and the URL it serves. */
+export interface ServerChild {
+  process: ChildProcess;
+  url: string;
+  /** Sends SIGTERM and resolves once the process has exited (SIGKILL after 10 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `shoal start` over an index folder on a free port in a child process (so a load generator
+ * does not share its event loop) and waits until it is ready. The child is node itself (no shell or
+ * wrapper), so its pid is the server's. Its rate limit is off (a benchmark is one client sending as fast
+ * as it can); `env` is added to this process's environment.
+ */
+export async function spawnServer(indexDir: string, embedder: Embedder, env: Record<string, string> = {}): Promise<ServerChild> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [SHOAL, 'start', '--index', indexDir, '--port', String(port), '--no-watch', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, SHOAL_MODEL_DIR: embedder.modelDir, SHOAL_RATE_LIMIT: '0', ...env },
+  });
+  const server: ServerChild = { process: child, url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  try {
+    await waitReady(server.url, child);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 function freePort(): Promise<number> {

@@ -2,6 +2,7 @@ import { runEmbedBench } from '../bench/embed-bench.ts';
 import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
 import { runVectorBench } from '../bench/vector-bench.ts';
 import { runHttpBench } from '../bench/http-bench.ts';
+import { runLoadBench } from '../bench/load-bench.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
@@ -23,9 +24,18 @@ Paragraph embeddings are kept in index/.embed-cache between runs.
 shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
   [--connections N] [--model M] [--json]
 Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
-with autocannon: p50/p99 at concurrency 1 and queries/s at concurrency 16, for hybrid, bm25 and vector.`;
+with autocannon: p50/p99 at concurrency 1 and queries/s at concurrency 16, for hybrid, bm25 and vector.
 
-const SUITES = ['lexical', 'embed', 'vector', 'http'];
+shoal bench load --data <reports file or folder> [--index DIR] [--seconds N] [--connections N] [--model M] [--json]
+Serves a throw-away copy of the bench http index and drives it for --seconds (default 60, after a 3 s
+warm-up) over --connections (default 64) shared 80/15/5 by hybrid searches (GET /search), retrievals
+(POST /retrieve, 1000 tokens) and writes of real reports (PUT /reports/load-<n>, 200 ids). Per kind:
+requests, p50/p99, socket errors, non-200 answers, timeouts; the server's RSS every second. Targets:
+0 errors, 0 timeouts, RSS growth < 10 % from second 20 to the end, judged on the RSS right after the
+server's last full garbage collection (RSS between collections saws by a quarter), or on RSS itself
+when no full collection fell in between (PASS/FAIL; the exit code stays 0).`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -34,6 +44,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'embed') return embedBench(rest, io);
   if (suite === 'vector') return vectorBench(rest, io);
   if (suite === 'http') return httpBench(rest, io);
+  if (suite === 'load') return loadBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
@@ -157,6 +168,40 @@ async function httpBench(argv: string[], io: Io): Promise<number> {
     io.out(`| ${m.mode.padEnd(7)} | ${ms(m.p50Ms).padStart(10)} | ${ms(m.p99Ms).padStart(10)} | ${ms(m.server.embedMs).padStart(15)} | ${ms(m.server.rankMs).padStart(14)} | ${m.qps.toFixed(0).padStart(7)} | ${ms(m.loadedP50Ms).padStart(10)} | ${ms(m.loadedP99Ms).padStart(10)} | ${String(m.errors).padStart(6)} |`);
   }
   io.out('server embed / rank: mean per request at concurrency 1, as the server timed it (the rest of the latency is HTTP and JSON).');
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function loadBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, index: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.data) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const r = await runLoadBench({
+    data: values.data,
+    indexDir: values.index ?? BENCH_HTTP_DIR,
+    embedder: await embedderFrom(values, io),
+    embedCacheDir: EMBED_CACHE_DIR,
+    seconds: numberFlag('seconds', values.seconds, { min: 1, max: 86_400, integer: true }) ?? 60,
+    connections: numberFlag('connections', values.connections, { min: 3, max: 1024, integer: true }) ?? 64,
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors); ${r.seconds} s at ${r.connections} connections after a ${r.warmupSeconds} s warm-up`);
+  io.out('| kind     | conns | requests | req/s  | p50 ms | p99 ms | errors | non-200 | timeouts |');
+  io.out('|----------|-------|----------|--------|--------|--------|--------|---------|----------|');
+  for (const k of r.kinds) {
+    const latency = (v: number) => (k.statuses['200'] ? ms(v) : '-'); // no 200 answer, no latency
+    io.out(`| ${k.kind.padEnd(8)} | ${String(k.connections).padStart(5)} | ${String(k.requests).padStart(8)} | ${k.requestsPerSecond.toFixed(1).padStart(6)} | ${latency(k.p50Ms).padStart(6)} | ${latency(k.p99Ms).padStart(6)} | ${String(k.errors).padStart(6)} | ${String(k.non200).padStart(7)} | ${String(k.timeouts).padStart(8)} |`);
+  }
+  const mb = (v: number) => v.toFixed(0);
+  io.out(`server RSS MB: start ${mb(r.rss.startMB)}, second ${r.rss.fromSecond} ${mb(r.rss.fromMB)}, end ${mb(r.rss.endMB)}, max ${mb(r.rss.maxMB)}; growth from second ${r.rss.fromSecond} to the end ${r.rss.growthPct.toFixed(1)} %`);
+  const g = r.rss.afterGc;
+  io.out(`server RSS after the last full GC, MB: second ${r.rss.fromSecond} ${mb(g.fromMB)}, end ${mb(g.endMB)}; growth ${g.growthPct.toFixed(1)} % (${g.majorGcs} full GCs in between${g.majorGcs === 0 ? ': judged on RSS instead' : ''})`);
+  const target = `${r.targets.errors} errors, ${r.targets.timeouts} timeouts, RSS growth < ${r.targets.rssGrowthPct} %`;
+  io.out(r.pass ? `PASS (${target})` : `FAIL (${target}): ${r.failures.join('; ')}`);
   if (values.json) io.out(JSON.stringify(r));
   return 0;
 }

@@ -6,6 +6,7 @@ import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { checkModel, embeddingText, modelFingerprint, openIndex, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
+import { Turns } from './turns.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import {
   DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
@@ -38,7 +39,8 @@ export interface SearchResult {
   /** The index generation that answered, and how many writes it had on top. */
   generation: string;
   hits: ResultHit[];
-  timings: { embedMs: number; searchMs: number; highlightMs: number; totalMs: number };
+  /** Waiting for a turn (other requests ahead), then embedding, ranking and highlighting; `totalMs` leaves the wait out. */
+  timings: { queueMs: number; embedMs: number; searchMs: number; highlightMs: number; totalMs: number };
 }
 
 /** What a write did. */
@@ -85,6 +87,8 @@ const SENTENCE_CACHE_SIZE = 4096;
 export class Engine {
   private index: LiveIndex;
   private readonly sentenceVectors = new Map<string, Float32Array>();
+  /** Searches, retrievals, embeddings and writes take turns, in arrival order (see {@link Turns}). */
+  private readonly turns = new Turns();
 
   private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
     this.index = index;
@@ -140,6 +144,8 @@ export class Engine {
 
   /** Ranks paragraphs for a request. */
   async search(request: SearchRequest): Promise<SearchResult> {
+    const queued = performance.now();
+    await this.turns.take();
     const t0 = performance.now();
     const query = request.q.trim();
     if (query === '') throw new SearchError('INVALID_ARGUMENT', 'the query is empty', { details: { field: 'q' } });
@@ -162,7 +168,7 @@ export class Engine {
     const t3 = performance.now();
     return {
       query, mode, generation: index.generation, hits,
-      timings: { embedMs: t1 - t0, searchMs: t2 - t1, highlightMs: t3 - t2, totalMs: t3 - t0 },
+      timings: { queueMs: t0 - queued, embedMs: t1 - t0, searchMs: t2 - t1, highlightMs: t3 - t2, totalMs: t3 - t0 },
     };
   }
 
@@ -249,6 +255,7 @@ export class Engine {
     const embedder = this.options.embedder;
     if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
     const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
+    await this.turns.take();
     let tokens = 0;
     texts.forEach((text, i) => {
       const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
@@ -278,6 +285,7 @@ export class Engine {
    */
   async putReports(reports: readonly Report[]): Promise<WriteResult> {
     if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
+    await this.turns.take();
     const embedder = this.options.embedder;
     const index = this.index;
     if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
@@ -315,6 +323,8 @@ export class Engine {
     } else {
       paragraphsOfReport.forEach((paragraphs, r) => writes.push({ op: 'put', reportId: ids[r]!, paragraphs }));
     }
+    // The documents were embedded on worker threads; applying them is main-thread work again.
+    if (index.hasVectors) await this.turns.take();
     const seqs = this.commit(writes);
     return { reports: ids, paragraphs: writes.reduce((n, w) => n + (w.op === 'put' ? w.paragraphs.length : 0), 0), embedded, reused, seq: seqs.at(-1)! };
   }

@@ -139,6 +139,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     const engine = engineOf();
     const result = await engine.search(toSearchRequest(body));
     const mode = result.mode;
+    metrics.searchSeconds.observe({ mode, stage: 'queue' }, result.timings.queueMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'embed' }, result.timings.embedMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'rank' }, result.timings.searchMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'highlight' }, result.timings.highlightMs / 1000);

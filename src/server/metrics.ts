@@ -1,3 +1,4 @@
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineStats } from '../engine/index.ts';
 
@@ -24,7 +25,7 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'shoal_' });
   const requests = new Counter({ name: 'shoal_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
   const requestSeconds = new Histogram({ name: 'shoal_http_request_duration_seconds', help: 'HTTP request latency by method and route', labelNames: ['method', 'route'] as const, buckets: BUCKETS, registers: [registry] });
-  const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (embed, rank, highlight, total)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
+  const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (queue: waiting for a turn behind other requests; embed, rank, highlight, total: the work)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
   const embedSeconds = new Histogram({ name: 'shoal_embed_duration_seconds', help: 'Embedding time by kind (query, write, api)', labelNames: ['kind'] as const, buckets: BUCKETS, registers: [registry] });
   const writes = new Counter({ name: 'shoal_writes_total', help: 'Acknowledged writes by operation', labelNames: ['op'] as const, registers: [registry] });
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
@@ -35,10 +36,39 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
         if (s) this.set(read(s));
       },
     });
+  observeMajorGcs();
+  new Gauge({
+    name: 'shoal_process_rss_after_major_gc_bytes', registers: [registry],
+    help: 'Resident set size measured right after the last full garbage collection: the live footprint, without the garbage that piles up between collections (0 before the first)',
+    collect() {
+      this.set(afterMajorGc.rss);
+    },
+  });
+  new Gauge({
+    name: 'shoal_process_major_gcs', help: 'Full garbage collections since the process started', registers: [registry],
+    collect() {
+      this.set(afterMajorGc.count);
+    },
+  });
   gauge('shoal_index_reports', 'Live reports in the index', (s) => s.reports);
   gauge('shoal_index_paragraphs', 'Live paragraphs in the index', (s) => s.paragraphs);
   gauge('shoal_index_deleted_paragraphs', 'Deleted paragraphs held until the next build', (s) => s.deletedParagraphs);
   gauge('shoal_index_vectors', 'Paragraph vectors in the vector index', (s) => s.vector?.vectors ?? 0);
   gauge('shoal_index_writes_since_build', 'Journal writes applied on top of the generation', (s) => s.writesSinceBuild);
   return { registry, requests, requestSeconds, searchSeconds, embedSeconds, writes };
+}
+
+// The resident set right after the last full collection, and how many there were (one observer per process).
+const afterMajorGc = { rss: 0, count: 0 };
+let observing = false;
+function observeMajorGcs(): void {
+  if (observing) return;
+  observing = true;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      afterMajorGc.rss = process.memoryUsage.rss();
+      afterMajorGc.count++;
+    }
+  }).observe({ entryTypes: ['gc'] });
 }

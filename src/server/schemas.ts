@@ -84,8 +84,24 @@ export const SearchResponseSchema = z.object({
   offset: z.number().int(),
   hits: z.array(HitSchema),
   tookMs: z.number(),
-  timings: z.object({ embedMs: z.number(), searchMs: z.number(), highlightMs: z.number(), totalMs: z.number() }),
+  timings: z.object({ queueMs: z.number(), embedMs: z.number(), searchMs: z.number(), highlightMs: z.number(), totalMs: z.number() }),
 }).openapi('SearchResponse');
+
+/** How deeply a report's `metadata` may nest objects and arrays. */
+export const MAX_METADATA_DEPTH = 64;
+
+// Measured without recursion: a body may nest tens of thousands of levels within the size limit, and
+// anything that walks it recursively afterwards (JSON.stringify) would overflow the stack.
+function nestingWithin(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
 
 /** A report as JSON (`POST /reports`, `PUT /reports/{id}`). */
 export const ReportSchema = z.object({
@@ -96,7 +112,7 @@ export const ReportSchema = z.object({
   date: z.string().optional().describe('YYYY-MM-DD (or a full ISO timestamp).'),
   source: z.string().max(500).optional(),
   tags: z.array(z.string().max(200)).max(100).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: z.record(z.string(), z.unknown()).refine((m) => nestingWithin(m, MAX_METADATA_DEPTH), `must not nest deeper than ${MAX_METADATA_DEPTH} levels`).optional(),
 }).strict().openapi('Report');
 
 export const ReportBatchSchema = z.union([
