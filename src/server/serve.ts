@@ -9,6 +9,9 @@ import { CURRENT_FILE } from '../storage/index.ts';
 import { createApp, type EngineState } from './app.ts';
 import { readRequiresKey, type ServerConfig } from './config.ts';
 
+/** How long requests in progress may take to finish when the server stops. */
+const CLOSE_GRACE_MS = 5_000;
+
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
   config: ServerConfig;
@@ -86,10 +89,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     url, port, state, ready,
     async close() {
       unwatchFile(pointer, onPointerChange);
+      // Requests in progress get a grace period to finish; then open connections are closed, so a
+      // server under load stops in seconds, not when its clients give up.
+      const connections = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
+      let grace: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        connections.closeIdleConnections();
+        grace = setTimeout(() => connections.closeAllConnections(), CLOSE_GRACE_MS);
       });
+      clearTimeout(grace);
       await ready;
       state.engine?.close();
       delete state.engine;
