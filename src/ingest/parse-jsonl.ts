@@ -1,6 +1,6 @@
 import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
-import { optionalString, parseReportDate, parseTags } from './report-fields.ts';
+import { checkReportId, checkTitle, optionalString, parseReportDate, parseTags } from './report-fields.ts';
 
 /**
  * Parses one JSON Lines record: `_id` or `id`, `title`, `text` (paragraphs separated by newlines), and
@@ -20,7 +20,8 @@ export function parseJsonlReport(line: string, origin: string): Report {
   const r = record as Record<string, unknown>;
   const id = optionalString(r._id ?? r.id, 'id');
   if (id === undefined) throw new SearchError('INPUT_MALFORMED', 'missing "_id" or "id"');
-  const title = optionalString(r.title, 'title') ?? '';
+  checkReportId(id);
+  const title = checkTitle(optionalString(r.title, 'title') ?? '');
   const text = r.text === undefined || r.text === null ? '' : r.text;
   if (typeof text !== 'string') throw new SearchError('INPUT_MALFORMED', '"text" must be a string');
   if (title === '' && text.trim() === '') throw new SearchError('INPUT_MALFORMED', 'both "title" and "text" are empty');

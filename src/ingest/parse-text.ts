@@ -1,6 +1,6 @@
 import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
-import { parseReportDate } from './report-fields.ts';
+import { checkReportId, checkTitle, parseReportDate } from './report-fields.ts';
 
 // `date YYYY-MM-DD [n]`: the token must look like a date, so a title such as "Date harvest begins" stays a title.
 const HEADER = /^\s*date\s+(\d{4}-\d{2}-\d{2})(?:\s+\d+)?\s*$/i;
@@ -10,6 +10,7 @@ const HEADER = /^\s*date\s+(\d{4}-\d{2}-\d{2})(?:\s+\d+)?\s*$/i;
  * body (one paragraph per line, or paragraphs separated by blank lines).
  */
 export function parseTextReport(content: string, id: string, origin: string): Report {
+  checkReportId(id);
   const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === '') i++;
@@ -22,6 +23,7 @@ export function parseTextReport(content: string, id: string, origin: string): Re
   }
   const title = (lines[i] ?? '').trim();
   if (title === '') throw new SearchError('INPUT_MALFORMED', 'no title line');
+  checkTitle(title);
   const body = lines.slice(i + 1).join('\n');
   return { id, title, ...(date ? { date } : {}), tags: [], body: body.trim() === '' ? title : body, origin };
 }

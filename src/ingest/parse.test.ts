@@ -1,9 +1,10 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../core/errors.ts';
 import { parseJsonlReport } from './parse-jsonl.ts';
-import { parseMarkdownReport } from './parse-markdown.ts';
+import { HEADING_REFERENCE, headingOf, parseMarkdownReport } from './parse-markdown.ts';
 import { parseTextReport } from './parse-text.ts';
-import { parseReportDate } from './report-fields.ts';
+import { MAX_REPORT_ID_CHARS, MAX_TITLE_CHARS, parseReportDate } from './report-fields.ts';
 import { thrownSearchError } from '../../tests/support/errors.ts';
 
 function expectCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
@@ -73,6 +74,20 @@ describe('parseTextReport', () => {
     const report = parseTextReport('Date harvest begins\nFarmers in the south began picking dates on Monday.', 'a', 'a.txt');
     expect(report.title).toBe('Date harvest begins');
     expect(report).not.toHaveProperty('date');
+  });
+
+  it.each([
+    ['a lone surrogate', 'a\udc00b', /well-formed/],
+    ['"."', '.', /must not be/],
+    ['more than 512 characters', 'i'.repeat(MAX_REPORT_ID_CHARS + 1), /at most 512/],
+    ['only blanks', ' \t', /blanks/],
+    ['a trailing blank', 'a\u00a0', /blanks/],
+  ])('rejects an id with %s', (_name, id, message) => {
+    expectCode(() => parseTextReport('Title\nBody', id, 'api'), 'INPUT_MALFORMED', message);
+  });
+
+  it('rejects a first line longer than a title may be (it would be repeated in every paragraph)', () => {
+    expectCode(() => parseTextReport(`${'a. '.repeat(700)}\nBody`, 'a', 'a.txt'), 'INPUT_MALFORMED', /title must be at most 2000/);
   });
 });
 
@@ -151,6 +166,36 @@ describe('parseMarkdownReport', () => {
   ])('rejects %s with INPUT_MALFORMED', (_name, content, message) => {
     expectCode(() => parseMarkdownReport(content, 'f', 'f.md'), 'INPUT_MALFORMED', message);
   });
+
+  it('finds the heading as its reference expression does', () => {
+    const unit = fc.constantFrom(' ', '\t', '#', '\r', '\n', '\r\n', '\u2028', 'a', 'b', '# ', '#\t');
+    fc.assert(fc.property(fc.string({ unit, maxLength: 14 }), (text) => {
+      const m = HEADING_REFERENCE.exec(text);
+      expect(headingOf(text)).toEqual(m ? { title: m[1], length: m[0].length } : undefined);
+    }), { numRuns: 3_000 });
+  });
+
+  it('reads heading lines of 200,000 blanks and hashes in linear time', () => {
+    // The reference expression backtracks cubically on these (80 KB took 17 s; tests/fuzz.test.ts found
+    // it): a regression shows as this test timing out.
+    expect(headingOf('# ' + '# '.repeat(100_000) + 'x')?.title).toBe('# '.repeat(100_000) + 'x');
+    expect(headingOf('#' + ' '.repeat(200_000) + '\r')).toBeUndefined();
+    expect(headingOf('# x' + '\t#'.repeat(100_000) + 'y\n')).toEqual({ title: 'x' + '\t#'.repeat(100_000) + 'y', length: 200_005 });
+  });
+
+  it.each([
+    ['an id with a lone surrogate', '---\nid: "a\\ud800"\n---\n# T\n\nText.', /well-formed/],
+    ['an id of ".."', '---\nid: ".."\n---\n# T\n\nText.', /must not be/],
+    ['an id longer than the API allows', `---\nid: ${'i'.repeat(MAX_REPORT_ID_CHARS + 1)}\n---\n# T\n\nText.`, /at most 512/],
+    ['a title longer than the API allows', `# ${'T'.repeat(MAX_TITLE_CHARS + 1)}\n\nText.`, /title must be at most 2000/],
+  ])('rejects %s (it could not be read back through the API)', (_name, content, message) => {
+    expectCode(() => parseMarkdownReport(content, 'f', 'f.md'), 'INPUT_MALFORMED', message);
+  });
+
+  it('accepts the longest id and title', () => {
+    const report = parseMarkdownReport(`---\nid: ${'i'.repeat(MAX_REPORT_ID_CHARS)}\n---\n# ${'T'.repeat(MAX_TITLE_CHARS)}\n`, 'f', 'f.md');
+    expect([report.id.length, report.title.length]).toEqual([MAX_REPORT_ID_CHARS, MAX_TITLE_CHARS]);
+  });
 });
 
 describe('parseJsonlReport', () => {
@@ -211,6 +256,9 @@ describe('parseJsonlReport', () => {
     ['a list as metadata', '{"_id": "x", "text": "t", "metadata": [1]}', /metadata/],
     ['an invalid top-level date', '{"_id": "x", "text": "t", "date": "2025-02-30"}', /date/],
     ['a numeric date', '{"_id": "x", "text": "t", "date": 20250101}', /date/],
+    ['an id with a lone surrogate', '{"_id": "\\ud800", "text": "t"}', /well-formed/],
+    ['the id ".."', '{"id": " .. ", "text": "t"}', /must not be/],
+    ['a title longer than 2000 characters', `{"_id": "x", "title": "${'T'.repeat(MAX_TITLE_CHARS + 1)}", "text": "t"}`, /title must be at most/],
   ])('rejects %s with INPUT_MALFORMED', (_name, line, message) => {
     expectCode(() => parseJsonlReport(line, 'o'), 'INPUT_MALFORMED', message);
   });

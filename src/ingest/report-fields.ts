@@ -51,6 +51,38 @@ export function parseTags(value: unknown): string[] {
   return tags;
 }
 
+/** The longest report id, in characters: the API's limit too, so every report can be named in `/reports/{id}`. */
+export const MAX_REPORT_ID_CHARS = 512;
+
+/**
+ * Checks a report id and returns it. An id names its report in URLs (`/reports/{id}`), in the
+ * `reportId` filter and in the write journal, so it must be well-formed Unicode (a lone surrogate has
+ * no UTF-8 form: it can be neither percent-encoded nor stored as written), at most
+ * {@link MAX_REPORT_ID_CHARS} characters, not `.` or `..` (a URL resolves those segments away), and
+ * neither begin nor end with blanks (the filter trims its ids; a JSON id is trimmed). Throws
+ * `INPUT_MALFORMED` otherwise.
+ */
+export function checkReportId(id: string): string {
+  if (/\p{Cs}/u.test(id)) throw new SearchError('INPUT_MALFORMED', 'id must be well-formed Unicode (it holds a lone surrogate)');
+  if (id.trim() !== id) throw new SearchError('INPUT_MALFORMED', `id must not begin or end with blanks (got ${JSON.stringify(id.slice(0, 40))})`);
+  if (id.length > MAX_REPORT_ID_CHARS) throw new SearchError('INPUT_MALFORMED', `id must be at most ${MAX_REPORT_ID_CHARS} characters (it has ${id.length})`);
+  if (id === '.' || id === '..') throw new SearchError('INPUT_MALFORMED', `id must not be "${id}" (a URL cannot name it)`);
+  return id;
+}
+
+/** The longest report title, in characters (the API's limit too). Every paragraph carries its report's title. */
+export const MAX_TITLE_CHARS = 2_000;
+
+/**
+ * Checks a title's length and returns it. A title is indexed and embedded with every paragraph of its
+ * report, so a huge one (a plain-text file whose first line is a whole article) would cost its length
+ * once per paragraph. Throws `INPUT_MALFORMED` beyond {@link MAX_TITLE_CHARS}.
+ */
+export function checkTitle(title: string): string {
+  if (title.length > MAX_TITLE_CHARS) throw new SearchError('INPUT_MALFORMED', `title must be at most ${MAX_TITLE_CHARS} characters (it has ${title.length})`);
+  return title;
+}
+
 /** Parses an optional string field (numbers are accepted and stringified). */
 export function optionalString(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
