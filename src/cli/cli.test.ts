@@ -248,6 +248,13 @@ describe('shoal usage errors', () => {
     const help = await run('--help');
     expect(help.code).toBe(0);
     expect(help.out[0]).toMatch(/^usage:/);
+    for (const command of ['index', 'search', 'eval', 'bench', 'model', 'start', 'mcp']) expect(help.out[0]).toContain(`shoal ${command} `);
+  });
+
+  it('prints a command\'s own usage for --help (exit 0)', async () => {
+    const help = await run('index', '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toEqual([expect.stringMatching(/^shoal index <reports file or folder>/)]);
   });
 
   it('rejects an unknown command with exit 2', async () => {

@@ -1,25 +1,24 @@
 import { isSearchError } from '../core/errors.ts';
-import { benchCommand, BENCH_USAGE } from './bench-command.ts';
-import { evalCommand, EVAL_USAGE } from './eval-command.ts';
-import { indexCommand, INDEX_USAGE } from './index-command.ts';
-import { modelCommand, MODEL_USAGE } from './model-command.ts';
 import { processIo, type Io } from './io.ts';
-import { searchCommand, SEARCH_USAGE } from './search-command.ts';
-import { startCommand, START_USAGE } from './start-command.ts';
-import { mcpCommand, MCP_USAGE } from './mcp-command.ts';
 
-const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
-  index: indexCommand,
-  search: searchCommand,
-  eval: evalCommand,
-  bench: benchCommand,
-  start: startCommand,
-  model: modelCommand,
-  mcp: mcpCommand,
+type Command = { run: (argv: string[], io: Io) => Promise<number>; usage: string };
+
+// Each command's module is loaded only when it runs (the server, MCP and bench code take most of a
+// second to load, which `shoal index` and `shoal search` have no use for).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  index: async () => { const m = await import('./index-command.ts'); return { run: m.indexCommand, usage: m.INDEX_USAGE }; },
+  search: async () => { const m = await import('./search-command.ts'); return { run: m.searchCommand, usage: m.SEARCH_USAGE }; },
+  eval: async () => { const m = await import('./eval-command.ts'); return { run: m.evalCommand, usage: m.EVAL_USAGE }; },
+  bench: async () => { const m = await import('./bench-command.ts'); return { run: m.benchCommand, usage: m.BENCH_USAGE }; },
+  model: async () => { const m = await import('./model-command.ts'); return { run: m.modelCommand, usage: m.MODEL_USAGE }; },
+  start: async () => { const m = await import('./start-command.ts'); return { run: m.startCommand, usage: m.START_USAGE }; },
+  mcp: async () => { const m = await import('./mcp-command.ts'); return { run: m.mcpCommand, usage: m.MCP_USAGE }; },
 };
 
-const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MODEL_USAGE, START_USAGE, MCP_USAGE]
-  .join('\n\n');
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  return ['usage:', ...commands.map((c) => c.usage)].join('\n\n');
+}
 
 /**
  * Runs a shoal command line and returns its exit code: 0 success, 1 failure (or a quality gate
@@ -28,16 +27,21 @@ const USAGE = ['usage:', INDEX_USAGE, SEARCH_USAGE, EVAL_USAGE, BENCH_USAGE, MOD
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    io.out(USAGE);
+    io.out(await usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    io.err(`error [INVALID_ARGUMENT]: unknown command "${name}"\n\n${USAGE}`);
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`error [INVALID_ARGUMENT]: unknown command "${name}"\n\n${await usage()}`);
     return 2;
   }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.usage);
+    return 0;
+  }
   try {
-    return await command(rest, io);
+    return await command.run(rest, io);
   } catch (error) {
     if (isSearchError(error)) {
       io.err(`error [${error.code}]: ${error.message}`);
