@@ -8,7 +8,7 @@
 // searches running meanwhile never fail and never return a paragraph twice.
 //
 // The base seed is random unless SHOAL_KILL_SEED is set; every failure message names it. SHOAL_KILL_ROUNDS
-// sets how many seeded runs each random scenario makes (default 3). Timing is
+// sets how many seeded runs each random scenario makes (default 5). Timing is
 // the machine's, so a seed reproduces the choices (writes, kill points, corruptions), not the exact
 // interleaving. Nothing here is timed: waits end on events, and the limits only catch hangs.
 import { randomBytes } from 'node:crypto';
@@ -27,9 +27,9 @@ import {
 import { call, killAllShoal, mapLimit, restartServerChild, spawnShoal, startServerChild, type Answer, type Exit, type ServerChild } from './support/shoal-process.ts';
 
 const BASE_SEED = process.env.SHOAL_KILL_SEED !== undefined ? Number(process.env.SHOAL_KILL_SEED) >>> 0 : randomBytes(4).readUInt32LE(0);
-// Runs per scenario (each seeded): 3 keeps the file near a minute on two cores in `npm test`;
+// Runs per scenario (each seeded): 5 keeps the file under a minute on two cores in `npm test`;
 // SHOAL_KILL_ROUNDS=N runs each N times (a soak).
-const ROUNDS = process.env.SHOAL_KILL_ROUNDS !== undefined ? Math.max(1, Number(process.env.SHOAL_KILL_ROUNDS)) : 3;
+const ROUNDS = process.env.SHOAL_KILL_ROUNDS !== undefined ? Math.max(1, Number(process.env.SHOAL_KILL_ROUNDS)) : 5;
 const WRITE_KILLS = ROUNDS;
 const REBUILD_KILLS = ROUNDS;
 const FAILPOINTS_BEFORE_SWITCH = ['snapshot:after-files', 'snapshot:before-pointer', 'atomic:after-temp:CURRENT'] as const;

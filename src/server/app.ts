@@ -51,7 +51,10 @@ export interface AppOptions {
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const errors = {
   400: json(ErrorSchema, 'Invalid request (the details name the field)'),
-  503: json(ErrorSchema, 'Not ready (starting up, or the index cannot be opened)'),
+  401: json(ErrorSchema, 'No API key, or an unknown one (when the route needs one)'),
+  403: json(ErrorSchema, 'The key may not do this (the read key on a write), or writes are disabled'),
+  429: json(ErrorSchema, 'Rate limited: retry after the Retry-After header\'s seconds'),
+  503: json(ErrorSchema, 'Not ready (starting up, or the index cannot be opened), overloaded, or timed out'),
 };
 
 /**
@@ -68,9 +71,10 @@ export function createApp(options: AppOptions): OpenAPIHono {
       if (!result.success) return errorResponse(c, validationError(result.error, result.target === 'json' ? 'body' : result.target));
     },
   });
+  const notReady = (): SearchError => state.error ?? new SearchError('UNAVAILABLE', 'shoal is starting: the index and the model are loading');
   const engineOf = (): Engine => {
     if (state.engine) return state.engine;
-    throw state.error ?? new SearchError('UNAVAILABLE', 'shoal is starting: the index and the model are loading');
+    throw notReady();
   };
 
   // Outermost: metrics and access log per route, and one error shape for responses made by middleware.
@@ -278,11 +282,8 @@ export function createApp(options: AppOptions): OpenAPIHono {
     },
   }), (c) => {
     // Not ready is 503 whatever the reason (a probe reads the status); the body names the reason's own code.
-    if (!state.engine) {
-      const reason = state.error ?? new SearchError('UNAVAILABLE', 'shoal is starting: the index and the model are loading');
-      return errorResponse(c, reason, 503) as never;
-    }
     const engine = state.engine;
+    if (!engine) return errorResponse(c, notReady(), 503) as never;
     return c.json({ ready: true as const, generation: engine.generation, semantic: engine.semantic }, 200);
   });
   app.openapi(createRoute({
