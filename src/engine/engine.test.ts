@@ -217,6 +217,27 @@ describe('Engine writes', () => {
     }
   });
 
+  it('keeps the written segments logarithmic in the writes, and every search over them exact', async () => {
+    const dir = join(tmp, 'segments');
+    await buildIndex({ inputs: [writeCorpus(join(dir, 'in'), corpus(3))], indexDir: join(dir, 'index') });
+    const live = Engine.open({ indexDir: join(dir, 'index') });
+    try {
+      const base = live.stats().segments;
+      const words = ['harbour', 'wool', 'grain', 'ferry', 'copper', 'cocoa', 'tin'];
+      for (let i = 0; i < 300; i++) {
+        // Five reports written over and over: most writes replace a report (churn), some add one.
+        await live.putReports([report(`churn-${i % 5}`, [`Write ${i} about ${words[i % 7]} and ${words[(i * 3) % 7]}.`])]);
+        const segments = live.stats().segments - base;
+        expect(segments).toBeLessThanOrEqual(Math.floor(Math.log2(i + 1)) + 1);
+      }
+      for (let r = 0; r < 5; r++) expect(live.report(`churn-${r}`)!.map((p) => p.text)).toEqual([`Write ${295 + r} about ${words[(295 + r) % 7]} and ${words[((295 + r) * 3) % 7]}.`]);
+      const { hits } = await live.search({ q: 'write', mode: 'bm25', k: 100 });
+      expect(hits.map((h) => h.key).sort()).toEqual(['churn-0#0', 'churn-1#0', 'churn-2#0', 'churn-3#0', 'churn-4#0']);
+    } finally {
+      live.close();
+    }
+  });
+
   it('refuses writes with no reports', async () => {
     await expect(engine.putReports([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

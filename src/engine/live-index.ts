@@ -8,8 +8,6 @@ import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import type { OpenedIndex } from './index-builder.ts';
 import { Searcher } from './searcher.ts';
 
-// Written segments are merged into one when there are more than this many (each costs a pass per query).
-const MAX_WRITTEN_SEGMENTS = 8;
 
 /** A report's live paragraphs and their vectors, as an index holds them. */
 export interface LiveReport {
@@ -20,7 +18,7 @@ export interface LiveReport {
 
 /**
  * An opened generation plus the writes applied on top of it, in memory. New paragraphs get the next
- * doc ids and a small lexical segment of their own (merged as they accumulate); a replaced or deleted
+ * doc ids and a small lexical segment of their own (merged logarithmically as they accumulate); a replaced or deleted
  * report's paragraphs are marked deleted in the lexical views and removed from the vector indexes.
  * Every write is applied synchronously and publishes a new {@link Searcher}, so a search (itself
  * synchronous) sees either all of a write or none of it.
@@ -113,9 +111,13 @@ export class LiveIndex {
     if (count === 0) return;
     this.appliedWrites += count;
     if (this.paragraphs.length > firstNew) this.written.push({ segment: this.buildSegment(firstNew, this.paragraphs.length), docBase: firstNew });
-    if (this.written.length > MAX_WRITTEN_SEGMENTS) {
-      const from = this.written[0]!.docBase;
-      this.written = [{ segment: this.buildSegment(from, this.paragraphs.length), docBase: from }];
+    // Logarithmic merging (a binary counter): the newest segment is merged with the one before it
+    // while that one is no larger. Written segments stay few (about log2 of the written paragraphs,
+    // each a pass per query), and each paragraph is re-indexed about log2 times over a server's life,
+    // not once per merge of everything written (which made writes slower and slower under churn).
+    while (this.written.length >= 2 && this.written.at(-2)!.segment.docCount <= this.written.at(-1)!.segment.docCount) {
+      const from = this.written.at(-2)!.docBase;
+      this.written.splice(-2, 2, { segment: this.buildSegment(from, this.paragraphs.length), docBase: from });
     }
     this.publish();
   }
