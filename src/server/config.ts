@@ -8,7 +8,7 @@ import { MODELS } from '../embedding/index.ts';
 const secret = z.string().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16–256 printable characters without spaces');
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
-/** The server's settings: each from a command-line flag, else an environment variable, else its default. */
+/** The server's settings: each from a command-line flag, else an environment variable, else the config file, else its default. */
 export const ServerConfigSchema = z.object({
   /** `--port` / `PORT`: TCP port, 0 picks a free one. Default 8787. */
   port: z.coerce.number().int().min(0).max(65_535).default(8787),
@@ -28,7 +28,7 @@ export const ServerConfigSchema = z.object({
   watchIntervalMs: z.coerce.number().int().min(100).max(60_000).default(1_000),
   /** `--max-body-bytes` / `SHOAL_MAX_BODY_BYTES`: the largest request body, 1 KiB–1 GiB. Default 10 MiB. */
   maxBodyBytes: z.coerce.number().int().min(1_024).max(1_073_741_824).default(10 * 1024 * 1024),
-  /** `SHOAL_ADMIN_KEY`: the key for writes, reload and rebuild. Without it the server refuses writes. */
+  /** `SHOAL_ADMIN_KEY`: the key for writes and reload. Without it the server refuses writes. */
   adminKey: secret.optional(),
   /** `SHOAL_READ_KEY`: the key for search, retrieve, embeddings, MCP, reports, stats and metrics when reads need a key. */
   readKey: secret.optional(),
