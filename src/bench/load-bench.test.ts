@@ -6,7 +6,7 @@ import { benchCommand } from '../cli/bench-command.ts';
 import type { Io } from '../cli/io.ts';
 import { MODELS_DIR } from '../cli/model-options.ts';
 import { loadEmbedder, type Embedder } from '../embedding/index.ts';
-import { journalPosition } from '../storage/index.ts';
+import { journalState } from '../storage/index.ts';
 import { runLoadBench, type LoadBenchResult } from './load-bench.ts';
 
 // `shoal bench load` on a small collection with the real model, for a few seconds: its JSON contract,
@@ -59,7 +59,7 @@ describe('bench load', () => {
     expect(out.some((line) => /^\| write +\| +1 \|/.test(line))).toBe(true);
     expect(out.at(-2)).toMatch(r.pass ? /^PASS/ : /^FAIL .*: /);
     // The writes went to a throw-away copy, removed at the end: the benchmark index's journal holds none.
-    expect(journalPosition(indexDir)?.seq ?? 0).toBe(0);
+    expect(journalState(indexDir)?.position.seq ?? 0).toBe(0);
     expect(loadCopies()).toEqual(copiesBefore);
   }, 120_000);
 

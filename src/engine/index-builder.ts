@@ -295,7 +295,8 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     }
   }
   const t4 = performance.now();
-  const apiWrites = request.discardWrites ? journal?.writes.filter((w) => !written.includes(w)) ?? [] : written;
+  // With discardWrites every write so far is at or before the discard position: none is in `written`.
+  const apiWrites = request.discardWrites ? journal?.writes ?? [] : written;
   return {
     indexDir: request.indexDir, generation: manifest.generation, files: read.files,
     reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings,

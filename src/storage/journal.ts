@@ -166,19 +166,6 @@ export function journalState(indexDir: string): JournalState | undefined {
   }
 }
 
-/** The position of an index folder's journal (see {@link journalState}); undefined without one. */
-export function journalPosition(indexDir: string): JournalPosition | undefined {
-  const file = join(indexDir, JOURNAL_FILE);
-  if (!existsSync(file)) return undefined;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const id = db.prepare('SELECT value FROM meta WHERE key = ?').get('id') as { value: string } | undefined;
-    return id ? { id: id.value, seq: lastSeq(db) } : undefined;
-  } finally {
-    db.close();
-  }
-}
-
 function lastSeq(db: Database.Database): number {
   return (db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM writes').get() as { seq: number }).seq;
 }
