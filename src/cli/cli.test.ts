@@ -424,6 +424,84 @@ describe('shoal eval', () => {
   });
 });
 
+describe('shoal eval --known-items', () => {
+  let corpusDir: string;
+  let setPath: string;
+
+  beforeAll(() => {
+    corpusDir = join(tmp, 'ki-corpus');
+    mkdirSync(corpusDir, { recursive: true });
+    const reports = [
+      { id: 'k1', title: 'Volcano erupts', text: 'An erupting volcano spread ash across the island.\nAll flights from the airport were grounded for two days.' },
+      { id: 'k2', title: 'Volcano erupts again', text: 'Ash from the volcano grounded every flight at the island airport for two days.' },
+      { id: 'k3', title: 'Orchard harvest', text: 'Apple growers picked a bumper crop in the valley orchards.\nCider makers expect record sales.' },
+      { id: 'k4', title: 'Chess final', text: 'The grandmaster won the championship after a tense final game.' },
+    ];
+    writeFileSync(join(corpusDir, 'reports.jsonl'), reports.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    setPath = join(tmp, 'ki-set.jsonl');
+    writeFileSync(setPath, [
+      '// a tiny set',
+      JSON.stringify({ id: 'a', query: 'airport flights grounded by ash', target: { report: 'k1', line: 1 }, also: [{ report: 'k2', line: 0 }], split: 'train' }),
+      JSON.stringify({ id: 'b', query: 'apple growers picked a bumper crop', target: { report: 'k3', line: 0 }, split: 'heldout' }),
+      JSON.stringify({ id: 'c', query: 'which player triumphed during strategy contests', target: { report: 'k4', line: 0 }, split: 'train' }),
+    ].join('\n') + '\n');
+  });
+
+  const lastJson = (r: Run) => JSON.parse(r.out[r.out.length - 1]!) as {
+    mode: string; all: { queries: number; mrr10: number; recall10: number; reportRecall10: number }; lowOverlap: { queries: number }; highOverlap: { queries: number };
+    perQuery: Array<{ id: string; split: string; shared: number; rank: number | null; reportRank: number | null }>;
+  };
+
+  it('scores paragraph MRR@10, Recall@10 and report Recall@10, by lexical overlap, with --json', async () => {
+    const r = await run('eval', '--known-items', setPath, '--data', corpusDir, '--mode', 'bm25', '--json');
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^known items ki-set\.jsonl, mode bm25: 3 queries over 6 paragraphs of 4 reports/);
+    const result = lastJson(r);
+    expect(result.mode).toBe('bm25');
+    expect(result.perQuery.map((q) => q.id)).toEqual(['a', 'b', 'c']);
+    // "a" shares grounded/flight/ash/airport with its target; "c" shares nothing (BM25 cannot find it).
+    expect(result.perQuery[0]).toMatchObject({ split: 'train', rank: 1, reportRank: 1 });
+    expect(result.perQuery[0]!.shared).toBeGreaterThanOrEqual(2);
+    expect(result.perQuery[2]).toMatchObject({ shared: 0, rank: null, reportRank: null });
+    expect(result.all).toMatchObject({ queries: 3, recall10: 2 / 3, reportRecall10: 2 / 3 });
+    expect(result.all.mrr10).toBeCloseTo(2 / 3, 12);
+    expect(result.lowOverlap.queries + result.highOverlap.queries).toBe(3);
+  });
+
+  it('--split measures one part; --min-mrr gates; --distractors keeps the set\'s reports', async () => {
+    const held = await run('eval', '--known-items', setPath, '--data', corpusDir, '--split', 'heldout', '--min-mrr', '0.9', '--json');
+    expect(held.code).toBe(0);
+    expect(lastJson(held).all).toMatchObject({ queries: 1, mrr10: 1 });
+    expect(held.out).toContain('PASS MRR@10 1.0000 ≥ 0.9');
+    const all = await run('eval', '--known-items', setPath, '--data', corpusDir, '--min-mrr', '0.9');
+    expect(all.code).toBe(1);
+    expect(all.out).toContain('FAIL MRR@10 0.6667 < 0.9');
+    const few = await run('eval', '--known-items', setPath, '--data', corpusDir, '--distractors', '0', '--json');
+    expect(few.out[0]).toMatch(/over \d+ paragraphs of 4 reports/); // every report is a target or an "also"
+  });
+
+  it('--check reports the rules and exits 1 when one is broken', async () => {
+    const r = await run('eval', '--known-items', setPath, '--data', corpusDir, '--check');
+    expect(r.code).toBe(1);
+    expect(r.out.some((l) => l.startsWith('c\ttrain\t6 words\t0 shared'))).toBe(true);
+    expect(r.out).toContain('PROBLEM b: copies the phrase "appl grower pick" from its target');
+    const missing = join(tmp, 'ki-missing.jsonl');
+    writeFileSync(missing, JSON.stringify({ id: 'x', query: 'ash over the island', target: { report: 'k1', line: 5 }, split: 'train' }) + '\n');
+    const bad = await run('eval', '--known-items', missing, '--data', corpusDir, '--mode', 'bm25');
+    expect(bad.code).toBe(1);
+    expect(bad.err[0]).toMatch(/^error \[INPUT_MALFORMED\]: .*x: no line 5 in report "k1"/);
+  });
+
+  it('refuses known-item flags without --known-items, and two --data folders for BEIR', async () => {
+    const r = await run('eval', '--data', corpusDir, '--split', 'train');
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toMatch(/--split applies to --known-items only/);
+    const two = await run('eval', '--data', corpusDir, '--data', corpusDir);
+    expect(two.code).toBe(2);
+    expect(two.err[0]).toMatch(/a BEIR evaluation takes one --data folder/);
+  });
+});
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

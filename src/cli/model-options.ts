@@ -23,7 +23,7 @@ export const VECTOR_FLAGS = {
   'exact-below': { type: 'string' },
 } as const;
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | string[] | boolean | undefined>;
 
 /** The model name: `--model`, else `SHOAL_MODEL`, else bge-small. */
 export function modelNameOf(values: Values): string {

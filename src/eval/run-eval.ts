@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { SearchError } from '../core/errors.ts';
-import type { Paragraph } from '../core/types.ts';
+import type { Paragraph, Report } from '../core/types.ts';
+import { readReports } from '../ingest/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
 import {
@@ -10,6 +11,7 @@ import type { FusionOptions } from '../hybrid/index.ts';
 import { ExactVectorIndex } from '../vector/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
+import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
 
 /** Options of {@link runEval}. */
@@ -68,28 +70,37 @@ interface Ranker {
   close(): void;
 }
 
+/** A corpus made ready to rank: its paragraphs and a ranker over them. */
+interface Prepared {
+  paragraphs: Paragraph[];
+  ranker: Ranker;
+  buildMs: number;
+  extra: Pick<EvalResult, 'model' | 'embedded' | 'cacheHits'>;
+}
+
+/** What {@link prepareRanker} needs: the ranking settings of an evaluation. */
+export type RankingOptions = Omit<EvalOptions, 'data' | 'qrels'>;
+
 /**
- * Evaluates retrieval on a BEIR data set. Reports are split into paragraphs and indexed as shoal
- * serves them; a report's score is its best paragraph's (max-passage), and the first 100 distinct
- * reports are judged with nDCG@10, Recall@100 and MRR@10. Latency covers the paragraph search and
- * the grouping, and in mode vector the query embedding, per query.
+ * Splits reports into paragraphs and indexes them as shoal serves them, then returns a ranker of
+ * paragraphs in the chosen mode: BM25 (shoal or FTS5), vector similarity, or the Searcher's fused
+ * hybrid list (the code the server runs).
  */
-export async function runEval(options: EvalOptions): Promise<EvalResult> {
-  const data = loadBeir(options.data, options.qrels);
+async function prepareRanker(corpus: readonly Report[], options: RankingOptions): Promise<Prepared> {
   const indexOptions = resolveIndexOptions(options.index);
-  const extra: Pick<EvalResult, 'model' | 'embedded' | 'cacheHits'> = {};
+  const extra: Prepared['extra'] = {};
   let paragraphs: Paragraph[];
   let ranker: Ranker;
   const t0 = performance.now();
   if (options.mode === 'bm25') {
-    paragraphs = paragraphsOf(data.corpus, indexOptions);
+    paragraphs = paragraphsOf(corpus, indexOptions);
     const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
     ranker = { name: engine.name, prepare: async (query) => (depth) => engine.search(query, depth), close: () => engine.close() };
   } else if (options.mode === 'vector' || options.mode === 'hybrid') {
     const embedder = options.embedder;
     if (!embedder) throw new SearchError('INVALID_ARGUMENT', `mode ${options.mode} needs an embedding model`);
     if (options.engine === 'fts5') throw new SearchError('INVALID_ARGUMENT', 'engine fts5 ranks in mode bm25 only', { details: { field: 'engine' } });
-    paragraphs = paragraphsOf(data.corpus, indexOptions, embedder);
+    paragraphs = paragraphsOf(corpus, indexOptions, embedder);
     const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
     const vectors = await embedParagraphs(paragraphs, embedder, indexOptions, {
       ...(cache ? { cache } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -117,7 +128,18 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   } else {
     throw new SearchError('INVALID_ARGUMENT', `unknown mode "${String(options.mode)}" (supported: bm25, vector, hybrid)`, { details: { field: 'mode' } });
   }
-  const buildMs = performance.now() - t0;
+  return { paragraphs, ranker, buildMs: performance.now() - t0, extra };
+}
+
+/**
+ * Evaluates retrieval on a BEIR data set. Reports are split into paragraphs and indexed as shoal
+ * serves them; a report's score is its best paragraph's (max-passage), and the first 100 distinct
+ * reports are judged with nDCG@10, Recall@100 and MRR@10. Latency covers the paragraph search and
+ * the grouping, and in mode vector the query embedding, per query.
+ */
+export async function runEval(options: EvalOptions): Promise<EvalResult> {
+  const data = loadBeir(options.data, options.qrels);
+  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(data.corpus, options);
   const ndcg: number[] = [];
   const recall: number[] = [];
   const mrr: number[] = [];
@@ -136,13 +158,152 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   } finally {
     ranker.close();
   }
-  const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   return {
     mode: options.mode, engine: ranker.name, dataset: basename(resolve(options.data)),
     ndcg10: mean(ndcg), recall100: mean(recall), mrr10: mean(mrr), queries: data.queries.length,
     p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99), paragraphs: paragraphs.length, buildMs, ...extra,
   };
 }
+
+/** Options of {@link runKnownItemEval}. */
+export interface KnownItemEvalOptions extends RankingOptions {
+  /** The known-item set (JSON Lines, see {@link loadKnownItems}). */
+  items: string;
+  /** Report files or folders the set's positions point into (any format `shoal index` reads). */
+  data: string[];
+  /** Which part of the set is measured. Default `all`. */
+  split?: 'train' | 'heldout' | 'all';
+  /**
+   * Index only the reports the set points at plus this many others, drawn by a fixed hash of their
+   * ids (the same reports on every machine); default every report.
+   */
+  distractors?: number;
+}
+
+/** Known-item scores of a group of queries. */
+export interface KnownItemMetrics {
+  queries: number;
+  /** Mean reciprocal rank of the first correct paragraph within the first 10 (0 when none). */
+  mrr10: number;
+  /** Share of queries with a correct paragraph among the first 10. */
+  recall10: number;
+  /** Share of queries with a correct report among the first 10 distinct reports (a report ranks by its best paragraph). */
+  reportRecall10: number;
+}
+
+/** How one query fared. */
+export interface KnownItemOutcome {
+  id: string;
+  split: KnownItem['split'];
+  /** Content words the query shares with its target (see {@link createOverlapMeter}). */
+  shared: number;
+  /** 1-based rank of the first correct paragraph within the first 10, else null. */
+  rank: number | null;
+  /** 1-based rank of the first correct report within the first 10 reports, else null. */
+  reportRank: number | null;
+}
+
+/** Scores of a known-item evaluation (the `--json` contract). */
+export interface KnownItemResult {
+  mode: string;
+  items: string;
+  paragraphs: number;
+  reports: number;
+  buildMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  all: KnownItemMetrics;
+  /** Queries sharing at most one content word with their target, and the rest. */
+  lowOverlap: KnownItemMetrics;
+  highOverlap: KnownItemMetrics;
+  perQuery: KnownItemOutcome[];
+  model?: string;
+}
+
+/**
+ * Evaluates known-item retrieval: each query was written for one paragraph (and the near-duplicates
+ * listed with it), read from the corpus by position. Paragraph MRR@10, Recall@10 and report-level
+ * Recall@10, overall and split by the query's lexical overlap with its target (0–1 vs 2+ shared
+ * content words).
+ */
+export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<KnownItemResult> {
+  const split = options.split ?? 'all';
+  const items = loadKnownItems(options.items).filter((item) => split === 'all' || item.split === split);
+  const read = readReports(options.data, { strict: false });
+  const all = new Map(read.reports.map((r) => [r.id, r]));
+  const check = checkKnownItems(items, all);
+  const missing = check.problems.find((p) => p.problem.startsWith('no line'));
+  if (missing) throw new SearchError('INPUT_MALFORMED', `${options.items}: ${missing.id}: ${missing.problem}`);
+  const corpus = options.distractors === undefined ? read.reports : withDistractors(read.reports, items, options.distractors);
+  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(corpus, options);
+  const byReport = new Map<string, Paragraph[]>();
+  for (const p of paragraphs) {
+    const list = byReport.get(p.reportId);
+    if (list) list.push(p);
+    else byReport.set(p.reportId, [p]);
+  }
+  const meter = createOverlapMeter();
+  const perQuery: KnownItemOutcome[] = [];
+  const latency: number[] = [];
+  try {
+    for (const item of items) {
+      const places = [item.target, ...item.also];
+      const keys = new Set(places.flatMap((at) => paragraphKeysAt(all, byReport, at)));
+      const reports = new Set(places.map((at) => at.report));
+      const start = performance.now();
+      const search = await ranker.prepare(item.query);
+      const top = search(10);
+      latency.push(performance.now() - start);
+      const rank = top.findIndex((d) => keys.has(paragraphs[d]!.key));
+      const reportRank = rankReports(paragraphs, search, 10).findIndex((id) => reports.has(id));
+      const target = all.get(item.target.report)!;
+      const shared = meter(item.query, target.title, textAt(all, item.target)!).shared.length;
+      perQuery.push({ id: item.id, split: item.split, shared, rank: rank < 0 ? null : rank + 1, reportRank: reportRank < 0 ? null : reportRank + 1 });
+    }
+  } finally {
+    ranker.close();
+  }
+  const low = perQuery.filter((q) => q.shared <= KNOWN_ITEM_RULES.lowOverlapMax);
+  const high = perQuery.filter((q) => q.shared > KNOWN_ITEM_RULES.lowOverlapMax);
+  return {
+    mode: options.mode, items: basename(options.items), paragraphs: paragraphs.length, reports: corpus.length, buildMs,
+    p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99),
+    all: knownItemMetrics(perQuery), lowOverlap: knownItemMetrics(low), highOverlap: knownItemMetrics(high), perQuery,
+    ...(extra.model ? { model: extra.model } : {}),
+  };
+}
+
+/** MRR@10, Recall@10 and report Recall@10 of a group of outcomes. */
+export function knownItemMetrics(outcomes: readonly KnownItemOutcome[]): KnownItemMetrics {
+  return {
+    queries: outcomes.length,
+    mrr10: mean(outcomes.map((q) => (q.rank === null ? 0 : 1 / q.rank))),
+    recall10: mean(outcomes.map((q) => (q.rank === null ? 0 : 1))),
+    reportRecall10: mean(outcomes.map((q) => (q.reportRank === null ? 0 : 1))),
+  };
+}
+
+/**
+ * The reports a set points at plus `count` others, chosen by a fixed hash of their ids (FNV-1a), so
+ * the subset is the same on every machine and does not depend on file order.
+ */
+export function withDistractors(reports: readonly Report[], items: readonly KnownItem[], count: number): Report[] {
+  const needed = new Set(items.flatMap((item) => [item.target, ...item.also].map((at) => at.report)));
+  const others = reports.filter((r) => !needed.has(r.id)).map((r) => ({ r, h: fnv1a(r.id) })).sort((a, b) => a.h - b.h || (a.r.id < b.r.id ? -1 : 1));
+  const chosen = new Set(others.slice(0, count).map((o) => o.r));
+  return reports.filter((r) => needed.has(r.id) || chosen.has(r));
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 /** The first `n` distinct report ids of a paragraph ranking (a report ranks by its best paragraph). */
 export function rankReports(paragraphs: readonly Paragraph[], search: (depth: number) => number[], n: number): string[] {
