@@ -180,6 +180,37 @@ describe('embedding on worker threads', () => {
   });
 });
 
+describe('hybrid search and the relevance floor with the real model', () => {
+  let engine: Engine;
+  beforeAll(() => {
+    engine = Engine.open({ indexDir: join(scratch, 'samples'), embedder });
+  });
+  afterAll(() => engine.close());
+
+  it('puts the retold Senkaku paragraph first in default hybrid: its BM25 candidates cover little of the query', async () => {
+    const { hits } = await engine.search({ q: 'territorial disputes near islands', explain: true, k: 3 });
+    expect(hits[0]!.key).toBe(SENKAKU);
+    expect(hits[0]!.explain!.fusion!.bm25Weight).toBe(0);
+    // A query the collection's words do answer keeps BM25 in the fusion.
+    const named = await engine.search({ q: 'Kashiwazaki-Kariwa reactor restart', explain: true, k: 1 });
+    expect(named.hits[0]!.explain!.fusion!.bm25Weight).toBeGreaterThan(0);
+  });
+
+  it('retrieves nothing for queries the collection cannot answer, and passages above the floor for those it can', async () => {
+    expect(engine.relevanceFloor).toBe(0.66);
+    for (const query of ['asdf qwer zxcv', 'python list comprehension with two conditions', 'how long to boil an egg for a runny yolk']) {
+      const r = await engine.retrieve({ query });
+      expect(r).toMatchObject({ minSimilarity: 0.66, passages: [], context: '', totalTokens: 0 });
+      expect((await engine.retrieve({ query, minSimilarity: -1 })).passages.length).toBeGreaterThan(0);
+    }
+    const answered = await engine.retrieve({ query: 'coast guard ships near disputed islands', k: 3 });
+    expect(answered.passages[0]!.key).toBe(SENKAKU);
+    for (const p of answered.passages) expect(p.similarity).toBeGreaterThanOrEqual(0.66);
+    // Mode bm25 has no similarity to floor: auto means none there.
+    expect((await engine.retrieve({ query: 'typhoon Okinawa', mode: 'bm25' })).minSimilarity).toBeNull();
+  });
+});
+
 describe('retrieval with the model\'s tokenizer', () => {
   it('never exceeds the token budget, and the passages\' counts add up to the context\'s', async () => {
     const engine = Engine.open({ indexDir: join(scratch, 'samples'), embedder });

@@ -107,6 +107,7 @@ describe.skipIf(!haveChromium)('the search page', () => {
     // bm25 does not use fusion or alpha: the page disables them.
     expect(await page.isDisabled('#fusion')).toBe(true);
     expect(await page.isDisabled('#alpha')).toBe(true);
+    expect(await page.isDisabled('#adaptive')).toBe(true);
   });
 
   it('finds the retold Senkaku paragraph with vector search and underlines the closest sentence', async () => {
@@ -121,15 +122,23 @@ describe.skipIf(!haveChromium)('the search page', () => {
     expect(await first.locator('p.snippet').textContent()).toContain(sentence[0]!);
   });
 
+  it('puts the retold Senkaku paragraph first in hybrid too, at the page\'s default settings', async () => {
+    await search('territorial disputes near islands', 'hybrid');
+    expect(await page.locator('ol#results > li').first().getAttribute('data-key')).toBe(SENKAKU);
+  });
+
   it('explains hybrid results: fused score and both retrievers\' ranks', async () => {
     await page.check('#explain');
     expect(await page.isEnabled('#fusion')).toBe(true);
+    expect(await page.isChecked('#adaptive')).toBe(true);
+    expect(await page.inputValue('#alpha')).toBe('0.625');
     await search('coast guard ships near the islands', 'hybrid');
     const explains = await page.locator('ol#results > li .explain').allTextContents();
     expect(explains.length).toBe(await page.locator('ol#results > li').count());
     expect(explains.length).toBeGreaterThan(0);
     for (const text of explains) {
-      expect(text).toMatch(/^fused linear \(alpha 0\.5\): /);
+      // The page starts at the API's defaults: the same fusion as a bare /search.
+      expect(text).toMatch(/^fused linear \(vector weight 0\.625, bm25 weight 0\.\d{3}, lexical evidence [01]\.\d{3}\): /);
       expect(text).toContain('bm25 rank');
       expect(text).toContain('vector rank');
     }

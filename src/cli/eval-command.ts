@@ -1,8 +1,9 @@
 import { SearchError } from '../core/errors.ts';
 import { readReports } from '../ingest/index.ts';
 import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, textAt } from '../eval/known-items.ts';
-import { DEFAULT_EVAL_FUSION, runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from '../eval/run-eval.ts';
-import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
+import { hybridOptionsOf } from '../engine/index.ts';
+import { runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from '../eval/run-eval.ts';
+import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
@@ -10,7 +11,8 @@ export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hy
 shoal eval --known-items <set.jsonl> --data <file or folder>... --mode bm25|vector|hybrid [--split train|heldout|all]
   [--distractors N] [--json] [--min-mrr X] [--check]
   [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
-  [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k 60] [--alpha 0.5] [--candidates 100]
+  [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k 60] [--alpha X] [--candidates 100] [--no-adaptive]
+  [--unanswerable FILE] (known items: adds a sweep of relevance floors, false answers against Recall@10)
 BEIR: prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.
 Known items: paragraph MRR@10, Recall@10 and report Recall@10, by lexical overlap (0-1 vs 2+ shared content words);
 exits 1 when MRR@10 < --min-mrr. --distractors N indexes the set's reports plus N others (a fixed choice);
@@ -23,8 +25,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string', multiple: true }, 'known-items': { type: 'string' }, split: { type: 'string' }, distractors: { type: 'string' },
     'min-mrr': { type: 'string' }, check: { type: 'boolean' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
     json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, 'no-embed-cache': { type: 'boolean' },
-    fusion: { type: 'string' }, 'rrf-k': { type: 'string' }, normalization: { type: 'string' }, alpha: { type: 'string' }, candidates: { type: 'string' },
-    ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    unanswerable: { type: 'string' }, ...HYBRID_FLAGS, ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   }, false);
   const data = values.data ?? [];
   if (data.length === 0) {
@@ -37,12 +38,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   if (!mode) throw new SearchError('INVALID_ARGUMENT', '--mode is required');
   const minNdcg = numberFlag('min-ndcg', values['min-ndcg'], { min: 0, max: 1 });
   const engine = choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal';
-  const method = choiceFlag('fusion', values.fusion, ['rrf', 'linear'] as const) ?? 'linear';
-  const rrfK = numberFlag('rrf-k', values['rrf-k'], { min: 0, max: 10_000 });
-  const normalization = choiceFlag('normalization', values.normalization, ['minmax', 'zscore'] as const)
-    ?? (DEFAULT_EVAL_FUSION.method === 'linear' ? DEFAULT_EVAL_FUSION.normalization : undefined);
-  const alpha = numberFlag('alpha', values.alpha, { min: 0, max: 1 });
-  const candidates = numberFlag('candidates', values.candidates, { min: 1, max: 1000, integer: true });
+  const hybrid = hybridOptionsOf(hybridFlags(values));
   const index = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
   let lastProgress = 0;
   const ranking: RankingOptions = {
@@ -51,9 +47,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     index,
     bm25: bm25From(values),
     ...(mode !== 'bm25' ? { embedder: await embedderFrom(values, io) } : {}),
-    fusion: method === 'rrf' ? { method, ...(rrfK === undefined ? {} : { k: rrfK }) } : { method, ...(normalization ? { normalization } : {}) },
-    ...(alpha === undefined ? {} : { alpha }),
-    ...(candidates === undefined ? {} : { candidates }),
+    ...hybrid,
     ...(values['no-embed-cache'] ? {} : { embedCacheDir: EMBED_CACHE_DIR }),
     onProgress: (done, total) => {
       const now = performance.now();
@@ -66,14 +60,17 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     const split = choiceFlag('split', values.split, ['train', 'heldout', 'all'] as const) ?? 'all';
     const distractors = numberFlag('distractors', values.distractors, { min: 0, integer: true });
     const minMrr = numberFlag('min-mrr', values['min-mrr'], { min: 0, max: 1 });
-    const result = await runKnownItemEval({ ...ranking, items: values['known-items'], data, split, ...(distractors === undefined ? {} : { distractors }) });
+    const result = await runKnownItemEval({
+      ...ranking, items: values['known-items'], data, split, ...(distractors === undefined ? {} : { distractors }),
+      ...(values.unanswerable ? { unanswerable: values.unanswerable } : {}),
+    });
     printKnownItems(result, io);
     const pass = minMrr === undefined || result.all.mrr10 >= minMrr;
     if (minMrr !== undefined) io.out(pass ? `PASS MRR@10 ${result.all.mrr10.toFixed(4)} ≥ ${minMrr}` : `FAIL MRR@10 ${result.all.mrr10.toFixed(4)} < ${minMrr}`);
     if (values.json) io.out(JSON.stringify(result));
     return pass ? 0 : 1;
   }
-  for (const flag of ['split', 'distractors', 'min-mrr'] as const) {
+  for (const flag of ['split', 'distractors', 'min-mrr', 'unanswerable'] as const) {
     if (values[flag] !== undefined) throw new SearchError('INVALID_ARGUMENT', `--${flag} applies to --known-items only`, { details: { field: flag } });
   }
   const result = await runEval({ ...ranking, data: data[0]!, ...(values.qrels ? { qrels: values.qrels } : {}) });
@@ -100,6 +97,13 @@ function printKnownItems(result: KnownItemResult, io: Io): void {
   row(`0-${KNOWN_ITEM_RULES.lowOverlapMax} shared content words`, result.lowOverlap);
   row(`${KNOWN_ITEM_RULES.lowOverlapMax + 1}+ shared content words`, result.highOverlap);
   io.out(`latency    p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms`);
+  if (result.floors) {
+    const kinds = Object.keys(result.floors[0]?.falseAnswerRateByKind ?? {});
+    io.out(`minSimilarity  Recall@10  false answers  ${kinds.map((k) => k.padStart(13)).join(' ')}`);
+    for (const f of result.floors) {
+      io.out(`${f.minSimilarity.toFixed(2).padStart(13)}  ${f.recall10.toFixed(4).padStart(9)}  ${f.falseAnswerRate.toFixed(4).padStart(13)}  ${kinds.map((k) => f.falseAnswerRateByKind[k]!.toFixed(4).padStart(13)).join(' ')}`);
+    }
+  }
 }
 
 // `--check`: the set's rules (words, copied phrases, overlap share) and that every position exists.

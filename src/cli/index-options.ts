@@ -1,4 +1,4 @@
-import type { DeepPartial, IndexOptions } from '../engine/index.ts';
+import { MAX_CANDIDATES, type DeepPartial, type HybridSettings, type IndexOptions } from '../engine/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { DEFAULT_BM25_OPTIONS } from '../lexical/index.ts';
 import { choiceFlag, numberFlag } from './io.ts';
@@ -42,5 +42,26 @@ export function bm25From(values: Values): Bm25Options {
   return {
     k1: numberFlag('k1', values.k1 as string | undefined, { min: 0, max: 10 }) ?? DEFAULT_BM25_OPTIONS.k1,
     b: numberFlag('b', values.b as string | undefined, { min: 0, max: 1 }) ?? DEFAULT_BM25_OPTIONS.b,
+  };
+}
+
+/** Flags of hybrid fusion, shared by `search` and `eval`. */
+export const HYBRID_FLAGS = {
+  fusion: { type: 'string' }, normalization: { type: 'string' }, 'rrf-k': { type: 'string' }, alpha: { type: 'string' },
+  candidates: { type: 'string' }, 'no-adaptive': { type: 'boolean' },
+} as const;
+
+/** Hybrid settings from flags (only those given: `hybridOptionsOf` fills in the one set of defaults). */
+export function hybridFlags(values: Values): HybridSettings {
+  const s = (k: string): string | undefined => values[k] as string | undefined;
+  const fusion = choiceFlag('fusion', s('fusion'), ['linear', 'rrf'] as const);
+  const normalization = choiceFlag('normalization', s('normalization'), ['zscore', 'minmax', 'theoretical'] as const);
+  const rrfK = numberFlag('rrf-k', s('rrf-k'), { min: 1, max: 10_000, integer: true });
+  const alpha = numberFlag('alpha', s('alpha'), { min: 0, max: 1 });
+  const candidates = numberFlag('candidates', s('candidates'), { min: 1, max: MAX_CANDIDATES, integer: true });
+  return {
+    ...(fusion ? { fusion } : {}), ...(normalization ? { normalization } : {}), ...(rrfK === undefined ? {} : { rrfK }),
+    ...(alpha === undefined ? {} : { alpha }), ...(candidates === undefined ? {} : { candidates }),
+    ...(values['no-adaptive'] ? { adaptive: false } : {}),
   };
 }

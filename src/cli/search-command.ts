@@ -1,13 +1,13 @@
-import { Engine, type SearchFilter, type SearchRequest } from '../engine/index.ts';
-import type { FusionOptions } from '../hybrid/index.ts';
+import { Engine, hybridOptionsOf, type SearchFilter, type SearchRequest } from '../engine/index.ts';
 import { loadSnapshot } from '../storage/index.ts';
 import type { IndexMeta } from '../engine/index.ts';
-import { BM25_FLAGS, bm25From } from './index-options.ts';
+import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags } from './index-options.ts';
 import { choiceFlag, indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
 import { embedderFrom } from './model-options.ts';
 
 export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode hybrid|bm25|vector] [-k N] [--offset N] [--group-by-report]
-  [--explain] [--highlight] [--json] [--fusion linear|rrf] [--alpha X] [--candidates N]
+  [--explain] [--highlight] [--json] [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k N] [--alpha X]
+  [--candidates N] [--no-adaptive] [--min-similarity X]
   [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--source S]... [--report ID]... [--tag T]... [--k1 X] [--b X] [--model-dir DIR]
 Mode hybrid (default when the index has embeddings) fuses BM25 and embedding similarity; bm25 (default
 otherwise) reads query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*;
@@ -18,7 +18,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, k: { type: 'string', short: 'k' }, offset: { type: 'string' },
     'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, highlight: { type: 'boolean' }, json: { type: 'boolean' },
-    mode: { type: 'string' }, fusion: { type: 'string' }, alpha: { type: 'string' }, candidates: { type: 'string' },
+    mode: { type: 'string' }, 'min-similarity': { type: 'string' }, ...HYBRID_FLAGS,
     from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, report: { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true }, 'model-dir': { type: 'string' }, ...BM25_FLAGS,
   });
@@ -37,12 +37,9 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   };
   const mode = choiceFlag('mode', values.mode, ['hybrid', 'bm25', 'vector'] as const);
   if (mode) request.mode = mode;
-  const fusion = choiceFlag('fusion', values.fusion, ['linear', 'rrf'] as const);
-  if (fusion) request.fusion = (fusion === 'rrf' ? { method: 'rrf' } : { method: 'linear', normalization: 'minmax' }) satisfies FusionOptions;
-  const alpha = numberFlag('alpha', values.alpha, { min: 0, max: 1 });
-  if (alpha !== undefined) request.alpha = alpha;
-  const candidates = numberFlag('candidates', values.candidates, { min: 1, max: 1000, integer: true });
-  if (candidates !== undefined) request.candidates = candidates;
+  Object.assign(request, hybridOptionsOf(hybridFlags(values)));
+  const minSimilarity = numberFlag('min-similarity', values['min-similarity'], { min: -1, max: 1 });
+  if (minSimilarity !== undefined) request.minSimilarity = minSimilarity;
   const filter: SearchFilter = {
     ...(values.from ? { dateFrom: values.from } : {}), ...(values.to ? { dateTo: values.to } : {}),
     ...(values.source ? { source: values.source } : {}), ...(values.report ? { reportId: values.report } : {}), ...(values.tag ? { tags: values.tag } : {}),
@@ -69,7 +66,8 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
       if (e?.bm25) io.out(`   explain: ${e.bm25.terms.map((t) => `${t.clause}=${t.score.toFixed(3)} (tf ${t.termFreq}, idf ${t.idf.toFixed(2)})`).join(', ')}`);
       if (e?.vector || e?.fusion) {
         io.out(`   ranks: bm25 ${e.bm25?.rank ?? '–'}, vector ${e.vector?.rank ?? '–'}; similarity ${e.vector?.similarity?.toFixed(3) ?? '–'}` +
-          (e.fusion ? `; fused (${e.fusion.method}, alpha ${e.fusion.alpha}) ${e.fusion.score.toFixed(4)}` : ''));
+          (e.fusion ? `; fused (${e.fusion.method}, alpha ${e.fusion.alpha}, bm25 weight ${e.fusion.bm25Weight.toFixed(3)}` +
+            `${e.fusion.lexicalEvidence === null ? '' : `, lexical evidence ${e.fusion.lexicalEvidence.toFixed(3)}`}) ${e.fusion.score.toFixed(4)}` : ''));
       }
     }
     io.out(`${result.hits.length} results (${result.mode}) in ${result.timings.totalMs.toFixed(2)} ms`);

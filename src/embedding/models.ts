@@ -29,6 +29,12 @@ export interface ModelSpec {
   maxLength: number;
   /** Prefix added to queries only (bge's retrieval instruction). */
   queryInstruction: string;
+  /**
+   * Cosine similarity below which a paragraph is taken as not answering a query: the relevance floor
+   * of retrievals (`minSimilarity: auto`). Calibrated per model with `shoal eval --known-items …
+   * --unanswerable …` on the training parts of the repository's sets (README, "Relevance floor").
+   */
+  relevanceFloor: number;
 }
 
 export const MODELS: Readonly<Record<string, ModelSpec>> = {
@@ -49,6 +55,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = {
     pooling: 'cls',
     maxLength: 512,
     queryInstruction: 'Represent this sentence for searching relevant passages: ',
+    relevanceFloor: 0.66,
   },
   minilm: {
     name: 'minilm',
@@ -66,6 +73,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = {
     pooling: 'mean',
     maxLength: 256,
     queryInstruction: '',
+    relevanceFloor: 0.40,
   },
 };
 

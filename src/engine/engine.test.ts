@@ -7,7 +7,8 @@ import type { Report } from '../core/types.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { thrownSearchError } from '../../tests/support/errors.ts';
-import { buildIndex, Engine, paragraphMatcher, type SearchRequest } from './index.ts';
+import { DEFAULT_LEXICAL_GATE, lexicalGateFactor } from '../hybrid/index.ts';
+import { buildIndex, DEFAULT_ALPHA, Engine, paragraphMatcher, type SearchRequest } from './index.ts';
 
 let tmp: string;
 let indexDir: string;
@@ -76,6 +77,53 @@ describe('Engine search', () => {
       expect(e.vector!.rank).toBe(vectorHit < 0 ? null : vectorHit + 1);
       if (vectorHit >= 0) expect(e.vector!.similarity).toBe(vector.hits[vectorHit]!.score);
     }
+  });
+
+  it('adaptive hybrid weighs BM25 by (1 − alpha) × the lexical gate of its top 10\'s best coverage; adaptive false by 1 − alpha', async () => {
+    for (const q of ['ferry grounding reef', 'harbour pilots wool merino zebra quokka', 'quokka zebra narwhal reef']) {
+      const bm25 = (await engine.search({ q, mode: 'bm25', k: 10, explain: true })).hits;
+      // Coverage of a hit: the idf of the query words it contains over the idf of all of them.
+      const coverage = (terms: Array<{ idf: number; termFreq: number }>) => terms.filter((t) => t.termFreq > 0).reduce((s, t) => s + t.idf, 0) / terms.reduce((s, t) => s + t.idf, 0);
+      const evidence = Math.max(0, ...bm25.map((h) => coverage(h.explain!.bm25!.terms)));
+      const [adaptive] = (await engine.search({ q, k: 1, explain: true })).hits;
+      expect(adaptive!.explain!.fusion!.lexicalEvidence).toBeCloseTo(evidence, 12);
+      expect(adaptive!.explain!.fusion!.bm25Weight).toBeCloseTo((1 - DEFAULT_ALPHA) * lexicalGateFactor(evidence), 12);
+      const [fixed] = (await engine.search({ q, k: 1, explain: true, adaptive: false, alpha: 0.4 })).hits;
+      expect(fixed!.explain!.fusion).toMatchObject({ alpha: 0.4, bm25Weight: 0.6, lexicalEvidence: null });
+    }
+  });
+
+  it('a query whose BM25 candidates cover little of it ranks as the vector search', async () => {
+    // Only "reef" is in the collection: the best BM25 candidate covers a small share of the idf mass.
+    const q = 'quokka zebra narwhal ocelot reef';
+    const [hit] = (await engine.search({ q, k: 1, explain: true })).hits;
+    expect(hit!.explain!.fusion!.lexicalEvidence!).toBeLessThan(DEFAULT_LEXICAL_GATE.from);
+    expect(await keys({ q, k: 20 })).toEqual(await keys({ q, mode: 'vector', k: 20 }));
+  });
+
+  it('hits of modes vector and hybrid carry their cosine similarity; minSimilarity drops those below, before paging', async () => {
+    const q = 'harbour dredging channel';
+    for (const mode of ['hybrid', 'vector'] as const) {
+      const all = (await engine.search({ q, mode, k: 40, explain: true })).hits;
+      for (const h of all) expect(h.similarity).toBe(h.explain!.vector!.similarity);
+      const floor = all[12]!.similarity!;
+      const kept = (await engine.search({ q, mode, k: 40, minSimilarity: floor })).hits;
+      expect(kept.map((h) => h.key)).toEqual(all.filter((h) => h.similarity! >= floor).map((h) => h.key));
+      const pages = [];
+      for (let offset = 0; offset < kept.length; offset += 4) pages.push(...(await keys({ q, mode, k: 4, offset, minSimilarity: floor })));
+      expect(pages).toEqual(kept.map((h) => h.key));
+    }
+    expect((await engine.search({ q, mode: 'bm25', k: 3 })).hits.every((h) => h.similarity === undefined)).toBe(true);
+  });
+
+  it('minSimilarity: a number needs mode vector or hybrid; auto without a calibrated model is no floor', async () => {
+    const error = await engine.search({ q: 'harbour', mode: 'bm25', minSimilarity: 0.5 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'minSimilarity' } });
+    expect(await keys({ q: 'harbour', mode: 'bm25', minSimilarity: 'auto' })).toEqual(await keys({ q: 'harbour', mode: 'bm25' }));
+    expect(engine.relevanceFloor).toBeUndefined(); // the fake model has no calibration
+    expect(await keys({ q: 'harbour', minSimilarity: 'auto' })).toEqual(await keys({ q: 'harbour' }));
+    const bad = await engine.search({ q: 'harbour', minSimilarity: 1.5 }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'minSimilarity' } });
   });
 
   it.each(['hybrid', 'bm25', 'vector'] as const)('mode %s filters inside the retrievers: k results whenever k match', async (mode) => {

@@ -1,6 +1,6 @@
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } from '../embedding/index.ts';
+import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
@@ -18,9 +18,15 @@ import type { HybridOptions, SearchHit } from './searcher.ts';
 export type SearchMode = 'hybrid' | 'bm25' | 'vector';
 
 /** A search as the engine takes it (the HTTP API and the CLI build one). */
-export interface SearchRequest extends HybridOptions {
+export interface SearchRequest extends Omit<HybridOptions, 'minSimilarity'> {
   /** The query text; BM25 reads its syntax (words, "phrases", +required, -excluded, prefix*). */
   q: string;
+  /**
+   * Modes vector and hybrid: drop paragraphs whose cosine similarity to the query is below this (−1–1);
+   * `auto` takes the model's calibrated floor ({@link relevanceFloor}), and in mode bm25 means none.
+   * Default none.
+   */
+  minSimilarity?: number | 'auto';
   /** Default `hybrid` when the index has embeddings, else `bm25`. */
   mode?: SearchMode;
   /** Attach {@link Highlight}s: matched words, and the sentence closest to the query. Default false. */
@@ -130,6 +136,16 @@ export class Engine {
   }
 
   /**
+   * The loaded model's relevance floor: the cosine similarity below which a paragraph is taken as not
+   * answering the query (`minSimilarity: 'auto'`, the default of retrievals); undefined without a
+   * model, or for a model shoal has no calibration for.
+   */
+  get relevanceFloor(): number | undefined {
+    const model = this.options.embedder?.info.name;
+    return model === undefined ? undefined : MODELS[model]?.relevanceFloor;
+  }
+
+  /**
    * Switches to the folder's live generation when it changed (a rebuild finished), with the journal's
    * later writes applied. The switch is one assignment: a search runs wholly on the old or the new
    * index. Returns whether it switched.
@@ -154,15 +170,20 @@ export class Engine {
       const why = this.index.hasVectors ? 'the embedding model is not loaded' : 'this index has no embeddings (it was built without a model)';
       throw new SearchError('INVALID_ARGUMENT', `mode ${mode} needs embeddings: ${why}; use mode bm25`, { details: { field: 'mode' } });
     }
+    if (mode === 'bm25' && typeof request.minSimilarity === 'number') {
+      throw new SearchError('INVALID_ARGUMENT', 'minSimilarity needs mode vector or hybrid (it is a floor on cosine similarity to the query)', { details: { field: 'minSimilarity' } });
+    }
+    const minSimilarity = request.minSimilarity === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : request.minSimilarity;
+    const ranked = { ...request, minSimilarity };
     const wantsVector = mode !== 'bm25' || (request.highlight === true && this.semantic);
     const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
     const searcher = index.searcher;
-    const hits: ResultHit[] = mode === 'bm25' ? searcher.search(query, request)
-      : mode === 'vector' ? searcher.searchVector(vector!, request)
-        : searcher.searchHybrid(query, vector!, request);
+    const hits: ResultHit[] = mode === 'bm25' ? searcher.search(query, ranked)
+      : mode === 'vector' ? searcher.searchVector(vector!, ranked)
+        : searcher.searchHybrid(query, vector!, ranked);
     const t2 = performance.now();
     if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector);
     const t3 = performance.now();
@@ -216,21 +237,26 @@ export class Engine {
     validateRetrieveRequest(request);
     const k = request.k ?? 10;
     const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
+    const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
+    const requested = request.minSimilarity ?? 'auto';
+    const minSimilarity = requested === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : requested;
     const result = await this.search({
-      q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)),
-      ...(request.mode ? { mode: request.mode } : {}), ...(request.filter ? { filter: request.filter } : {}),
+      q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
+      ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
     });
     const index = this.index;
-    const candidates: Candidate[] = result.hits.map((h) => {
+    const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h) => {
       const docId = index.docOf(h.reportId, h.ordinal);
       const vector = docId === undefined ? undefined : index.embeddingOf(docId)?.vector;
-      return { paragraph: { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}) };
+      return {
+        paragraph: { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}), ...(h.similarity === undefined ? {} : { similarity: h.similarity }),
+      };
     });
     const picked = mmr(candidates, request.diversity ?? DEFAULT_DIVERSITY, candidates.length).map((i) => candidates[i]!);
     const neighbors = request.neighbors ?? 0;
     const used = new Set<string>();
     const passages: Array<Omit<Passage, 'citation' | 'tokens' | 'truncated'>> = [];
-    for (const { paragraph: p, score } of picked) {
+    for (const { paragraph: p, score, similarity } of picked) {
       if (used.has(p.key)) continue; // already inside an earlier passage's neighbours
       const all = index.report(p.reportId)?.paragraphs ?? [p];
       const window = all.filter((q) => Math.abs(q.ordinal - p.ordinal) <= neighbors && !used.has(q.key));
@@ -238,12 +264,12 @@ export class Engine {
       passages.push({
         key: p.key, keys: window.map((q) => q.key), reportId: p.reportId, title: p.title, ordinal: p.ordinal,
         ...(p.date ? { date: p.date } : {}), ...(p.source ? { source: p.source } : {}),
-        text: window.map((q) => q.text).join('\n\n'), score,
+        text: window.map((q) => q.text).join('\n\n'), score, ...(similarity === undefined ? {} : { similarity }),
       });
     }
     const countTokens = this.options.embedder?.countTokens ?? estimateWordPieces;
     const packed = pack(passages, budget, countTokens, k);
-    return { query: result.query, mode: result.mode, tokenBudget: budget, ...packed };
+    return { query: result.query, mode: result.mode, tokenBudget: budget, minSimilarity: minSimilarity ?? null, ...packed };
   }
 
   /**

@@ -1,6 +1,6 @@
 export { buildIndex, buildInMemory, checkModel, embeddingText, embedParagraphs, indexParagraphs, openIndex, paragraphsOf, searcherOf, type BuildIndexOptions, type BuildThreads, type BuildSummary, type BuiltIndex, type BuiltVectors, type EmbedParagraphsOptions, type IndexMeta, type InMemoryBuild, type OpenedIndex, type VectorMeta } from './index-builder.ts';
 export { DEFAULT_INDEX_OPTIONS, resolveIndexOptions, type DeepPartial, type IndexOptions, type ParagraphSettings } from './options.ts';
-export { Searcher, MAX_K, MAX_CANDIDATES, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_FUSION, firstPerGroup, type HitExplanation, type HybridOptions, type SearchHit, type SearchOptions, type SearcherParts } from './searcher.ts';
+export { Searcher, hybridOptionsOf, MAX_K, MAX_CANDIDATES, DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, DEFAULT_CANDIDATES, DEFAULT_FUSION, firstPerGroup, type HitExplanation, type HybridOptions, type HybridSettings, type SearchHit, type SearchOptions, type SearcherParts } from './searcher.ts';
 export { isEmptyFilter, paragraphMatcher, validateFilter, type SearchFilter } from './filter.ts';
 export { Engine, type EngineOptions, type EngineStats, type ResultHit, type SearchMode, type SearchRequest, type SearchResult, type WriteResult } from './engine.ts';
 export { LiveIndex, type LiveReport } from './live-index.ts';

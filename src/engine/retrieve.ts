@@ -17,6 +17,11 @@ export interface RetrieveRequest {
   neighbors?: number;
   /** MMR's λ, 0–1: 1 ranks by relevance only, lower values prefer passages unlike those already chosen. Default 0.7. */
   diversity?: number;
+  /**
+   * Modes vector and hybrid: paragraphs less similar to the query than this (cosine, −1–1) are not
+   * passages, so a query nothing answers gets none. Default `auto`: the model's relevance floor.
+   */
+  minSimilarity?: number | 'auto';
 }
 
 /** One passage of a {@link RetrieveResult}. */
@@ -37,6 +42,8 @@ export interface Passage {
   tokens: number;
   /** The search score of the hit paragraph. */
   score: number;
+  /** Modes vector and hybrid: the hit paragraph's cosine similarity to the query. */
+  similarity?: number;
   /** The text was cut at a sentence boundary to fit the budget (only a passage that alone exceeds it). */
   truncated: boolean;
 }
@@ -49,6 +56,8 @@ export interface RetrieveResult {
   /** Tokens of `context`; never more than the budget. */
   totalTokens: number;
   tokenBudget: number;
+  /** The relevance floor applied (cosine similarity), or null for none. */
+  minSimilarity: number | null;
   /** Ready to paste: numbered blocks `[n] Title (date), paragraph m` followed by the passage text. */
   context: string;
 }
@@ -76,6 +85,7 @@ export function validateRetrieveRequest(r: RetrieveRequest): void {
   if (r.k !== undefined) check('k', Number.isInteger(r.k) && r.k >= 1 && r.k <= MAX_PASSAGES, `must be an integer from 1 to ${MAX_PASSAGES}`);
   if (r.neighbors !== undefined) check('neighbors', Number.isInteger(r.neighbors) && r.neighbors >= 0 && r.neighbors <= MAX_NEIGHBORS, `must be an integer from 0 to ${MAX_NEIGHBORS}`);
   if (r.diversity !== undefined) check('diversity', r.diversity >= 0 && r.diversity <= 1, 'must be from 0 to 1');
+  if (typeof r.minSimilarity === 'number') check('minSimilarity', r.minSimilarity >= -1 && r.minSimilarity <= 1, 'must be from -1 to 1 (or auto)');
 }
 
 /** Cosine similarity (or word overlap, without vectors) from which a candidate counts as a near-duplicate of one already picked. */

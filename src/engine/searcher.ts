@@ -1,7 +1,7 @@
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
-import type { ScoredDoc } from '../core/top-k.ts';
-import { fuse, type FusedHit, type FusionOptions } from '../hybrid/index.ts';
+import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
+import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
 import type { ClauseContribution, LexicalQuery, LexicalSearcher } from '../lexical/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts';
@@ -18,14 +18,25 @@ export interface SearchOptions {
   explain?: boolean;
   /** Only paragraphs this filter accepts are ranked (inside each retriever, before its top-k). */
   filter?: SearchFilter;
+  /**
+   * Modes vector and hybrid: drop paragraphs whose cosine similarity to the query is below this,
+   * before paging (a relevance floor; −1–1). Default none.
+   */
+  minSimilarity?: number;
 }
 
 /** Options of {@link Searcher.searchHybrid}. */
 export interface HybridOptions extends SearchOptions {
   /** How the two rankings are fused. Default {@link DEFAULT_FUSION}. */
   fusion?: FusionOptions;
-  /** Weight of the vector ranking, 0–1; BM25 gets `1 − alpha`. Default 0.5. */
+  /** Weight of the vector ranking, 0–1; BM25 gets `1 − alpha` (times the lexical gate when `adaptive`). Default {@link DEFAULT_ALPHA}. */
   alpha?: number;
+  /**
+   * Scale BM25's weight by how much of the query's IDF mass its best candidates match
+   * ({@link DEFAULT_LEXICAL_GATE}): full weight for queries the collection's words answer, none for
+   * paraphrases whose BM25 candidates only share common words. Default true.
+   */
+  adaptive?: boolean;
   /**
    * Candidates each retriever contributes, 1–1000. Default 100. The fused list is the union of the
    * two candidate windows, whatever page is asked for, so pages are slices of one list.
@@ -38,27 +49,74 @@ export const MAX_K = 1000;
 /** The deepest candidate window a hybrid search fuses. */
 export const MAX_CANDIDATES = 1000;
 /**
- * Linear fusion of z-score normalised scores, equal weights: chosen by `shoal eval --mode hybrid` on
- * SciFact and TIME (README); z-scores are less swayed than min-max by one outlying top or bottom score.
+ * Linear fusion of z-score normalised scores (z-scores are less swayed than min-max by one outlying
+ * top or bottom score), the vector ranking weighted 0.625 and BM25 0.375 times the lexical gate
+ * (BM25 at most 0.6 of the vector's weight): chosen with `shoal eval` on training data (SciFact's
+ * train qrels, the known-item set's training part); README, "Retrieval quality (hybrid)".
  */
-export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: 'zscore' };
-export const DEFAULT_ALPHA = 0.5;
+export const DEFAULT_NORMALIZATION = 'zscore';
+export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: DEFAULT_NORMALIZATION };
+export const DEFAULT_ALPHA = 0.625;
+export const DEFAULT_ADAPTIVE = true;
 export const DEFAULT_CANDIDATES = 100;
 // A filtered vector search over at most this many accepted paragraphs scans them exactly (a few
 // milliseconds); above it the HNSW graph is walked with the filter, and scanned only if it comes up short.
 const EXACT_FILTERED_MAX = 4096;
 
+/** Hybrid settings as requests carry them (HTTP and MCP fields, CLI flags), each optional. */
+export interface HybridSettings {
+  fusion?: 'linear' | 'rrf';
+  /** Linear fusion only. */
+  normalization?: Normalization;
+  /** RRF only. */
+  rrfK?: number;
+  alpha?: number;
+  candidates?: number;
+  adaptive?: boolean;
+}
+
+/**
+ * The hybrid options for request settings: what is not given takes the one default (linear fusion
+ * means {@link DEFAULT_FUSION}'s normalisation), so the page, the API, the CLI, MCP, retrieval and
+ * eval rank alike. A setting of the other fusion method (`rrfK` with linear, `normalization` with
+ * rrf) is refused rather than ignored.
+ */
+export function hybridOptionsOf(settings: HybridSettings): Pick<HybridOptions, 'fusion' | 'alpha' | 'candidates' | 'adaptive'> {
+  const method = settings.fusion ?? (settings.rrfK !== undefined ? 'rrf' : DEFAULT_FUSION.method);
+  if (method === 'rrf' && settings.normalization !== undefined) {
+    throw new SearchError('INVALID_ARGUMENT', 'normalization applies to linear fusion only', { details: { field: 'normalization' } });
+  }
+  if (method === 'linear' && settings.rrfK !== undefined) throw new SearchError('INVALID_ARGUMENT', 'rrfK applies to fusion rrf only', { details: { field: 'rrfK' } });
+  const fusion: FusionOptions = method === 'rrf'
+    ? { method: 'rrf', k: settings.rrfK ?? DEFAULT_RRF_K }
+    : { method: 'linear', normalization: settings.normalization ?? DEFAULT_NORMALIZATION };
+  return {
+    fusion,
+    alpha: settings.alpha ?? DEFAULT_ALPHA,
+    candidates: settings.candidates ?? DEFAULT_CANDIDATES,
+    adaptive: settings.adaptive ?? DEFAULT_ADAPTIVE,
+  };
+}
+
 /** How one hit was scored (`explain`). Ranks are 1-based within each retriever's candidates. */
 export interface HitExplanation {
   bm25?: { score: number; rank: number | null; terms: Array<{ clause: string; score: number; termFreq: number; idf: number }> };
   vector?: { similarity: number | null; rank: number | null };
-  fusion?: { method: 'rrf' | 'linear'; score: number; alpha: number };
+  fusion?: {
+    method: 'rrf' | 'linear'; score: number; alpha: number;
+    /** BM25's weight for this query: `1 − alpha`, times the lexical gate's factor when adaptive. */
+    bm25Weight: number;
+    /** The gate's evidence: the query IDF mass the best-covering BM25 candidate matches (0–1); null when not adaptive. */
+    lexicalEvidence: number | null;
+  };
 }
 
 /** One ranked paragraph: its fields (without body offsets), score, rank and optional explanation. */
 export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
   /** BM25 score, cosine similarity, or fused score (higher is better). */
   score: number;
+  /** Modes vector and hybrid: the paragraph's cosine similarity to the query, comparable across queries. */
+  similarity?: number;
   /** 1-based rank in the full result list. */
   rank: number;
   explain?: HitExplanation;
@@ -141,9 +199,11 @@ export class Searcher {
    */
   searchVector(query: Float32Array, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
-    const ranked = this.vectorRanker(query, options.filter);
+    const floor = similarityFloor(options.minSimilarity);
+    const ranker = this.vectorRanker(query, options.filter);
+    const ranked = floor === undefined ? ranker : (depth: number) => ranker(depth).filter((d) => d.score >= floor);
     const docs = this.ranking(ranked, k + offset, options.groupByReport);
-    return this.hits(docs, offset, (d, i) => (options.explain ? { vector: { similarity: d.score, rank: offset + i + 1 } } : undefined));
+    return this.hits(docs, offset, (d, i) => (options.explain ? { vector: { similarity: d.score, rank: offset + i + 1 } } : undefined), (d) => d.score);
   }
 
   /**
@@ -154,9 +214,12 @@ export class Searcher {
   searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
-    const alpha = options.alpha ?? DEFAULT_ALPHA;
     const parsed = this.lexical.parse(query);
-    let fused = this.hybridRanking(parsed, vector, options);
+    const ranking = this.fusedRanking(parsed, vector, options);
+    const similarity = (docId: number) => this.store?.similarity(docId, vector);
+    let fused = ranking.hits;
+    const floor = similarityFloor(options.minSimilarity);
+    if (floor !== undefined) fused = fused.filter((h) => (similarity(h.docId) ?? -Infinity) >= floor);
     if (options.groupByReport) {
       const seen = new Set<string>();
       fused = fused.filter((h) => {
@@ -167,14 +230,19 @@ export class Searcher {
       });
     }
     const docs = fused.slice(0, k + offset);
-    return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, alpha) : undefined));
+    return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, ranking) : undefined), (d) => similarity(d.docId));
   }
 
   /**
    * The whole fused list of a hybrid search, best first: the union of both retrievers' candidate
    * windows (each filtered before its top-k). Every page of {@link searchHybrid} is a slice of it.
    */
-  hybridRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'> = {}): FusedHit[] {
+  hybridRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain' | 'minSimilarity'> = {}): FusedHit[] {
+    return this.fusedRanking(query, vector, options).hits;
+  }
+
+  // The fused list with the weights it was fused with (for explanations).
+  private fusedRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'>): FusedRanking {
     const alpha = options.alpha ?? DEFAULT_ALPHA;
     if (!(alpha >= 0 && alpha <= 1)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from 0 to 1, got ${alpha}`, { details: { field: 'alpha' } });
     const candidates = options.candidates ?? DEFAULT_CANDIDATES;
@@ -184,18 +252,51 @@ export class Searcher {
     const parsed = typeof query === 'string' ? this.lexical.parse(query) : query;
     const filter = this.docFilter(options.filter);
     const lexicalHits = this.lexical.search(parsed, { k: candidates, ...(filter ? { filter } : {}) });
-    const vectorHits = this.vectorRanker(vector, options.filter)(candidates);
-    return fuse([
-      { name: 'bm25', hits: lexicalHits, weight: 1 - alpha },
-      { name: 'vector', hits: vectorHits, weight: alpha },
-    ], options.fusion ?? DEFAULT_FUSION);
+    const vectorHits = this.withGraphMisses(this.vectorRanker(vector, options.filter)(candidates), lexicalHits, vector, candidates);
+    let lexicalEvidence: number | null = null;
+    let bm25Weight = 1 - alpha;
+    // Alpha 0 asks for BM25 alone: there is nothing to shift its weight to, so the gate stays out.
+    if ((options.adaptive ?? DEFAULT_ADAPTIVE) && alpha > 0) {
+      const gate = DEFAULT_LEXICAL_GATE;
+      const covered = this.lexical.coverage(parsed, lexicalHits.slice(0, gate.depth).map((h) => h.docId));
+      lexicalEvidence = covered.reduce((best, c) => Math.max(best, c), 0);
+      bm25Weight *= lexicalGateFactor(lexicalEvidence, gate);
+    }
+    const fusion = options.fusion ?? DEFAULT_FUSION;
+    // Theoretical normalisation maps each retriever's possible scores to [0, 1]; BM25's top is per query.
+    const theoretical = fusion.method === 'linear' && fusion.normalization === 'theoretical';
+    const lexicalBound = theoretical ? this.lexical.scoreBound(parsed) : 0;
+    const hits = fuse([
+      { name: 'bm25', hits: lexicalHits, weight: bm25Weight, ...(lexicalBound > 0 ? { bounds: [0, lexicalBound] as const } : {}) },
+      { name: 'vector', hits: vectorHits, weight: alpha, bounds: [-1, 1] },
+    ], fusion);
+    return { hits, alpha, bm25Weight, lexicalEvidence };
   }
 
-  private hybridExplanation(parsed: LexicalQuery, vector: Float32Array, hit: FusedHit, fusion: FusionOptions, alpha: number): HitExplanation {
+  /**
+   * An HNSW walk can miss a true neighbour. A BM25 candidate whose exact similarity beats the lowest
+   * of the vector window is such a miss: it takes its place in the window (of `depth`) with that
+   * similarity. An exact scan misses nothing, so its window is returned as it is.
+   */
+  private withGraphMisses(vectorHits: ScoredDoc[], lexicalHits: readonly ScoredDoc[], vector: Float32Array, depth: number): ScoredDoc[] {
+    const store = this.store;
+    if (!store || this.vectors?.kind === 'exact' || vectorHits.length === 0) return vectorHits;
+    const lowest = vectorHits[vectorHits.length - 1]!.score;
+    const seen = new Set(vectorHits.map((h) => h.docId));
+    const missed: ScoredDoc[] = [];
+    for (const { docId } of lexicalHits) {
+      if (seen.has(docId)) continue;
+      const similarity = store.similarity(docId, vector);
+      if (similarity !== undefined && similarity > lowest) missed.push({ docId, score: similarity });
+    }
+    return missed.length === 0 ? vectorHits : [...vectorHits, ...missed].sort(compareScoredDocs).slice(0, depth);
+  }
+
+  private hybridExplanation(parsed: LexicalQuery, vector: Float32Array, hit: FusedHit, fusion: FusionOptions, ranking: FusedRanking): HitExplanation {
     return {
       bm25: { ...this.bm25Of(parsed, hit.docId), rank: hit.ranks.bm25 ?? null },
       vector: { similarity: this.store?.similarity(hit.docId, vector) ?? null, rank: hit.ranks.vector ?? null },
-      fusion: { method: fusion.method, score: hit.score, alpha },
+      fusion: { method: fusion.method, score: hit.score, alpha: ranking.alpha, bm25Weight: ranking.bm25Weight, lexicalEvidence: ranking.lexicalEvidence },
     };
   }
 
@@ -236,13 +337,30 @@ export class Searcher {
     return groupByReport ? firstPerGroup(search, (d) => this.paragraphs[d.docId]!.reportId, n) : search(n);
   }
 
-  private hits<T extends ScoredDoc>(ranked: T[], offset: number, explain: (doc: T, i: number) => HitExplanation | undefined): SearchHit[] {
+  private hits<T extends ScoredDoc>(
+    ranked: T[], offset: number, explain: (doc: T, i: number) => HitExplanation | undefined, similarityOf?: (doc: T) => number | undefined,
+  ): SearchHit[] {
     return ranked.slice(offset).map((doc, i) => {
       const { start: _start, end: _end, ...fields } = this.paragraphs[doc.docId]!;
       const explanation = explain(doc, i);
-      return { ...fields, score: doc.score, rank: offset + i + 1, ...(explanation ? { explain: explanation } : {}) };
+      const similarity = similarityOf?.(doc);
+      return { ...fields, score: doc.score, rank: offset + i + 1, ...(similarity === undefined ? {} : { similarity }), ...(explanation ? { explain: explanation } : {}) };
     });
   }
+}
+
+/** A hybrid ranking and the weights it was fused with. */
+interface FusedRanking {
+  hits: FusedHit[];
+  alpha: number;
+  bm25Weight: number;
+  lexicalEvidence: number | null;
+}
+
+function similarityFloor(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(value >= -1 && value <= 1)) throw new SearchError('INVALID_ARGUMENT', `minSimilarity must be from -1 to 1, got ${value}`, { details: { field: 'minSimilarity' } });
+  return value;
 }
 
 function page(options: { k?: number; offset?: number }): { k: number; offset: number } {

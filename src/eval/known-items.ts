@@ -35,15 +35,37 @@ const knownItemSchema = z.object({
   split: z.enum(['train', 'heldout']),
 }).strict();
 
+/** A query nothing in the collection answers (a relevance floor should return nothing for it). */
+export interface UnanswerableQuery {
+  id: string;
+  query: string;
+  /** What kind of miss it is, e.g. `gibberish`, `fragment`, `out-of-domain`, `near-domain`. */
+  kind: string;
+  split: 'train' | 'heldout';
+}
+
+const unanswerableSchema = z.object({
+  id: z.string().min(1), query: z.string().min(1), kind: z.string().min(1), split: z.enum(['train', 'heldout']),
+}).strict();
+
 /** Reads a known-item set: JSON Lines, one {@link KnownItem} per line (blank lines and `//` comments skipped). */
 export function loadKnownItems(path: string): KnownItem[] {
+  return loadJsonLines(path, knownItemSchema);
+}
+
+/** Reads unanswerable queries: JSON Lines, one {@link UnanswerableQuery} per line (blank lines and `//` comments skipped). */
+export function loadUnanswerable(path: string): UnanswerableQuery[] {
+  return loadJsonLines(path, unanswerableSchema);
+}
+
+function loadJsonLines<T extends { id: string }>(path: string, schema: z.ZodType<T>): T[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
     throw new SearchError('INPUT_UNREADABLE', `${path}: ${(cause as Error).message}`, { cause });
   }
-  const items: KnownItem[] = [];
+  const items: T[] = [];
   const ids = new Set<string>();
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '' || line.trimStart().startsWith('//')) return;
@@ -53,7 +75,7 @@ export function loadKnownItems(path: string): KnownItem[] {
     } catch (cause) {
       throw new SearchError('INPUT_MALFORMED', `${path}:${i + 1}: invalid JSON: ${(cause as Error).message}`, { cause });
     }
-    const result = knownItemSchema.safeParse(parsed);
+    const result = schema.safeParse(parsed);
     if (!result.success) {
       const issue = result.error.issues[0]!;
       throw new SearchError('INPUT_MALFORMED', `${path}:${i + 1}: ${issue.path.join('.') || 'line'}: ${issue.message}`);

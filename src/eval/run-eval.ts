@@ -5,13 +5,13 @@ import { readReports } from '../ingest/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
 import {
-  DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
+  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
 } from '../engine/index.ts';
 import type { FusionOptions } from '../hybrid/index.ts';
 import { ExactVectorIndex } from '../vector/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
-import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
+import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
 
 /** Options of {@link runEval}. */
@@ -22,12 +22,14 @@ export interface EvalOptions {
   qrels?: string;
   /** `bm25` ranks by the lexical index, `vector` by embedding similarity, `hybrid` by both, fused. */
   mode: 'bm25' | 'vector' | 'hybrid';
-  /** Mode hybrid: how the two rankings are fused. Default {@link DEFAULT_EVAL_FUSION}. */
+  /** Mode hybrid: how the two rankings are fused. Default {@link DEFAULT_FUSION}, as served. */
   fusion?: FusionOptions;
-  /** Mode hybrid: weight of the vector ranking; BM25 gets 1 − alpha. Default 0.5. */
+  /** Mode hybrid: weight of the vector ranking; BM25 gets 1 − alpha (times the lexical gate). Default {@link DEFAULT_ALPHA}, as served. */
   alpha?: number;
   /** Mode hybrid: candidates each retriever contributes; the ranking is their fused union, as served. Default 100. */
   candidates?: number;
+  /** Mode hybrid: scale BM25's weight by the lexical gate, as served. Default true. */
+  adaptive?: boolean;
   /** Which engine ranks in mode bm25: shoal, or SQLite FTS5 as the baseline. Default shoal. */
   engine?: 'shoal' | 'fts5';
   index?: DeepPartial<IndexOptions>;
@@ -60,14 +62,17 @@ export interface EvalResult {
   cacheHits?: number;
 }
 
-/** Fusion of mode hybrid: the server's default. */
-export const DEFAULT_EVAL_FUSION: FusionOptions = DEFAULT_FUSION;
-
 /** Ranks paragraphs for one query: prepared per query (a query embedding), then asked for deeper and deeper rankings. */
 interface Ranker {
   name: string;
-  prepare(query: string): Promise<(depth: number) => number[]>;
+  prepare(query: string): Promise<RankedQuery>;
   close(): void;
+}
+
+/** One query's ranking of paragraphs (doc ids, best first, `depth` of them) and, with embeddings, each paragraph's cosine similarity to it. */
+interface RankedQuery {
+  ranked(depth: number): number[];
+  similarity?(docId: number): number;
 }
 
 /** A corpus made ready to rank: its paragraphs and a ranker over them. */
@@ -95,7 +100,7 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
   if (options.mode === 'bm25') {
     paragraphs = paragraphsOf(corpus, indexOptions);
     const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
-    ranker = { name: engine.name, prepare: async (query) => (depth) => engine.search(query, depth), close: () => engine.close() };
+    ranker = { name: engine.name, prepare: async (query) => ({ ranked: (depth) => engine.search(query, depth) }), close: () => engine.close() };
   } else if (options.mode === 'vector' || options.mode === 'hybrid') {
     const embedder = options.embedder;
     if (!embedder) throw new SearchError('INVALID_ARGUMENT', `mode ${options.mode} needs an embedding model`);
@@ -109,19 +114,24 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
     Object.assign(extra, { model: embedder.info.name, embedded: vectors.embedded, cacheHits: vectors.cacheHits });
     const lexical = options.mode === 'hybrid' ? await shoalEngine(paragraphs, indexOptions, options.bm25) : undefined;
     // Hybrid ranks exactly as the server does: the Searcher's fused list (union of the candidate windows).
-    const searcher = lexical
-      ? new Searcher({ paragraphs, lexical: lexical.lexical, vectors: vectors.index, store: ExactVectorIndex.fromVectors(vectors.data, embedder.info.dimension) })
-      : undefined;
+    const store = ExactVectorIndex.fromVectors(vectors.data, embedder.info.dimension);
+    const searcher = lexical ? new Searcher({ paragraphs, lexical: lexical.lexical, vectors: vectors.index, store }) : undefined;
     const hybrid = {
       alpha: options.alpha ?? DEFAULT_ALPHA, candidates: options.candidates ?? DEFAULT_CANDIDATES, fusion: options.fusion ?? DEFAULT_FUSION,
+      adaptive: options.adaptive ?? DEFAULT_ADAPTIVE,
     };
     ranker = {
       name: 'shoal',
       prepare: async (query) => {
         const q = await embedder.embedQuery(query);
-        if (!searcher) return (depth) => vectors.index.search(q, depth).map((d) => d.docId);
+        const similarity = (docId: number): number => {
+          const value = store.similarity(docId, q);
+          if (value === undefined) throw new SearchError('INTERNAL', `paragraph ${docId} has no vector`);
+          return value;
+        };
+        if (!searcher) return { ranked: (depth) => vectors.index.search(q, depth).map((d) => d.docId), similarity };
         const fused = searcher.hybridRanking(query, q, hybrid).map((h) => h.docId);
-        return (depth) => fused.slice(0, depth);
+        return { ranked: (depth) => fused.slice(0, depth), similarity };
       },
       close: () => {},
     };
@@ -147,7 +157,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   try {
     for (const q of data.queries) {
       const start = performance.now();
-      const search = await ranker.prepare(q.text);
+      const search = (await ranker.prepare(q.text)).ranked;
       const ranked = rankReports(paragraphs, search, 100);
       latency.push(performance.now() - start);
       const judged = data.qrels.get(q.id)!;
@@ -178,6 +188,8 @@ export interface KnownItemEvalOptions extends RankingOptions {
    * ids (the same reports on every machine); default every report.
    */
   distractors?: number;
+  /** Queries nothing answers (see {@link loadUnanswerable}): adds a sweep of relevance floors (modes vector and hybrid). */
+  unanswerable?: string;
 }
 
 /** Known-item scores of a group of queries. */
@@ -217,6 +229,8 @@ export interface KnownItemResult {
   lowOverlap: KnownItemMetrics;
   highOverlap: KnownItemMetrics;
   perQuery: KnownItemOutcome[];
+  /** With `unanswerable`: what each relevance floor costs in recall and saves in false answers. */
+  floors?: FloorOutcome[];
   model?: string;
 }
 
@@ -245,20 +259,35 @@ export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<K
   const meter = createOverlapMeter();
   const perQuery: KnownItemOutcome[] = [];
   const latency: number[] = [];
+  // For the relevance floor: each answerable query's first 100 with their similarities, and each
+  // unanswerable query's best similarity among its first 100.
+  const answerable: Array<{ correct: boolean[]; similarities: number[] }> = [];
+  const unanswerable = options.unanswerable ? loadUnanswerable(options.unanswerable).filter((q) => split === 'all' || q.split === split) : [];
+  const bestOfUnanswerable: Array<{ kind: string; best: number }> = [];
   try {
     for (const item of items) {
       const places = [item.target, ...item.also];
       const keys = new Set(places.flatMap((at) => paragraphKeysAt(all, byReport, at)));
       const reports = new Set(places.map((at) => at.report));
       const start = performance.now();
-      const search = await ranker.prepare(item.query);
-      const top = search(10);
+      const query = await ranker.prepare(item.query);
+      const top = query.ranked(10);
       latency.push(performance.now() - start);
       const rank = top.findIndex((d) => keys.has(paragraphs[d]!.key));
-      const reportRank = rankReports(paragraphs, search, 10).findIndex((id) => reports.has(id));
+      const reportRank = rankReports(paragraphs, query.ranked, 10).findIndex((id) => reports.has(id));
       const target = all.get(item.target.report)!;
       const shared = meter(item.query, target.title, textAt(all, item.target)!).shared.length;
       perQuery.push({ id: item.id, split: item.split, shared, rank: rank < 0 ? null : rank + 1, reportRank: reportRank < 0 ? null : reportRank + 1 });
+      if (unanswerable.length > 0 && query.similarity) {
+        const first = query.ranked(FLOOR_DEPTH);
+        answerable.push({ correct: first.map((d) => keys.has(paragraphs[d]!.key)), similarities: first.map((d) => query.similarity!(d)) });
+      }
+    }
+    for (const q of unanswerable) {
+      const query = await ranker.prepare(q.query);
+      if (!query.similarity) throw new SearchError('INVALID_ARGUMENT', '--unanswerable needs mode vector or hybrid (the floor is on cosine similarity)', { details: { field: 'unanswerable' } });
+      const best = query.ranked(FLOOR_DEPTH).reduce((m, d) => Math.max(m, query.similarity!(d)), -Infinity);
+      bestOfUnanswerable.push({ kind: q.kind, best });
     }
   } finally {
     ranker.close();
@@ -269,8 +298,52 @@ export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<K
     mode: options.mode, items: basename(options.items), paragraphs: paragraphs.length, reports: corpus.length, buildMs,
     p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99),
     all: knownItemMetrics(perQuery), lowOverlap: knownItemMetrics(low), highOverlap: knownItemMetrics(high), perQuery,
+    ...(unanswerable.length > 0 ? { floors: floorSweep(answerable, bestOfUnanswerable) } : {}),
     ...(extra.model ? { model: extra.model } : {}),
   };
+}
+
+// How deep a relevance floor looks: a retrieval takes its passages from the first 100 at most.
+const FLOOR_DEPTH = 100;
+
+/** The relevance floors {@link floorSweep} tries: cosine similarity 0.30, 0.32, …, 0.80 (models differ in scale). */
+export const FLOOR_STEPS: readonly number[] = Array.from({ length: 26 }, (_, i) => Math.round((0.3 + i * 0.02) * 100) / 100);
+
+/** What one relevance floor costs and buys. */
+export interface FloorOutcome {
+  minSimilarity: number;
+  /** Share of the unanswerable queries that still get a passage (one of their first 100 reaches the floor). */
+  falseAnswerRate: number;
+  /** The same, per kind of unanswerable query. */
+  falseAnswerRateByKind: Record<string, number>;
+  /** Share of the answerable queries whose correct paragraph is among the first 10 that reach the floor. */
+  recall10: number;
+}
+
+/**
+ * For each floor in {@link FLOOR_STEPS}: the false-answer rate on unanswerable queries and Recall@10
+ * on answerable ones when paragraphs below the floor are dropped before the first 10 are taken.
+ */
+export function floorSweep(answerable: ReadonlyArray<{ correct: boolean[]; similarities: number[] }>, unanswerable: ReadonlyArray<{ kind: string; best: number }>): FloorOutcome[] {
+  const kinds = [...new Set(unanswerable.map((q) => q.kind))];
+  return FLOOR_STEPS.map((floor) => {
+    const found = answerable.map(({ correct, similarities }) => {
+      let kept = 0;
+      for (let i = 0; i < correct.length && kept < 10; i++) {
+        if (similarities[i]! < floor) continue;
+        if (correct[i]) return 1;
+        kept++;
+      }
+      return 0;
+    });
+    const answered = (qs: ReadonlyArray<{ best: number }>) => mean(qs.map((q) => (q.best >= floor ? 1 : 0)));
+    return {
+      minSimilarity: floor,
+      falseAnswerRate: answered(unanswerable),
+      falseAnswerRateByKind: Object.fromEntries(kinds.map((k) => [k, answered(unanswerable.filter((q) => q.kind === k))])),
+      recall10: mean(found),
+    };
+  });
 }
 
 /** MRR@10, Recall@10 and report Recall@10 of a group of outcomes. */

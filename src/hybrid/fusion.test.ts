@@ -12,10 +12,11 @@ const rankingArb = (name: string) =>
     scale: fc.double({ min: 0.01, max: 100, noNaN: true }),
     weight: fc.constantFrom(0, 0.5, 1, 2),
   }).map(({ ids, scale, weight }): Ranking => ({
-    name, weight, hits: ids.map((docId, i) => ({ docId, score: scale * (ids.length - i) + (i % 3) * 0.001 })),
+    name, weight, hits: ids.map((docId, i) => ({ docId, score: scale * (ids.length - i) + (i % 3) * 0.001 })), bounds: [0, scale * 16],
   }));
 
-const optionsArb = fc.constantFrom<FusionOptions>({ method: 'rrf' }, { method: 'rrf', k: 10 }, { method: 'linear' }, { method: 'linear', normalization: 'zscore' });
+const optionsArb = fc.constantFrom<FusionOptions>({ method: 'rrf' }, { method: 'rrf', k: 10 }, { method: 'linear', normalization: 'minmax' }, { method: 'linear', normalization: 'zscore' },
+  { method: 'linear', normalization: 'theoretical' });
 
 describe('fusion', () => {
   it('computes reciprocal rank fusion with k = 60 by default', () => {
@@ -42,8 +43,22 @@ describe('fusion', () => {
     const fused = fuse([
       { name: 'a', hits: hits([1, 100], [2, 90]) },
       { name: 'b', hits: hits([3, 1], [2, 0.5], [1, 0]) },
-    ], { method: 'linear' });
+    ], { method: 'linear', normalization: 'minmax' });
     expect(fused.map((h) => [h.docId, h.score])).toEqual([[1, 1], [3, 1], [2, 0.5]]);
+  });
+
+  it('normalises theoretically by each ranking\'s bounds, whatever the window holds', () => {
+    const fused = fuse([
+      { name: 'bm25', hits: hits([1, 6], [2, 3]), bounds: [0, 12] },
+      { name: 'vector', hits: hits([2, 0.8], [3, 0.6]), bounds: [-1, 1], weight: 3 },
+    ], { method: 'linear', normalization: 'theoretical' });
+    // doc 2: 3/12 + 3 × 0.9; doc 3: 0 + 3 × 0.8; doc 1: 6/12 + 0 (the vector ranking did not return it).
+    expect(fused.map((h) => h.docId)).toEqual([2, 3, 1]);
+    expect(fused.map((h) => h.score)).toEqual([0.25 + 3 * 0.9, 3 * 0.8, 0.5].map((x) => expect.closeTo(x, 12)));
+    expect(fuse([{ name: 'a', hits: [] }], { method: 'linear', normalization: 'theoretical' })).toEqual([]); // nothing to map: no bounds needed
+    expect(thrownSearchError(() => fuse([{ name: 'a', hits: hits([1, 1]) }], { method: 'linear', normalization: 'theoretical' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT', details: { field: 'normalization' },
+    });
   });
 
   it('does not depend on the order of the rankings', () => {
@@ -58,7 +73,8 @@ describe('fusion', () => {
       const alone = fuse([a], options);
       const scoreOf = new Map(alone.map((h) => [h.docId, h.score]));
       // A document only the muted ranking returned scores what `a` gives a document it did not return.
-      const outside = options.method === 'rrf' ? 0 : (a.weight ?? 1) * normalize(a.hits.map((h) => h.score), options.normalization ?? 'minmax').floor;
+      const outside = options.method === 'rrf' || options.normalization === 'theoretical' ? 0
+        : (a.weight ?? 1) * normalize(a.hits.map((h) => h.score), options.normalization).floor;
       for (const h of muted) expect(h.score).toBeCloseTo(scoreOf.get(h.docId) ?? outside, 12);
     }), { numRuns: 300 });
   });
@@ -96,7 +112,7 @@ describe('fusion', () => {
 
   it('rejects negative or non-finite weights and k, and duplicate names', () => {
     expect(thrownSearchError(() => fuse([{ name: 'a', hits: [], weight: -1 }], { method: 'rrf' })).code).toBe('INVALID_ARGUMENT');
-    expect(thrownSearchError(() => fuse([{ name: 'a', hits: [], weight: Number.NaN }], { method: 'linear' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrownSearchError(() => fuse([{ name: 'a', hits: [], weight: Number.NaN }], { method: 'linear', normalization: 'minmax' })).code).toBe('INVALID_ARGUMENT');
     expect(thrownSearchError(() => fuse([], { method: 'rrf', k: -5 })).code).toBe('INVALID_ARGUMENT');
     expect(thrownSearchError(() => fuse([{ name: 'a', hits: [] }, { name: 'a', hits: [] }], { method: 'rrf' })).code).toBe('INVALID_ARGUMENT');
   });

@@ -8,6 +8,11 @@ export interface Ranking {
   hits: readonly ScoredDoc[];
   /** How much this ranking counts; 0 means not at all. Default 1. */
   weight?: number;
+  /**
+   * The lowest and highest score the retriever could give for this query (e.g. cosine's −1 and 1, BM25's
+   * 0 and the sum of its clauses' bounds): what `theoretical` normalisation maps to [0, 1].
+   */
+  bounds?: readonly [number, number];
 }
 
 /** How each retriever saw a fused document: its 1-based rank and raw score, when it ranked it. */
@@ -26,15 +31,20 @@ export interface RrfOptions {
 }
 
 /**
- * Linear fusion of normalised scores: each ranking adds `weight × normalised score`. Normalisation
- * is over the ranking's candidate window: `minmax` maps it to [0, 1] (a flat list maps to 1),
- * `zscore` to standard scores (a flat list maps to 0). A document a ranking did not return gets that
- * ranking's lowest normalised value, not an arbitrary 0.
+ * Linear fusion of normalised scores: each ranking adds `weight × normalised score`. `minmax` and
+ * `zscore` normalise over the ranking's candidate window: min-max maps it to [0, 1] (a flat list maps
+ * to 1), z-score to standard scores (a flat list maps to 0). `theoretical` maps the ranking's
+ * `bounds` to [0, 1], so a score means the same whatever else was retrieved (TM2C2 in Bruch, Gai and
+ * Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", ACM TOIS 2023). A document a ranking
+ * did not return gets that ranking's lowest normalised value (window normalisations) or 0.
  */
 export interface LinearOptions {
   method: 'linear';
-  normalization?: 'minmax' | 'zscore';
+  normalization: Normalization;
 }
+
+/** How linear fusion puts scores on one scale. */
+export type Normalization = 'minmax' | 'zscore' | 'theoretical';
 
 export type FusionOptions = RrfOptions | LinearOptions;
 
@@ -85,8 +95,9 @@ export function fuse(rankings: readonly Ranking[], options: FusionOptions): Fuse
       hit.score = score;
     }
   } else {
-    const normalization = options.normalization ?? 'minmax';
-    const normalized = rankings.map((r) => normalize(r.hits.map((h) => h.score), normalization));
+    const normalized = rankings.map((r) => (options.normalization === 'theoretical'
+      ? normalizeByBounds(r.hits.map((h) => h.score), r)
+      : normalize(r.hits.map((h) => h.score), options.normalization)));
     for (const hit of fused.values()) {
       let score = 0;
       rankings.forEach((r, i) => {
@@ -98,6 +109,17 @@ export function fuse(rankings: readonly Ranking[], options: FusionOptions): Fuse
     }
   }
   return [...fused.values()].sort((a, b) => b.score - a.score || a.docId - b.docId);
+}
+
+/** Scores mapped from a ranking's bounds to [0, 1]; a document it did not return gets 0. */
+function normalizeByBounds(scores: readonly number[], ranking: Ranking): { values: number[]; floor: number } {
+  if (scores.length === 0) return { values: [], floor: 0 };
+  const bounds = ranking.bounds;
+  if (!bounds || !(bounds[1] > bounds[0])) {
+    throw new SearchError('INVALID_ARGUMENT', `theoretical normalisation needs bounds (low < high) for ranking ${ranking.name}`, { details: { field: 'normalization' } });
+  }
+  const [low, high] = bounds;
+  return { values: scores.map((s) => (s - low) / (high - low)), floor: 0 };
 }
 
 /** Normalised scores of a candidate window, and the value for a document outside it (the lowest). */

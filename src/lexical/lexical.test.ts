@@ -167,6 +167,48 @@ describe('top-k with MaxScore', () => {
   });
 });
 
+describe('coverage', () => {
+  it('is the idf mass of the clauses a document matches over the query\'s whole mass', () => {
+    const s = searcherOf([['Cocoa', 'cocoa prices rise'], ['', 'sugar prices fall'], ['', 'storm damage']]);
+    const idf = (term: string) => bm25Idf(3, s.docFreq(term));
+    // "cocoa prices cocoa -storm": cocoa weighs 2 (twice), prices 1; the excluded clause counts nowhere.
+    const mass = 2 * idf('cocoa') + idf('price');
+    expect(s.coverage('cocoa prices cocoa -storm', [0, 1, 2])).toEqual([1, idf('price') / mass, 0]);
+    expect(s.coverage('-storm', [2])).toEqual([0]);
+    expect(s.coverage('', [0])).toEqual([0]);
+  });
+
+  it('scoreBound is Σ weight · idf · (k1 + 1), and no document scores above it', () => {
+    fc.assert(
+      fc.property(fc.array(DOC, { minLength: 1, maxLength: 40 }), QUERY, (corpus, query) => {
+        const s = new LexicalSearcher(segmentsOf(corpus, [], []), analyzer, { k1: 1.2, b: 0.75 });
+        const parts = s.explain(query, 0).filter((p) => p.clause.occur !== 'mustNot');
+        expect(s.scoreBound(query)).toBeCloseTo(parts.reduce((sum, p) => sum + p.clause.weight * p.idf * 2.2, 0), 9);
+        for (const hit of s.search(query, { k: 100 })) expect(hit.score).toBeLessThanOrEqual(s.scoreBound(query) + 1e-9);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('agrees with the clauses explain() finds matched, over any corpus, segmentation and query', () => {
+    fc.assert(
+      fc.property(fc.array(DOC, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(40), { maxLength: 3 }), QUERY, (corpus, cuts, query) => {
+        const s = new LexicalSearcher(segmentsOf(corpus, cuts, []), analyzer);
+        const parsed = s.parse(query);
+        const docs = corpus.map((_, d) => d);
+        const covered = s.coverage(parsed, docs);
+        docs.forEach((d) => {
+          const parts = s.explain(parsed, d).filter((p) => p.clause.occur !== 'mustNot');
+          const mass = parts.reduce((sum, p) => sum + p.clause.weight * p.idf, 0);
+          const matched = parts.filter((p) => p.termFreq > 0).reduce((sum, p) => sum + p.clause.weight * p.idf, 0);
+          expect(covered[d]).toBeCloseTo(mass > 0 ? matched / mass : 0, 12);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('phrase matching', () => {
   it('finds exactly the documents where the terms stand at the given offsets', () => {
     // Stopwords inside phrases are covered above; here both words are content words.

@@ -158,8 +158,7 @@ export class LexicalSearcher {
   explain(query: string | LexicalQuery, docId: number): ClauseContribution[] {
     const parsed = typeof query === 'string' ? this.parse(query) : query;
     const idfs = this.clauseIdfs(parsed);
-    const s = this.segments.findIndex((v) => docId >= v.docBase && docId < v.docBase + v.segment.docCount);
-    if (s < 0) throw new SearchError('NOT_FOUND', `doc ${docId} is not in this index`);
+    const s = this.segmentOf(docId);
     const local = docId - this.segments[s]!.docBase;
     const lists = this.clauseLists(parsed, idfs, s, true) ?? [];
     return parsed.clauses.map((clause, i) => {
@@ -173,6 +172,52 @@ export class LexicalSearcher {
         idf: idfs[i]!,
       };
     });
+  }
+
+  /**
+   * How much of the query each document matches, weighted by rarity: the sum of `weight · idf` over
+   * the clauses a document matches, divided by that sum over all clauses (excluded clauses count
+   * nowhere), 0–1. A document matching only common words of a long query covers little of it; one
+   * matching its rare names covers much. 0 for a query without scoring clauses.
+   */
+  coverage(query: string | LexicalQuery, docIds: readonly number[]): number[] {
+    const parsed = typeof query === 'string' ? this.parse(query) : query;
+    const idfs = this.clauseIdfs(parsed);
+    let mass = 0;
+    parsed.clauses.forEach((c, i) => {
+      if (c.occur !== 'mustNot') mass += c.weight * idfs[i]!;
+    });
+    if (!(mass > 0)) return docIds.map(() => 0);
+    const listsBySegment = new Map<number, ClauseList[]>();
+    return docIds.map((docId) => {
+      const s = this.segmentOf(docId);
+      let lists = listsBySegment.get(s);
+      if (!lists) listsBySegment.set(s, (lists = this.clauseLists(parsed, idfs, s, true) ?? []));
+      const local = docId - this.segments[s]!.docBase;
+      let matched = 0;
+      for (const list of lists) {
+        if (list.occur === 'mustNot') continue;
+        const p = lowerBound(list.docIds, list.start, list.end, local);
+        if (p < list.end && list.docIds[p] === local) matched += parsed.clauses[list.clauseIndex]!.weight * idfs[list.clauseIndex]!;
+      }
+      return matched / mass;
+    });
+  }
+
+  /**
+   * The highest score any document could get for the query: each scoring clause's `weight · idf ·
+   * (k1 + 1)`, the limit of BM25 as the term frequency grows. What theoretical normalisation divides by.
+   */
+  scoreBound(query: string | LexicalQuery): number {
+    const parsed = typeof query === 'string' ? this.parse(query) : query;
+    const idfs = this.clauseIdfs(parsed);
+    return parsed.clauses.reduce((sum, c, i) => (c.occur === 'mustNot' ? sum : sum + c.weight * idfs[i]! * this.k1p1), 0);
+  }
+
+  private segmentOf(docId: number): number {
+    const s = this.segments.findIndex((v) => docId >= v.docBase && docId < v.docBase + v.segment.docCount);
+    if (s < 0) throw new SearchError('NOT_FOUND', `doc ${docId} is not in this index`);
+    return s;
   }
 
   // BM25 (Lucene): weight · idf · tf · (k1 + 1) / (tf + k1 · (1 − b + b · dl / avgdl)).

@@ -84,11 +84,13 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
     const schema = (name: string) => tools.find((t) => t.name === name)!.inputSchema as { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: boolean };
     const retrieve = schema('retrieve_context');
-    expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(retrieve.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);
     const search = schema('search_reports');
-    expect(Object.keys(search.properties)).toEqual(['q', 'k', 'mode', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(search.properties)).toEqual(['q', 'k', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(search.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(search.additionalProperties).toBe(false);
     expect(schema('get_report').required).toEqual(['id']);
     for (const tool of tools) {
@@ -107,7 +109,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
     const expected = (await engine.search({ q: 'harbour dredging', k: 5 })).hits;
     expect(output.hits.map((h) => h.key)).toEqual(expected.map((h) => h.key));
     for (const hit of output.hits) {
-      expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'source', 'text', 'title']);
+      expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'similarity', 'source', 'text', 'title']);
       expect(engine.report(hit.reportId)!.find((p) => p.key === hit.key)?.text).toBe(hit.text);
     }
   });

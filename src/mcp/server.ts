@@ -8,7 +8,7 @@ import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
 import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
 import {
-  filterFields, HitSchema, IdParamSchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+  filterFields, HitSchema, IdParamSchema, MinSimilaritySchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
 } from '../server/schemas.ts';
 
 /** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
@@ -28,11 +28,15 @@ export interface McpServerInfo {
 // SearchRequestSchema carries a refinement (offset + k), so zod refuses .pick(): the fields are taken from
 // .shape. RetrieveRequestSchema is a plain strict object and is used whole.
 const { q, k, mode } = SearchRequestSchema.shape;
-const SearchInput = z.object({ q, k, mode, ...filterFields }).strict();
+const SearchInput = z.object({
+  q, k, mode,
+  minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
+  ...filterFields,
+}).strict();
 const SearchOutput = z.object({
   query: z.string(),
   mode: z.enum(['hybrid', 'bm25', 'vector']),
-  hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, rank: true })),
+  hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true })),
 });
 const ReportInput = IdParamSchema.strict();
 
@@ -59,7 +63,9 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): Mc
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
     const filter = filterOf(args);
-    const result = await engine.search({ q: args.q, k: args.k, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}) });
+    const result = await engine.search({
+      q: args.q, k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
+    });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
     const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };

@@ -1,7 +1,6 @@
 import type { z } from '@hono/zod-openapi';
 import type { Paragraph } from '../core/types.ts';
-import type { RetrieveRequest, SearchFilter, SearchRequest } from '../engine/index.ts';
-import type { FusionOptions } from '../hybrid/index.ts';
+import { hybridOptionsOf, type RetrieveRequest, type SearchFilter, type SearchRequest } from '../engine/index.ts';
 import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } from './schemas.ts';
 
 // Parsed request bodies → engine requests, and engine answers → response bodies: shared by the HTTP
@@ -9,13 +8,11 @@ import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } fro
 
 /** A /search body as the engine's request. */
 export function toSearchRequest(body: SearchRequestBody): SearchRequest {
-  const fusion: FusionOptions | undefined = body.fusion === 'rrf' ? { method: 'rrf', ...(body.rrfK ? { k: body.rrfK } : {}) }
-    : body.fusion === 'linear' || body.normalization ? { method: 'linear', normalization: body.normalization ?? 'minmax' } : undefined;
   const filter = filterOf(body);
   return {
     q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
-    ...(body.mode ? { mode: body.mode } : {}), ...(fusion ? { fusion } : {}),
-    ...(body.alpha !== undefined ? { alpha: body.alpha } : {}), ...(body.candidates !== undefined ? { candidates: body.candidates } : {}),
+    ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
+    ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
     ...(filter ? { filter } : {}),
   };
 }
@@ -43,6 +40,6 @@ export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
   const filter = filterOf(body);
   return {
     query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
-    ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
+    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
   };
 }

@@ -1,5 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, MAX_CANDIDATES, MAX_NEIGHBORS, MAX_PASSAGES, MAX_TOKEN_BUDGET } from '../engine/index.ts';
+import {
+  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_DIVERSITY, DEFAULT_NORMALIZATION, DEFAULT_TOKEN_BUDGET, MAX_CANDIDATES, MAX_NEIGHBORS,
+  MAX_PASSAGES, MAX_TOKEN_BUDGET,
+} from '../engine/index.ts';
+import { DEFAULT_RRF_K } from '../hybrid/index.ts';
 
 /** The largest page `/search` returns. */
 export const MAX_PAGE = 100;
@@ -15,6 +19,8 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '')]);
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+/** A relevance floor: a cosine similarity, or `auto` for the model's calibrated one. */
+export const MinSimilaritySchema = z.union([z.literal('auto'), z.coerce.number().min(-1).max(1)]).openapi({ oneOf: [{ type: 'number', minimum: -1, maximum: 1 }, { type: 'string', enum: ['auto'] }] });
 
 /** The filters of /search and /retrieve (applied inside each retriever, before its top-k). */
 export const filterFields = {
@@ -25,17 +31,24 @@ export const filterFields = {
   tags: list.optional().describe('Only reports carrying every one of these tags.').openapi({ type: 'array', items: { type: 'string' } }),
 };
 
+/** How mode hybrid fuses; what is left out takes the one set of defaults (`hybridOptionsOf`). */
+export const hybridFields = {
+  fusion: z.enum(['linear', 'rrf']).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
+  normalization: z.enum(['zscore', 'minmax', 'theoretical']).optional().describe(`Linear fusion: z-score or min-max normalisation over each candidate window, or theoretical (BM25 by its highest possible score for the query, cosine from [-1, 1]). Default ${DEFAULT_NORMALIZATION}.`),
+  rrfK: int(1, 10_000).optional().describe(`RRF rank offset k. Default ${DEFAULT_RRF_K}.`),
+  alpha: z.coerce.number().min(0).max(1).optional().describe(`Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${DEFAULT_ALPHA}.`),
+  candidates: int(1, MAX_CANDIDATES).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${DEFAULT_CANDIDATES}.`),
+  adaptive: bool.optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`).openapi({ type: 'boolean' }),
+};
+
 /** A search request: the same fields as query parameters (`GET`) or a JSON body (`POST`). */
 export const SearchRequestSchema = z.object({
   q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
   k: int(1, MAX_PAGE).default(10).describe(`Results per page, 1–${MAX_PAGE}.`),
   offset: int(0, MAX_OFFSET).default(0).describe('Results to skip (pagination).'),
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
-  fusion: z.enum(['linear', 'rrf']).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
-  normalization: z.enum(['minmax', 'zscore']).optional().describe('Linear fusion: min-max (default) or z-score normalisation over each candidate window.'),
-  rrfK: int(1, 10_000).optional().describe('RRF rank offset k (default 60).'),
-  alpha: z.coerce.number().min(0).max(1).optional().describe('Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha). Default 0.5.'),
-  candidates: int(1, MAX_CANDIDATES).optional().describe('Mode hybrid: candidates per retriever (default 100); the fused list is their union.'),
+  ...hybridFields,
+  minSimilarity: MinSimilaritySchema.optional().describe('Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this (-1 to 1), or `auto` for the model\'s calibrated relevance floor. Default none.'),
   ...filterFields,
   groupByReport: bool.default(false).describe('Only the best paragraph of each report.').openapi({ type: 'boolean' }),
   highlight: bool.default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).').openapi({ type: 'boolean' }),
@@ -51,7 +64,11 @@ const ExplainSchema = z.object({
     terms: z.array(z.object({ clause: z.string(), score: z.number(), termFreq: z.number(), idf: z.number() })),
   }).optional(),
   vector: z.object({ similarity: z.number().nullable(), rank: z.number().int().nullable() }).optional(),
-  fusion: z.object({ method: z.enum(['rrf', 'linear']), score: z.number(), alpha: z.number() }).optional(),
+  fusion: z.object({
+    method: z.enum(['rrf', 'linear']), score: z.number(), alpha: z.number(),
+    bm25Weight: z.number().describe('BM25\'s weight for this query: 1 − alpha, times the lexical gate when adaptive.'),
+    lexicalEvidence: z.number().nullable().describe('Share of the query\'s IDF mass the best-covering of BM25\'s top 10 matches; null when not adaptive.'),
+  }).optional(),
 }).openapi('Explanation');
 
 const HighlightSchema = z.object({
@@ -71,6 +88,7 @@ export const HitSchema = z.object({
   tags: z.array(z.string()),
   text: z.string(),
   score: z.number().describe('BM25 score, cosine similarity, or fused score, by mode.'),
+  similarity: z.number().optional().describe('Modes vector and hybrid: cosine similarity of the paragraph to the query, comparable across queries.'),
   rank: z.number().int(),
   highlight: HighlightSchema.optional(),
   explain: ExplainSchema.optional(),
@@ -171,6 +189,7 @@ export const RetrieveRequestSchema = z.object({
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
   neighbors: int(0, MAX_NEIGHBORS).default(0).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
   diversity: z.coerce.number().min(0).max(1).default(DEFAULT_DIVERSITY).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
+  minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
 }).strict().openapi('RetrieveRequest');
 
@@ -182,8 +201,9 @@ export const RetrieveResponseSchema = z.object({
   passages: z.array(z.object({
     citation: z.number().int(), key: z.string(), keys: z.array(z.string()), reportId: z.string(), title: z.string(),
     date: z.string().optional(), source: z.string().optional(), ordinal: z.number().int(), text: z.string(),
-    tokens: z.number().int(), score: z.number(), truncated: z.boolean(),
+    tokens: z.number().int(), score: z.number(), similarity: z.number().optional(), truncated: z.boolean(),
   })),
+  minSimilarity: z.number().nullable().describe('The relevance floor applied (null: none, e.g. in mode bm25).'),
   totalTokens: z.number().int(),
   tokenBudget: z.number().int(),
   context: z.string().describe('Numbered blocks "[n] Title (date), paragraph m" then the passage text, ready to paste.'),

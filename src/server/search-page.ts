@@ -1,3 +1,5 @@
+import { DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_FUSION } from '../engine/index.ts';
+
 /**
  * The search page served at `/`: one HTML document (no build step, no CDN) that searches through the
  * typed client (`/client.js`, compiled from src/client at start-up). Text from the index is inserted with `textContent`; only the server's snippet, whose
@@ -7,6 +9,8 @@ export function searchPage(): string {
   return PAGE;
 }
 
+// The controls start at the API's own defaults (one place: the engine's), so an untouched page ranks
+// exactly as a bare /search does.
 const PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -46,8 +50,9 @@ const PAGE = `<!doctype html>
   </div>
   <div class="row">
     <label>mode <select id="mode" name="mode"><option value="hybrid">hybrid</option><option value="bm25">bm25</option><option value="vector">vector</option></select></label>
-    <label>fusion <select id="fusion" name="fusion"><option value="linear">linear</option><option value="rrf">rrf</option></select></label>
-    <label>alpha <input id="alpha" name="alpha" type="range" min="0" max="1" step="0.05" value="0.5"> <output id="alpha-value">0.50</output></label>
+    <label>fusion <select id="fusion" name="fusion"><option value="linear"${DEFAULT_FUSION.method === 'linear' ? ' selected' : ''}>linear</option><option value="rrf"${DEFAULT_FUSION.method === 'rrf' ? ' selected' : ''}>rrf</option></select></label>
+    <label>alpha <input id="alpha" name="alpha" type="range" min="0" max="1" step="0.025" value="${DEFAULT_ALPHA}"> <output id="alpha-value">${DEFAULT_ALPHA.toFixed(3)}</output></label>
+    <label title="scale BM25's weight by how much of the query its best matches cover"><input id="adaptive" type="checkbox"${DEFAULT_ADAPTIVE ? ' checked' : ''}> adaptive</label>
     <label>per page <select id="k" name="k"><option>10</option><option>20</option><option>50</option></select></label>
     <label><input id="group" type="checkbox"> one per report</label>
     <label><input id="explain" type="checkbox"> explain</label>
@@ -80,15 +85,15 @@ const clientWithKey = () => {
 };
 let offset = 0;
 let latest = 0; // answers can arrive out of order: only the latest request's is shown
-$('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(2); });
-$('mode').addEventListener('change', () => { const hybrid = $('mode').value === 'hybrid'; $('fusion').disabled = !hybrid; $('alpha').disabled = !hybrid; });
+$('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(3); });
+$('mode').addEventListener('change', () => { const hybrid = $('mode').value === 'hybrid'; for (const id of ['fusion', 'alpha', 'adaptive']) $(id).disabled = !hybrid; });
 $('search').addEventListener('submit', (event) => { event.preventDefault(); offset = 0; run(); });
 $('prev').addEventListener('click', () => { offset = Math.max(0, offset - Number($('k').value)); run(); });
 $('next').addEventListener('click', () => { offset += Number($('k').value); run(); });
 
 function request() {
   const r = { q: $('q').value, mode: $('mode').value, k: Number($('k').value), offset, highlight: true };
-  if ($('mode').value === 'hybrid') { r.fusion = $('fusion').value; r.alpha = Number($('alpha').value); }
+  if ($('mode').value === 'hybrid') { r.fusion = $('fusion').value; r.alpha = Number($('alpha').value); r.adaptive = $('adaptive').checked; }
   if ($('group').checked) r.groupByReport = true;
   if ($('explain').checked) r.explain = true;
   for (const id of ['dateFrom', 'dateTo']) if ($(id).value.trim()) r[id] = $(id).value.trim();
@@ -131,7 +136,8 @@ function render(hit) {
   title.textContent = hit.rank + '. ' + hit.title;
   const meta = document.createElement('div');
   meta.className = 'meta';
-  meta.textContent = [hit.date, hit.source, hit.tags.join(', '), hit.key, 'score ' + hit.score.toFixed(3)].filter(Boolean).join(' · ');
+  meta.textContent = [hit.date, hit.source, hit.tags.join(', '), hit.key, 'score ' + hit.score.toFixed(3),
+    hit.similarity === undefined ? '' : 'similarity ' + hit.similarity.toFixed(3)].filter(Boolean).join(' · ');
   const snippet = document.createElement('p');
   snippet.className = 'snippet';
   if (hit.highlight) snippet.innerHTML = hit.highlight.snippet; // escaped by the server
@@ -141,7 +147,8 @@ function render(hit) {
     const pre = document.createElement('div');
     pre.className = 'explain';
     const e = hit.explain, lines = [];
-    if (e.fusion) lines.push('fused ' + e.fusion.method + ' (alpha ' + e.fusion.alpha + '): ' + e.fusion.score.toFixed(4));
+    if (e.fusion) lines.push('fused ' + e.fusion.method + ' (vector weight ' + e.fusion.alpha + ', bm25 weight ' + e.fusion.bm25Weight.toFixed(3)
+      + (e.fusion.lexicalEvidence === null ? '' : ', lexical evidence ' + e.fusion.lexicalEvidence.toFixed(3)) + '): ' + e.fusion.score.toFixed(4));
     if (e.bm25) lines.push('bm25 rank ' + (e.bm25.rank ?? '–') + ', score ' + e.bm25.score.toFixed(3) + ': ' + e.bm25.terms.filter((t) => t.score > 0).map((t) => t.clause + '=' + t.score.toFixed(3)).join(' '));
     if (e.vector) lines.push('vector rank ' + (e.vector.rank ?? '–') + ', similarity ' + (e.vector.similarity === null ? '–' : e.vector.similarity.toFixed(4)));
     pre.textContent = lines.join('\\n');
