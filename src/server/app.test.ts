@@ -114,8 +114,28 @@ describe('GET and POST /search', () => {
     ['/search?q=x&dateFrom=2025-05-01&dateTo=2025-01-01', 'dateFrom'],
     ['/search?q=x&colour=blue', 'colour'],
     [`/search?q=${'x'.repeat(2001)}`, 'q'],
+    ['/search?q=x&normalization=l2', 'normalization'],
+    ['/search?q=x&fusion=rrf&normalization=zscore', 'normalization'],
+    ['/search?q=x&fusion=linear&rrfK=10', 'rrfK'],
+    ['/search?q=x&adaptive=maybe', 'adaptive'],
+    ['/search?q=x&minSimilarity=high', 'minSimilarity'],
+    ['/search?q=x&minSimilarity=1.5', 'minSimilarity'],
+    ['/search?q=x&mode=bm25&minSimilarity=0.5', 'minSimilarity'],
   ])('GET %s is a 400 naming %s', async (path, field) => {
     await expectError(await get(path), 400, 'INVALID_ARGUMENT', field);
+  });
+
+  it('takes the fusion settings, and a request naming only the default fusion ranks as a bare one', async () => {
+    const bare = (await (await get('/search?q=harbour+dredging&k=20')).json()) as { hits: Array<{ key: string; similarity: number }> };
+    const named = (await (await get('/search?q=harbour+dredging&k=20&fusion=linear&adaptive=true')).json()) as { hits: Array<{ key: string }> };
+    expect(named.hits.map((h) => h.key)).toEqual(bare.hits.map((h) => h.key));
+    for (const h of bare.hits) expect(typeof h.similarity).toBe('number');
+    const floor = bare.hits[5]!.similarity;
+    const floored = (await (await get(`/search?q=harbour+dredging&k=20&minSimilarity=${floor}`)).json()) as { hits: Array<{ key: string }> };
+    expect(floored.hits.map((h) => h.key)).toEqual(bare.hits.filter((h) => h.similarity >= floor).map((h) => h.key));
+    for (const q of ['&normalization=theoretical', '&fusion=rrf&rrfK=10', '&adaptive=false&alpha=0.5']) {
+      expect((await get(`/search?q=harbour+dredging${q}`)).status).toBe(200);
+    }
   });
 
   it('POST /search refuses bad JSON, a missing body and a wrong content type in the one shape', async () => {
@@ -157,6 +177,8 @@ describe('POST /retrieve', () => {
     [{ query: 'x', diversity: 2 }, 'diversity'],
     [{ query: 'x', region: 'asia' }, 'region'],
     [{ query: 'x', dateTo: '2025-1-1' }, 'dateTo'],
+    [{ query: 'x', minSimilarity: -2 }, 'minSimilarity'],
+    [{ query: 'x', minSimilarity: 'strict' }, 'minSimilarity'],
   ])('refuses %j naming %s', async (body, field) => {
     await expectError(await send('POST', '/retrieve', body), 400, 'INVALID_ARGUMENT', field);
   });

@@ -20,7 +20,8 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', '']).trans
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 /** A relevance floor: a cosine similarity, or `auto` for the model's calibrated one. */
-export const MinSimilaritySchema = z.union([z.literal('auto'), z.coerce.number().min(-1).max(1)]).openapi({ oneOf: [{ type: 'number', minimum: -1, maximum: 1 }, { type: 'string', enum: ['auto'] }] });
+export const MinSimilaritySchema = z.union([z.literal('auto'), z.coerce.number().min(-1).max(1)], { error: 'must be a number from -1 to 1, or auto' })
+  .openapi({ anyOf: [{ type: 'number', minimum: -1, maximum: 1 }, { type: 'string', enum: ['auto'] }] });
 
 /** The filters of /search and /retrieve (applied inside each retriever, before its top-k). */
 export const filterFields = {
