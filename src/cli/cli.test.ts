@@ -499,6 +499,9 @@ describe('shoal eval --known-items', () => {
     const two = await run('eval', '--data', corpusDir, '--data', corpusDir);
     expect(two.code).toBe(2);
     expect(two.err[0]).toMatch(/a BEIR evaluation takes one --data folder/);
+    const floorless = await run('eval', '--known-items', setPath, '--data', corpusDir, '--mode', 'bm25', '--unanswerable', setPath);
+    expect(floorless.code).toBe(2);
+    expect(floorless.err[0]).toMatch(/--unanswerable needs mode vector or hybrid/);
   });
 });
 

@@ -11,7 +11,7 @@ export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hy
 shoal eval --known-items <set.jsonl> --data <file or folder>... --mode bm25|vector|hybrid [--split train|heldout|all]
   [--distractors N] [--json] [--min-mrr X] [--check]
   [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
-  [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k 60] [--alpha X] [--candidates 100] [--no-adaptive]
+  [--fusion linear|rrf] [--normalization zscore|minmax|theoretical] [--rrf-k 60] [--alpha X] [--candidates 100] [--no-adaptive]
   [--unanswerable FILE] (known items: adds a sweep of relevance floors, false answers against Recall@10)
 BEIR: prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.
 Known items: paragraph MRR@10, Recall@10 and report Recall@10, by lexical overlap (0-1 vs 2+ shared content words);
@@ -19,7 +19,7 @@ exits 1 when MRR@10 < --min-mrr. --distractors N indexes the set's reports plus 
 --check only checks the set against its rules and corpus.
 Modes vector and hybrid keep paragraph embeddings in index/.embed-cache between runs (--no-embed-cache: embed all).`;
 
-/** `shoal eval`: retrieval quality on a BEIR data set. Returns the exit code. */
+/** `shoal eval`: retrieval quality on a BEIR data set or a known-item set. Returns the exit code. */
 export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string', multiple: true }, 'known-items': { type: 'string' }, split: { type: 'string' }, distractors: { type: 'string' },
@@ -57,6 +57,9 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     },
   };
   if (values['known-items'] !== undefined) {
+    if (values.unanswerable !== undefined && mode === 'bm25') {
+      throw new SearchError('INVALID_ARGUMENT', '--unanswerable needs mode vector or hybrid (the relevance floor is on cosine similarity)', { details: { field: 'unanswerable' } });
+    }
     const split = choiceFlag('split', values.split, ['train', 'heldout', 'all'] as const) ?? 'all';
     const distractors = numberFlag('distractors', values.distractors, { min: 0, integer: true });
     const minMrr = numberFlag('min-mrr', values['min-mrr'], { min: 0, max: 1 });

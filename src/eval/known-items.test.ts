@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Paragraph, Report } from '../core/types.ts';
 import { splitParagraphs } from '../ingest/index.ts';
 import { bodyLines, checkKnownItems, createOverlapMeter, loadKnownItems, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
+import { floorSweep, withDistractors } from './run-eval.ts';
 
 const report = (id: string, title: string, body: string): Report => ({ id, title, body, tags: [], origin: `${id}.txt` });
 
@@ -126,5 +127,31 @@ describe('loadKnownItems', () => {
     const twice = '{"id":"a","query":"q","target":{"report":"h1","line":0},"split":"train"}\n';
     expect(() => loadKnownItems(file(twice + twice))).toThrow(/:2: id "a" appears twice/);
     expect(() => loadKnownItems('/nonexistent/set.jsonl')).toThrow(/nonexistent/);
+  });
+});
+
+describe('floorSweep', () => {
+  it('counts a target found when it is among the first 10 that reach the floor, and a false answer when anything does', () => {
+    // Target third, behind two paragraphs less similar than it: a floor between lifts it to first.
+    const answerable = [{ correct: [false, false, true], similarities: [0.6, 0.61, 0.7] }, { correct: [true], similarities: [0.55] }];
+    const unanswerable = [{ kind: 'gibberish', best: 0.57 }, { kind: 'out-of-domain', best: 0.65 }];
+    const at = (floor: number) => floorSweep(answerable, unanswerable).find((f) => f.minSimilarity === floor)!;
+    expect(at(0.5)).toEqual({ minSimilarity: 0.5, falseAnswerRate: 1, falseAnswerRateByKind: { gibberish: 1, 'out-of-domain': 1 }, recall10: 1 });
+    expect(at(0.56)).toMatchObject({ falseAnswerRate: 1, recall10: 0.5 });
+    expect(at(0.6)).toMatchObject({ falseAnswerRate: 0.5, falseAnswerRateByKind: { gibberish: 0, 'out-of-domain': 1 }, recall10: 0.5 });
+    expect(at(0.7)).toMatchObject({ falseAnswerRate: 0, recall10: 0.5 });
+    expect(at(0.72)).toMatchObject({ recall10: 0 });
+  });
+});
+
+describe('withDistractors', () => {
+  it('keeps every report a set points at and a fixed choice of others, whatever the input order', () => {
+    const many = Array.from({ length: 50 }, (_, i) => report(`r${i}`, `Report ${i}`, 'Some text of the report body here.'));
+    const items = [item('a', 'what it was about', 0, { target: { report: 'r7', line: 0 }, also: [{ report: 'r42', line: 0 }] })];
+    const chosen = withDistractors(many, items, 5).map((r) => r.id);
+    expect(chosen).toHaveLength(7);
+    expect(chosen).toEqual(expect.arrayContaining(['r7', 'r42']));
+    expect(withDistractors([...many].reverse(), items, 5).map((r) => r.id).sort()).toEqual([...chosen].sort());
+    expect(withDistractors(many, items, 0).map((r) => r.id)).toEqual(['r7', 'r42']);
   });
 });
