@@ -145,6 +145,11 @@ export class Engine {
     return model === undefined ? undefined : MODELS[model]?.relevanceFloor;
   }
 
+  // The relevance floor a request asks for: `auto` is the model's (none in mode bm25, which has no similarity).
+  private floorOf(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined {
+    return requested === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : requested;
+  }
+
   /**
    * Switches to the folder's live generation when it changed (a rebuild finished), with the journal's
    * later writes applied. The switch is one assignment: a search runs wholly on the old or the new
@@ -173,8 +178,7 @@ export class Engine {
     if (mode === 'bm25' && typeof request.minSimilarity === 'number') {
       throw new SearchError('INVALID_ARGUMENT', 'minSimilarity needs mode vector or hybrid (it is a floor on cosine similarity to the query)', { details: { field: 'minSimilarity' } });
     }
-    const minSimilarity = request.minSimilarity === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : request.minSimilarity;
-    const ranked = { ...request, minSimilarity };
+    const ranked = { ...request, minSimilarity: this.floorOf(mode, request.minSimilarity) };
     const wantsVector = mode !== 'bm25' || (request.highlight === true && this.semantic);
     const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
     const t1 = performance.now();
@@ -238,8 +242,7 @@ export class Engine {
     const k = request.k ?? 10;
     const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
     const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
-    const requested = request.minSimilarity ?? 'auto';
-    const minSimilarity = requested === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : requested;
+    const minSimilarity = this.floorOf(mode, request.minSimilarity ?? 'auto');
     const result = await this.search({
       q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
       ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
