@@ -185,6 +185,13 @@ export interface KnownItemCheck {
   total: number;
 }
 
+/** The positions (targets and `also`) a set names that the corpus does not have, one problem each. */
+export function missingPositions(items: readonly KnownItem[], reports: ReadonlyMap<string, Report>): KnownItemProblem[] {
+  return items.flatMap((item) => [item.target, ...item.also]
+    .filter((at) => textAt(reports, at) === undefined)
+    .map((at) => ({ id: item.id, problem: `no line ${at.line} in report "${at.report}"` })));
+}
+
 /**
  * Checks a set against its corpus: every position exists, each query has 4–12 words and copies no
  * three-word phrase from its target, and at least 60 % of the queries share at most one content word
@@ -195,9 +202,7 @@ export function checkKnownItems(items: readonly KnownItem[], reports: ReadonlyMa
   const problems: KnownItemProblem[] = [];
   let lowOverlap = 0;
   for (const item of items) {
-    for (const at of [item.target, ...item.also]) {
-      if (textAt(reports, at) === undefined) problems.push({ id: item.id, problem: `no line ${at.line} in report "${at.report}"` });
-    }
+    problems.push(...missingPositions([item], reports));
     const target = textAt(reports, item.target);
     if (target === undefined) continue;
     const m = meter(item.query, reports.get(item.target.report)!.title, target);

@@ -5,13 +5,13 @@ import { readReports } from '../ingest/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
 import {
-  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
+  DEFAULT_ALPHA, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
 } from '../engine/index.ts';
 import type { FusionOptions } from '../hybrid/index.ts';
 import { ExactVectorIndex } from '../vector/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { loadBeir } from './beir.ts';
-import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
+import { createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, missingPositions, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
 
 /** Options of {@link runEval}. */
@@ -116,10 +116,6 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
     // Hybrid ranks exactly as the server does: the Searcher's fused list (union of the candidate windows).
     const store = ExactVectorIndex.fromVectors(vectors.data, embedder.info.dimension);
     const searcher = lexical ? new Searcher({ paragraphs, lexical: lexical.lexical, vectors: vectors.index, store }) : undefined;
-    const hybrid = {
-      alpha: options.alpha ?? DEFAULT_ALPHA, candidates: options.candidates ?? DEFAULT_CANDIDATES, fusion: options.fusion ?? DEFAULT_FUSION,
-      adaptive: options.adaptive ?? DEFAULT_ADAPTIVE,
-    };
     ranker = {
       name: 'shoal',
       prepare: async (query) => {
@@ -130,7 +126,8 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
           return value;
         };
         if (!searcher) return { ranked: (depth) => vectors.index.search(q, depth).map((d) => d.docId), similarity };
-        const fused = searcher.hybridRanking(query, q, hybrid).map((h) => h.docId);
+        // Unset settings take the Searcher's own defaults, as a request to the server does.
+        const fused = searcher.hybridRanking(query, q, options).map((h) => h.docId);
         return { ranked: (depth) => fused.slice(0, depth), similarity };
       },
       close: () => {},
@@ -245,8 +242,7 @@ export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<K
   const items = loadKnownItems(options.items).filter((item) => split === 'all' || item.split === split);
   const read = readReports(options.data, { strict: false });
   const all = new Map(read.reports.map((r) => [r.id, r]));
-  const check = checkKnownItems(items, all);
-  const missing = check.problems.find((p) => p.problem.startsWith('no line'));
+  const [missing] = missingPositions(items, all);
   if (missing) throw new SearchError('INPUT_MALFORMED', `${options.items}: ${missing.id}: ${missing.problem}`);
   const corpus = options.distractors === undefined ? read.reports : withDistractors(read.reports, items, options.distractors);
   const { paragraphs, ranker, buildMs, extra } = await prepareRanker(corpus, options);
