@@ -1,12 +1,23 @@
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isSearchError, type SearchError } from '../core/errors.ts';
 import type { Report } from '../core/types.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { buildIndex, Engine, openIndex, type BuildIndexOptions } from './index.ts';
+
+// An I/O fault to inject into the loading of the live generation's vectors (see the last case).
+const faults = vi.hoisted(() => ({ vectorLoad: undefined as Error | undefined }));
+vi.mock('../storage/index.ts', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../storage/index.ts')>();
+  const loadSnapshot: typeof actual.loadSnapshot = (indexDir, only) => {
+    if (faults.vectorLoad && only?.includes('vectors.f32')) throw faults.vectorLoad;
+    return actual.loadSnapshot(indexDir, only);
+  };
+  return { ...actual, loadSnapshot };
+});
 
 let tmp: string;
 let n = 0;
@@ -219,6 +230,20 @@ describe('buildIndex over a live generation it cannot read', () => {
     appendFileSync(join(indexDir, current(indexDir).split(' ')[0]!, 'vectors.f32'), Buffer.alloc(4));
     const summary = await buildIndex({ inputs: [files], indexDir, embedder });
     expect(summary.vectors).toMatchObject({ cacheHits: 0, embedded: summary.paragraphs });
+  });
+
+  it('stops at an I/O error reading the live vectors: only a missing, damaged or foreign generation means "embed everything"', async () => {
+    const embedder = fakeEmbedder(16);
+    const { files, indexDir } = await liveIndex({ embedder });
+    const before = current(indexDir);
+    const fault = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+    faults.vectorLoad = fault;
+    try {
+      await expect(buildIndex({ inputs: [files], indexDir, embedder })).rejects.toBe(fault);
+    } finally {
+      faults.vectorLoad = undefined;
+    }
+    expect(current(indexDir)).toBe(before);
   });
 });
 

@@ -405,22 +405,22 @@ function count(n: number, noun: string): string {
  * generation cannot be read (the build then embeds everything: that costs time, nothing else).
  */
 function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): EmbeddingCache | undefined {
-  let snapshot: Snapshot<IndexMeta>;
   try {
-    snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE]);
+    const snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE]);
+    const previous = snapshot.manifest.meta.vector;
+    if (!previous || !sameModel(previous.model, model)) return undefined;
+    const keys = snapshot.files.get(VECTOR_KEYS_FILE);
+    const data = snapshot.files.get(VECTORS_FILE);
+    if (!keys || !data) return undefined;
+    const cache = new EmbeddingCache(model.dimension);
+    cache.addAll(keys, floatsOf(data));
+    return cache;
   } catch (error) {
-    // Only a missing, damaged or foreign generation means "no usable vectors"; a bug or an I/O error is not hidden.
+    // Only a missing, damaged or foreign generation means "no usable vectors" (the rebuild is how it
+    // is repaired); anything else, a bug or an I/O error, is not hidden.
     if (isSearchError(error, 'INDEX_NOT_FOUND') || isSearchError(error, 'INDEX_CORRUPT') || isSearchError(error, 'INDEX_INCOMPATIBLE')) return undefined;
     throw error;
   }
-  const previous = snapshot.manifest.meta.vector;
-  if (!previous || !sameModel(previous.model, model)) return undefined;
-  const keys = snapshot.files.get(VECTOR_KEYS_FILE);
-  const data = snapshot.files.get(VECTORS_FILE);
-  if (!keys || !data) return undefined;
-  const cache = new EmbeddingCache(model.dimension);
-  cache.addAll(keys, floatsOf(data));
-  return cache;
 }
 
 /**
