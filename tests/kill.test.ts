@@ -511,6 +511,27 @@ describe('crash safety with SIGKILL (seeded; SHOAL_KILL_SEED reproduces a run)',
     await server.child.kill();
   }, 240_000);
 
+  it('f: SIGKILL during writes while the journal is compacted in the background: nothing acknowledged is lost, the compacted generations serve', async () => {
+    const dir = copyIndex('compaction');
+    const model = new WriteModel('c');
+    for (const [id, v] of files.A) model.addExisting(id, fileMarkers.get(id)!, v);
+    const first = readCurrent(dir);
+    // A compaction after every few writes, so kills land before, during and after them.
+    let server = await startServerChild(dir, { adminKey: adminKey(), compactAfterWrites: 4 });
+    for (let run = 0; run < WRITE_KILLS; run++) {
+      const seed = deriveSeed(BASE_SEED, 'compaction', run);
+      const say = sayer(`compaction, kill ${run}`, seed);
+      const result = await writeUntilKilled(server, model, mulberry32(seed));
+      expect(result.problems, say('writes before the kill')).toEqual([]);
+      expect(result.queryProblems, say('searches during the writes')).toEqual([]);
+      server = await startServerChild(dir, server.options);
+      expect(await checkAfterRestart(server, model), say(`after the restart (${result.acked} writes acknowledged, ${result.inFlight} in flight at the kill)`)).toEqual([]);
+    }
+    await server.child.kill();
+    expect(readCurrent(dir), 'some compaction finished and switched').not.toBe(first);
+    expect(generations(dir).length, 'at most the live and the previous generation are kept').toBeLessThanOrEqual(2 + 1);
+  }, 240_000);
+
   it('b, e: a rebuild SIGKILLed at a random moment leaves the previous generation or the whole new one; a finished rebuild is picked up', async () => {
     const world = rebuildWorld('rebuild');
     const { dir, labels } = world;
