@@ -7,6 +7,7 @@ type Command = { run: (argv: string[], io: Io) => Promise<number>; usage: string
 // second to load, which `shoal index` and `shoal search` have no use for).
 const COMMANDS: Record<string, () => Promise<Command>> = {
   index: async () => { const m = await import('./index-command.ts'); return { run: m.indexCommand, usage: m.INDEX_USAGE }; },
+  compact: async () => { const m = await import('./compact-command.ts'); return { run: m.compactCommand, usage: m.COMPACT_USAGE }; },
   search: async () => { const m = await import('./search-command.ts'); return { run: m.searchCommand, usage: m.SEARCH_USAGE }; },
   eval: async () => { const m = await import('./eval-command.ts'); return { run: m.evalCommand, usage: m.EVAL_USAGE }; },
   bench: async () => { const m = await import('./bench-command.ts'); return { run: m.benchCommand, usage: m.BENCH_USAGE }; },

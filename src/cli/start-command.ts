@@ -20,6 +20,7 @@ Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds 
 bundled sample reports when the index folder holds none. Settings also come from PORT, HOST,
 SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
 SHOAL_MAX_BODY_BYTES, SHOAL_RATE_LIMIT, SHOAL_RATE_BURST, SHOAL_REQUEST_TIMEOUT_MS, SHOAL_CORS_ORIGINS,
+SHOAL_COMPACT_WRITES (fold API writes into a new generation after this many; default 1,000, 0 off),
 and the keys SHOAL_ADMIN_KEY (writes, reload), SHOAL_READ_KEY and SHOAL_READ_AUTH (auto|on|off), or
 from a JSON config file (--config / SHOAL_CONFIG). Flags win over the environment, which wins over
 the file. Without SHOAL_ADMIN_KEY the server refuses writes.`;
@@ -61,7 +62,15 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
       log.warn({ err: error }, 'the embedding model is unavailable: serving mode bm25 only');
     }
   }
-  const engine = Engine.open({ indexDir: config.indexDir, ...(embedder ? { embedder } : {}) });
+  const engine = Engine.open({
+    indexDir: config.indexDir, ...(embedder ? { embedder } : {}),
+    compactAfterWrites: config.compactAfterWrites,
+    onCompaction: (event) => {
+      if (event.phase === 'started') log.info({ writes: event.writes }, 'compacting the write journal into a new generation (background)');
+      else if (event.phase === 'finished') log.info({ ...event.summary }, event.summary.compacted ? 'compacted: serving the new generation' : 'compaction: nothing to fold');
+      else log.error({ err: event.error }, 'compaction failed; serving the current generation, retrying after as many writes again');
+    },
+  });
   return { engine, ...(embedder ? { embedder } : {}) };
 }
 

@@ -4,6 +4,7 @@ import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embed
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
+import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { checkModel, embeddingText, modelFingerprint, openIndex, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
@@ -80,7 +81,29 @@ export interface EngineOptions {
   /** The model the index was embedded with. Without it only mode bm25 is served, and only a lexical-only index takes writes. */
   embedder?: Embedder;
   bm25?: Bm25Options;
+  /**
+   * Fold the journal into a new generation in the background (a worker thread: {@link compactInBackground})
+   * once this many writes sit on top of the served generation, then switch to it; 0 (the default)
+   * never does. A server takes {@link DEFAULT_COMPACT_AFTER_WRITES}.
+   */
+  compactAfterWrites?: number;
+  /** Told when a background compaction starts, finishes or fails (for the server's log). */
+  onCompaction?: (event: CompactionEvent) => void;
 }
+
+/** A background compaction's progress, as {@link EngineOptions.onCompaction} hears it. */
+export type CompactionEvent =
+  | { phase: 'started'; writes: number }
+  | { phase: 'finished'; summary: CompactSummary }
+  | { phase: 'failed'; error: SearchError };
+
+/**
+ * A server folds its journal into a new generation once this many writes sit on top of the one it
+ * serves: start-up then replays at most about this many writes, and deleted paragraphs stop counting
+ * in BM25's statistics. Compaction re-indexes the collection (the HNSW graph from scratch), so it
+ * should not run after every few writes of a large index.
+ */
+export const DEFAULT_COMPACT_AFTER_WRITES = 1_000;
 
 // Sentence vectors for highlights, by text: searches for related queries keep hitting the same paragraphs.
 const SENTENCE_CACHE_SIZE = 4096;
@@ -95,6 +118,9 @@ export class Engine {
   private readonly sentenceVectors = new Map<string, Float32Array>();
   /** Searches, retrievals, embeddings and writes take turns, in arrival order (see {@link Turns}). */
   private readonly turns = new Turns();
+  /** The background compaction running, if any, and the write count before which none starts again after a failure. */
+  private compaction: BackgroundCompaction | undefined;
+  private compactRetryAt = 0;
 
   private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
     this.index = index;
@@ -110,7 +136,9 @@ export class Engine {
     try {
       // One write per report is all a replay needs: the journal stays as small as the set of reports written.
       journal.compact();
-      return new Engine(options, journal, Engine.load(options, journal));
+      const engine = new Engine(options, journal, Engine.load(options, journal));
+      engine.maybeCompact();
+      return engine;
     } catch (error) {
       journal.close();
       throw error;
@@ -370,7 +398,43 @@ export class Engine {
   private commit(writes: JournalWrite[]): number[] {
     const seqs = this.journal.append(writes);
     this.index.apply(writes.map((w, i) => ({ ...w, seq: seqs[i]! })));
+    this.maybeCompact();
     return seqs;
+  }
+
+  // Starts a background compaction when enough writes sit on top of the generation and none runs.
+  private maybeCompact(): void {
+    const after = this.options.compactAfterWrites ?? 0;
+    if (after <= 0 || this.compaction || this.closed) return;
+    const writes = this.index.appliedWrites;
+    if (writes < Math.max(after, this.compactRetryAt)) return;
+    const running = compactInBackground({ indexDir: this.options.indexDir, threads: 1 });
+    this.compaction = running;
+    const tell = this.options.onCompaction ?? (() => {});
+    tell({ phase: 'started', writes });
+    running.done.then((summary) => {
+      if (this.closed) return;
+      // Serve the compacted generation now (a server's pointer watcher would get there too, later),
+      // with the writes made meanwhile replayed on top; then drop superseded journal rows.
+      if (summary.compacted) {
+        this.reload();
+        this.journal.compact();
+      }
+      tell({ phase: 'finished', summary });
+    }).catch((error: unknown) => {
+      // Not again until as many writes more have come: a persistent failure must not spin.
+      this.compactRetryAt = this.index.appliedWrites + after;
+      tell({ phase: 'failed', error: error instanceof SearchError ? error : new SearchError('INTERNAL', (error as Error).message, { cause: error }) });
+    }).finally(() => {
+      if (this.compaction === running) this.compaction = undefined;
+    });
+  }
+
+  /** Resolves when no background compaction is running (tests, and an orderly stop). */
+  async compactionSettled(): Promise<void> {
+    await this.compaction?.done.catch(() => {});
+    // The continuation above clears the field after `done` settles.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Counts and facts about the served index. */
@@ -389,8 +453,12 @@ export class Engine {
     };
   }
 
-  /** Closes the journal. */
+  private closed = false;
+
+  /** Stops a background compaction and closes the journal. */
   close(): void {
+    this.closed = true;
+    void this.compaction?.cancel();
     this.journal.close();
   }
 }

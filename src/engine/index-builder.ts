@@ -5,7 +5,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphs, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, type JournalPosition, type JournalState, type Snapshot } from '../storage/index.ts';
+import { decodeParagraphs, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, type JournalPosition, type JournalState, type Manifest, type Snapshot } from '../storage/index.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
@@ -17,6 +17,8 @@ const VECTORS_FILE = 'vectors.f32';
 const VECTOR_KEYS_FILE = 'vector-keys.bin';
 /** The HNSW graph (hnswlib's format), present when the index is searched by HNSW. */
 const GRAPH_FILE = 'vectors.hnsw';
+/** The files of a generation, by role (the one list: builds, compaction and opening name them through it). */
+export const GENERATION_FILES = { paragraphs: PARAGRAPHS_FILE, vectors: VECTORS_FILE, vectorKeys: VECTOR_KEYS_FILE, graph: GRAPH_FILE } as const;
 // Inputs of this many characters or more (tens of thousands of paragraphs) are built in parallel.
 const PARALLEL_INPUT_CHARS = 4_000_000;
 
@@ -277,29 +279,11 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   }
   const t3 = performance.now();
   request.onProgress?.({ phase: 'save', done: 0, total: 1 });
-  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
-  const listed: IndexMeta['segments'] = [];
-  segments.forEach(({ segment, docBase }, i) => {
-    const file = `lexical-${i}.seg`;
-    files.set(file, encodeSegment(segment));
-    listed.push({ file, docBase, docCount: segment.docCount });
+  const manifest = saveGeneration(request.indexDir, {
+    options, reports: fileReports.length + puts.length, paragraphs, segments,
+    ...(vectors ? { vectors } : {}), ...(journal ? { journal: journal.position } : {}), ...(discarded ? { discardedThrough: discarded } : {}),
   });
-  const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
-  const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
-  const meta: IndexMeta = {
-    options,
-    counts: { reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings },
-    segments: listed,
-    ...(journal ? { journal: journal.position } : {}),
-    ...(discarded ? { discardedThrough: discarded } : {}),
-  };
-  if (vectors) {
-    files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
-    files.set(VECTOR_KEYS_FILE, vectors.keys);
-    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
-    meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
-  }
-  const manifest = saveSnapshot(request.indexDir, files, meta);
+  const { terms, postings } = manifest.meta.counts;
   if (request.discardWrites && journal) {
     const discarding = Journal.open(request.indexDir);
     try {
@@ -319,6 +303,49 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
     ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits } } : {}),
     timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
+}
+
+/** What {@link saveGeneration} writes: an index's parts and where it stands in the journal. */
+export interface GenerationParts {
+  options: IndexOptions;
+  reports: number;
+  paragraphs: readonly Paragraph[];
+  segments: readonly BuiltSegment[];
+  vectors?: Pick<BuiltVectors, 'model' | 'data' | 'keys' | 'index'>;
+  journal?: JournalPosition;
+  discardedThrough?: JournalPosition;
+}
+
+/**
+ * Writes an index as a new generation of `indexDir` and switches to it (see `saveSnapshot`): the one
+ * place that knows a generation's files. With `ifCurrent`, the switch happens only while `CURRENT`
+ * still names that generation (see `saveSnapshot`).
+ */
+export function saveGeneration(indexDir: string, parts: GenerationParts, switchOptions: { ifCurrent?: string } = {}): Manifest<IndexMeta> {
+  const { options, paragraphs, segments, vectors } = parts;
+  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
+  const listed: IndexMeta['segments'] = [];
+  segments.forEach(({ segment, docBase }, i) => {
+    const file = `lexical-${i}.seg`;
+    files.set(file, encodeSegment(segment));
+    listed.push({ file, docBase, docCount: segment.docCount });
+  });
+  const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
+  const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
+  const meta: IndexMeta = {
+    options,
+    counts: { reports: parts.reports, paragraphs: paragraphs.length, terms, postings },
+    segments: listed,
+    ...(parts.journal ? { journal: parts.journal } : {}),
+    ...(parts.discardedThrough ? { discardedThrough: parts.discardedThrough } : {}),
+  };
+  if (vectors) {
+    files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
+    files.set(VECTOR_KEYS_FILE, vectors.keys);
+    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
+    meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
+  }
+  return saveSnapshot(indexDir, files, meta, switchOptions);
 }
 
 /** What a build found of the live generation before it began. */

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
+import { DEFAULT_COMPACT_AFTER_WRITES } from '../engine/index.ts';
 
 // Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
 const secret = z.string().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16–256 printable characters without spaces');
@@ -45,6 +46,11 @@ export const ServerConfigSchema = z.object({
   requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** `SHOAL_CORS_ORIGINS`: origins allowed to call the API from a browser, comma-separated, or `*`. Default none (CORS off). */
   corsOrigins: z.union([z.array(z.string().min(1)), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))]).default([]),
+  /**
+   * `SHOAL_COMPACT_WRITES`: fold the write journal into a new generation in the background once this
+   * many writes sit on top of the served one; 0 turns it off. Default 1,000.
+   */
+  compactAfterWrites: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULT_COMPACT_AFTER_WRITES),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -68,6 +74,7 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   rateBurst: { env: 'SHOAL_RATE_BURST' },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'SHOAL_REQUEST_TIMEOUT_MS' },
   corsOrigins: { flag: 'cors-origins', env: 'SHOAL_CORS_ORIGINS' },
+  compactAfterWrites: { env: 'SHOAL_COMPACT_WRITES' },
 };
 const SECRETS = new Set(['adminKey', 'readKey']);
 
