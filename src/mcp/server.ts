@@ -3,6 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
@@ -13,9 +14,9 @@ import {
 
 /** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
 export interface McpEngine {
-  search(request: SearchRequest): Promise<SearchResult>;
+  search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
   report(id: string): Paragraph[] | undefined;
-  retrieve(request: RetrieveRequest): Promise<RetrieveResult>;
+  retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
 }
 
 /** Options of {@link createMcpServer}. */
@@ -46,9 +47,11 @@ const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: fal
  * An MCP server with three read-only tools over an engine: `search_reports` (ranked paragraphs),
  * `get_report` (a report's paragraphs in order) and `retrieve_context` (cited passages packed into a
  * token budget). Arguments that break the schemas, and engine errors, come back as tool errors
- * (`isError`), never as thrown exceptions.
+ * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
+ * times out does not start its search.
  */
-export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): McpServer {
+export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
+  const { signal } = options;
   const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
     instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
       + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
@@ -65,7 +68,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): Mc
     const filter = filterOf(args);
     const result = await engine.search({
       q: args.q, k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
-    });
+    }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
     const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
@@ -93,7 +96,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): Mc
     outputSchema: RetrieveResponseSchema,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
-    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args)));
+    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args), { signal }));
     return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -137,15 +140,16 @@ export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Pro
 /**
  * A Fetch handler serving MCP over streamable HTTP, stateless: each POST gets a server and a transport
  * of its own (the SDK's stateless pattern; a stateless transport cannot be reused) and a plain JSON
- * answer. GET and DELETE are refused with 405: there is no session to stream to or to end.
+ * answer. GET and DELETE are refused with 405: there is no session to stream to or to end. `options.signal`
+ * is handed to the tools (see {@link createMcpServer}).
  */
-export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}): (request: Request) => Promise<Response> {
+export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== 'POST') {
       const body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless and takes POST only' }, id: null };
       return new Response(JSON.stringify(body), { status: 405, headers: { 'content-type': 'application/json', allow: 'POST' } });
     }
-    const server = createMcpServer(engine, info);
+    const server = createMcpServer(engine, info, options);
     // JSON responses (no SSE): the response is complete when handleRequest resolves, so closing after it is safe.
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);

@@ -23,6 +23,13 @@ import {
 } from './schemas.ts';
 import { searchPage } from './search-page.ts';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Aborted when the request runs past its time (the timeout middleware): the engine then stops its work. */
+    signal: AbortSignal;
+  }
+}
+
 /** Where the engine stands: being opened (model loading, index opening), serving, or failed to open. */
 export interface EngineState {
   engine?: Engine;
@@ -42,7 +49,7 @@ export interface AppOptions {
   access?: AccessOptions;
   /** Per-caller token buckets (requests per second, burst). Default: no limit. */
   rateLimit?: { rate: number; burst: number };
-  /** A request unanswered after this many milliseconds is answered 503 `TIMEOUT`. Default 30,000. */
+  /** A request unanswered after this many milliseconds is answered 503 `TIMEOUT` and its work is cancelled. Default 30,000. */
   requestTimeoutMs?: number;
   /** Origins allowed to call the API from a browser (`*` for any). Default none: no CORS headers. */
   corsOrigins?: string[];
@@ -122,11 +129,22 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     await next();
   });
+  // A request still unanswered after timeoutMs is answered 503 TIMEOUT at once, and its work is
+  // cancelled: the handlers hand the request's signal to the engine, which stops at its next boundary
+  // (the queue of turns, an input or batch of embeddings, the journal commit). A write checks the
+  // signal in the same synchronous step as its commit, so one answered TIMEOUT was not made, and one
+  // that committed before the timer fired is answered with its result (`seq`: durable) as usual.
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   app.use('*', async (c, next) => {
+    const controller = new AbortController();
+    c.set('signal', controller.signal);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SearchError('TIMEOUT', `the request took longer than ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => {
+        const error = new SearchError('TIMEOUT', `the request took longer than ${timeoutMs} ms and was cancelled (a write answered so was not made: retry it)`);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
     });
     try {
       await Promise.race([next(), expired]);
@@ -141,7 +159,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   // ---- search
   const runSearch = async (c: Context, body: SearchRequestBody) => {
     const engine = engineOf();
-    const result = await engine.search(toSearchRequest(body));
+    const result = await engine.search(toSearchRequest(body), { signal: c.get('signal') });
     const mode = result.mode;
     metrics.searchSeconds.observe({ mode, stage: 'queue' }, result.timings.queueMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'embed' }, result.timings.embedMs / 1000);
@@ -169,7 +187,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     description: 'Searches, drops near-duplicates by maximal marginal relevance, merges neighbouring paragraphs in reading order, and packs the passages with numbered citations into the token budget (counted by the embedding model\'s tokenizer; never exceeded).',
     request: { body: { content: { 'application/json': { schema: RetrieveRequestSchema } }, required: true } },
     responses: { 200: json(RetrieveResponseSchema, 'Passages and the context string'), ...errors },
-  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json'))), 200) as never);
+  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json')), { signal: c.get('signal') }), 200) as never);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/embeddings', summary: 'Embeddings with the loaded model (OpenAI-compatible)',
@@ -189,7 +207,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const t0 = performance.now();
-    const { vectors, tokens } = await engine.embed(inputs, body.input_type);
+    const { vectors, tokens } = await engine.embed(inputs, body.input_type, { signal: c.get('signal') });
     metrics.embedSeconds.observe({ kind: 'api' }, (performance.now() - t0) / 1000);
     return c.json({
       object: 'list' as const,
@@ -203,13 +221,13 @@ export function createApp(options: AppOptions): OpenAPIHono {
   });
 
   // ---- MCP over streamable HTTP (stateless: one server per request)
-  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' })(c.req.raw));
+  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' }, { signal: c.get('signal') })(c.req.raw));
 
   // ---- reports
   const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };
   const writeResult = async (c: Context, reports: Report[], status: 200 | 201) => {
     const t0 = performance.now();
-    const result = await engineOf().putReports(reports);
+    const result = await engineOf().putReports(reports, { signal: c.get('signal') });
     metrics.writes.inc({ op: 'put' }, result.reports.length);
     if (result.embedded > 0) metrics.embedSeconds.observe({ kind: 'write' }, (performance.now() - t0) / 1000);
     return c.json(result, status);
@@ -249,7 +267,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     responses: { 200: json(z.object({ deleted: z.string(), seq: z.number().int() }), 'Deleted (durable)'), 404: json(ErrorSchema, 'No such report'), ...errors },
   }), (c) => {
     const { id } = c.req.valid('param');
-    const result = engineOf().deleteReport(id);
+    const result = engineOf().deleteReport(id, { signal: c.get('signal') });
     if (!result.deleted) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
     metrics.writes.inc({ op: 'delete' });
     return c.json({ deleted: id, seq: result.seq! }, 200);
