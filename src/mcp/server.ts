@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
@@ -5,6 +6,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
+import { decodeUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
 import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
@@ -133,8 +135,54 @@ export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Pro
   // The SDK's stdio transport does not watch for the end of stdin: without this the promise would never
   // settle, and the process would end on an empty event loop without its caller closing the engine.
   process.stdin.once('end', () => void server.close());
-  await server.connect(new StdioServerTransport());
+  const refuse = (): void => void process.stdout.write(`${JSON.stringify(NOT_UTF8_MESSAGE)}\n`);
+  await server.connect(new StdioServerTransport(process.stdin.pipe(utf8Lines(refuse)), process.stdout));
   await closed;
+}
+
+// JSON-RPC's answer to a message it cannot parse; the id is unknown, so null.
+const NOT_UTF8_MESSAGE = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the message is not valid UTF-8' } };
+// The SDK's own limit on a message read from stdin (STDIO_DEFAULT_MAX_BUFFER_SIZE).
+const MAX_LINE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Passes stdin on to the SDK's stdio transport a line (one JSON-RPC message) at a time, and holds back
+ * a line that is not UTF-8, calling `refuse` for it instead: the SDK decodes lines with replacement,
+ * so a message's bad bytes would reach a tool as U+FFFD, where HTTP and report files refuse them. A
+ * line longer than the SDK accepts is passed on unchecked once it reaches that size: the SDK refuses it.
+ */
+export function utf8Lines(refuse: (line: Buffer) => void, maxLineBytes = MAX_LINE_BYTES): Transform {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const pass = (stream: Transform, line: Buffer): void => {
+    if (decodeUtf8(line) === undefined) refuse(line);
+    else stream.push(line);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let from = 0;
+      for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, from)) {
+        pass(this, Buffer.concat([...held, chunk.subarray(from, end + 1)]));
+        held = [];
+        heldBytes = 0;
+        from = end + 1;
+      }
+      if (from < chunk.length) {
+        held.push(chunk.subarray(from));
+        heldBytes += chunk.length - from;
+      }
+      if (heldBytes > maxLineBytes) {
+        this.push(Buffer.concat(held));
+        held = [];
+        heldBytes = 0;
+      }
+      done();
+    },
+    flush(done) {
+      if (heldBytes > 0) pass(this, Buffer.concat(held));
+      done();
+    },
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
+import { decodeUtf8 } from '../core/text.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
@@ -19,7 +20,7 @@ import { codeForStatus, errorResponse, toErrorResponse, validationError } from '
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
   EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  SearchResponseSchema, StatsSchema, WriteResponseSchema, type SearchRequestBody,
+  SearchQuerySchema, SearchResponseSchema, StatsSchema, text, WriteResponseSchema, type SearchRequestBody,
 } from './schemas.ts';
 import { searchPage } from './search-page.ts';
 
@@ -153,6 +154,26 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
   });
   app.use('*', bodyLimit({ maxSize: options.maxBodyBytes ?? 10 * 1024 * 1024, onError: (c) => errorResponse(c, new SearchError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? 10 * 1024 * 1024} bytes`)) }));
+  // Text arrives as UTF-8 (bodies: JSON, Markdown, plain text; the URL's percent-escapes) and bytes that
+  // are not UTF-8 are refused here, once for every route, instead of each reader after this (the JSON
+  // validator, c.req.text(), the MCP transport) replacing them with U+FFFD and Hono keeping a URL's as
+  // literal "%FF" text. Report files follow the same rule (src/ingest).
+  app.use('*', async (c, next) => {
+    const field = malformedUrlField(c.req.url);
+    if (field !== undefined) {
+      throw new SearchError('INVALID_ARGUMENT', `${field}: the URL's percent-escapes are not UTF-8; encode text as UTF-8 before percent-encoding it`, { details: { field } });
+    }
+    if (c.req.raw.body) {
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      if (decodeUtf8(bytes) === undefined) {
+        throw new SearchError('INVALID_ARGUMENT', 'body: the request body is not valid UTF-8; send JSON, Markdown or plain text encoded as UTF-8', { details: { field: 'body' } });
+      }
+      // The readers above take the bytes from Hono's body cache; the raw request gets them back for
+      // handlers that read it themselves (the MCP transport).
+      c.req.raw = new Request(c.req.raw, { body: bytes });
+    }
+    await next();
+  });
   app.onError((error, c) => toErrorResponse(error, c, log));
   app.notFound((c) => errorResponse(c, new SearchError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 
@@ -172,7 +193,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   const searchDescription = 'Ranks paragraphs for a query: hybrid (BM25 and embedding similarity, fused), bm25 or vector. Filters apply inside each retriever before its top-k. Pages are slices of one ranked list: they never repeat or skip a result.';
   app.openapi(createRoute({
     method: 'get', path: '/search', summary: 'Search (query parameters)', description: searchDescription,
-    request: { query: SearchRequestSchema },
+    request: { query: SearchQuerySchema },
     responses: { 200: json(SearchResponseSchema, 'Ranked paragraphs'), ...errors },
   }), (c) => runSearch(c, c.req.valid('query')) as never);
   app.openapi(createRoute({
@@ -236,7 +257,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     method: 'post', path: '/reports', summary: 'Add or replace reports',
     description: `One report or a batch (up to the limit) as JSON, or one Markdown / plain-text report (YAML front matter with id, title, date, source, tags; or ?id=). A report whose id exists replaces it; only paragraphs whose text changed are embedded again. Acknowledged once durable.`,
     request: {
-      query: z.object({ id: z.string().min(1).max(512).optional() }),
+      query: z.object({ id: text().min(1).max(512).optional() }),
       body: { content: { 'application/json': { schema: ReportBatchSchema }, ...textBody }, required: true },
     },
     responses: { 201: json(WriteResponseSchema, 'Written (durable)'), ...errors, 413: json(ErrorSchema, 'Body too large'), 415: json(ErrorSchema, 'Unsupported content type') },
@@ -334,6 +355,24 @@ function clientScript(): string {
 function clientAddress(c: Context): string {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress ?? 'local';
+}
+
+/**
+ * The first part of a URL whose percent-escapes do not spell UTF-8 (a query parameter's name, or
+ * `path`), or undefined when all do. A `%` that starts no escape (`%ZZ`, a bare `%`) is a literal `%`,
+ * as Hono reads it.
+ */
+function malformedUrlField(url: string): string | undefined {
+  const escapesAreUtf8 = (part: string): boolean => !part.includes('%')
+    || [...part.matchAll(/(?:%[0-9A-Fa-f]{2})+/g)].every(([run]) => decodeUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')) !== undefined);
+  const { pathname, search } = new URL(url);
+  if (!escapesAreUtf8(pathname)) return 'path';
+  for (const pair of search.slice(1).split('&')) {
+    if (escapesAreUtf8(pair)) continue;
+    const name = pair.split('=', 1)[0]!;
+    return escapesAreUtf8(name) ? name.replace(/\+/g, ' ').replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => decodeURIComponent(run)) : 'query';
+  }
+  return undefined;
 }
 
 function isJson(c: Context): boolean {
