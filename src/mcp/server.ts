@@ -6,7 +6,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
-import { decodeUtf8 } from '../core/text.ts';
+import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
 import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
@@ -155,7 +155,7 @@ export function utf8Lines(refuse: (line: Buffer) => void, maxLineBytes = MAX_LIN
   let held: Buffer[] = [];
   let heldBytes = 0;
   const pass = (stream: Transform, line: Buffer): void => {
-    if (decodeUtf8(line) === undefined) refuse(line);
+    if (!isValidUtf8(line)) refuse(line);
     else stream.push(line);
   };
   return new Transform({

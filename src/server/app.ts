@@ -8,7 +8,7 @@ import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
-import { decodeUtf8 } from '../core/text.ts';
+import { isValidUtf8 } from '../core/text.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
@@ -165,11 +165,11 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     if (c.req.raw.body) {
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (decodeUtf8(bytes) === undefined) {
+      if (!isValidUtf8(bytes)) {
         throw new SearchError('INVALID_ARGUMENT', 'body: the request body is not valid UTF-8; send JSON, Markdown or plain text encoded as UTF-8', { details: { field: 'body' } });
       }
-      // The readers above take the bytes from Hono's body cache; the raw request gets them back for
-      // handlers that read it themselves (the MCP transport).
+      // The readers after this one take the bytes from Hono's body cache; the raw request gets them
+      // back for a handler that reads it itself (the MCP transport).
       c.req.raw = new Request(c.req.raw, { body: bytes });
     }
     await next();
@@ -364,7 +364,7 @@ function clientAddress(c: Context): string {
  */
 function malformedUrlField(url: string): string | undefined {
   const escapesAreUtf8 = (part: string): boolean => !part.includes('%')
-    || [...part.matchAll(/(?:%[0-9A-Fa-f]{2})+/g)].every(([run]) => decodeUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')) !== undefined);
+    || [...part.matchAll(/(?:%[0-9A-Fa-f]{2})+/g)].every(([run]) => isValidUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')));
   const { pathname, search } = new URL(url);
   if (!escapesAreUtf8(pathname)) return 'path';
   for (const pair of search.slice(1).split('&')) {
