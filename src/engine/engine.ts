@@ -1,3 +1,4 @@
+import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
@@ -191,10 +192,14 @@ export class Engine {
     return true;
   }
 
-  /** Ranks paragraphs for a request. */
-  async search(request: SearchRequest): Promise<SearchResult> {
+  /**
+   * Ranks paragraphs for a request. A search is bounded and runs synchronously once its query vector
+   * is ready; `signal` keeps an aborted request from starting (it leaves the queue of turns) and stops
+   * the embedding of highlight sentences.
+   */
+  async search(request: SearchRequest, options: Cancellable = {}): Promise<SearchResult> {
     const queued = performance.now();
-    await this.turns.take();
+    await this.turns.take(options.signal);
     const t0 = performance.now();
     const query = request.q.trim();
     if (query === '') throw new SearchError('INVALID_ARGUMENT', 'the query is empty', { details: { field: 'q' } });
@@ -217,7 +222,7 @@ export class Engine {
       : mode === 'vector' ? searcher.searchVector(vector!, ranked)
         : searcher.searchHybrid(query, vector!, ranked);
     const t2 = performance.now();
-    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector);
+    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector, options.signal);
     const t3 = performance.now();
     return {
       query, mode, generation: index.generation, hits,
@@ -225,9 +230,9 @@ export class Engine {
     };
   }
 
-  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined): Promise<void> {
+  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined, signal: AbortSignal | undefined): Promise<void> {
     const sentences = hits.map((h) => sentencesOf(h.text));
-    const best = vector ? await this.closestSentences(sentences, vector) : [];
+    const best = vector ? await this.closestSentences(sentences, vector, signal) : [];
     hits.forEach((hit, i) => {
       const terms = matchedTerms(hit.text, query, analyzer);
       const sentence = best[i];
@@ -236,11 +241,11 @@ export class Engine {
   }
 
   // For each paragraph of two or more sentences, the sentence whose embedding is closest to the query.
-  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array): Promise<Array<Highlight['sentence']>> {
+  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array, signal: AbortSignal | undefined): Promise<Array<Highlight['sentence']>> {
     const embedder = this.options.embedder!;
     const missing = [...new Set(paragraphs.filter((s) => s.length > 1).flat().map((s) => s.text).filter((t) => !this.sentenceVectors.has(t)))];
     if (missing.length > 0) {
-      const vectors = await embedder.embedDocuments(missing);
+      const vectors = await embedder.embedDocuments(missing, { signal });
       missing.forEach((text, i) => this.rememberSentence(text, vectors[i]!));
     }
     return paragraphs.map((sentences) => {
@@ -265,7 +270,7 @@ export class Engine {
    * order, and packed with numbered citations into the token budget (counted by the model's tokenizer;
    * estimated without a model).
    */
-  async retrieve(request: RetrieveRequest): Promise<RetrieveResult> {
+  async retrieve(request: RetrieveRequest, options: Cancellable = {}): Promise<RetrieveResult> {
     validateRetrieveRequest(request);
     const k = request.k ?? 10;
     const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
@@ -274,7 +279,7 @@ export class Engine {
     const result = await this.search({
       q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
       ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
-    });
+    }, options);
     const index = this.index;
     const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h) => {
       const docId = index.docOf(h.reportId, h.ordinal);
@@ -307,12 +312,15 @@ export class Engine {
    * Embeds texts with the index's model, as documents (as paragraphs are) or as queries (with the
    * model's query instruction), one vector per text in order, with the word pieces each took. Throws
    * `MODEL_UNAVAILABLE` without a model and `INVALID_ARGUMENT` for a text longer than the model's window.
+   * When `signal` aborts, the work stops at the next input (queries) or batch (documents) and the call
+   * rejects with the signal's error.
    */
-  async embed(texts: readonly string[], kind: 'document' | 'query' = 'document'): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
+  async embed(texts: readonly string[], kind: 'document' | 'query' = 'document', options: Cancellable = {}): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
     const embedder = this.options.embedder;
     if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
+    const { signal } = options;
     const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
-    await this.turns.take();
+    await this.turns.take(signal);
     let tokens = 0;
     texts.forEach((text, i) => {
       const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
@@ -321,7 +329,17 @@ export class Engine {
       }
       tokens += n;
     });
-    const vectors = kind === 'query' ? await Promise.all(texts.map((t) => embedder.embedQuery(t))) : await embedder.embedDocuments(texts);
+    let vectors: Float32Array[];
+    if (kind === 'query') {
+      // Queries run on the calling thread, one forward pass each: an abort is seen between two of them.
+      vectors = [];
+      for (const text of texts) {
+        throwIfAborted(signal);
+        vectors.push(await embedder.embedQuery(text));
+      }
+    } else {
+      vectors = await embedder.embedDocuments(texts, { signal });
+    }
     return { model: embedder.info.name, vectors, tokens };
   }
 
@@ -339,10 +357,16 @@ export class Engine {
    * Adds or replaces reports: splits them into paragraphs, embeds the paragraphs whose text is new
    * (unchanged paragraphs of a replaced report keep their vectors), appends the writes to the journal
    * (durable when this resolves) and applies them. A later report with the same id in one call wins.
+   *
+   * When `signal` aborts (the request timed out), the embedding stops at its next batch and the call
+   * rejects with the signal's error, having written nothing. The signal is checked last right before
+   * the journal commit, and the commit and the apply are one synchronous step: so a write either
+   * rejects and is not made, or is made and resolves, even if the signal aborts a moment later.
    */
-  async putReports(reports: readonly Report[]): Promise<WriteResult> {
+  async putReports(reports: readonly Report[], options: Cancellable = {}): Promise<WriteResult> {
     if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
-    await this.turns.take();
+    const { signal } = options;
+    await this.turns.take(signal);
     const embedder = this.options.embedder;
     const index = this.index;
     if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
@@ -362,7 +386,7 @@ export class Engine {
         }
       }
       const all = paragraphsOfReport.flat();
-      const result = await embedWithCache(embedder!, all.map(embeddingText), cache);
+      const result = await embedWithCache(embedder!, all.map(embeddingText), cache, { signal });
       embedded = result.embedded;
       reused = result.cacheHits;
       const dimension = embedder!.info.dimension;
@@ -381,13 +405,19 @@ export class Engine {
       paragraphsOfReport.forEach((paragraphs, r) => writes.push({ op: 'put', reportId: ids[r]!, paragraphs }));
     }
     // The documents were embedded on worker threads; applying them is main-thread work again.
-    if (index.hasVectors) await this.turns.take();
+    if (index.hasVectors) await this.turns.take(signal);
+    // Nothing awaits from here on: the check and the commit are one step, no timer can fire between.
+    throwIfAborted(signal);
     const seqs = this.commit(writes);
     return { reports: ids, paragraphs: writes.reduce((n, w) => n + (w.op === 'put' ? w.paragraphs.length : 0), 0), embedded, reused, seq: seqs.at(-1)! };
   }
 
-  /** Deletes a report; false when there is no such report. Durable when this returns true. */
-  deleteReport(reportId: string): { deleted: boolean; seq?: number } {
+  /**
+   * Deletes a report; false when there is no such report. Durable when this returns true. Throws the
+   * signal's error, deleting nothing, when `signal` is already aborted.
+   */
+  deleteReport(reportId: string, options: Cancellable = {}): { deleted: boolean; seq?: number } {
+    throwIfAborted(options.signal);
     if (!this.index.report(reportId)) return { deleted: false };
     const [seq] = this.commit([{ op: 'delete', reportId }]);
     return { deleted: true, seq: seq! };

@@ -8,6 +8,7 @@ import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
+import { isValidUtf8 } from '../core/text.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
@@ -19,9 +20,16 @@ import { codeForStatus, errorResponse, toErrorResponse, validationError } from '
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
   EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  SearchResponseSchema, StatsSchema, WriteResponseSchema, type SearchRequestBody,
+  SearchQuerySchema, SearchResponseSchema, StatsSchema, text, WriteResponseSchema, type SearchRequestBody,
 } from './schemas.ts';
 import { searchPage } from './search-page.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Aborted when the request runs past its time (the timeout middleware): the engine then stops its work. */
+    signal: AbortSignal;
+  }
+}
 
 /** Where the engine stands: being opened (model loading, index opening), serving, or failed to open. */
 export interface EngineState {
@@ -42,7 +50,7 @@ export interface AppOptions {
   access?: AccessOptions;
   /** Per-caller token buckets (requests per second, burst). Default: no limit. */
   rateLimit?: { rate: number; burst: number };
-  /** A request unanswered after this many milliseconds is answered 503 `TIMEOUT`. Default 30,000. */
+  /** A request unanswered after this many milliseconds is answered 503 `TIMEOUT` and its work is cancelled. Default 30,000. */
   requestTimeoutMs?: number;
   /** Origins allowed to call the API from a browser (`*` for any). Default none: no CORS headers. */
   corsOrigins?: string[];
@@ -122,11 +130,22 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     await next();
   });
+  // A request still unanswered after timeoutMs is answered 503 TIMEOUT at once, and its work is
+  // cancelled: the handlers hand the request's signal to the engine, which stops at its next boundary
+  // (the queue of turns, an input or batch of embeddings, the journal commit). A write checks the
+  // signal in the same synchronous step as its commit, so one answered TIMEOUT was not made, and one
+  // that committed before the timer fired is answered with its result (`seq`: durable) as usual.
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   app.use('*', async (c, next) => {
+    const controller = new AbortController();
+    c.set('signal', controller.signal);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SearchError('TIMEOUT', `the request took longer than ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => {
+        const error = new SearchError('TIMEOUT', `the request took longer than ${timeoutMs} ms and was cancelled (a write answered so was not made: retry it)`);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
     });
     try {
       await Promise.race([next(), expired]);
@@ -135,13 +154,33 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
   });
   app.use('*', bodyLimit({ maxSize: options.maxBodyBytes ?? 10 * 1024 * 1024, onError: (c) => errorResponse(c, new SearchError('PAYLOAD_TOO_LARGE', `the request body is larger than ${options.maxBodyBytes ?? 10 * 1024 * 1024} bytes`)) }));
+  // Text arrives as UTF-8 (bodies: JSON, Markdown, plain text; the URL's percent-escapes) and bytes that
+  // are not UTF-8 are refused here, once for every route, instead of each reader after this (the JSON
+  // validator, c.req.text(), the MCP transport) replacing them with U+FFFD and Hono keeping a URL's as
+  // literal "%FF" text. Report files follow the same rule (src/ingest).
+  app.use('*', async (c, next) => {
+    const field = malformedUrlField(c.req.url);
+    if (field !== undefined) {
+      throw new SearchError('INVALID_ARGUMENT', `${field}: the URL's percent-escapes are not UTF-8; encode text as UTF-8 before percent-encoding it`, { details: { field } });
+    }
+    if (c.req.raw.body) {
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      if (!isValidUtf8(bytes)) {
+        throw new SearchError('INVALID_ARGUMENT', 'body: the request body is not valid UTF-8; send JSON, Markdown or plain text encoded as UTF-8', { details: { field: 'body' } });
+      }
+      // The readers after this one take the bytes from Hono's body cache; the raw request gets them
+      // back for a handler that reads it itself (the MCP transport).
+      c.req.raw = new Request(c.req.raw, { body: bytes });
+    }
+    await next();
+  });
   app.onError((error, c) => toErrorResponse(error, c, log));
   app.notFound((c) => errorResponse(c, new SearchError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 
   // ---- search
   const runSearch = async (c: Context, body: SearchRequestBody) => {
     const engine = engineOf();
-    const result = await engine.search(toSearchRequest(body));
+    const result = await engine.search(toSearchRequest(body), { signal: c.get('signal') });
     const mode = result.mode;
     metrics.searchSeconds.observe({ mode, stage: 'queue' }, result.timings.queueMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'embed' }, result.timings.embedMs / 1000);
@@ -154,7 +193,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   const searchDescription = 'Ranks paragraphs for a query: hybrid (BM25 and embedding similarity, fused), bm25 or vector. Filters apply inside each retriever before its top-k. Pages are slices of one ranked list: they never repeat or skip a result.';
   app.openapi(createRoute({
     method: 'get', path: '/search', summary: 'Search (query parameters)', description: searchDescription,
-    request: { query: SearchRequestSchema },
+    request: { query: SearchQuerySchema },
     responses: { 200: json(SearchResponseSchema, 'Ranked paragraphs'), ...errors },
   }), (c) => runSearch(c, c.req.valid('query')) as never);
   app.openapi(createRoute({
@@ -169,7 +208,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     description: 'Searches, drops near-duplicates by maximal marginal relevance, merges neighbouring paragraphs in reading order, and packs the passages with numbered citations into the token budget (counted by the embedding model\'s tokenizer; never exceeded).',
     request: { body: { content: { 'application/json': { schema: RetrieveRequestSchema } }, required: true } },
     responses: { 200: json(RetrieveResponseSchema, 'Passages and the context string'), ...errors },
-  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json'))), 200) as never);
+  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json')), { signal: c.get('signal') }), 200) as never);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/embeddings', summary: 'Embeddings with the loaded model (OpenAI-compatible)',
@@ -189,7 +228,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     const t0 = performance.now();
-    const { vectors, tokens } = await engine.embed(inputs, body.input_type);
+    const { vectors, tokens } = await engine.embed(inputs, body.input_type, { signal: c.get('signal') });
     metrics.embedSeconds.observe({ kind: 'api' }, (performance.now() - t0) / 1000);
     return c.json({
       object: 'list' as const,
@@ -203,13 +242,13 @@ export function createApp(options: AppOptions): OpenAPIHono {
   });
 
   // ---- MCP over streamable HTTP (stateless: one server per request)
-  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' })(c.req.raw));
+  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' }, { signal: c.get('signal') })(c.req.raw));
 
   // ---- reports
   const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };
   const writeResult = async (c: Context, reports: Report[], status: 200 | 201) => {
     const t0 = performance.now();
-    const result = await engineOf().putReports(reports);
+    const result = await engineOf().putReports(reports, { signal: c.get('signal') });
     metrics.writes.inc({ op: 'put' }, result.reports.length);
     if (result.embedded > 0) metrics.embedSeconds.observe({ kind: 'write' }, (performance.now() - t0) / 1000);
     return c.json(result, status);
@@ -218,7 +257,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     method: 'post', path: '/reports', summary: 'Add or replace reports',
     description: `One report or a batch (up to the limit) as JSON, or one Markdown / plain-text report (YAML front matter with id, title, date, source, tags; or ?id=). A report whose id exists replaces it; only paragraphs whose text changed are embedded again. Acknowledged once durable.`,
     request: {
-      query: z.object({ id: z.string().min(1).max(512).optional() }),
+      query: z.object({ id: text().min(1).max(512).optional() }),
       body: { content: { 'application/json': { schema: ReportBatchSchema }, ...textBody }, required: true },
     },
     responses: { 201: json(WriteResponseSchema, 'Written (durable)'), ...errors, 413: json(ErrorSchema, 'Body too large'), 415: json(ErrorSchema, 'Unsupported content type') },
@@ -249,7 +288,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     responses: { 200: json(z.object({ deleted: z.string(), seq: z.number().int() }), 'Deleted (durable)'), 404: json(ErrorSchema, 'No such report'), ...errors },
   }), (c) => {
     const { id } = c.req.valid('param');
-    const result = engineOf().deleteReport(id);
+    const result = engineOf().deleteReport(id, { signal: c.get('signal') });
     if (!result.deleted) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
     metrics.writes.inc({ op: 'delete' });
     return c.json({ deleted: id, seq: result.seq! }, 200);
@@ -316,6 +355,24 @@ function clientScript(): string {
 function clientAddress(c: Context): string {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress ?? 'local';
+}
+
+/**
+ * The first part of a URL whose percent-escapes do not spell UTF-8 (a query parameter's name, or
+ * `path`), or undefined when all do. A `%` that starts no escape (`%ZZ`, a bare `%`) is a literal `%`,
+ * as Hono reads it.
+ */
+function malformedUrlField(url: string): string | undefined {
+  const escapesAreUtf8 = (part: string): boolean => !part.includes('%')
+    || [...part.matchAll(/(?:%[0-9A-Fa-f]{2})+/g)].every(([run]) => isValidUtf8(Buffer.from(run.replace(/%/g, ''), 'hex')));
+  const { pathname, search } = new URL(url);
+  if (!escapesAreUtf8(pathname)) return 'path';
+  for (const pair of search.slice(1).split('&')) {
+    if (escapesAreUtf8(pair)) continue;
+    const name = pair.split('=', 1)[0]!;
+    return escapesAreUtf8(name) ? name.replace(/\+/g, ' ').replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => decodeURIComponent(run)) : 'query';
+  }
+  return undefined;
 }
 
 function isJson(c: Context): boolean {
