@@ -349,7 +349,13 @@ export function createApp(options: AppOptions): OpenAPIHono {
 
   // The OpenAPI document and the reference page never change once the routes are declared: each is
   // made once, on first request, and then served as it is.
-  const document = { openapi: '3.0.0', info: { title: 'shoal', version: options.version ?? '0.0.0', description: 'Hybrid (BM25 + embedding) search over reports.' } };
+  const document = {
+    openapi: '3.0.0',
+    info: {
+      title: 'shoal', version: options.version ?? '0.0.0',
+      description: 'Hybrid (BM25 + embedding) search over reports. Before any route, a request whose line and headers are larger than the server accepts is answered 431 HEADERS_TOO_LARGE, one that does not arrive in time 408 REQUEST_TIMEOUT, and malformed HTTP 400, in the same error shape; the connection is then closed.',
+    },
+  };
   const reference: { json?: string; html?: string; doc?: ReturnType<typeof app.getOpenAPIDocument> } = {};
   const openApiDocument = () => (reference.doc ??= app.getOpenAPIDocument(document));
   app.get('/openapi.json', (c) => c.body(reference.json ??= JSON.stringify(openApiDocument()), 200, { 'content-type': 'application/json; charset=utf-8' }));
