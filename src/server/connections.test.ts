@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,6 +144,31 @@ describe('the connection cap', () => {
       await server.close();
     }
   });
+
+  it('closes a connection whose client stops reading its answer, so it cannot hold a place forever', async () => {
+    // A report of about 4 MB: its answer is far larger than what the socket buffers take.
+    const large = join(tmp, 'large');
+    mkdirSync(join(large, 'text'), { recursive: true });
+    writeFileSync(join(large, 'text', 'large.txt'), `Large\n\n${Array.from({ length: 3_000 }, () => 'The harbour dredging report lists every berth and channel in detail. '.repeat(20)).join('\n\n')}`);
+    await buildIndex({ inputs: [writeCorpus(join(large, 'reports'), corpus(3)), join(large, 'text')], indexDir: join(large, 'index'), embedder });
+    // Inactivity allowed: the request timeout (1 s here) plus a grace of 5 s.
+    const config = parseServerConfig({ port: '0', index: join(large, 'index'), 'rate-limit': '0' }, { SHOAL_REQUEST_TIMEOUT_MS: '1000' }, { indexDir: join(large, 'index') });
+    const server = await startServer({ config, log, open: async () => Engine.open({ indexDir: join(large, 'index'), embedder }) });
+    await server.ready;
+    // Connections with a request in progress (the /metrics request is counted after it is answered).
+    const busy = async () => Number(/^shoal_http_open_connections\{state="busy"\} (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    try {
+      const reader = connect(server.port, '127.0.0.1');
+      reader.on('error', () => {});
+      reader.pause(); // never reads: the server's write of the answer stalls
+      reader.write('GET /reports/large HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      while ((await busy()) === 0) await new Promise((r) => setTimeout(r, 100));
+      while ((await busy()) > 0) await new Promise((r) => setTimeout(r, 250));
+      reader.destroy();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 
   it('logs an accept error (out of file descriptors) instead of crashing', () => {
     const lines: string[] = [];
