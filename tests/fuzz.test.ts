@@ -57,7 +57,7 @@ beforeAll(async () => {
   const indexDir = join(tmp, 'index');
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(20))], indexDir, embedder });
   state = { engine: Engine.open({ indexDir, embedder }) };
-  app = createApp({ state, log, maxBodyBytes: MAX_BODY_BYTES, version: '0.0.0-fuzz', access: { adminKey: ADMIN_KEY } });
+  app = createApp({ state, log, maxBodyBytes: MAX_BODY_BYTES, version: '0.0.0-fuzz', access: { adminKey: ADMIN_KEY }, allowedHosts: ['shoal.test'] });
   baseline = { reports: state.engine!.stats().reports, harbour: await harbourKeys() };
 });
 

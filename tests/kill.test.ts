@@ -771,7 +771,7 @@ describe('crash safety with SIGKILL (seeded; SHOAL_KILL_SEED reproduces a run)',
     expect(ready.body.error?.code, say(`${d.what}: /readyz ${JSON.stringify(ready.body)}`)).toBe('INDEX_CORRUPT');
     expect(ready.body.error?.message, say(`${d.what}: /readyz names the file`)).toMatch(d.names);
     const searched = await call<{ error?: { code: string } }>(server.url, `/search?q=${COMMON_WORD}&mode=bm25`);
-    expect({ status: searched.status, code: searched.body.error?.code }, say(`${d.what}: /search`)).toEqual({ status: 500, code: 'INDEX_CORRUPT' });
+    expect({ status: searched.status, code: searched.body.error?.code }, say(`${d.what}: /search`)).toEqual({ status: 503, code: 'INDEX_CORRUPT' }); // not ready, with the reason's code
     await server.child.kill();
   }, 240_000);
 });

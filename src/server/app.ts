@@ -14,9 +14,11 @@ import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { mcpHttpHandler } from '../mcp/index.ts';
 import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
-import { accessFor, createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
+import { createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
+import { LOOPBACK_HOSTS } from './config.ts';
 import { apiReferencePage } from './docs-page.ts';
-import { codeForStatus, errorResponse, toErrorResponse, validationError } from './errors.ts';
+import { codeForStatus, errorResponse, pathRedactor, toErrorResponse, validationError } from './errors.ts';
+import { createHostPolicy } from './hosts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
   EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
@@ -54,16 +56,25 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Origins allowed to call the API from a browser (`*` for any). Default none: no CORS headers. */
   corsOrigins?: string[];
+  /** Host names requests may address the server by (`*` for any); others are answered 421. Default the loopback names. */
+  allowedHosts?: readonly string[];
+  /** Also allow any IP address literal as the host (a server listening on every interface). Default false. */
+  allowAnyAddress?: boolean;
+  /** The index folder as configured: error bodies name it so (relative) or by its name, never by its absolute path. */
+  indexDir?: string;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const errors = {
   400: json(ErrorSchema, 'Invalid request (the details name the field)'),
   401: json(ErrorSchema, 'No API key, or an unknown one (when the route needs one)'),
-  403: json(ErrorSchema, 'The key may not do this (the read key on a write), or writes are disabled'),
+  403: json(ErrorSchema, 'The key may not do this (the read key on a write), writes are disabled, or the request comes from a page (Origin) that may not call this server'),
+  421: json(ErrorSchema, 'The Host header is not a name this server answers to (SHOAL_ALLOWED_HOSTS)'),
   429: json(ErrorSchema, 'Rate limited: retry after the Retry-After header\'s seconds'),
-  503: json(ErrorSchema, 'Not ready (starting up, or the index cannot be opened), overloaded, or timed out'),
+  503: json(ErrorSchema, 'Not ready (starting up, or the index cannot be opened: the code says why), overloaded, or timed out'),
 };
+// What the public routes (health, readiness) can answer besides their own 200 and 503.
+const publicErrors = { 421: errors[421], 429: errors[429] };
 
 /**
  * The HTTP API over an engine: search, report writes and reads, stats, health, metrics, the OpenAPI
@@ -84,6 +95,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     if (state.engine) return state.engine;
     throw notReady();
   };
+  const redact = pathRedactor(options.indexDir);
 
   // Outermost: metrics and access log per route, and one error shape for responses made by middleware.
   app.use('*', async (c, next) => {
@@ -94,11 +106,39 @@ export function createApp(options: AppOptions): OpenAPIHono {
       const code = codeForStatus(c.res.status);
       c.res = errorResponse(c, new SearchError(code, text.trim() || code.toLowerCase().replace(/_/g, ' ')));
     }
+    if (c.res.status >= 400) {
+      // No error body shows where the server keeps its files.
+      const text = await c.res.clone().text();
+      const redacted = redact(text);
+      if (redacted !== text) {
+        c.res.headers.delete('content-length');
+        c.res = new Response(redacted, c.res);
+      }
+    }
     const route = c.res.status === 404 && routePath(c) === '/*' ? 'unmatched' : routePath(c);
     const seconds = (performance.now() - t0) / 1000;
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.requestSeconds.observe({ method: c.req.method, route }, seconds);
     log.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: +(seconds * 1000).toFixed(2) }, 'request');
+  });
+  // Only the allowed host names are answered (DNS rebinding); a page of another origin may not call
+  // /mcp (as the MCP specification requires) nor write. Before anything else looks at the request.
+  const hosts = createHostPolicy({ names: options.allowedHosts ?? LOOPBACK_HOSTS, anyAddress: options.allowAnyAddress ?? false, corsOrigins: options.corsOrigins ?? [] });
+  app.use('*', async (c, next) => {
+    const incoming = (c.env as { incoming?: { httpVersion?: string } } | undefined)?.incoming;
+    const hostHeader = c.req.header('host');
+    if (hostHeader === undefined && incoming?.httpVersion === '1.1') throw new SearchError('INVALID_ARGUMENT', 'the request has no Host header (HTTP/1.1 requires one)', { details: { field: 'host' } });
+    const url = new URL(c.req.url);
+    for (const host of hostHeader === undefined ? [url.host] : [url.host, hostHeader]) {
+      if (!hosts.hostAllowed(host)) {
+        throw new SearchError('MISDIRECTED', `this server does not answer to the host name "${host.slice(0, 256)}": add it to SHOAL_ALLOWED_HOSTS if it is this server's name`, { details: { field: 'host' } });
+      }
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined && (c.req.path === '/mcp' || !SAFE_METHODS.has(c.req.method)) && !hosts.originAllowed(origin, c.req.url)) {
+      throw new SearchError('FORBIDDEN', `a page from ${origin.slice(0, 256)} may not call ${c.req.method} ${c.req.path}: only this server's own pages and the origins in SHOAL_CORS_ORIGINS may`, { details: { field: 'origin' } });
+    }
+    await next();
   });
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     const origins = options.corsOrigins;
@@ -110,24 +150,28 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }));
   }
   // Who is asking and whether they may (API keys), then their request budget, before any body is read.
+  // Every request takes a token: a key holder's from the key's bucket, everyone else's (public routes,
+  // no key, and a refused key, so guessing keys is limited too) from their address's.
   const authorize = createAccessControl(options.access ?? {});
   const buckets = options.rateLimit && options.rateLimit.rate > 0 ? new TokenBuckets(options.rateLimit) : undefined;
+  const takeToken = (c: Context, id: string): void => {
+    const wait = buckets?.take(id) ?? 0;
+    if (wait > 0) {
+      c.header('Retry-After', String(Math.max(1, Math.ceil(wait))));
+      throw new SearchError('RATE_LIMITED', `too many requests: the limit is ${options.rateLimit!.rate} per second (burst ${options.rateLimit!.burst}); retry in ${wait.toFixed(2)} s`, { details: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } });
+    }
+  };
   app.use('*', async (c, next) => {
+    const address = `addr:${clientAddress(c)}`;
     let caller;
     try {
       caller = authorize(c.req.method, c.req.path, c.req.header('authorization'));
     } catch (error) {
+      takeToken(c, address);
       if (error instanceof SearchError && error.code === 'UNAUTHENTICATED') c.header('WWW-Authenticate', 'Bearer realm="shoal"');
       throw error;
     }
-    if (buckets && accessFor(c.req.method, c.req.path) !== 'public') {
-      const id = caller.role === 'anonymous' ? `addr:${clientAddress(c)}` : caller.id;
-      const wait = buckets.take(id);
-      if (wait > 0) {
-        c.header('Retry-After', String(Math.max(1, Math.ceil(wait))));
-        throw new SearchError('RATE_LIMITED', `too many requests: the limit is ${options.rateLimit!.rate} per second (burst ${options.rateLimit!.burst}); retry in ${wait.toFixed(2)} s`, { details: { retryAfterSeconds: Math.max(1, Math.ceil(wait)) } });
-      }
-    }
+    takeToken(c, caller.role === 'anonymous' ? address : caller.id);
     await next();
   });
   // A request still unanswered after timeoutMs is answered 503 TIMEOUT at once, and its work is
@@ -174,7 +218,12 @@ export function createApp(options: AppOptions): OpenAPIHono {
     }
     await next();
   });
-  app.onError((error, c) => toErrorResponse(error, c, log));
+  app.onError((error, c) => {
+    // The engine failed to open: every route that needs it is not ready (the documented 503), and the
+    // body keeps the reason's own code, as /readyz does. Logged once, when opening failed.
+    if (error === state.error) return errorResponse(c, state.error, 503);
+    return toErrorResponse(error, c, log);
+  });
   app.notFound((c) => errorResponse(c, new SearchError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 
   // ---- search
@@ -311,13 +360,14 @@ export function createApp(options: AppOptions): OpenAPIHono {
   }), (c) => c.json({ ...engineOf().stats(), uptimeSeconds: (Date.now() - started) / 1000, version: options.version ?? '0.0.0' }, 200));
   app.openapi(createRoute({
     method: 'get', path: '/healthz', summary: 'Liveness: the process answers',
-    responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') },
+    responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive'), ...publicErrors },
   }), (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(createRoute({
     method: 'get', path: '/readyz', summary: 'Readiness: index open and model loaded',
     responses: {
       200: json(z.object({ ready: z.literal(true), generation: z.string(), semantic: z.boolean() }), 'Ready'),
       503: json(ErrorSchema, 'Not ready, and why'),
+      ...publicErrors,
     },
   }), (c) => {
     // Not ready is 503 whatever the reason (a probe reads the status); the body names the reason's own code.
@@ -336,9 +386,19 @@ export function createApp(options: AppOptions): OpenAPIHono {
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
 
-  const document = { openapi: '3.0.0', info: { title: 'shoal', version: options.version ?? '0.0.0', description: 'Hybrid (BM25 + embedding) search over reports.' } };
-  app.doc('/openapi.json', document);
-  app.get('/docs', (c) => c.html(apiReferencePage(app.getOpenAPIDocument(document) as Parameters<typeof apiReferencePage>[0])));
+  // The OpenAPI document and the reference page never change once the routes are declared: each is
+  // made once, on first request, and then served as it is.
+  const document = {
+    openapi: '3.0.0',
+    info: {
+      title: 'shoal', version: options.version ?? '0.0.0',
+      description: 'Hybrid (BM25 + embedding) search over reports. Before any route, a request whose line and headers are larger than the server accepts is answered 431 HEADERS_TOO_LARGE, one that does not arrive in time 408 REQUEST_TIMEOUT, and malformed HTTP 400, in the same error shape; the connection is then closed.',
+    },
+  };
+  const reference: { json?: string; html?: string; doc?: ReturnType<typeof app.getOpenAPIDocument> } = {};
+  const openApiDocument = () => (reference.doc ??= app.getOpenAPIDocument(document));
+  app.get('/openapi.json', (c) => c.body(reference.json ??= JSON.stringify(openApiDocument()), 200, { 'content-type': 'application/json; charset=utf-8' }));
+  app.get('/docs', (c) => c.html(reference.html ??= apiReferencePage(openApiDocument() as Parameters<typeof apiReferencePage>[0])));
   app.get('/', (c) => c.html(searchPage()));
   app.get('/client.js', (c) => c.body(clientScript(), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   return app;
@@ -374,6 +434,9 @@ function malformedUrlField(url: string): string | undefined {
   }
   return undefined;
 }
+
+// Methods that only read: a page of another origin may send them (it cannot read the answer without CORS).
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function isJson(c: Context): boolean {
   return (c.req.header('content-type') ?? '').toLowerCase().includes('json');
