@@ -147,8 +147,9 @@ export class Journal implements JournalReader {
       try {
         journal.prepare();
       } catch (error) {
-        if (!isSearchError(error, 'DISK_FULL')) throw error;
-        journal.warn(`${error.message} Reads keep working; writes are refused until there is room.`);
+        const full = diskFullError(error, indexDir, `cannot create or upgrade the write journal ${journal.file}`, 'Reads keep working; writes are refused until there is room.');
+        if (!full) throw error;
+        journal.warn(full.message);
       }
       journal.verifyAll();
       return journal;
@@ -176,8 +177,9 @@ export class Journal implements JournalReader {
   }
 
   position(): JournalPosition | undefined {
-    if (!this.db || this.journalId === undefined) return undefined;
-    return { id: this.journalId, seq: lastSeq(this.db) };
+    const db = this.created();
+    if (!db || this.journalId === undefined) return undefined;
+    return { id: this.journalId, seq: lastSeq(db) };
   }
 
   /**
@@ -214,7 +216,7 @@ export class Journal implements JournalReader {
   }
 
   *since(position: JournalPosition | undefined): Generator<JournalEntry> {
-    const db = this.db;
+    const db = this.created();
     if (!db) return;
     const from = position && position.id === this.journalId ? position.seq : 0;
     const rows = this.read(() => db.prepare(`SELECT ${this.selected()} FROM writes WHERE seq > ? ORDER BY seq`).iterate(from) as IterableIterator<Row>);
@@ -230,16 +232,16 @@ export class Journal implements JournalReader {
   }
 
   countSince(position: JournalPosition | undefined): number {
-    const db = this.db;
+    const db = this.created();
     if (!db) return 0;
     const from = position && position.id === this.journalId ? position.seq : 0;
     return this.read(() => (db.prepare('SELECT COUNT(*) AS n FROM writes WHERE seq > ?').get(from) as { n: number }).n);
   }
 
   state(): JournalState | undefined {
-    const db = this.db;
-    if (!db || this.journalId === undefined) return undefined;
+    const db = this.created();
     const id = this.journalId;
+    if (!db || id === undefined) return undefined;
     return this.read(() => db.transaction(() => {
       // Every record is read and verified; the last of each report is kept (moved to the end, so the
       // map ends in the order of each report's last write).
@@ -262,7 +264,7 @@ export class Journal implements JournalReader {
    */
   compact(): number {
     this.mustWrite();
-    const db = this.db;
+    const db = this.created();
     if (!db) return 0;
     let dropped: number;
     try {
@@ -288,7 +290,7 @@ export class Journal implements JournalReader {
   /** Drops the writes up to `position` (an operator's rebuild that discards API writes). Throws `DISK_FULL` when there is no room to. */
   discardThrough(position: JournalPosition): number {
     this.mustWrite();
-    const db = this.db;
+    const db = this.created();
     if (!db || position.id !== this.journalId) return 0;
     try {
       return db.prepare('DELETE FROM writes WHERE seq <= ?').run(position.seq).changes;
@@ -374,41 +376,41 @@ export class Journal implements JournalReader {
   }
 
   // Creates the journal or upgrades it to JOURNAL_SCHEMA_VERSION (computing the checksums of records
-  // written before checksums, once, in one transaction). Throws DISK_FULL when there is no room.
+  // written before checksums, once, in one transaction). Throws SQLite's error as it is (the caller
+  // says what failed).
   private prepare(): Database.Database {
     if (this.db && this.schema === JOURNAL_SCHEMA_VERSION && this.journalId !== undefined) return this.db;
     let db = this.db;
-    try {
-      if (!db) {
-        db = new Database(this.file);
-        try {
-          db.pragma('journal_mode = WAL');
-          db.pragma('synchronous = FULL');
-        } catch (error) {
-          db.close();
-          throw error;
-        }
-        this.db = db;
+    if (!db) {
+      db = new Database(this.file);
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      } catch (error) {
+        db.close();
+        throw error;
       }
-      const open = db;
-      open.transaction(() => {
-        open.exec(CREATE_TABLES);
-        const columns = new Set((open.prepare('PRAGMA table_info(writes)').all() as Array<{ name: string }>).map((c) => c.name));
-        // Journals written before vectors named their model gain the column (NULL: unknown model).
-        if (!columns.has('model')) open.exec('ALTER TABLE writes ADD COLUMN model TEXT');
-        const schema = Number((open.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined)?.value ?? 1);
-        if (schema < 2) {
-          if (!columns.has('checksum')) open.exec('ALTER TABLE writes ADD COLUMN checksum BLOB');
-          const update = open.prepare('UPDATE writes SET checksum = ? WHERE seq = ?');
-          const rows = open.prepare(`SELECT ${COLUMNS.join(', ')} FROM writes`).all() as Row[];
+      this.db = db;
+    }
+    const open = db;
+    open.transaction(() => {
+      open.exec(CREATE_TABLES);
+      const columns = new Set((open.prepare('PRAGMA table_info(writes)').all() as Array<{ name: string }>).map((c) => c.name));
+      // Journals written before vectors named their model gain the column (NULL: unknown model).
+      if (!columns.has('model')) open.exec('ALTER TABLE writes ADD COLUMN model TEXT');
+      const schema = Number((open.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined)?.value ?? 1);
+      if (schema < 2) {
+        if (!columns.has('checksum')) open.exec('ALTER TABLE writes ADD COLUMN checksum BLOB');
+        const update = open.prepare('UPDATE writes SET checksum = ? WHERE seq = ?');
+        // In batches: a statement cannot run while another iterates, and a journal can be large.
+        const batch = open.prepare(`SELECT ${COLUMNS.join(', ')} FROM writes WHERE seq > ? ORDER BY seq LIMIT 256`);
+        for (let rows = batch.all(0) as Row[]; rows.length > 0; rows = batch.all(rows.at(-1)!.seq) as Row[]) {
           for (const row of rows) update.run(recordChecksum(row), row.seq);
         }
-        open.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('id', randomUUID());
-        open.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', String(JOURNAL_SCHEMA_VERSION));
-      }).immediate();
-    } catch (error) {
-      throw this.failure(error, `cannot create or upgrade the write journal ${this.file}`);
-    }
+      }
+      open.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('id', randomUUID());
+      open.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', String(JOURNAL_SCHEMA_VERSION));
+    }).immediate();
     this.schema = JOURNAL_SCHEMA_VERSION;
     this.journalId = (db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string }).value;
     return db;
@@ -416,7 +418,7 @@ export class Journal implements JournalReader {
 
   // Reads every record and checks its checksum (records of a journal not yet upgraded have none).
   private verifyAll(): void {
-    const db = this.db;
+    const db = this.created();
     if (!db || this.schema < 2) return;
     this.read(() => {
       for (const row of db.prepare(`SELECT ${this.selected()} FROM writes ORDER BY seq`).iterate() as IterableIterator<Row>) this.verify(row);
@@ -448,6 +450,12 @@ export class Journal implements JournalReader {
     } catch (error) {
       throw this.failure(error, `cannot read the write journal ${this.file}`, 'Free space on that filesystem and try again.');
     }
+  }
+
+  // The connection once the journal's tables exist (a writer may hold a connection to a file it could
+  // not create them in, for lack of room: that journal is empty).
+  private created(): Database.Database | undefined {
+    return this.journalId === undefined ? undefined : this.db;
   }
 
   private mustWrite(): void {
