@@ -28,9 +28,10 @@ interface Run {
   stdout: string;
   stderr: string;
 }
+// The fields of the JSON answers the test reads (a search's hits, an error).
 interface Answer {
   status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
+  body: { hits: Array<{ key: string }>; error: { code: string; message: string } };
 }
 
 const keysOf = (stdout: string): string[] => (JSON.parse(stdout) as { hits: Array<{ key: string }> }).hits.map((h) => h.key);
@@ -78,7 +79,7 @@ onTmpfs(`shoal on a full disk${unavailable ? ` (skipped: ${unavailable})` : ''}`
       expect(keysOf(result.searchDeleted.stdout)).toEqual([]);
       // shoal start: reads answer, the write is refused with 507 and not applied.
       expect(result.http.search.status).toBe(200);
-      expect(result.http.search.body.hits.map((h: { key: string }) => h.key)).toEqual(['written-1#0']);
+      expect(result.http.search.body.hits.map((h) => h.key)).toEqual(['written-1#0']);
       expect(result.http.readyz.status).toBe(200);
       expect(result.http.put.status).toBe(507);
       expect(result.http.put.body.error.code).toBe('DISK_FULL');
@@ -89,7 +90,7 @@ onTmpfs(`shoal on a full disk${unavailable ? ` (skipped: ${unavailable})` : ''}`
       expect(result.serverErr).toMatch(/skipped compacting the write journal/);
       // Room again: the same write is made.
       expect(result.freed.put.status).toBe(200);
-      expect(result.freed.search.body.hits.map((h: { key: string }) => h.key)).toEqual(['new-1#0']);
+      expect(result.freed.search.body.hits.map((h) => h.key)).toEqual(['new-1#0']);
     });
   }
 });
