@@ -45,7 +45,7 @@ onTmpfs(`the journal on a full disk${unavailable ? ` (skipped: ${unavailable})` 
     freeWhenFull: number;
     lock: { ok: boolean };
     warnings: string[];
-    full: { writer: { ok: boolean }; read: string[]; compacted: Attempt<number>; append: Attempt<number[]> };
+    full: { writer: { ok: boolean }; read: string[]; compacted: Attempt<number>; append: Attempt<number[]>; readerBeside?: Attempt<string[]> };
     reader: Attempt<string[]>;
     readerWarnings: string[];
     state: Attempt<string[]>;
@@ -66,7 +66,7 @@ onTmpfs(`the journal on a full disk${unavailable ? ` (skipped: ${unavailable})` 
   ];
   for (const c of cases) {
     it(`opens for reading and writing when left ${c.state}: reads work, compaction is skipped with a warning, writes throw DISK_FULL; all is well once there is room`, async () => {
-      const { result } = await runScenario<OpenFindings>(disk, 1024, 'journal-open', [c.state]);
+      const { result } = await runScenario<OpenFindings>(disk, 1024, 'journal-open', [c.state, ...(c.state === 'clean' ? ['with-reader'] : [])]);
       expect(result.files.join(',')).toMatch(c.files);
       expect(result.freeWhenFull).toBe(0);
       expect(result.lock).toEqual({ ok: true }); // the writer lock writes nothing
@@ -75,6 +75,11 @@ onTmpfs(`the journal on a full disk${unavailable ? ` (skipped: ${unavailable})` 
       expect(result.full.compacted).toEqual({ ok: true, value: 0 });
       expect(result.full.append).toMatchObject({ ok: false, code: 'DISK_FULL' });
       expect((result.full.append as { message: string }).message).toMatch(NO_SPACE);
+      if (c.state === 'clean') {
+        // Exclusive mode keeps other processes out while the writer has the journal: they are told why.
+        expect(result.full.readerBeside).toMatchObject({ ok: false, code: 'INDEX_LOCKED' });
+        expect((result.full.readerBeside as { message: string }).message).toMatch(/^cannot read the write journal \S+\/writes\.db: the file is locked by another process \(a shoal that opened it while the disk was full holds it exclusively until it stops\)\. Free space, restart that process and try again\.$/);
+      }
       expect(result.warnings).toHaveLength(c.warned.length);
       c.warned.forEach((pattern, i) => expect(result.warnings[i]).toMatch(pattern));
       for (const warning of result.warnings) expect(warning).toMatch(NO_SPACE);

@@ -93,7 +93,8 @@ async function main(): Promise<unknown> {
 
     // Opening the journal on a full disk, left in state args[0]: `clean` (closed: no -wal, no -shm),
     // `crashed` (killed: -wal and -shm left), `no-shm` (killed, -shm removed), `absent` (never
-    // written), `old` (written before checksums, closed).
+    // written), `old` (written before checksums, closed). With args[1] `with-reader`, a reader in
+    // another process tries to read while the writer has the journal open.
     case 'journal-open': {
       const state = args[0]!;
       mkdirSync(indexDir, { recursive: true });
@@ -136,6 +137,9 @@ async function main(): Promise<unknown> {
           compacted: attempt(() => journal.compact()),
           append: attempt(() => journal.append([put('new', ['written once there is room'])])),
         };
+        // While a writer holds the journal in exclusive mode, a reader in another process is refused
+        // (after SQLite's busy timeout of 5 s) with a message saying why.
+        if (args[1] === 'with-reader') full.readerBeside = JSON.parse(run(['--import', 'tsx', FIXTURE, 'journal-read', disk]).stdout.trim().split('\n').at(-1)!) as unknown;
         journal.close();
       }
       const readerWarnings: string[] = [];
@@ -165,6 +169,10 @@ async function main(): Promise<unknown> {
       if (lock.ok) lock.value.release();
       return { files, freeWhenFull, lock: { ok: lock.ok }, warnings, full, reader, readerWarnings, state: state_, after: { warnings: warningsAfter, appended, beside } };
     }
+
+    // A child for `journal-open`: reads the journal.
+    case 'journal-read':
+      return attempt(() => ids(journalState(indexDir)?.writes ?? []));
 
     // saveSnapshot with 0, 4, 8 … KiB left, until a save fits: each failure must leave the folder as it
     // was (the live generation, CURRENT, nothing else) and name what it was writing.
