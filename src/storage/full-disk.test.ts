@@ -78,7 +78,7 @@ onTmpfs(`the journal on a full disk${unavailable ? ` (skipped: ${unavailable})` 
       if (c.state === 'clean') {
         // Exclusive mode keeps other processes out while the writer has the journal: they are told why.
         expect(result.full.readerBeside).toMatchObject({ ok: false, code: 'INDEX_LOCKED' });
-        expect((result.full.readerBeside as { message: string }).message).toMatch(/^cannot read the write journal \S+\/writes\.db: the file is locked by another process \(a shoal that opened it while the disk was full holds it exclusively until it stops\)\. Free space, restart that process and try again\.$/);
+        expect((result.full.readerBeside as { message: string }).message).toMatch(/^cannot read the write journal \S+\/writes\.db: another process holds a lock on the file past SQLite's wait \(a second writer; or a shoal that opened it while the disk was full, which holds it until it stops\)\. Stop or restart that process \(after freeing space\) and try again\.$/);
       }
       expect(result.warnings).toHaveLength(c.warned.length);
       c.warned.forEach((pattern, i) => expect(result.warnings[i]).toMatch(pattern));

@@ -471,7 +471,8 @@ export class Journal implements JournalReader {
     if (full) return full;
     const code = (error as { code?: unknown }).code;
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-      return new SearchError('INDEX_LOCKED', `${failed}: the file is locked by another process (a shoal that opened it while the disk was full holds it exclusively until it stops). Free space, restart that process and try again.`, { cause: error, details: { file: this.file } });
+      return new SearchError('INDEX_LOCKED', `${failed}: another process holds a lock on the file past SQLite's wait (a second writer; or a shoal that opened it while the disk was full, which holds it until it stops). ` +
+        'Stop or restart that process (after freeing space) and try again.', { cause: error, details: { file: this.file } });
     }
     if (opening || code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) {
       return new SearchError('INDEX_CORRUPT', `${failed}: ${(error as Error).message}`, { cause: error, details: { file: this.file } });
