@@ -99,8 +99,12 @@ export class LiveIndex {
     return { vector, key: this.keys.subarray(docId * EMBEDDING_KEY_BYTES, (docId + 1) * EMBEDDING_KEY_BYTES) };
   }
 
-  /** Applies journal entries in order (a put replaces the report's paragraphs, a delete removes them). */
-  apply(entries: Iterable<JournalEntry>): void {
+  /**
+   * Applies journal entries in order (a put replaces the report's paragraphs, a delete removes them)
+   * and publishes a searcher over the result. With `publish` false the searcher is left as it was,
+   * for a caller that applies many batches before anything searches (then calls {@link publish}).
+   */
+  apply(entries: Iterable<JournalEntry>, publish = true): void {
     const firstNew = this.paragraphs.length;
     let count = 0;
     for (const entry of entries) {
@@ -119,7 +123,7 @@ export class LiveIndex {
       const from = this.written.at(-2)!.docBase;
       this.written.splice(-2, 2, { segment: this.buildSegment(from, this.paragraphs.length), docBase: from });
     }
-    this.publish();
+    if (publish) this.publish();
   }
 
   private appendReport(entry: Extract<JournalEntry, { op: 'put' }>): void {
@@ -192,8 +196,8 @@ export class LiveIndex {
     return builder.freeze();
   }
 
-  // A new searcher over the current arrays: the views see the deleted marks, the statistics the new docs.
-  private publish(): void {
+  /** Makes a new searcher over the current state (the views see the deleted marks, the statistics the new docs). */
+  publish(): void {
     const views: SegmentView[] = [...this.baseSegments, ...this.written].map(({ segment, docBase }) => ({
       segment, docBase, deleted: this.deleted.subarray(docBase, docBase + segment.docCount),
     }));
