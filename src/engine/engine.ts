@@ -8,6 +8,7 @@ import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './high
 import { checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
+import { runStepsSliced } from '../core/steps.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import {
   DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
@@ -171,7 +172,7 @@ export class Engine {
     options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, closed: () => boolean,
   ): Promise<{ index: LiveIndex; position: JournalPosition | undefined } | undefined> {
     const opened = await openIndexAsync(options.indexDir, options.bm25 ? { bm25: options.bm25 } : {});
-    const index = new LiveIndex(opened, options.bm25);
+    const index = await runStepsSliced(LiveIndex.build(opened, options.bm25));
     let position = opened.meta.journal;
     for (;;) {
       if (closed()) return undefined;

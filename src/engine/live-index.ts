@@ -7,6 +7,10 @@ import type { JournalEntry } from '../storage/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import type { OpenedIndex } from './index-builder.ts';
 import { Searcher } from './searcher.ts';
+import type { Steps } from '../core/steps.ts';
+
+// Paragraphs entered in the reports' doc id lists between two pauses of LiveIndex.build.
+const DOCS_PER_STEP = 2048;
 
 
 /** A report's live paragraphs and their vectors, as an index holds them. */
@@ -31,7 +35,7 @@ export class LiveIndex {
   private live: number;
   private readonly baseSegments: Array<{ segment: LexicalSegment; docBase: number }>;
   private written: Array<{ segment: LexicalSegment; docBase: number }> = [];
-  private readonly docsOfReport = new Map<string, number[]>();
+  private readonly docsOfReport: Map<string, number[]> = new Map();
   private readonly vectorIndex: VectorIndex | undefined;
   private readonly store: ExactVectorIndex | undefined;
   private keys: Uint8Array;
@@ -40,7 +44,7 @@ export class LiveIndex {
   /** Writes applied on top of the generation. */
   appliedWrites = 0;
 
-  constructor(opened: OpenedIndex, private readonly bm25?: Bm25Options) {
+  constructor(opened: OpenedIndex, private readonly bm25?: Bm25Options, docsOfReport?: Map<string, number[]>) {
     this.generation = opened.generation;
     this.meta = opened.meta;
     this.paragraphs = opened.paragraphs.slice();
@@ -51,8 +55,22 @@ export class LiveIndex {
     this.vectorIndex = opened.vectors?.index;
     this.store = opened.vectors?.store;
     this.keys = opened.vectors ? opened.vectors.keys : new Uint8Array(0);
-    this.paragraphs.forEach((p, d) => this.docsOf(p.reportId).push(d));
+    if (docsOfReport) this.docsOfReport = docsOfReport;
+    else this.paragraphs.forEach((p, d) => this.docsOf(p.reportId).push(d));
     this.current = opened.searcher;
+  }
+
+  /** The constructor in steps (see `core/steps.ts`): the reports' doc id lists are the long part. */
+  static *build(opened: OpenedIndex, bm25?: Bm25Options): Steps<LiveIndex> {
+    const docsOfReport = new Map<string, number[]>();
+    for (let d = 0; d < opened.paragraphs.length; d++) {
+      const reportId = opened.paragraphs[d]!.reportId;
+      const docs = docsOfReport.get(reportId);
+      if (docs) docs.push(d);
+      else docsOfReport.set(reportId, [d]);
+      if (d % DOCS_PER_STEP === 0) yield;
+    }
+    return new LiveIndex(opened, bm25, docsOfReport);
   }
 
   /** The searcher over the current state. */
