@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
@@ -73,6 +73,8 @@ export interface ReloadBenchResult {
   searchIntervalMs: number;
   rounds: number;
   reloadsPerRound: number;
+  /** The machine's 1-minute load average at the start and at the end (a busy machine stretches every pause). */
+  loadAverage: [number, number];
   runs: ReloadRun[];
   summary: Array<{
     tree: string;
@@ -102,6 +104,7 @@ export async function runReloadBench(options: ReloadBenchOptions): Promise<Reloa
   const rounds = options.rounds ?? 3;
   const reloads = options.reloads ?? 3;
   const scratch = options.scratch ?? mkdtempSync(join(tmpdir(), 'shoal-bench-reload-'));
+  const loadAtStart = loadavg()[0]!;
   try {
     const dirs = new Map(options.trees.map((t, i) => [t.name, twoGenerations(options.indexDir, join(scratch, `index-${i}`))]));
     const paragraphs = readParagraphCount(options.indexDir);
@@ -137,7 +140,7 @@ export async function runReloadBench(options: ReloadBenchOptions): Promise<Reloa
         openMsMedian: percentile(mine.map((r) => r.openMs), 50),
       };
     });
-    return { indexDir: options.indexDir, paragraphs, mode, searchIntervalMs, rounds, reloadsPerRound: reloads, runs, summary };
+    return { indexDir: options.indexDir, paragraphs, mode, searchIntervalMs, rounds, reloadsPerRound: reloads, loadAverage: [loadAtStart, loadavg()[0]!], runs, summary };
   } finally {
     if (!options.scratch) rmSync(scratch, { recursive: true, force: true });
   }

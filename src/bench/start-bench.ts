@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { percentile } from '../eval/metrics.ts';
@@ -31,6 +31,8 @@ export interface StartRun {
 /** The `--json` contract of `shoal bench start`. */
 export interface StartBenchResult {
   indexDir: string;
+  /** The machine's 1-minute load average at the start and at the end. */
+  loadAverage: [number, number];
   runs: StartRun[];
   summary: Array<{ tree: string; runs: number; readyMsMedian: number; readyMsMin: number; readyMsMax: number; listeningMsMedian: number }>;
 }
@@ -46,6 +48,7 @@ const POLL_MS = 5;
 export async function runStartBench(options: StartBenchOptions): Promise<StartBenchResult> {
   const log = options.log ?? (() => {});
   const scratch = options.scratch ?? mkdtempSync(join(tmpdir(), 'shoal-bench-start-'));
+  const loadAtStart = loadavg()[0]!;
   try {
     const dirs = new Map(options.trees.map((t, i) => [t.name, twoGenerations(options.indexDir, join(scratch, `index-${i}`)).dir]));
     const runs: StartRun[] = [];
@@ -64,7 +67,7 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
         listeningMsMedian: percentile(mine.map((r) => r.listeningMs), 50),
       };
     });
-    return { indexDir: options.indexDir, runs, summary };
+    return { indexDir: options.indexDir, loadAverage: [loadAtStart, loadavg()[0]!], runs, summary };
   } finally {
     if (!options.scratch) rmSync(scratch, { recursive: true, force: true });
   }

@@ -261,7 +261,7 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
     ...(mode ? { mode } : {}), ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
     log: (line) => io.err(line),
   });
-  io.out(`${r.paragraphs} paragraphs; ${r.rounds} rounds × ${r.reloadsPerRound} reloads per code tree (fresh process per round, after one warm-up reload); a search (mode ${r.mode}) arriving every ${r.searchIntervalMs} ms throughout`);
+  io.out(`${r.paragraphs} paragraphs; ${r.rounds} rounds × ${r.reloadsPerRound} reloads per code tree (fresh process per round, after one warm-up reload); a search (mode ${r.mode}) arriving every ${r.searchIntervalMs} ms throughout; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   io.out('| code     | reloads | reload ms (median) | max loop delay ms | median of max | probe max gap ms | max GC pause ms | searches answered | failed | slowest search ms | no-reload max delay ms | open ms (median) |');
   io.out('|----------|---------|--------------------|-------------------|---------------|------------------|-----------------|-------------------|--------|-------------------|------------------------|------------------|');
   for (const t of r.summary) {
@@ -289,7 +289,7 @@ async function startBench(argv: string[], io: Io): Promise<number> {
     ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
     log: (line) => io.err(line),
   });
-  io.out('cold starts of shoal start (interleaved): from spawning the process');
+  io.out(`cold starts of shoal start (interleaved): from spawning the process; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   io.out('| code     | runs | listening ms (median) | ready ms (median) | ready min | ready max |');
   io.out('|----------|------|-----------------------|-------------------|-----------|-----------|');
   for (const t of r.summary) {

@@ -117,6 +117,18 @@ describe('decodeParagraphs', () => {
     expect(decodeParagraphs(encodeParagraphs(paragraphs).subarray(0, -1))).toEqual(paragraphs);
   });
 
+  it('lets the paragraphs of a report share its fields, never across reports, and takes a paragraph without tags', () => {
+    const a = { ...p(0, 'one'), tags: ['x'] };
+    const b = { ...p(1, 'two'), tags: ['x'] };
+    const c = { ...p(0, 'three'), key: 's#0', reportId: 's', tags: ['x'] };
+    const [da, db, dc] = decodeParagraphs(encodeParagraphs([a, b, c]));
+    expect([da, db, dc]).toEqual([a, b, c]);
+    expect(db!.tags).toBe(da!.tags); // one list for the report
+    expect(dc!.tags).not.toBe(db!.tags);
+    const untagged = Buffer.from('{"key":"r#0","reportId":"r","text":"a"}\n{"key":"r#1","reportId":"r","text":"b"}\n', 'utf8');
+    expect(decodeParagraphs(untagged).map((x) => x.text)).toEqual(['a', 'b']);
+  });
+
   it('names the first bad line, empty lines included', () => {
     const good = encodeParagraphs([p(0, 'a'), p(1, 'b')]).toString('utf8');
     const cases: Array<[string, number]> = [['\n', 1], [`${good}\n`, 3], [`${good}{"key":1}\n`, 3], [`${good.replace('\n', '\n\n')}`, 2], ['not json', 1]];
