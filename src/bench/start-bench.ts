@@ -21,10 +21,15 @@ export interface StartBenchOptions {
   log?: (line: string) => void;
 }
 
-/** One cold start: from spawning `shoal start` to its log line `listening`, and to `GET /readyz` answering 200. */
+/**
+ * One cold start, from spawning `shoal start`: to its log lines `listening` (the code loaded), `model
+ * loaded` and `index opened` (NaN when the code does not log them), and to `GET /readyz` answering 200.
+ */
 export interface StartRun {
   tree: string;
   listeningMs: number;
+  modelMs: number;
+  indexMs: number;
   readyMs: number;
 }
 
@@ -34,7 +39,7 @@ export interface StartBenchResult {
   /** The machine's 1-minute load average at the start and at the end. */
   loadAverage: [number, number];
   runs: StartRun[];
-  summary: Array<{ tree: string; runs: number; readyMsMedian: number; readyMsMin: number; readyMsMax: number; listeningMsMedian: number }>;
+  summary: Array<{ tree: string; runs: number; readyMsMedian: number; readyMsMin: number; readyMsMax: number; listeningMsMedian: number; modelMsMedian: number; indexMsMedian: number }>;
 }
 
 // How often /readyz is asked while a server starts.
@@ -42,8 +47,8 @@ const POLL_MS = 5;
 
 /**
  * Cold starts of `shoal start` on a large index, each tree's server in a fresh process, interleaved:
- * the time from spawning the process to the `listening` log line (loading the code) and to the first
- * `GET /readyz` answered 200 (model loaded, index opened, journal applied).
+ * the time from spawning the process to the `listening` log line (loading the code), to `model loaded`
+ * and `index opened` (which load concurrently), and to the first `GET /readyz` answered 200.
  */
 export async function runStartBench(options: StartBenchOptions): Promise<StartBenchResult> {
   const log = options.log ?? (() => {});
@@ -65,6 +70,8 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
       return {
         tree: tree.name, runs: mine.length, readyMsMedian: percentile(ready, 50), readyMsMin: Math.min(...ready), readyMsMax: Math.max(...ready),
         listeningMsMedian: percentile(mine.map((r) => r.listeningMs), 50),
+        modelMsMedian: percentile(mine.map((r) => r.modelMs), 50),
+        indexMsMedian: percentile(mine.map((r) => r.indexMs), 50),
       };
     });
     return { indexDir: options.indexDir, loadAverage: [loadAtStart, loadavg()[0]!], runs, summary };
@@ -81,16 +88,19 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
     cwd: tree.dir, stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, SHOAL_RATE_LIMIT: '0', ...(modelDir ? { SHOAL_MODEL_DIR: modelDir } : {}) },
   });
-  let listeningAt: number | undefined;
+  // When each log line of interest was written (pino's `time`, epoch ms).
+  const logged = new Map<string, number>();
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
     for (let newline = out.indexOf('\n'); newline >= 0; newline = out.indexOf('\n')) {
       const line = out.slice(0, newline);
       out = out.slice(newline + 1);
-      if (listeningAt === undefined && line.includes('"msg":"listening"')) listeningAt = (JSON.parse(line) as { time: number }).time;
+      const msg = /"msg":"(listening|model loaded|index opened)"/.exec(line)?.[1];
+      if (msg && !logged.has(msg)) logged.set(msg, (JSON.parse(line) as { time: number }).time);
     }
   });
+  const at = (msg: string): number => (logged.has(msg) ? logged.get(msg)! - spawned : Number.NaN);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     for (;;) {
@@ -106,7 +116,7 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     const readyMs = performance.now() - t0;
-    return { tree: tree.name, readyMs, listeningMs: listeningAt === undefined ? Number.NaN : listeningAt - spawned };
+    return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened') };
   } finally {
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -49,8 +49,8 @@ longest gap, and the searches answered and failed meanwhile. Target: max delay <
 
 shoal bench start --index DIR [--baseline TREE] [--runs N] [--no-model] [--scratch DIR] [--json]
 Cold starts of shoal start on a linked copy of DIR, per code tree, interleaved --runs times (default 5):
-time from spawning the process to its "listening" log line and to GET /readyz answering 200. Target:
-median ready <= 2 s on Reuters-21578.`;
+time from spawning the process to its "listening", "model loaded" and "index opened" log lines and to
+GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578.`;
 
 const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
@@ -290,11 +290,13 @@ async function startBench(argv: string[], io: Io): Promise<number> {
     log: (line) => io.err(line),
   });
   io.out(`cold starts of shoal start (interleaved): from spawning the process; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
-  io.out('| code     | runs | listening ms (median) | ready ms (median) | ready min | ready max |');
-  io.out('|----------|------|-----------------------|-------------------|-----------|-----------|');
+  io.out('| code     | runs | listening ms | model loaded ms | index opened ms | ready ms (median) | ready min | ready max |');
+  io.out('|----------|------|--------------|-----------------|-----------------|-------------------|-----------|-----------|');
+  const maybe = (v: number): string => (Number.isNaN(v) ? '-' : ms(v));
   for (const t of r.summary) {
-    io.out(`| ${t.tree.padEnd(8)} | ${String(t.runs).padStart(4)} | ${ms(t.listeningMsMedian).padStart(21)} | ${ms(t.readyMsMedian).padStart(17)} | ${ms(t.readyMsMin).padStart(9)} | ${ms(t.readyMsMax).padStart(9)} |`);
+    io.out(`| ${t.tree.padEnd(8)} | ${String(t.runs).padStart(4)} | ${maybe(t.listeningMsMedian).padStart(12)} | ${maybe(t.modelMsMedian).padStart(15)} | ${maybe(t.indexMsMedian).padStart(15)} | ${ms(t.readyMsMedian).padStart(17)} | ${ms(t.readyMsMin).padStart(9)} | ${ms(t.readyMsMax).padStart(9)} |`);
   }
+  io.out('(medians, from spawning the process; model loaded and index opened are log lines of this code only)');
   const mine = r.summary[0]!;
   io.out(mine.readyMsMedian <= 2000 ? 'PASS (median ready <= 2 s)' : `FAIL (median ready ${ms(mine.readyMsMedian)} ms; target <= 2000 ms)`);
   if (values.json) io.out(JSON.stringify(r));

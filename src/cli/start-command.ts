@@ -59,8 +59,13 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
     log.info({ reports: summary.reports, paragraphs: summary.paragraphs, embedded: summary.vectors?.embedded ?? 0, ms: Math.round(summary.timings.totalMs) }, 'built the sample index');
   }
   const meta = loadSnapshot<IndexMeta>(config.indexDir, []).manifest.meta;
-  const model = embedder || !meta.vector ? Promise.resolve(embedder) : loadOrWarn('serving mode bm25 only', meta.vector.model.name);
+  const started = performance.now();
+  const model = embedder || !meta.vector ? Promise.resolve(embedder) : loadOrWarn('serving mode bm25 only', meta.vector.model.name).then((loaded) => {
+    if (loaded) log.info({ model: loaded.info.name, ms: Math.round(performance.now() - started) }, 'model loaded');
+    return loaded;
+  });
   const engine = await Engine.openAsync({ indexDir: config.indexDir, embedder: model });
+  log.info({ generation: engine.generation, ms: Math.round(performance.now() - started) }, 'index opened');
   const loaded = await model;
   return { engine, ...(loaded ? { embedder: loaded } : {}) };
 }
