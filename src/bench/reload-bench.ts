@@ -37,6 +37,8 @@ export interface ReloadBenchOptions {
   modelDir?: string;
   /** Where the linked copies go (a temporary folder by default; removed at the end). */
   scratch?: string;
+  /** Niceness of the measuring processes (−20…19, default 0; see {@link nodeCommand}). */
+  nice?: number;
   log?: (line: string) => void;
 }
 
@@ -117,7 +119,7 @@ export async function runReloadBench(options: ReloadBenchOptions): Promise<Reloa
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? options.trees : [...options.trees].reverse();
       for (const tree of order) {
-        const run = await runChild(tree, { indexDir: dirs.get(tree.name)!.dir, generations: dirs.get(tree.name)!.generations, queriesFile, reloads, mode, searchIntervalMs, modelDir: options.modelDir });
+        const run = await runChild(tree, options.nice ?? 0, { indexDir: dirs.get(tree.name)!.dir, generations: dirs.get(tree.name)!.generations, queriesFile, reloads, mode, searchIntervalMs, modelDir: options.modelDir });
         runs.push(run);
         const worst = Math.max(...run.reloads.map((r) => r.maxDelayMs));
         log(`round ${round + 1}, ${tree.name}: open ${run.openMs.toFixed(0)} ms; reloads ${run.reloads.map((r) => r.ms.toFixed(0)).join(', ')} ms; max loop delay ${worst.toFixed(1)} ms; searches answered ${run.reloads.reduce((n, r) => n + r.answered, 0)}, failed ${run.reloads.reduce((n, r) => n + r.failed, 0)}`);
@@ -158,9 +160,10 @@ export interface ChildRequest {
   modelDir: string | undefined;
 }
 
-function runChild(tree: CodeTree, request: Omit<ChildRequest, 'tree'>): Promise<ReloadRun> {
+function runChild(tree: CodeTree, nice: number, request: Omit<ChildRequest, 'tree'>): Promise<ReloadRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, CHILD, JSON.stringify({ ...request, tree: resolve(tree.dir) })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [command, args] = nodeCommand(['--import', TSX, CHILD, JSON.stringify({ ...request, tree: resolve(tree.dir) })], nice);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.once('error', reject);
@@ -170,6 +173,15 @@ function runChild(tree: CodeTree, request: Omit<ChildRequest, 'tree'>): Promise<
       resolvePromise({ ...(JSON.parse(last) as Omit<ReloadRun, 'tree'>), tree: tree.name });
     });
   });
+}
+
+/**
+ * The command line that runs node with `args`, under `nice -n <nice>` unless `nice` is 0. On a shared
+ * machine a negative niceness keeps other users' work from stretching the pauses being measured (every
+ * thread of the process inherits it); the process keeps its pid (nice execs node).
+ */
+export function nodeCommand(args: string[], nice: number): [string, string[]] {
+  return nice === 0 ? [process.execPath, args] : ['nice', ['-n', String(nice), process.execPath, ...args]];
 }
 
 /**

@@ -5,7 +5,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { percentile } from '../eval/metrics.ts';
-import { twoGenerations, type CodeTree } from './reload-bench.ts';
+import { nodeCommand, twoGenerations, type CodeTree } from './reload-bench.ts';
 
 /** Options of {@link runStartBench}. */
 export interface StartBenchOptions {
@@ -18,6 +18,8 @@ export interface StartBenchOptions {
   /** Model folder given to the server (`SHOAL_MODEL_DIR`). */
   modelDir?: string;
   scratch?: string;
+  /** Niceness of the servers (−20…19, default 0; see `nodeCommand`). */
+  nice?: number;
   log?: (line: string) => void;
 }
 
@@ -59,7 +61,7 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
     const runs: StartRun[] = [];
     for (let run = 0; run < (options.runs ?? 5); run++) {
       for (const tree of run % 2 === 0 ? options.trees : [...options.trees].reverse()) {
-        const measured = await coldStart(tree, dirs.get(tree.name)!, options.modelDir);
+        const measured = await coldStart(tree, dirs.get(tree.name)!, options.modelDir, options.nice ?? 0);
         runs.push(measured);
         log(`run ${run + 1}, ${tree.name}: listening after ${measured.listeningMs.toFixed(0)} ms, ready after ${measured.readyMs.toFixed(0)} ms`);
       }
@@ -80,11 +82,12 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
   }
 }
 
-async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | undefined): Promise<StartRun> {
+async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | undefined, nice: number): Promise<StartRun> {
   const port = await freePort();
   const spawned = Date.now();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(tree.dir, 'scripts/shoal.js'), 'start', '--index', indexDir, '--port', String(port), '--no-watch', '--log-level', 'info'], {
+  const [command, args] = nodeCommand([join(tree.dir, 'scripts/shoal.js'), 'start', '--index', indexDir, '--port', String(port), '--no-watch', '--log-level', 'info'], nice);
+  const child = spawn(command, args, {
     cwd: tree.dir, stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, SHOAL_RATE_LIMIT: '0', ...(modelDir ? { SHOAL_MODEL_DIR: modelDir } : {}) },
   });

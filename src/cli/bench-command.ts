@@ -39,15 +39,16 @@ server's last full garbage collection (RSS between collections saws by a quarter
 when no full collection fell in between (PASS/FAIL; the exit code stays 0).
 
 shoal bench reload --index DIR [--baseline TREE] [--rounds N] [--reloads N] [--mode hybrid|bm25|vector]
-  [--search-interval-ms N] [--no-model] [--scratch DIR] [--json]
+  [--search-interval-ms N] [--nice N] [--no-model] [--scratch DIR] [--json]
 Reloads of a large built index (e.g. Reuters-21578 with embeddings) in a serving process: each round
 opens a linked copy of DIR in a fresh process per code tree (this checkout, and with --baseline another
 checkout such as a worktree of main, interleaved), takes a search every --search-interval-ms (default
 10) throughout, and switches between two generations --reloads times (default 3, after one warm-up; --rounds default 3). Per reload: its
 duration, the event loop's max and p99 delay (perf_hooks.monitorEventLoopDelay) and a 1 ms probe's
 longest gap, and the searches answered and failed meanwhile. Target: max delay <= 50 ms, 0 failed.
+--nice runs the measured processes under nice -n N (e.g. -10 on a machine others are loading).
 
-shoal bench start --index DIR [--baseline TREE] [--runs N] [--no-model] [--scratch DIR] [--json]
+shoal bench start --index DIR [--baseline TREE] [--runs N] [--nice N] [--no-model] [--scratch DIR] [--json]
 Cold starts of shoal start on a linked copy of DIR, per code tree, interleaved --runs times (default 5):
 time from spawning the process to its "listening", "model loaded" and "index opened" log lines and to
 GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578.`;
@@ -241,7 +242,7 @@ async function benchModelDir(values: Record<string, string | string[] | boolean 
 
 async function reloadBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
-    index: { type: 'string' }, baseline: { type: 'string' }, rounds: { type: 'string' }, reloads: { type: 'string' }, mode: { type: 'string' }, 'search-interval-ms': { type: 'string' },
+    index: { type: 'string' }, baseline: { type: 'string' }, rounds: { type: 'string' }, reloads: { type: 'string' }, mode: { type: 'string' }, 'search-interval-ms': { type: 'string' }, nice: { type: 'string' },
     'no-model': { type: 'boolean' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
   if (!values.index) {
@@ -258,6 +259,7 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
     rounds: numberFlag('rounds', values.rounds, { min: 1, max: 100, integer: true }) ?? 3,
     reloads: numberFlag('reloads', values.reloads, { min: 1, max: 100, integer: true }) ?? 3,
     searchIntervalMs: numberFlag('search-interval-ms', values['search-interval-ms'], { min: 1, max: 10_000, integer: true }) ?? 10,
+    nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
     ...(mode ? { mode } : {}), ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
     log: (line) => io.err(line),
   });
@@ -275,7 +277,7 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
 
 async function startBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
-    index: { type: 'string' }, baseline: { type: 'string' }, runs: { type: 'string' }, 'no-model': { type: 'boolean' }, scratch: { type: 'string' },
+    index: { type: 'string' }, baseline: { type: 'string' }, runs: { type: 'string' }, 'no-model': { type: 'boolean' }, scratch: { type: 'string' }, nice: { type: 'string' },
     json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
   if (!values.index) {
@@ -286,6 +288,7 @@ async function startBench(argv: string[], io: Io): Promise<number> {
   const r = await runStartBench({
     indexDir: values.index, trees: treesOf(values.baseline),
     runs: numberFlag('runs', values.runs, { min: 1, max: 100, integer: true }) ?? 5,
+    nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
     ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
     log: (line) => io.err(line),
   });

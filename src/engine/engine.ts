@@ -141,7 +141,7 @@ export class Engine {
     const journal = Engine.openJournal(options.indexDir);
     try {
       const { embedder: loading, ...rest } = options;
-      const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal, () => false), Promise.resolve(loading));
+      const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal, false, () => false), Promise.resolve(loading));
       if (embedder) checkModel(prepared!.index.meta, embedder.info);
       return new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
     } catch (error) {
@@ -163,15 +163,15 @@ export class Engine {
   }
 
   /**
-   * The live generation opened cooperatively, with the journal's writes it lacks applied a page at a
-   * time (the journal's reader is not held across turns: writes may land meanwhile). Returns the index
+   * The live generation opened cooperatively (see {@link openIndexAsync}; `background` for a reload),
+   * with the journal's writes it lacks applied a page at a time (the journal's reader is not held across turns: writes may land meanwhile). Returns the index
    * and the journal position it has reached (a write after it is not in it yet); undefined when
    * `closed` turns true meanwhile.
    */
   private static async prepare(
-    options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, closed: () => boolean,
+    options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, background: boolean, closed: () => boolean,
   ): Promise<{ index: LiveIndex; position: JournalPosition | undefined } | undefined> {
-    const opened = await openIndexAsync(options.indexDir, options.bm25 ? { bm25: options.bm25 } : {});
+    const opened = await openIndexAsync(options.indexDir, { background, ...(options.bm25 ? { bm25: options.bm25 } : {}) });
     const index = await runStepsSliced(LiveIndex.build(opened, options.bm25));
     let position = opened.meta.journal;
     for (;;) {
@@ -233,7 +233,8 @@ export class Engine {
     if (this.closed) return false;
     const current = readCurrent(this.options.indexDir);
     if (current === undefined || current === this.index.generation) return false;
-    const prepared = await Engine.prepare(this.options, this.journal, () => this.closed);
+    // In the background: searches and writes go on meanwhile, and keep a core.
+    const prepared = await Engine.prepare(this.options, this.journal, true, () => this.closed);
     if (!prepared || this.closed) return false;
     const { index, position } = prepared;
     if (this.options.embedder) checkModel(index.meta, this.options.embedder.info);

@@ -393,34 +393,44 @@ export interface OpenIndexOptions {
   bm25?: Bm25Options;
   /** Longest run of main-thread work between two turns of the event loop, in ms (default `DEFAULT_SLICE_MS`). */
   sliceMs?: number;
+  /**
+   * Open in the background of a process that is serving (a reload): one other thread at a time
+   * (reading and hashing, then decoding here, then hnswlib reading the graph), so this thread, and
+   * the garbage collector's helpers, keep a core. Slower than the default, which runs them all at
+   * once (a start, where nothing is served yet). Default false.
+   */
+  background?: boolean;
 }
 
 /**
  * {@link openIndex} without stalling the event loop, for a server that keeps answering meanwhile:
- * the files are read and verified on other threads (the HNSW graph first, which hnswlib then reads
- * on a thread of Node's pool once its checksum is verified), and this thread decodes paragraphs and
- * segments in slices of a few milliseconds as their files are verified. The same checks and errors
- * as {@link openIndex}; nothing is left running when it returns or throws.
+ * the files are read and verified on other threads, hnswlib reads the HNSW graph on a thread of
+ * Node's pool once its checksum is verified, and this thread decodes paragraphs and segments in
+ * slices of a few milliseconds. The same checks and errors as {@link openIndex}; nothing is left
+ * running when it returns or throws.
  */
 export async function openIndexAsync(indexDir: string, options: OpenIndexOptions = {}): Promise<OpenedIndex> {
-  // The graph's checksum first (hnswlib's read of it is the longest part); the rest in the manifest's
-  // order, which is the order they are decoded in (paragraphs, segments, vectors).
-  const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], first: [GRAPH_FILE] });
+  const background = options.background ?? false;
+  // At once: the graph's checksum first (hnswlib's read of it is the longest part), the rest in the
+  // manifest's order, which is the order they are decoded in (paragraphs, segments, vectors).
+  const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], ...(background ? { threads: 1 } : { first: [GRAPH_FILE] }) });
   const { dir, manifest: { meta } } = load;
   const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, options.sliceMs);
   let graph: Promise<HnswVectorIndex> | undefined;
+  const loadGraph = (vector: VectorMeta): void => {
+    graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw));
+    graph.catch(() => {}); // awaited below, or settled in `finally`
+  };
   try {
     const analyzer = analyzerOf(dir, meta);
-    if (meta.vector?.kind === 'hnsw') {
-      const { dimension } = meta.vector.model;
-      graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), dimension, meta.options.vector.hnsw));
-      graph.catch(() => {}); // awaited below, or settled in `finally`
-    }
+    if (meta.vector?.kind === 'hnsw' && !background) loadGraph(meta.vector);
+    if (background) await load.done;
     const paragraphs = await slice(decodeParagraphsSteps(listedFile(dir, PARAGRAPHS_FILE, await load.file(PARAGRAPHS_FILE)), `${dir}/${PARAGRAPHS_FILE}`));
     const segments: BuiltSegment[] = [];
     for (const listed of meta.segments ?? []) segments.push(await slice(segmentSteps(dir, listed, await load.file(listed.file), segments)));
     const lexical = new LexicalSearcher(segments, analyzer, options.bm25);
     await load.done; // every file listed is verified, used or not, as openIndex does
+    if (meta.vector?.kind === 'hnsw' && background) loadGraph(meta.vector);
     let vectors: OpenedIndex['vectors'];
     if (meta.vector) {
       const { store, keys } = vectorFiles(dir, meta.vector, await load.file(VECTORS_FILE), await load.file(VECTOR_KEYS_FILE));

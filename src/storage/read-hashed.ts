@@ -70,12 +70,12 @@ interface Reply {
 }
 
 /**
- * Reads and hashes (SHA-256) files off the calling thread's critical path: large files on a few
- * worker threads (up to the available cores, at most 4), taken in the order given, small ones on
+ * Reads and hashes (SHA-256) files off the calling thread's critical path: large files on `threads`
+ * worker threads (default: the available cores, at most 4), taken in the order given, small ones on
  * the calling thread through asynchronous reads. Returns one promise per request, in order; a
  * failure rejects with a {@link ReadError}. The workers end when the last file is done.
  */
-export function readHashed(requests: readonly HashRequest[]): Array<Promise<HashedFile>> {
+export function readHashed(requests: readonly HashRequest[], threads = Math.min(availableParallelism(), 4)): Array<Promise<HashedFile>> {
   const results = requests.map(() => deferred<HashedFile>());
   const large: number[] = [];
   requests.forEach((request, i) => {
@@ -83,7 +83,7 @@ export function readHashed(requests: readonly HashRequest[]): Array<Promise<Hash
     if (sizeHint(request.path) >= WORKER_MIN_BYTES) large.push(i);
     else readHere(request).then(results[i]!.resolve, results[i]!.reject);
   });
-  if (large.length > 0) runOnWorkers(requests, large, results);
+  if (large.length > 0) runOnWorkers(requests, large, results, threads);
   return results.map((r) => r.promise);
 }
 
@@ -99,8 +99,8 @@ async function readHere(request: HashRequest): Promise<HashedFile> {
   return { bytes: data.length, sha256, ...(request.keep ? { data } : {}) };
 }
 
-function runOnWorkers(requests: readonly HashRequest[], queue: number[], results: Array<Deferred<HashedFile>>): void {
-  const threads = Math.max(1, Math.min(queue.length, availableParallelism(), 4));
+function runOnWorkers(requests: readonly HashRequest[], queue: number[], results: Array<Deferred<HashedFile>>, wanted: number): void {
+  const threads = Math.max(1, Math.min(queue.length, wanted));
   let next = 0;
   let running = threads;
   for (let t = 0; t < threads; t++) {

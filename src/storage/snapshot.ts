@@ -118,6 +118,8 @@ export interface SnapshotLoadOptions {
   verifyOnly?: readonly string[];
   /** Files verified first, in this order; the others follow in the manifest's order. */
   first?: readonly string[];
+  /** Threads that read and hash the large files (default: the available cores, at most 4). */
+  threads?: number;
 }
 
 /** A generation whose files are being read and verified (see {@link startSnapshotLoad}). */
@@ -144,7 +146,7 @@ export function startSnapshotLoad<Meta>(indexDir: string, options: SnapshotLoadO
   const { dir, manifest } = readManifest<Meta>(indexDir);
   const listed = Object.keys(manifest.files);
   const order = [...(options.first ?? []).filter((n) => listed.includes(n)), ...listed.filter((n) => !options.first?.includes(n))];
-  const reads = readHashed(order.map((name) => ({ path: join(dir, name), keep: !options.verifyOnly?.includes(name) })));
+  const reads = readHashed(order.map((name) => ({ path: join(dir, name), keep: !options.verifyOnly?.includes(name) })), options.threads);
   const verified = new Map<string, Promise<Buffer | undefined>>();
   order.forEach((name, i) => {
     const check = reads[i]!.then((read) => {
