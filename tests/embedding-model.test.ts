@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../src/cli/model-options.ts';
-import { loadEmbedder, type Embedder } from '../src/embedding/index.ts';
+import { SearchError } from '../src/core/errors.ts';
+import { createEmbedPool } from '../src/embedding/embed-pool.ts';
+import { loadEmbedder, MODEL_FILES, type Embedder } from '../src/embedding/index.ts';
 import { buildIndex, checkModel, embeddingText, Engine, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
 import { thrownSearchError } from './support/errors.ts';
 
@@ -177,6 +179,42 @@ describe('embedding on worker threads', () => {
     expect(cosine(all[37]!, again[0]!)).toBeGreaterThan(0.99);
     expect(cosine(all[5]!, again[1]!)).toBeGreaterThan(0.99);
     expect(cosine(all[37]!, all[5]!)).toBeLessThan(cosine(all[37]!, again[0]!));
+  });
+
+  it('stops at the next batch when the signal aborts: queued batches never reach the model', async () => {
+    // A pool of one worker, so the batches run one at a time and each one that runs can be counted.
+    const pool = await createEmbedPool(join(embedder.modelDir, MODEL_FILES.onnx), embedder.info.pooling, 1);
+    try {
+      const controller = new AbortController();
+      const batches = Array.from({ length: 10 }, (_, i) => [embedder.tokenize(`Batch ${i} is about harbour fees and pilots.`)]);
+      const outcomes = await Promise.allSettled(batches.map((batch, i) => pool.run(batch, controller.signal).then((vectors) => {
+        if (i === 0) controller.abort(new SearchError('TIMEOUT', 'the request took too long'));
+        return vectors;
+      })));
+      // The first batch ran; the second was already on the worker when the abort came and finished;
+      // the other eight were taken off the queue.
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', ...Array(8).fill('rejected')]);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'TIMEOUT' });
+      expect(await pool.run([embedder.tokenize('The pool keeps working.')])).toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects a document embedding whose signal aborts, with the signal\'s error', async () => {
+    const texts = Array.from({ length: 40 }, (_, i) => `Report ${i} on the harbour.`);
+    const controller = new AbortController();
+    let done = 0;
+    const run = embedder.embedDocuments(texts, {
+      signal: controller.signal,
+      onProgress: (n) => {
+        done = n;
+        controller.abort(new SearchError('TIMEOUT', 'the request took too long'));
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(done).toBeLessThan(texts.length);
+    await expect(embedder.embedDocuments(texts, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
 });
 

@@ -305,12 +305,12 @@ describe('shoal usage errors', () => {
     expect(r.out).toEqual([]);
   });
 
-  it('fails with exit 1 when indexing a folder without reports', async () => {
+  it('fails with exit 2 when indexing a folder without reports', async () => {
     const empty = join(tmp, 'no-reports');
     mkdirSync(empty, { recursive: true });
     writeFileSync(join(empty, 'notes.pdf'), 'not a report');
     const r = await run('index', empty, '--index', join(tmp, 'never-built'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err[r.err.length - 1]).toMatch(/^error \[INPUT_UNREADABLE\]: no report files/);
   });
 });
@@ -391,9 +391,9 @@ describe('shoal eval', () => {
     expect(r.err[0]).toMatch(message);
   });
 
-  it('fails with exit 1 on a folder that is not a BEIR data set', async () => {
+  it('fails with exit 2 on a folder that is not a BEIR data set', async () => {
     const r = await run('eval', '--data', reportsDir);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^error \[INPUT_UNREADABLE\]: .*corpus\.jsonl not found/);
   });
 

@@ -5,20 +5,25 @@ import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './mo
 import { createProgress } from './progress.ts';
 
 export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR] [--strict] [--threads N] [--json] [--discard-writes]
-  [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
+  [--follow-symlinks] [--allow-empty] [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
   [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
   [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
 embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.
 Reports written or deleted through the API are kept (they win over files with the same id) unless
---discard-writes, which lets the files alone define the collection and drops those writes.`;
+--discard-writes, which lets the files alone define the collection and drops those writes.
+Every path named must exist (else nothing is built, exit 2). Symbolic links inside the folders are
+skipped and listed, unless --follow-symlinks, which follows those that stay inside the named folders
+(loops are cut, each file is read once). A build that would replace a live index holding reports
+with an empty one (no report files, or every input skipped) is refused unless --allow-empty.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
-    'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' },
+    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
@@ -37,6 +42,8 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     ...(threads ? { threads } : {}),
     ...(embedder ? { embedder } : {}),
     ...(values['discard-writes'] ? { discardWrites: true } : {}),
+    ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
+    ...(values['allow-empty'] ? { allowEmpty: true } : {}),
     onProgress: (event) => {
       if (!values.json) progress.update(event);
     },

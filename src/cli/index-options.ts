@@ -1,6 +1,6 @@
 import { MAX_CANDIDATES, type DeepPartial, type HybridSettings, type IndexOptions } from '../engine/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
-import { DEFAULT_BM25_OPTIONS } from '../lexical/index.ts';
+import { BM25_RANGES, DEFAULT_BM25_OPTIONS } from '../lexical/index.ts';
 import { choiceFlag, numberFlag } from './io.ts';
 
 /** Flags that shape an index, shared by `index`, `eval` and `bench`. */
@@ -40,8 +40,8 @@ export function indexOptionsFrom(values: Values): DeepPartial<IndexOptions> {
 /** BM25 parameters from flags over the defaults. */
 export function bm25From(values: Values): Bm25Options {
   return {
-    k1: numberFlag('k1', values.k1 as string | undefined, { min: 0, max: 10 }) ?? DEFAULT_BM25_OPTIONS.k1,
-    b: numberFlag('b', values.b as string | undefined, { min: 0, max: 1 }) ?? DEFAULT_BM25_OPTIONS.b,
+    k1: numberFlag('k1', values.k1 as string | undefined, BM25_RANGES.k1) ?? DEFAULT_BM25_OPTIONS.k1,
+    b: numberFlag('b', values.b as string | undefined, BM25_RANGES.b) ?? DEFAULT_BM25_OPTIONS.b,
   };
 }
 

@@ -1,4 +1,4 @@
-import { isSearchError } from '../core/errors.ts';
+import { isSearchError, type ErrorCode } from '../core/errors.ts';
 import { processIo, type Io } from './io.ts';
 
 type Command = { run: (argv: string[], io: Io) => Promise<number>; usage: string };
@@ -7,6 +7,7 @@ type Command = { run: (argv: string[], io: Io) => Promise<number>; usage: string
 // second to load, which `shoal index` and `shoal search` have no use for).
 const COMMANDS: Record<string, () => Promise<Command>> = {
   index: async () => { const m = await import('./index-command.ts'); return { run: m.indexCommand, usage: m.INDEX_USAGE }; },
+  compact: async () => { const m = await import('./compact-command.ts'); return { run: m.compactCommand, usage: m.COMPACT_USAGE }; },
   search: async () => { const m = await import('./search-command.ts'); return { run: m.searchCommand, usage: m.SEARCH_USAGE }; },
   eval: async () => { const m = await import('./eval-command.ts'); return { run: m.evalCommand, usage: m.EVAL_USAGE }; },
   bench: async () => { const m = await import('./bench-command.ts'); return { run: m.benchCommand, usage: m.BENCH_USAGE }; },
@@ -15,14 +16,30 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   mcp: async () => { const m = await import('./mcp-command.ts'); return { run: m.mcpCommand, usage: m.MCP_USAGE }; },
 };
 
+/**
+ * The exit code of a failure, by its error code: 2 when the command line itself is wrong (a bad
+ * command, flag or value, or a path it names that is missing or unreadable: fix the command and run
+ * it again), 1 for every other failure. The one place this mapping lives; the usage text prints it.
+ */
+const EXIT_CODES: Partial<Record<ErrorCode, 2>> = { INVALID_ARGUMENT: 2, INPUT_UNREADABLE: 2 };
+
+/** The exit code for an error of `code` (see {@link EXIT_CODES}). */
+function exitCodeOf(code: ErrorCode): 1 | 2 {
+  return EXIT_CODES[code] ?? 1;
+}
+
+const EXIT_STATUS = `exit status: 0 success; 1 a failure or a quality gate missed; 2 the command line must change: a bad
+command, flag or value, a path it names that is missing or unreadable, or a refusal that needs a flag
+(${Object.keys(EXIT_CODES).join(', ')}). Errors print as "error [CODE]: message".`;
+
 async function usage(): Promise<string> {
   const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
-  return ['usage:', ...commands.map((c) => c.usage)].join('\n\n');
+  return ['usage:', ...commands.map((c) => c.usage), EXIT_STATUS].join('\n\n');
 }
 
 /**
  * Runs a shoal command line and returns its exit code: 0 success, 1 failure (or a quality gate
- * missed), 2 usage error. Errors print as `error [CODE]: message`.
+ * missed), 2 usage error ({@link exitCodeOf}). Errors print as `error [CODE]: message`.
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
@@ -45,7 +62,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   } catch (error) {
     if (isSearchError(error)) {
       io.err(`error [${error.code}]: ${error.message}`);
-      return error.code === 'INVALID_ARGUMENT' ? 2 : 1;
+      return exitCodeOf(error.code);
     }
     throw error;
   }

@@ -15,11 +15,14 @@ const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.js
 
 export const START_USAGE = `shoal start [--config FILE] [--port N] [--host H] [--index DIR] [--model bge-small|minilm] [--model-dir DIR]
   [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N] [--rate-limit N]
-  [--request-timeout-ms N] [--cors-origins LIST]
+  [--request-timeout-ms N] [--cors-origins LIST] [--allowed-hosts LIST] [--max-connections N]
 Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds an index over the
 bundled sample reports when the index folder holds none. Settings also come from PORT, HOST,
 SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
 SHOAL_MAX_BODY_BYTES, SHOAL_RATE_LIMIT, SHOAL_RATE_BURST, SHOAL_REQUEST_TIMEOUT_MS, SHOAL_CORS_ORIGINS,
+SHOAL_COMPACT_WRITES (fold API writes into a new generation after this many; default 1,000, 0 off),
+SHOAL_ALLOWED_HOSTS (default: the loopback names and the --host address), SHOAL_MAX_CONNECTIONS (default:
+the open-file limit less 256, at most 4,096), SHOAL_HEADERS_TIMEOUT_MS, SHOAL_KEEP_ALIVE_TIMEOUT_MS,
 and the keys SHOAL_ADMIN_KEY (writes, reload), SHOAL_READ_KEY and SHOAL_READ_AUTH (auto|on|off), or
 from a JSON config file (--config / SHOAL_CONFIG). Flags win over the environment, which wins over
 the file. Without SHOAL_ADMIN_KEY the server refuses writes.`;
@@ -29,6 +32,7 @@ export const START_FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, index: { type: 'string' }, model: { type: 'string' }, 'model-dir': { type: 'string' },
   'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' }, config: { type: 'string' },
   'rate-limit': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, 'cors-origins': { type: 'string' },
+  'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' },
 } as const;
 
 /**
@@ -64,7 +68,15 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
     if (loaded) log.info({ model: loaded.info.name, ms: Math.round(performance.now() - started) }, 'model loaded');
     return loaded;
   });
-  const engine = await Engine.openAsync({ indexDir: config.indexDir, embedder: model });
+  const engine = await Engine.openAsync({
+    indexDir: config.indexDir, embedder: model,
+    compactAfterWrites: config.compactAfterWrites,
+    onCompaction: (event) => {
+      if (event.phase === 'started') log.info({ writes: event.writes }, 'compacting the write journal into a new generation (background)');
+      else if (event.phase === 'finished') log.info({ ...event.summary }, event.summary.compacted ? 'compacted: serving the new generation' : 'compaction: nothing to fold');
+      else log.error({ err: event.error }, 'compaction failed; serving the current generation, retrying after as many writes again');
+    },
+  });
   log.info({ generation: engine.generation, ms: Math.round(performance.now() - started) }, 'index opened');
   const loaded = await model;
   return { engine, ...(loaded ? { embedder: loaded } : {}) };

@@ -20,7 +20,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'shoal-client-'));
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(20))], indexDir: join(tmp, 'index'), embedder });
   engine = Engine.open({ indexDir: join(tmp, 'index'), embedder });
-  app = createApp({ state: { engine }, log: pino({ level: 'silent' }), access: { adminKey: ADMIN_KEY } });
+  app = createApp({ state: { engine }, log: pino({ level: 'silent' }), access: { adminKey: ADMIN_KEY }, allowedHosts: ['shoal.test'] });
   client = createClient({ baseUrl: 'http://shoal.test', fetch: async (input, init) => app.request(input, init), headers: { authorization: `Bearer ${ADMIN_KEY}` } });
 });
 

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   FORBIDDEN: { httpStatus: 403, summary: 'The API key is valid but may not do this (a read key on a write), or writes are disabled.' },
   NOT_FOUND: { httpStatus: 404, summary: 'The requested item does not exist.' },
   REQUEST_TIMEOUT: { httpStatus: 408, summary: 'The client did not send its request headers or body in time; the connection is closed.' },
+  INDEX_CHANGED: { httpStatus: 409, summary: 'The live index generation changed while an operation derived from it ran (a rebuild finished first); nothing was switched.' },
   INDEX_LOCKED: { httpStatus: 409, summary: 'Another shoal process holds the index folder\'s writer lock.' },
   PAYLOAD_TOO_LARGE: { httpStatus: 413, summary: 'The request body is larger than the server accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, summary: 'The request body has a content type the route does not accept.' },

@@ -1,12 +1,17 @@
 import type { Worker } from 'node:worker_threads';
+import { abortError } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { spawnTsWorker } from '../core/ts-worker.ts';
 
 /** Worker threads, each running its own single-threaded session of a model; batches go to whichever is free. */
 export interface EmbedPool {
   readonly threads: number;
-  /** Embeds one batch of token ids on the next free worker; rejects once no worker is left. */
-  run(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
+  /**
+   * Embeds one batch of token ids on the next free worker; rejects once no worker is left. A batch
+   * still waiting for a worker when `signal` aborts is taken off the queue and rejects with the
+   * signal's error; one already on a worker finishes (a forward pass cannot be interrupted).
+   */
+  run(batch: readonly (readonly number[])[], signal?: AbortSignal): Promise<Float32Array[]>;
   /** Stops the workers. */
   close(): Promise<void>;
 }
@@ -103,9 +108,28 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
     get threads() {
       return workers.size;
     },
-    run: (batch) => new Promise<Float32Array[]>((resolve, reject) => {
+    run: (batch, signal) => new Promise<Float32Array[]>((resolve, reject) => {
       if (workers.size === 0) return reject(new SearchError('INTERNAL', closed ? 'the embedding pool is closed' : 'no embedding worker is running'));
-      queue.push({ batch, resolve, reject, attempts: 0 });
+      if (signal?.aborted) return reject(abortError(signal));
+      const leave = (): void => {
+        const at = queue.indexOf(job);
+        if (at < 0) return; // on a worker already: it finishes
+        queue.splice(at, 1);
+        reject(abortError(signal!));
+      };
+      const job: Pending = {
+        batch, attempts: 0,
+        resolve: (vectors) => {
+          signal?.removeEventListener('abort', leave);
+          resolve(vectors);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', leave);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      queue.push(job);
       dispatch();
     }),
     close: async () => {

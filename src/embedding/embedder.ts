@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { throwIfAborted } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { createEmbedPool, type EmbedPool } from './embed-pool.ts';
 import { DEFAULT_MODEL, modelSpec, type ModelSpec } from './models.ts';
@@ -34,6 +35,11 @@ export interface EmbedOptions {
   batchSize?: number;
   /** Called after each batch with the number of texts embedded so far. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Stops the work at the next batch boundary when aborted: batches not yet started are dropped and
+   * the call rejects with the signal's error (`TIMEOUT`); a batch already running finishes.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -54,7 +60,7 @@ export interface Embedder {
   embedTokens(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** The same forward pass on the calling thread through transformers.js (the reference path). */
   embedTokensInProcess(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
-  /** Embeds texts in batches of similar length (fewer padding tokens); vectors in input order. */
+  /** Embeds texts in batches of similar length (fewer padding tokens); vectors in input order. Stops when `options.signal` aborts. */
   embedDocuments(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Embeds a query (with the query instruction) on the calling thread: one short input, lowest latency. */
   embedQuery(query: string): Promise<Float32Array>;
@@ -195,17 +201,29 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     embedTokens,
     embedTokensInProcess,
     embedDocuments: async (texts, options = {}) => {
+      const { signal } = options;
+      throwIfAborted(signal);
       const batchSize = Math.max(1, options.batchSize ?? info.batchSize);
       const tokens = texts.map(tokenize);
       const out = new Array<Float32Array>(texts.length);
       let done = 0;
-      // All batches are queued at once: the pool keeps every worker busy.
-      await Promise.all(lengthSortedBatches(tokens, batchSize).map(async (batch) => {
-        const vectors = await embedTokens(batch.map((i) => tokens[i]!));
+      const store = (batch: number[], vectors: Float32Array[]): void => {
         batch.forEach((i, j) => (out[i] = vectors[j]!));
         done += batch.length;
-        options.onProgress?.(done, texts.length);
-      }));
+        if (!signal?.aborted) options.onProgress?.(done, texts.length);
+      };
+      const batches = lengthSortedBatches(tokens, batchSize);
+      if (pool && pool.threads > 0) {
+        // All batches are queued at once, so the pool keeps every worker busy; an abort takes the
+        // batches still queued off it, so the work stops when each worker's current batch is done.
+        await Promise.all(batches.map(async (batch) => store(batch, await pool!.run(batch.map((i) => tokens[i]!), signal))));
+      } else {
+        // The calling thread runs one batch at a time, checking for an abort before each.
+        for (const batch of batches) {
+          throwIfAborted(signal);
+          store(batch, await embedTokensInProcess(batch.map((i) => tokens[i]!)));
+        }
+      }
       return out;
     },
     embedQuery: async (query) => (await embedTokensInProcess([tokenize(spec.queryInstruction + query)]))[0]!,

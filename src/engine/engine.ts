@@ -1,3 +1,4 @@
+import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
@@ -5,6 +6,7 @@ import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, type JournalEntry, type JournalPosition, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
+import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
@@ -82,6 +84,14 @@ export interface EngineOptions {
   /** The model the index was embedded with. Without it only mode bm25 is served, and only a lexical-only index takes writes. */
   embedder?: Embedder;
   bm25?: Bm25Options;
+  /**
+   * Fold the journal into a new generation in the background (a worker thread: {@link compactInBackground})
+   * once this many writes sit on top of the served generation, then switch to it; 0 (the default)
+   * never does. A server takes {@link DEFAULT_COMPACT_AFTER_WRITES}.
+   */
+  compactAfterWrites?: number;
+  /** Told when a background compaction starts, finishes or fails (for the server's log). */
+  onCompaction?: (event: CompactionEvent) => void;
 }
 
 /** Options of {@link Engine.openAsync}: the model may still be loading (undefined when it turns out unavailable). */
@@ -91,6 +101,20 @@ export interface OpenAsyncOptions extends Omit<EngineOptions, 'embedder'> {
 
 // Journal writes replayed between two turns of the event loop while a generation is prepared.
 const REPLAY_PAGE = 64;
+
+/** A background compaction's progress, as {@link EngineOptions.onCompaction} hears it. */
+export type CompactionEvent =
+  | { phase: 'started'; writes: number }
+  | { phase: 'finished'; summary: CompactSummary }
+  | { phase: 'failed'; error: SearchError };
+
+/**
+ * A server folds its journal into a new generation once this many writes sit on top of the one it
+ * serves: start-up then replays at most about this many writes, and deleted paragraphs stop counting
+ * in BM25's statistics. Compaction re-indexes the collection (the HNSW graph from scratch), so it
+ * should not run after every few writes of a large index.
+ */
+export const DEFAULT_COMPACT_AFTER_WRITES = 1_000;
 
 // Sentence vectors for highlights, by text: searches for related queries keep hitting the same paragraphs.
 const SENTENCE_CACHE_SIZE = 4096;
@@ -108,6 +132,11 @@ export class Engine {
   /** The reload under way (reloads run one at a time). */
   private reloading: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** The background compaction running, if any, and the write count before which none starts again after a failure. */
+  private compaction: BackgroundCompaction | undefined;
+  private compactRetryAt = 0;
+  /** The background compaction with its reload and journal clean-up; it never rejects (failures are told). */
+  private compacting: Promise<void> | undefined;
 
   private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
     this.index = index;
@@ -125,7 +154,9 @@ export class Engine {
       if (options.embedder) checkModel(opened.meta, options.embedder.info);
       const index = new LiveIndex(opened, options.bm25);
       index.apply(journal.since(opened.meta.journal));
-      return new Engine(options, journal, index);
+      const engine = new Engine(options, journal, index);
+      engine.maybeCompact();
+      return engine;
     } catch (error) {
       journal.close();
       throw error;
@@ -143,7 +174,9 @@ export class Engine {
       const { embedder: loading, ...rest } = options;
       const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal, false, () => false), Promise.resolve(loading));
       if (embedder) checkModel(prepared!.index.meta, embedder.info);
-      return new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
+      const engine = new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
+      engine.maybeCompact();
+      return engine;
     } catch (error) {
       journal.close();
       throw error;
@@ -247,10 +280,14 @@ export class Engine {
     return true;
   }
 
-  /** Ranks paragraphs for a request. */
-  async search(request: SearchRequest): Promise<SearchResult> {
+  /**
+   * Ranks paragraphs for a request. A search is bounded and runs synchronously once its query vector
+   * is ready; `signal` keeps an aborted request from starting (it leaves the queue of turns) and stops
+   * the embedding of highlight sentences.
+   */
+  async search(request: SearchRequest, options: Cancellable = {}): Promise<SearchResult> {
     const queued = performance.now();
-    await this.turns.take();
+    await this.turns.take(options.signal);
     const t0 = performance.now();
     const query = request.q.trim();
     if (query === '') throw new SearchError('INVALID_ARGUMENT', 'the query is empty', { details: { field: 'q' } });
@@ -273,7 +310,7 @@ export class Engine {
       : mode === 'vector' ? searcher.searchVector(vector!, ranked)
         : searcher.searchHybrid(query, vector!, ranked);
     const t2 = performance.now();
-    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector);
+    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector, options.signal);
     const t3 = performance.now();
     return {
       query, mode, generation: index.generation, hits,
@@ -281,9 +318,9 @@ export class Engine {
     };
   }
 
-  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined): Promise<void> {
+  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined, signal: AbortSignal | undefined): Promise<void> {
     const sentences = hits.map((h) => sentencesOf(h.text));
-    const best = vector ? await this.closestSentences(sentences, vector) : [];
+    const best = vector ? await this.closestSentences(sentences, vector, signal) : [];
     hits.forEach((hit, i) => {
       const terms = matchedTerms(hit.text, query, analyzer);
       const sentence = best[i];
@@ -292,11 +329,11 @@ export class Engine {
   }
 
   // For each paragraph of two or more sentences, the sentence whose embedding is closest to the query.
-  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array): Promise<Array<Highlight['sentence']>> {
+  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array, signal: AbortSignal | undefined): Promise<Array<Highlight['sentence']>> {
     const embedder = this.options.embedder!;
     const missing = [...new Set(paragraphs.filter((s) => s.length > 1).flat().map((s) => s.text).filter((t) => !this.sentenceVectors.has(t)))];
     if (missing.length > 0) {
-      const vectors = await embedder.embedDocuments(missing);
+      const vectors = await embedder.embedDocuments(missing, { signal });
       missing.forEach((text, i) => this.rememberSentence(text, vectors[i]!));
     }
     return paragraphs.map((sentences) => {
@@ -321,7 +358,7 @@ export class Engine {
    * order, and packed with numbered citations into the token budget (counted by the model's tokenizer;
    * estimated without a model).
    */
-  async retrieve(request: RetrieveRequest): Promise<RetrieveResult> {
+  async retrieve(request: RetrieveRequest, options: Cancellable = {}): Promise<RetrieveResult> {
     validateRetrieveRequest(request);
     const k = request.k ?? 10;
     const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
@@ -330,7 +367,7 @@ export class Engine {
     const result = await this.search({
       q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
       ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
-    });
+    }, options);
     const index = this.index;
     const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h) => {
       const docId = index.docOf(h.reportId, h.ordinal);
@@ -363,12 +400,15 @@ export class Engine {
    * Embeds texts with the index's model, as documents (as paragraphs are) or as queries (with the
    * model's query instruction), one vector per text in order, with the word pieces each took. Throws
    * `MODEL_UNAVAILABLE` without a model and `INVALID_ARGUMENT` for a text longer than the model's window.
+   * When `signal` aborts, the work stops at the next input (queries) or batch (documents) and the call
+   * rejects with the signal's error.
    */
-  async embed(texts: readonly string[], kind: 'document' | 'query' = 'document'): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
+  async embed(texts: readonly string[], kind: 'document' | 'query' = 'document', options: Cancellable = {}): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
     const embedder = this.options.embedder;
     if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
+    const { signal } = options;
     const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
-    await this.turns.take();
+    await this.turns.take(signal);
     let tokens = 0;
     texts.forEach((text, i) => {
       const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
@@ -377,7 +417,17 @@ export class Engine {
       }
       tokens += n;
     });
-    const vectors = kind === 'query' ? await Promise.all(texts.map((t) => embedder.embedQuery(t))) : await embedder.embedDocuments(texts);
+    let vectors: Float32Array[];
+    if (kind === 'query') {
+      // Queries run on the calling thread, one forward pass each: an abort is seen between two of them.
+      vectors = [];
+      for (const text of texts) {
+        throwIfAborted(signal);
+        vectors.push(await embedder.embedQuery(text));
+      }
+    } else {
+      vectors = await embedder.embedDocuments(texts, { signal });
+    }
     return { model: embedder.info.name, vectors, tokens };
   }
 
@@ -395,10 +445,16 @@ export class Engine {
    * Adds or replaces reports: splits them into paragraphs, embeds the paragraphs whose text is new
    * (unchanged paragraphs of a replaced report keep their vectors), appends the writes to the journal
    * (durable when this resolves) and applies them. A later report with the same id in one call wins.
+   *
+   * When `signal` aborts (the request timed out), the embedding stops at its next batch and the call
+   * rejects with the signal's error, having written nothing. The signal is checked last right before
+   * the journal commit, and the commit and the apply are one synchronous step: so a write either
+   * rejects and is not made, or is made and resolves, even if the signal aborts a moment later.
    */
-  async putReports(reports: readonly Report[]): Promise<WriteResult> {
+  async putReports(reports: readonly Report[], options: Cancellable = {}): Promise<WriteResult> {
     if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
-    await this.turns.take();
+    const { signal } = options;
+    await this.turns.take(signal);
     const embedder = this.options.embedder;
     const index = this.index;
     if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
@@ -418,7 +474,7 @@ export class Engine {
         }
       }
       const all = paragraphsOfReport.flat();
-      const result = await embedWithCache(embedder!, all.map(embeddingText), cache);
+      const result = await embedWithCache(embedder!, all.map(embeddingText), cache, { signal });
       embedded = result.embedded;
       reused = result.cacheHits;
       const dimension = embedder!.info.dimension;
@@ -437,13 +493,19 @@ export class Engine {
       paragraphsOfReport.forEach((paragraphs, r) => writes.push({ op: 'put', reportId: ids[r]!, paragraphs }));
     }
     // The documents were embedded on worker threads; applying them is main-thread work again.
-    if (index.hasVectors) await this.turns.take();
+    if (index.hasVectors) await this.turns.take(signal);
+    // Nothing awaits from here on: the check and the commit are one step, no timer can fire between.
+    throwIfAborted(signal);
     const seqs = this.commit(writes);
     return { reports: ids, paragraphs: writes.reduce((n, w) => n + (w.op === 'put' ? w.paragraphs.length : 0), 0), embedded, reused, seq: seqs.at(-1)! };
   }
 
-  /** Deletes a report; false when there is no such report. Durable when this returns true. */
-  deleteReport(reportId: string): { deleted: boolean; seq?: number } {
+  /**
+   * Deletes a report; false when there is no such report. Durable when this returns true. Throws the
+   * signal's error, deleting nothing, when `signal` is already aborted.
+   */
+  deleteReport(reportId: string, options: Cancellable = {}): { deleted: boolean; seq?: number } {
+    throwIfAborted(options.signal);
     if (!this.index.report(reportId)) return { deleted: false };
     const [seq] = this.commit([{ op: 'delete', reportId }]);
     return { deleted: true, seq: seq! };
@@ -454,7 +516,44 @@ export class Engine {
   private commit(writes: JournalWrite[]): number[] {
     const seqs = this.journal.append(writes);
     this.index.apply(writes.map((w, i) => ({ ...w, seq: seqs[i]! })));
+    this.maybeCompact();
     return seqs;
+  }
+
+  // Starts a background compaction when enough writes sit on top of the generation and none runs.
+  private maybeCompact(): void {
+    const after = this.options.compactAfterWrites ?? 0;
+    if (after <= 0 || this.compaction || this.closed) return;
+    const writes = this.index.appliedWrites;
+    if (writes < Math.max(after, this.compactRetryAt)) return;
+    const running = compactInBackground({ indexDir: this.options.indexDir, threads: 1 });
+    this.compaction = running;
+    const tell = this.options.onCompaction ?? (() => {});
+    tell({ phase: 'started', writes });
+    this.compacting = running.done.then(async (summary) => {
+      if (this.closed) return;
+      // Serve the compacted generation now (a server's pointer watcher would get there too, later),
+      // with the writes made meanwhile replayed on top; then drop superseded journal rows.
+      if (summary.compacted) {
+        await this.reload();
+        if (this.closed) return;
+        this.journal.compact();
+      }
+      tell({ phase: 'finished', summary });
+    }).catch((error: unknown) => {
+      // Not again until as many writes more have come: a persistent failure must not spin.
+      this.compactRetryAt = this.index.appliedWrites + after;
+      tell({ phase: 'failed', error: error instanceof SearchError ? error : new SearchError('INTERNAL', (error as Error).message, { cause: error }) });
+    }).finally(() => {
+      if (this.compaction === running) this.compaction = undefined;
+    });
+  }
+
+  /** Resolves when no background compaction is running, its switch included (tests, and an orderly stop). */
+  async compactionSettled(): Promise<void> {
+    await this.compacting;
+    // The continuation above clears the field after `done` settles.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Counts and facts about the served index. */
@@ -473,9 +572,10 @@ export class Engine {
     };
   }
 
-  /** Closes the journal (a reload under way gives up). */
+  /** Stops a background compaction, closes the journal, and makes a reload under way give up. */
   close(): void {
     this.closed = true;
+    void this.compaction?.cancel();
     this.journal.close();
   }
 }

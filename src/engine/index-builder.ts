@@ -5,7 +5,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegmentSteps, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition } from '../storage/index.ts';
+import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition, type JournalState, type Manifest } from '../storage/index.ts';
 import { runSteps, runStepsSliced, type Steps } from '../core/steps.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
@@ -18,6 +18,8 @@ const VECTORS_FILE = 'vectors.f32';
 const VECTOR_KEYS_FILE = 'vector-keys.bin';
 /** The HNSW graph (hnswlib's format), present when the index is searched by HNSW. */
 const GRAPH_FILE = 'vectors.hnsw';
+/** The files of a generation, by role (the one list: builds, compaction and opening name them through it). */
+export const GENERATION_FILES = { paragraphs: PARAGRAPHS_FILE, vectors: VECTORS_FILE, vectorKeys: VECTOR_KEYS_FILE, graph: GRAPH_FILE } as const;
 // Inputs of this many characters or more (tens of thousands of paragraphs) are built in parallel.
 const PARALLEL_INPUT_CHARS = 4_000_000;
 
@@ -174,6 +176,18 @@ export interface BuildIndexOptions {
   indexDir: string;
   /** Stop at the first bad input instead of skipping it. Default false. */
   strict?: boolean;
+  /**
+   * Follow symbolic links inside the input folders, as long as they stay inside them (see
+   * `ReadReportsOptions.followSymlinks`). Default false: links are skipped and listed.
+   */
+  followSymlinks?: boolean;
+  /**
+   * Build even when the new generation would hold no reports (no report files, every input skipped,
+   * or every report deleted) although the live index holds some. Default false: such a build is
+   * refused (`INVALID_ARGUMENT`) and the live index stays as it is, so a wrong path or an empty
+   * folder cannot empty a live index by accident. API writes kept in the build count as reports.
+   */
+  allowEmpty?: boolean;
   options?: DeepPartial<IndexOptions>;
   /**
    * Embeds the paragraphs (and cuts them by its tokenizer's counts). Without one the index is
@@ -223,19 +237,21 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   const t0 = performance.now();
   // The journal as it stands: its writes so far go into this generation, later ones stay on top.
   const journal = journalState(request.indexDir);
+  const live = liveGeneration(request.indexDir);
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
-  const read = readReports(request.inputs, { strict: request.strict ?? false });
-  if (read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
-    throw new SearchError('INPUT_UNREADABLE', `no report files (.txt, .md, .jsonl) found in ${request.inputs.join(', ')}`);
+  const read = readReports(request.inputs, { strict: request.strict ?? false, followSymlinks: request.followSymlinks ?? false });
+  if (!request.allowEmpty && read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
+    throw new SearchError('INPUT_UNREADABLE', `no report files (.txt, .md, .jsonl) found in ${request.inputs.join(', ')} (--allow-empty builds without them)`);
   }
-  // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
-  if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
   // Reports written through the API replace the files' reports of the same id; deleted ones stay deleted.
-  const discarded = request.discardWrites ? journal?.position : liveDiscard(request.indexDir, journal?.position.id);
+  const discarded = request.discardWrites ? journal?.position : liveDiscard(request.indexDir, live, journal);
   const written = (journal?.writes ?? []).filter((w) => discarded === undefined || w.seq > discarded.seq);
   const writtenIds = new Set(written.map((w) => w.reportId));
   const fileReports = writtenIds.size === 0 ? read.reports : read.reports.filter((r) => !writtenIds.has(r.id));
   const puts = written.filter((w) => w.op === 'put');
+  if (!request.allowEmpty && fileReports.length + puts.length === 0) refuseEmpty(request, live, journal, read.problems);
+  // A large input will be built in parallel: start the workers now, so they load while paragraphs are cut.
+  if (read.reports.reduce((n, r) => n + r.body.length, 0) >= PARALLEL_INPUT_CHARS) prestartBuildWorkers(request.threads);
   const paragraphs = [...paragraphsOf(fileReports, options, request.embedder), ...puts.flatMap((w) => w.paragraphs)];
   const t1 = performance.now();
   request.onProgress?.({ phase: 'index', done: 0, total: paragraphs.length });
@@ -264,29 +280,11 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   }
   const t3 = performance.now();
   request.onProgress?.({ phase: 'save', done: 0, total: 1 });
-  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
-  const listed: IndexMeta['segments'] = [];
-  segments.forEach(({ segment, docBase }, i) => {
-    const file = `lexical-${i}.seg`;
-    files.set(file, encodeSegment(segment));
-    listed.push({ file, docBase, docCount: segment.docCount });
+  const manifest = saveGeneration(request.indexDir, {
+    options, reports: fileReports.length + puts.length, paragraphs, segments,
+    ...(vectors ? { vectors } : {}), ...(journal ? { journal: journal.position } : {}), ...(discarded ? { discardedThrough: discarded } : {}),
   });
-  const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
-  const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
-  const meta: IndexMeta = {
-    options,
-    counts: { reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings },
-    segments: listed,
-    ...(journal ? { journal: journal.position } : {}),
-    ...(discarded ? { discardedThrough: discarded } : {}),
-  };
-  if (vectors) {
-    files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
-    files.set(VECTOR_KEYS_FILE, vectors.keys);
-    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
-    meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
-  }
-  const manifest = saveSnapshot(request.indexDir, files, meta);
+  const { terms, postings } = manifest.meta.counts;
   if (request.discardWrites && journal) {
     const discarding = Journal.open(request.indexDir);
     try {
@@ -308,20 +306,131 @@ export async function buildIndex(request: BuildIndexOptions): Promise<BuildSumma
   };
 }
 
-// The live generation's discard position, when it is of the journal the build reads.
-function liveDiscard(indexDir: string, journalId: string | undefined): JournalPosition | undefined {
-  try {
-    const discarded = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta.discardedThrough;
-    return discarded && discarded.id === journalId ? discarded : undefined;
-  } catch {
-    return undefined; // no readable live generation: nothing was discarded
+/** What {@link saveGeneration} writes: an index's parts and where it stands in the journal. */
+export interface GenerationParts {
+  options: IndexOptions;
+  reports: number;
+  paragraphs: readonly Paragraph[];
+  segments: readonly BuiltSegment[];
+  vectors?: Pick<BuiltVectors, 'model' | 'data' | 'keys' | 'index'>;
+  journal?: JournalPosition;
+  discardedThrough?: JournalPosition;
+}
+
+/**
+ * Writes an index as a new generation of `indexDir` and switches to it (see `saveSnapshot`): the one
+ * place that knows a generation's files. With `ifCurrent`, the switch happens only while `CURRENT`
+ * still names that generation (see `saveSnapshot`).
+ */
+export function saveGeneration(indexDir: string, parts: GenerationParts, switchOptions: { ifCurrent?: string } = {}): Manifest<IndexMeta> {
+  const { options, paragraphs, segments, vectors } = parts;
+  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
+  const listed: IndexMeta['segments'] = [];
+  segments.forEach(({ segment, docBase }, i) => {
+    const file = `lexical-${i}.seg`;
+    files.set(file, encodeSegment(segment));
+    listed.push({ file, docBase, docCount: segment.docCount });
+  });
+  const terms = new Set(segments.flatMap((s) => s.segment.terms)).size;
+  const postings = segments.reduce((sum, s) => sum + s.segment.docIds.length, 0);
+  const meta: IndexMeta = {
+    options,
+    counts: { reports: parts.reports, paragraphs: paragraphs.length, terms, postings },
+    segments: listed,
+    ...(parts.journal ? { journal: parts.journal } : {}),
+    ...(parts.discardedThrough ? { discardedThrough: parts.discardedThrough } : {}),
+  };
+  if (vectors) {
+    files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
+    files.set(VECTOR_KEYS_FILE, vectors.keys);
+    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
+    meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
   }
+  return saveSnapshot(indexDir, files, meta, switchOptions);
+}
+
+/** What a build found of the live generation before it began. */
+type LiveGeneration =
+  | { kind: 'none' }
+  | { kind: 'readable'; generation: string; meta: IndexMeta }
+  /** The folder has a live generation whose manifest cannot be trusted (damaged, or another format). */
+  | { kind: 'unreadable'; error: SearchError };
+
+// Reads the live generation's manifest (not its files). Only a damaged or foreign generation is
+// turned into a state the build decides on; any other failure stops the build as it is.
+function liveGeneration(indexDir: string): LiveGeneration {
+  try {
+    const { manifest } = loadSnapshot<IndexMeta>(indexDir, []);
+    return { kind: 'readable', generation: manifest.generation, meta: manifest.meta };
+  } catch (error) {
+    if (isSearchError(error, 'INDEX_NOT_FOUND')) return { kind: 'none' };
+    if (isSearchError(error, 'INDEX_CORRUPT') || isSearchError(error, 'INDEX_INCOMPATIBLE')) return { kind: 'unreadable', error };
+    throw error;
+  }
+}
+
+/**
+ * The live generation's discard position, when it is of the journal the build reads. When the live
+ * generation cannot be read its discard position is unknown, and keeping the journal's writes could
+ * bring back writes an operator dropped with `discardWrites` (a rebuild killed after switching, before
+ * deleting them from the journal, leaves them there): the build is then refused while the journal
+ * holds writes, and the message says what the operator can do. With no writes nothing can come back.
+ */
+function liveDiscard(indexDir: string, live: LiveGeneration, journal: JournalState | undefined): JournalPosition | undefined {
+  if (live.kind === 'readable') {
+    const discarded = live.meta.discardedThrough;
+    return discarded && discarded.id === journal?.position.id ? discarded : undefined;
+  }
+  if (live.kind === 'none' || !journal || journal.writes.length === 0) return undefined; // nothing was discarded, or nothing could come back
+  const put = journal.writes.filter((w) => w.op === 'put').length;
+  throw new SearchError(
+    live.error.code,
+    `refusing to rebuild ${indexDir}: the live generation cannot be read (${live.error.message}), and its manifest is what records ` +
+      `which writes an earlier --discard-writes rebuild dropped, so keeping the journal's writes could bring those back. Nothing was built. ` +
+      `Either restore the live generation (from a backup) and rebuild, or rebuild with --discard-writes, which drops the ` +
+      `${count(journal.writes.length, 'report')} written or deleted through the API (${put} written, ${journal.writes.length - put} deleted) ` +
+      `so that the files alone define the collection.`,
+    { cause: live.error, details: { journalWrites: journal.writes.length } },
+  );
+}
+
+/**
+ * Throws `INVALID_ARGUMENT` when the live index holds reports (or cannot be read, so may): the build
+ * would leave none. A live index that is absent or already empty may be rebuilt empty.
+ */
+function refuseEmpty(request: BuildIndexOptions, live: LiveGeneration, journal: JournalState | undefined, problems: readonly IngestProblem[]): void {
+  const holds = liveHolds(live, journal);
+  if (holds === undefined) return;
+  const first = problems[0];
+  const skipped = first ? ` (${count(problems.length, 'input')} skipped; the first: ${first.origin}: ${first.reason})` : '';
+  throw new SearchError(
+    'INVALID_ARGUMENT',
+    `refusing to replace the live index in ${request.indexDir} (${holds}) with an empty one: ${request.inputs.join(', ')} gave no reports${skipped}. ` +
+      'Nothing was built. Check the input paths, or pass --allow-empty to empty the index on purpose.',
+    { details: { field: 'allowEmpty' } },
+  );
+}
+
+// What the live index serves, in words; undefined when it holds no reports.
+function liveHolds(live: LiveGeneration, journal: JournalState | undefined): string | undefined {
+  if (live.kind === 'unreadable') return `a live generation that cannot be read: ${live.error.message}`;
+  // Reports written through the API after the generation was built are served on top of it.
+  const built = live.kind === 'readable' && live.meta.journal?.id === journal?.position.id ? live.meta.journal?.seq ?? 0 : 0;
+  const written = (journal?.writes ?? []).filter((w) => w.op === 'put' && w.seq > built).length;
+  if (live.kind === 'none') return written > 0 ? `${count(written, 'report')} written through the API` : undefined;
+  const reports = live.meta.counts.reports;
+  if (reports + written === 0) return undefined;
+  return `${count(reports, 'report')} in generation ${live.generation}${written > 0 ? ` and ${written} written through the API since` : ''}`;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /**
  * The embeddings of the live generation of `indexDir` when they were made by the same model (same
  * ONNX file and pooling), as a cache for the next build; undefined when there are none or the live
- * generation cannot be read (the build then embeds everything).
+ * generation cannot be read (the build then embeds everything: that costs time, nothing else).
  */
 function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): EmbeddingCache | undefined {
   try {
@@ -334,8 +443,11 @@ function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): Embedd
     const cache = new EmbeddingCache(model.dimension);
     cache.addAll(keys, floatsOf(data));
     return cache;
-  } catch {
-    return undefined; // no usable previous generation: embed everything
+  } catch (error) {
+    // Only a missing, damaged or foreign generation means "no usable vectors" (the rebuild is how it
+    // is repaired); anything else, a bug or an I/O error, is not hidden.
+    if (isSearchError(error, 'INDEX_NOT_FOUND') || isSearchError(error, 'INDEX_CORRUPT') || isSearchError(error, 'INDEX_INCOMPATIBLE')) return undefined;
+    throw error;
   }
 }
 

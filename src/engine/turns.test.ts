@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SearchError } from '../core/errors.ts';
 import { Turns } from './turns.ts';
 
 describe('Turns', () => {
@@ -39,5 +40,28 @@ describe('Turns', () => {
     await expect(turns.take()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await Promise.all(granted);
     await expect(turns.take()).resolves.toBeUndefined();
+  });
+});
+
+describe('Turns with a signal', () => {
+  it('lets a caller whose signal aborts while it waits leave the queue: its turn never comes, the others keep their order', async () => {
+    const turns = new Turns();
+    const order: string[] = [];
+    const controller = new AbortController();
+    const a = turns.take().then(() => void order.push('a'));
+    const b = turns.take(controller.signal).then(() => void order.push('b'));
+    const c = turns.take().then(() => void order.push('c'));
+    expect(turns.length).toBe(3);
+    controller.abort(new SearchError('TIMEOUT', 'the request took too long'));
+    expect(turns.length).toBe(2);
+    await expect(b).rejects.toMatchObject({ code: 'TIMEOUT', message: 'the request took too long' });
+    await Promise.all([a, c]);
+    expect(order).toEqual(['a', 'c']);
+  });
+
+  it('refuses at once a caller whose signal is already aborted', async () => {
+    const turns = new Turns();
+    await expect(turns.take(AbortSignal.abort())).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(turns.length).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { abortError } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 
 /**
@@ -13,7 +14,9 @@ import { SearchError } from '../core/errors.ts';
  *
  * A turn covers the caller's work up to its next wait on I/O (the continuation after `await turn()`
  * runs as a microtask right after the turn is granted). The queue is bounded: beyond `maxWaiting`
- * callers a request is refused at once with `UNAVAILABLE` instead of waiting for minutes.
+ * callers a request is refused at once with `UNAVAILABLE` instead of waiting for minutes. A caller whose
+ * signal aborts while it waits (its request timed out) leaves the queue at once: no turn is spent on
+ * work nobody will receive.
  */
 export class Turns {
   private readonly waiting: Array<{ grant: () => void }> = [];
@@ -21,13 +24,29 @@ export class Turns {
 
   constructor(readonly maxWaiting = 4_096) {}
 
-  /** Resolves when it is the caller's turn, after every caller that asked before it. */
-  take(): Promise<void> {
+  /**
+   * Resolves when it is the caller's turn, after every caller that asked before it. Rejects with the
+   * signal's error (`TIMEOUT`) when the signal is aborted before the turn comes.
+   */
+  take(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.waiting.length >= this.maxWaiting) {
       return Promise.reject(new SearchError('UNAVAILABLE', `shoal is overloaded: ${this.waiting.length} requests are waiting; retry shortly`));
     }
-    return new Promise((grant) => {
-      this.waiting.push({ grant });
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', leave);
+          resolve();
+        },
+      };
+      const leave = (): void => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(abortError(signal!));
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      this.waiting.push(waiter);
       if (!this.pumping) {
         this.pumping = true;
         setImmediate(this.pump);

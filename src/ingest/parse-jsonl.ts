@@ -1,6 +1,6 @@
 import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
-import { checkReportId, checkTitle, optionalString, parseReportDate, parseTags } from './report-fields.ts';
+import { checkReportId, checkTitle, checkWellFormed, optionalString, parseReportDate, parseTags } from './report-fields.ts';
 
 /**
  * Parses one JSON Lines record: `_id` or `id`, `title`, `text` (paragraphs separated by newlines), and
@@ -24,6 +24,7 @@ export function parseJsonlReport(line: string, origin: string): Report {
   const title = checkTitle(optionalString(r.title, 'title') ?? '');
   const text = r.text === undefined || r.text === null ? '' : r.text;
   if (typeof text !== 'string') throw new SearchError('INPUT_MALFORMED', '"text" must be a string');
+  checkWellFormed(text, 'text');
   if (title === '' && text.trim() === '') throw new SearchError('INPUT_MALFORMED', 'both "title" and "text" are empty');
   let metadata: Record<string, unknown> | undefined;
   if (r.metadata !== undefined && r.metadata !== null) {

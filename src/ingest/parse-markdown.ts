@@ -1,17 +1,18 @@
 import { parse as parseYaml } from 'yaml';
 import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
-import { checkReportId, checkTitle, optionalString, parseReportDate, parseTags } from './report-fields.ts';
+import { checkReportId, checkTitle, checkWellFormed, optionalString, parseReportDate, parseTags } from './report-fields.ts';
 
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
 
 /**
  * Parses a Markdown report: optional YAML front matter (`id`, `title`, `date`, `source`, `tags`), a
  * `# Title` heading (or the front matter's title), then blank-line separated paragraphs. Further
- * headings are kept as text of the paragraph they start.
+ * headings are kept as text of the paragraph they start. The text and the front matter's fields must
+ * be well-formed Unicode.
  */
 export function parseMarkdownReport(content: string, fallbackId: string, origin: string): Report {
-  let text = content.replace(/^\uFEFF/, '');
+  let text = checkWellFormed(content, 'the report').replace(/^\uFEFF/, '');
   let meta: Record<string, unknown> = {};
   const fm = FRONT_MATTER.exec(text);
   if (fm) {

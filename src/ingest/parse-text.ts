@@ -1,17 +1,17 @@
 import type { Report } from '../core/types.ts';
 import { SearchError } from '../core/errors.ts';
-import { checkReportId, checkTitle, parseReportDate } from './report-fields.ts';
+import { checkReportId, checkTitle, checkWellFormed, parseReportDate } from './report-fields.ts';
 
 // `date YYYY-MM-DD [n]`: the token must look like a date, so a title such as "Date harvest begins" stays a title.
 const HEADER = /^\s*date\s+(\d{4}-\d{2}-\d{2})(?:\s+\d+)?\s*$/i;
 
 /**
  * Parses a plain-text report: an optional header line `date YYYY-MM-DD [n]`, the title line, then the
- * body (one paragraph per line, or paragraphs separated by blank lines).
+ * body (one paragraph per line, or paragraphs separated by blank lines). The text must be well-formed Unicode.
  */
 export function parseTextReport(content: string, id: string, origin: string): Report {
   checkReportId(id);
-  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = checkWellFormed(content, 'the report').replace(/^\uFEFF/, '').split(/\r?\n/);
   let i = 0;
   while (i < lines.length && lines[i]!.trim() === '') i++;
   let date: string | undefined;

@@ -86,6 +86,10 @@ describe('parseTextReport', () => {
     expectCode(() => parseTextReport('Title\nBody', id, 'api'), 'INPUT_MALFORMED', message);
   });
 
+  it('rejects a text with a lone surrogate (read in-process, not from bytes)', () => {
+    expectCode(() => parseTextReport('Title \ud800\nBody', 'a', 'api'), 'INPUT_MALFORMED', /^the report must be well-formed/);
+  });
+
   it('rejects a first line longer than a title may be (it would be repeated in every paragraph)', () => {
     expectCode(() => parseTextReport(`${'a. '.repeat(700)}\nBody`, 'a', 'a.txt'), 'INPUT_MALFORMED', /title must be at most 2000/);
   });
@@ -185,6 +189,10 @@ describe('parseMarkdownReport', () => {
 
   it.each([
     ['an id with a lone surrogate', '---\nid: "a\\ud800"\n---\n# T\n\nText.', /well-formed/],
+    ['a front matter title with a lone surrogate', '---\ntitle: "\\udfff"\n---\nText.', /^title must be well-formed/],
+    ['a front matter source with a lone surrogate', '---\nsource: "W\\ud800"\n---\n# T\n\nText.', /^source must be well-formed/],
+    ['a front matter tag with a lone surrogate', '---\ntags: "a, \\ud800"\n---\n# T\n\nText.', /^tags must be well-formed/],
+    ['a text with a lone surrogate (read in-process, not from bytes)', '# T\n\nText \ud800.', /^the report must be well-formed/],
     ['an id of ".."', '---\nid: ".."\n---\n# T\n\nText.', /must not be/],
     ['an id longer than the API allows', `---\nid: ${'i'.repeat(MAX_REPORT_ID_CHARS + 1)}\n---\n# T\n\nText.`, /at most 512/],
     ['a title longer than the API allows', `# ${'T'.repeat(MAX_TITLE_CHARS + 1)}\n\nText.`, /title must be at most 2000/],
@@ -257,6 +265,10 @@ describe('parseJsonlReport', () => {
     ['an invalid top-level date', '{"_id": "x", "text": "t", "date": "2025-02-30"}', /date/],
     ['a numeric date', '{"_id": "x", "text": "t", "date": 20250101}', /date/],
     ['an id with a lone surrogate', '{"_id": "\\ud800", "text": "t"}', /well-formed/],
+    ['a title with a lone surrogate', '{"_id": "x", "title": "\\ud800", "text": "t"}', /^title must be well-formed/],
+    ['a text with a lone surrogate', '{"_id": "x", "text": "a\\udc00"}', /^text must be well-formed/],
+    ['a source with a lone surrogate', '{"_id": "x", "text": "t", "source": "\\ud800"}', /^source must be well-formed/],
+    ['a tag with a lone surrogate', '{"_id": "x", "text": "t", "tags": ["ok", "\\udfff"]}', /^tags must be well-formed/],
     ['the id ".."', '{"id": " .. ", "text": "t"}', /must not be/],
     ['a title longer than 2000 characters', `{"_id": "x", "title": "${'T'.repeat(MAX_TITLE_CHARS + 1)}", "text": "t"}`, /title must be at most/],
   ])('rejects %s with INPUT_MALFORMED', (_name, line, message) => {

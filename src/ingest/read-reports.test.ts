@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,19 +116,20 @@ describe('readReports over a folder tree', () => {
     expect(thrownSearchError(() => readReports([pdf], { strict: true })).code).toBe('INPUT_UNREADABLE');
   });
 
-  it('reports a missing input path, and keeps reading the others', () => {
+  it('throws INPUT_UNREADABLE naming a missing input path before reading anything, strict or not', () => {
     const missing = join(tmp, 'does-not-exist');
-    const result = readReports([missing, join(root, 'nested', 'd.txt')]);
-    expect(result.problems).toEqual([{ origin: missing, reason: 'cannot read: ENOENT' }]);
-    expect(result.reports.map((r) => r.id)).toEqual(['d']);
+    for (const strict of [false, true]) {
+      const error = thrownSearchError(() => readReports([join(root, 'nested', 'd.txt'), missing], { strict }));
+      expect(error.code).toBe('INPUT_UNREADABLE');
+      expect(error.message).toBe(`${missing}: no such file or folder (check the path)`);
+      expect(error.details).toEqual({ origin: missing });
+    }
   });
 
-  it('with strict, a missing input path throws INPUT_UNREADABLE naming it', () => {
-    const missing = join(tmp, 'does-not-exist');
-    const error = thrownSearchError(() => readReports([missing], { strict: true }));
-    expect(error.code).toBe('INPUT_UNREADABLE');
-    expect(error.message).toContain(missing);
-    expect(error.details).toEqual({ origin: missing });
+  it('reads a folder named twice (or inside another named folder) once', () => {
+    const result = readReports([root, join(root, 'nested')]);
+    expect(result.reports.map((r) => r.id)).toEqual(readReports([root]).reports.map((r) => r.id));
+    expect(result.files).toBe(7);
   });
 });
 
@@ -185,6 +187,133 @@ describe('readReports with strict', () => {
     const error = thrownSearchError(() => readReports([file], { strict: true }));
     expect(error.code).toBe('INPUT_MALFORMED');
     expect(error.message).toBe(`${file}:2: not valid UTF-8`);
+  });
+});
+
+describe('readReports and symbolic links', () => {
+  let dir: string;
+  let n = 0;
+  // A fresh folder per case: `in` holds a.txt and sub/b.md; `outside` holds secret.txt.
+  const fixture = () => {
+    const base = join(dir, `case-${n++}`);
+    const inRoot = join(base, 'in');
+    write(join(inRoot, 'a.txt'), 'Title A\nBody of a.\n');
+    write(join(inRoot, 'sub', 'b.md'), '# Title B\n\nBody of b.\n');
+    const secret = write(join(base, 'outside', 'secret.txt'), 'Secret title\nNot for the index.\n');
+    return { base, inRoot, secret };
+  };
+  const ids = (result: { reports: Array<{ id: string }> }) => result.reports.map((r) => r.id);
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'shoal-links-'));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not follow links inside a folder by default: a self-link reads nothing twice and is listed', () => {
+    const { inRoot } = fixture();
+    symlinkSync('.', join(inRoot, 'self')); // followed, it gave 41 copies of every file (until ELOOP)
+    const result = readReports([inRoot]);
+    expect(ids(result)).toEqual(['a', 'sub/b']);
+    expect(result.files).toBe(2);
+    const reason = 'symbolic link: not followed (--follow-symlinks follows links that stay inside the input folders)';
+    expect(result.problems).toEqual([{ origin: join(inRoot, 'self'), reason }]);
+    const error = thrownSearchError(() => readReports([inRoot], { strict: true }));
+    expect(error.code).toBe('INPUT_UNREADABLE');
+    expect(error.message).toBe(`${join(inRoot, 'self')}: ${reason}`);
+  });
+
+  it('with followSymlinks, cuts loops of self-links: every file once, nothing listed', () => {
+    const { inRoot } = fixture();
+    // Two links back to the folder made the old walk branch twice per level: it never ended.
+    symlinkSync('.', join(inRoot, 'self'));
+    symlinkSync('.', join(inRoot, 'self-too'));
+    symlinkSync('..', join(inRoot, 'sub', 'up'));
+    const result = readReports([inRoot], { followSymlinks: true });
+    expect(ids(result)).toEqual(['a', 'sub/b']);
+    expect(result.files).toBe(2);
+    expect(result.problems).toEqual([]);
+  });
+
+  it('with followSymlinks, reads folders that link to each other once, and lists links that loop on themselves', () => {
+    const { inRoot } = fixture();
+    write(join(inRoot, 'two', 'c.txt'), 'Title C\nBody of c.\n');
+    symlinkSync(join('..', 'two'), join(inRoot, 'sub', 'to-two'));
+    symlinkSync(join('..', 'sub'), join(inRoot, 'two', 'to-sub'));
+    symlinkSync('y.txt', join(inRoot, 'x.txt'));
+    symlinkSync('x.txt', join(inRoot, 'y.txt'));
+    const result = readReports([inRoot], { followSymlinks: true });
+    expect(ids(result)).toEqual(['a', 'sub/b', 'two/c']);
+    expect(result.files).toBe(3);
+    const reason = 'symbolic link cannot be followed: ELOOP (the links form a loop)';
+    expect(result.problems).toEqual([{ origin: join(inRoot, 'x.txt'), reason }, { origin: join(inRoot, 'y.txt'), reason }]);
+  });
+
+  it('does not follow a link to a file outside the input folders, with or without followSymlinks', () => {
+    const { inRoot, secret } = fixture();
+    symlinkSync(secret, join(inRoot, 'leak.txt'));
+    mkdirSync(join(inRoot, 'deep'));
+    symlinkSync(join('..', '..', 'outside'), join(inRoot, 'deep', 'leak-folder'));
+    for (const followSymlinks of [false, true]) {
+      const result = readReports([inRoot], { followSymlinks });
+      expect(ids(result)).toEqual(['a', 'sub/b']);
+      expect(result.reports.map((r) => r.title)).not.toContain('Secret title');
+      expect(result.problems.map((p) => p.origin)).toEqual([join(inRoot, 'deep', 'leak-folder'), join(inRoot, 'leak.txt')]);
+    }
+    const followed = readReports([inRoot], { followSymlinks: true });
+    expect(followed.problems[1]!.reason).toBe(`symbolic link to ${secret}, outside the input folders: not followed (name that folder as an input to include it)`);
+    expect(thrownSearchError(() => readReports([inRoot], { followSymlinks: true, strict: true })).message).toMatch(/leak-folder: symbolic link to .*outside, outside the input folders/);
+  });
+
+  it('with followSymlinks, follows a link to a folder inside: a file reachable without the link keeps its id, others take the link\'s path', () => {
+    const { inRoot } = fixture();
+    write(join(inRoot, '.drafts', 'd.txt'), 'Title D\nA hidden folder, reachable only through the link.\n');
+    symlinkSync('sub', join(inRoot, 'alias'));
+    symlinkSync('.drafts', join(inRoot, 'drafts'));
+    symlinkSync(join('sub', 'b.md'), join(inRoot, 'b-again.md'));
+    const result = readReports([inRoot], { followSymlinks: true });
+    expect(ids(result)).toEqual(['a', 'sub/b', 'drafts/d']);
+    expect(result.files).toBe(3);
+    expect(result.problems).toEqual([]);
+    expect(result.replaced).toEqual([]);
+  });
+
+  it('with followSymlinks, follows a link into another folder named as an input, and reads its files once', () => {
+    const { base, inRoot } = fixture();
+    const archive = join(base, 'archive');
+    write(join(archive, 'old.txt'), 'Old title\nAn archived report.\n');
+    symlinkSync(archive, join(inRoot, 'archive'));
+    const result = readReports([inRoot, archive], { followSymlinks: true });
+    expect(ids(result)).toEqual(['a', 'sub/b', 'archive/old']);
+    expect(result.files).toBe(3);
+    expect(result.problems).toEqual([]);
+  });
+
+  it('resolves an input that is itself a link (the operator named it), with or without followSymlinks', () => {
+    const { base, inRoot } = fixture();
+    const named = join(base, 'named-link');
+    symlinkSync(inRoot, named);
+    const file = join(base, 'file-link.txt');
+    symlinkSync(join(inRoot, 'a.txt'), file);
+    for (const followSymlinks of [false, true]) {
+      const result = readReports([named, file], { followSymlinks });
+      expect(ids(result)).toEqual(['a', 'sub/b', 'file-link']);
+      expect(result.reports[0]!.origin).toBe(join(named, 'a.txt'));
+      expect(result.problems).toEqual([]);
+    }
+  });
+
+  it('lists a dangling link, and a pipe named like a report (never opened: reading it would block)', () => {
+    const { inRoot } = fixture();
+    symlinkSync('gone.txt', join(inRoot, 'dangling.txt'));
+    execFileSync('mkfifo', [join(inRoot, 'pipe.txt')]);
+    expect(readReports([inRoot]).problems.map((p) => p.origin)).toEqual([join(inRoot, 'pipe.txt'), join(inRoot, 'dangling.txt')]);
+    expect(readReports([inRoot], { followSymlinks: true }).problems).toEqual([
+      { origin: join(inRoot, 'pipe.txt'), reason: 'not a regular file (a pipe, socket or device): skipped' },
+      { origin: join(inRoot, 'dangling.txt'), reason: 'symbolic link cannot be followed: ENOENT (its target does not exist)' },
+    ]);
   });
 });
 

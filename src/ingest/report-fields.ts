@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
 
 const MONTHS: Record<string, string> = {
   jan: '01', feb: '02', mar: '03', apr: '04', may: '05', jun: '06',
@@ -35,6 +36,15 @@ function checkedDate(year: string, month: string, day: string, original: string)
   return iso;
 }
 
+/**
+ * Checks that a text field is well-formed Unicode and returns it; throws `INPUT_MALFORMED` naming the
+ * field for a lone surrogate (a JSON or YAML `"\ud800"` escape makes one; bytes read as UTF-8 never do).
+ */
+export function checkWellFormed(text: string, field: string): string {
+  if (!isWellFormed(text)) throw new SearchError('INPUT_MALFORMED', `${field} ${NOT_WELL_FORMED}`);
+  return text;
+}
+
 /** Parses tags from a list or a comma-separated string; throws `INPUT_MALFORMED` for anything else. */
 export function parseTags(value: unknown): string[] {
   if (value === undefined || value === null) return [];
@@ -45,7 +55,7 @@ export function parseTags(value: unknown): string[] {
     if (typeof tag !== 'string' && typeof tag !== 'number') {
       throw new SearchError('INPUT_MALFORMED', 'tags must be a list of strings');
     }
-    const t = String(tag).trim();
+    const t = checkWellFormed(String(tag), 'tags').trim();
     if (t.length > 0 && !tags.includes(t)) tags.push(t);
   }
   return tags;
@@ -63,7 +73,7 @@ export const MAX_REPORT_ID_CHARS = 512;
  * `INPUT_MALFORMED` otherwise.
  */
 export function checkReportId(id: string): string {
-  if (/\p{Cs}/u.test(id)) throw new SearchError('INPUT_MALFORMED', 'id must be well-formed Unicode (it holds a lone surrogate)');
+  checkWellFormed(id, 'id');
   if (id.trim() !== id) throw new SearchError('INPUT_MALFORMED', `id must not begin or end with blanks (got ${JSON.stringify(id.slice(0, 40))})`);
   if (id.length > MAX_REPORT_ID_CHARS) throw new SearchError('INPUT_MALFORMED', `id must be at most ${MAX_REPORT_ID_CHARS} characters (it has ${id.length})`);
   if (id === '.' || id === '..') throw new SearchError('INPUT_MALFORMED', `id must not be "${id}" (a URL cannot name it)`);
@@ -83,10 +93,10 @@ export function checkTitle(title: string): string {
   return title;
 }
 
-/** Parses an optional string field (numbers are accepted and stringified). */
+/** Parses an optional string field (numbers are accepted and stringified); a string must be well-formed Unicode. */
 export function optionalString(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value.trim() || undefined;
+  if (typeof value === 'string') return checkWellFormed(value, field).trim() || undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   throw new SearchError('INPUT_MALFORMED', `${field} must be a string`);
 }

@@ -10,10 +10,24 @@ export interface Bm25Options {
 
 export const DEFAULT_BM25_OPTIONS: Bm25Options = { k1: 1.5, b: 0.75 };
 
-/** Validates BM25 parameters; throws `INVALID_ARGUMENT` out of range. */
+/**
+ * The valid range (inclusive) of each BM25 parameter, as documented on {@link Bm25Options}: the one
+ * place the ranges live, checked by {@link checkBm25Options} and by the command-line flags.
+ */
+export const BM25_RANGES: { readonly [K in keyof Bm25Options]: { readonly min: number; readonly max: number } } = {
+  k1: { min: 0, max: 10 },
+  b: { min: 0, max: 1 },
+};
+
+/** Validates BM25 parameters against {@link BM25_RANGES}; throws `INVALID_ARGUMENT` naming the first one out of range. */
 export function checkBm25Options(options: Bm25Options): Bm25Options {
-  if (!Number.isFinite(options.k1) || options.k1 < 0) throw new SearchError('INVALID_ARGUMENT', `k1 must be ≥ 0, got ${options.k1}`);
-  if (!Number.isFinite(options.b) || options.b < 0 || options.b > 1) throw new SearchError('INVALID_ARGUMENT', `b must be in [0, 1], got ${options.b}`);
+  for (const name of Object.keys(BM25_RANGES) as Array<keyof Bm25Options>) {
+    const value: unknown = options[name];
+    const { min, max } = BM25_RANGES[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new SearchError('INVALID_ARGUMENT', `${name} must be a number in [${min}, ${max}], got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`, { details: { field: name } });
+    }
+  }
   return options;
 }
 

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAnalyzer } from '../analysis/index.ts';
 import { isSearchError } from '../core/errors.ts';
+import { thrownSearchError } from '../../tests/support/errors.ts';
 import {
-  bm25Idf, buildReferenceSegment, buildSegments, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
+  bm25Idf, buildReferenceSegment, checkBm25Options, buildSegments, compareScoredDocs, decodeSegment, encodeSegment, LexicalSearcher, parseQuery, SegmentBuilder, TopK,
   type LexicalSegment, type SegmentView,
 } from './index.ts';
 
@@ -39,6 +40,34 @@ describe('BM25 scoring', () => {
   it('counts a repeated query word once per repetition (bag of words)', () => {
     const s = searcherOf([['', 'cocoa'], ['', 'sugar']]);
     expect(s.search('cocoa cocoa')[0]!.score).toBeCloseTo(2 * s.search('cocoa')[0]!.score, 12);
+  });
+});
+
+describe('BM25 options', () => {
+  const docs: Array<[string, string]> = [['', 'cocoa prices'], ['', 'coffee prices']];
+
+  it.each([
+    [{ k1: 0, b: 0 }], [{ k1: 10, b: 1 }], [{ k1: 1.5, b: 0.75 }],
+  ])('accepts %j, at and inside the documented ranges', (bm25) => {
+    expect(checkBm25Options(bm25)).toBe(bm25);
+    expect(searcherOf(docs, bm25).search('cocoa')).toHaveLength(1);
+  });
+
+  it.each([
+    ['k1 must be a number in [0, 10], got 10.5', { k1: 10.5, b: 0.75 }],
+    ['k1 must be a number in [0, 10], got 1000', { k1: 1000, b: 0.75 }],
+    ['k1 must be a number in [0, 10], got -0.1', { k1: -0.1, b: 0.75 }],
+    ['k1 must be a number in [0, 10], got NaN', { k1: Number.NaN, b: 0.75 }],
+    ['k1 must be a number in [0, 10], got Infinity', { k1: Number.POSITIVE_INFINITY, b: 0.75 }],
+    ['k1 must be a number in [0, 10], got "2"', { k1: '2' as unknown as number, b: 0.75 }],
+    ['b must be a number in [0, 1], got 1.01', { k1: 1.2, b: 1.01 }],
+    ['b must be a number in [0, 1], got -0.5', { k1: 1.2, b: -0.5 }],
+  ])('refuses with INVALID_ARGUMENT, as the searcher does: %s', (message, bm25) => {
+    const error = thrownSearchError(() => checkBm25Options(bm25));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.message).toBe(message);
+    expect(error.details).toEqual({ field: message.slice(0, message.indexOf(' ')) });
+    expect(thrownSearchError(() => searcherOf(docs, bm25)).message).toBe(message);
   });
 });
 

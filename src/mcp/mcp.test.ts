@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { buildIndex, Engine, type RetrieveResult } from '../engine/index.ts';
-import { mcpHttpHandler } from './index.ts';
+import { mcpHttpHandler, utf8Lines } from './index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const reports = corpus(40);
@@ -203,5 +203,30 @@ describe('MCP over stdio (shoal mcp)', () => {
     }
     // Checked once the child has exited, so that all it wrote to stdout has been read.
     expect(errors).toEqual([]);
+  });
+});
+
+describe('utf8Lines (stdin of shoal mcp)', () => {
+  it('passes lines on whole however stdin cuts them, and holds back each line that is not UTF-8', async () => {
+    const refused: string[] = [];
+    const lines = utf8Lines((line) => refused.push(line.toString('hex')), 64);
+    const out: Buffer[] = [];
+    lines.on('data', (chunk: Buffer) => out.push(chunk));
+    const input = Buffer.concat([Buffer.from('{"a":"é"}\n{"b":"'), Buffer.from([0xc3]), Buffer.from('"}\n{"c":1}\n{"d":"🦈"}')]);
+    // Cut between every byte, so every line and the two-byte "é" and four-byte shark span chunks.
+    for (let i = 0; i < input.length; i++) lines.write(input.subarray(i, i + 1));
+    lines.end();
+    await new Promise((resolve) => lines.on('end', resolve));
+    expect(Buffer.concat(out).toString()).toBe('{"a":"é"}\n{"c":1}\n{"d":"🦈"}');
+    expect(refused).toEqual([Buffer.from('{"b":"\xc3"}\n', 'latin1').toString('hex')]);
+  });
+
+  it('passes a line longer than the SDK accepts on unchecked, for the SDK to refuse', async () => {
+    const lines = utf8Lines(() => {}, 8);
+    const out: Buffer[] = [];
+    lines.on('data', (chunk: Buffer) => out.push(chunk));
+    lines.end(Buffer.from('0123456789abcdef'));
+    await new Promise((resolve) => lines.on('end', resolve));
+    expect(Buffer.concat(out).toString()).toBe('0123456789abcdef');
   });
 });

@@ -1,9 +1,12 @@
+import { Transform } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
+import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
 import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
@@ -13,9 +16,9 @@ import {
 
 /** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
 export interface McpEngine {
-  search(request: SearchRequest): Promise<SearchResult>;
+  search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
   report(id: string): Paragraph[] | undefined;
-  retrieve(request: RetrieveRequest): Promise<RetrieveResult>;
+  retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
 }
 
 /** Options of {@link createMcpServer}. */
@@ -46,9 +49,11 @@ const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: fal
  * An MCP server with three read-only tools over an engine: `search_reports` (ranked paragraphs),
  * `get_report` (a report's paragraphs in order) and `retrieve_context` (cited passages packed into a
  * token budget). Arguments that break the schemas, and engine errors, come back as tool errors
- * (`isError`), never as thrown exceptions.
+ * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
+ * times out does not start its search.
  */
-export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): McpServer {
+export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
+  const { signal } = options;
   const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
     instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
       + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
@@ -65,7 +70,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): Mc
     const filter = filterOf(args);
     const result = await engine.search({
       q: args.q, k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
-    });
+    }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
     const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
@@ -93,7 +98,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}): Mc
     outputSchema: RetrieveResponseSchema,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
-    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args)));
+    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args), { signal }));
     return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -130,22 +135,69 @@ export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Pro
   // The SDK's stdio transport does not watch for the end of stdin: without this the promise would never
   // settle, and the process would end on an empty event loop without its caller closing the engine.
   process.stdin.once('end', () => void server.close());
-  await server.connect(new StdioServerTransport());
+  const refuse = (): void => void process.stdout.write(`${JSON.stringify(NOT_UTF8_MESSAGE)}\n`);
+  await server.connect(new StdioServerTransport(process.stdin.pipe(utf8Lines(refuse)), process.stdout));
   await closed;
+}
+
+// JSON-RPC's answer to a message it cannot parse; the id is unknown, so null.
+const NOT_UTF8_MESSAGE = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the message is not valid UTF-8' } };
+// The SDK's own limit on a message read from stdin (STDIO_DEFAULT_MAX_BUFFER_SIZE).
+const MAX_LINE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Passes stdin on to the SDK's stdio transport a line (one JSON-RPC message) at a time, and holds back
+ * a line that is not UTF-8, calling `refuse` for it instead: the SDK decodes lines with replacement,
+ * so a message's bad bytes would reach a tool as U+FFFD, where HTTP and report files refuse them. A
+ * line longer than the SDK accepts is passed on unchecked once it reaches that size: the SDK refuses it.
+ */
+export function utf8Lines(refuse: (line: Buffer) => void, maxLineBytes = MAX_LINE_BYTES): Transform {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const pass = (stream: Transform, line: Buffer): void => {
+    if (!isValidUtf8(line)) refuse(line);
+    else stream.push(line);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let from = 0;
+      for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, from)) {
+        pass(this, Buffer.concat([...held, chunk.subarray(from, end + 1)]));
+        held = [];
+        heldBytes = 0;
+        from = end + 1;
+      }
+      if (from < chunk.length) {
+        held.push(chunk.subarray(from));
+        heldBytes += chunk.length - from;
+      }
+      if (heldBytes > maxLineBytes) {
+        this.push(Buffer.concat(held));
+        held = [];
+        heldBytes = 0;
+      }
+      done();
+    },
+    flush(done) {
+      if (heldBytes > 0) pass(this, Buffer.concat(held));
+      done();
+    },
+  });
 }
 
 /**
  * A Fetch handler serving MCP over streamable HTTP, stateless: each POST gets a server and a transport
  * of its own (the SDK's stateless pattern; a stateless transport cannot be reused) and a plain JSON
- * answer. GET and DELETE are refused with 405: there is no session to stream to or to end.
+ * answer. GET and DELETE are refused with 405: there is no session to stream to or to end. `options.signal`
+ * is handed to the tools (see {@link createMcpServer}).
  */
-export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}): (request: Request) => Promise<Response> {
+export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== 'POST') {
       const body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless and takes POST only' }, id: null };
       return new Response(JSON.stringify(body), { status: 405, headers: { 'content-type': 'application/json', allow: 'POST' } });
     }
-    const server = createMcpServer(engine, info);
+    const server = createMcpServer(engine, info, options);
     // JSON responses (no SSE): the response is complete when handleRequest resolves, so closing after it is safe.
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);

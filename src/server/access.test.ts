@@ -153,7 +153,7 @@ describe('rate limit', () => {
     expect(buckets.take('caller-0')).toBe(0); // forgotten: a fresh bucket
   });
 
-  it('answers 429 with Retry-After per key; other keys and public routes are not affected', async () => {
+  it('answers 429 with Retry-After per key; other keys have their own bucket', async () => {
     const app = appWith({ access: { adminKey: ADMIN, readKey: READ }, rateLimit: { rate: 0.5, burst: 2 } });
     expect((await request(app, 'search', bearer(READ))).status).toBe(200);
     expect((await request(app, 'search', bearer(READ))).status).toBe(200);
@@ -163,7 +163,30 @@ describe('rate limit', () => {
     expect(await errorOf(limited)).toMatchObject({ code: 'RATE_LIMITED' });
     expect((await request(app, 'search', bearer(ADMIN))).status).toBe(200);
     expect((await request(app, 'search', {})).status).toBe(200); // anonymous callers are limited by address
-    for (let i = 0; i < 5; i++) expect((await request(app, 'health', bearer(READ))).status).toBe(200);
+  });
+
+  it('limits public routes by client address: /docs, /openapi.json and health checks answer 429 past the burst', async () => {
+    const app = appWith({ access: { adminKey: ADMIN, readKey: READ }, rateLimit: { rate: 0.5, burst: 3 } });
+    const statuses = [];
+    for (const path of ['/docs', '/openapi.json', '/healthz', '/docs', '/readyz']) statuses.push((await app.request(path)).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    const limited = await app.request('/openapi.json');
+    expect(await errorOf(limited)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(limited.headers.get('retry-after')).not.toBeNull();
+    // Public routes count against the address; a key's own bucket still serves its reads.
+    expect((await request(app, 'search', bearer(READ))).status).toBe(200);
+  });
+
+  it('counts failed authentication: guessing keys is answered 429 past the burst, whatever the key', async () => {
+    const app = appWith({ access: { adminKey: ADMIN, readKey: READ, readRequiresKey: true }, rateLimit: { rate: 0.5, burst: 3 } });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await request(app, 'search', bearer(`guess-${i}-0123456789abcdef`))).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
+    // No key at all and a refused write take from the same address bucket.
+    expect((await request(app, 'search', {})).status).toBe(429);
+    expect((await request(app, 'put', bearer(READ))).status).toBe(429);
+    // The holder of a valid key keeps its own budget, even from the same address.
+    expect((await request(app, 'search', bearer(READ))).status).toBe(200);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { buildIndex, Engine } from '../engine/index.ts';
@@ -82,12 +82,14 @@ describe('GET and POST /search', () => {
     expect(new Set(all).size).toBe(30);
   });
 
-  it('takes list filters as repeated parameters or commas', async () => {
+  it('takes list filters as repeated parameters, never split at commas (a tag, source or id may hold one)', async () => {
     const repeated = (await (await get('/search?q=report&tags=wool&tags=featured&k=50')).json()) as SearchJson;
-    const commas = (await (await get('/search?q=report&tags=wool,featured&k=50')).json()) as SearchJson;
-    expect(repeated.hits).toEqual(commas.hits);
+    const viaPost = (await (await send('POST', '/search', { q: 'report', tags: ['wool', 'featured'], k: 50 })).json()) as SearchJson;
+    expect(repeated.hits).toEqual(viaPost.hits);
     expect(repeated.hits.length).toBeGreaterThan(0);
     for (const h of repeated.hits) expect(h.tags).toEqual(expect.arrayContaining(['wool', 'featured']));
+    const commas = (await (await get('/search?q=report&tags=wool,featured&k=50')).json()) as SearchJson;
+    expect(commas.hits).toEqual([]); // one tag "wool,featured", which no report carries
   });
 
   it('explains and highlights on request', async () => {
@@ -285,10 +287,26 @@ describe('operations', () => {
     const failed = createApp({ state: { error: new SearchError('INDEX_NOT_FOUND', 'no index in /nowhere') }, log });
     const body = await expectError(await failed.request('/readyz'), 503, 'INDEX_NOT_FOUND');
     expect(body.error.message).toContain('/nowhere');
-    // A corrupt index: not ready (503, the probe's status) with the reason's code; the routes answer its own status.
-    const corrupt = createApp({ state: { error: new SearchError('INDEX_CORRUPT', 'lexical-0.seg: checksum mismatch') }, log });
+    // A corrupt index: not ready, on /readyz and on every route that needs the index (the documented
+    // 503), and the body keeps the reason's own code.
+    const corrupt = createApp({ state: { error: new SearchError('INDEX_CORRUPT', 'lexical-0.seg: checksum mismatch') }, log, access: { adminKey: ADMIN_KEY } });
     await expectError(await corrupt.request('/readyz'), 503, 'INDEX_CORRUPT');
-    await expectError(await corrupt.request('/search?q=x'), 500, 'INDEX_CORRUPT');
+    await expectError(await corrupt.request('/search?q=x'), 503, 'INDEX_CORRUPT');
+    await expectError(await corrupt.request('/stats'), 503, 'INDEX_CORRUPT');
+    await expectError(await corrupt.request('/reports/x', { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } }), 503, 'INDEX_CORRUPT');
+    await expectError(await corrupt.request('/mcp', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }), 503, 'INDEX_CORRUPT');
+  });
+
+  it('error bodies name the index folder as configured (or by its name), never by its absolute path', async () => {
+    const { SearchError } = await import('../core/errors.ts');
+    const absolute = join(tmp, 'served-index');
+    const error = new SearchError('INDEX_CORRUPT', `${absolute}/gen-1/manifest.json: checksum mismatch (torn or altered file); see ${process.cwd()}/models and ${absolute}`);
+    const named = await expectError(await createApp({ state: { error }, log, indexDir: absolute }).request('/readyz'), 503, 'INDEX_CORRUPT');
+    expect(named.error.message).toBe('served-index/gen-1/manifest.json: checksum mismatch (torn or altered file); see ./models and served-index');
+    // Configured relative: shown as configured.
+    const relative = new SearchError('INDEX_NOT_FOUND', `no index in ${join(process.cwd(), 'index/default')}`);
+    const shown = await expectError(await createApp({ state: { error: relative }, log, indexDir: 'index/default' }).request('/search?q=x'), 503, 'INDEX_NOT_FOUND');
+    expect(shown.error.message).toBe('no index in index/default');
   });
 
   it('/metrics exposes request counts and latency per route, and index sizes', async () => {
@@ -298,6 +316,18 @@ describe('operations', () => {
     expect(text).toMatch(/shoal_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/search"\}/);
     expect(text).toMatch(/shoal_search_duration_seconds_count\{mode="hybrid",stage="embed"\} \d+/);
     expect(text).toMatch(new RegExp(`shoal_index_paragraphs ${state.engine!.stats().paragraphs}\\b`));
+  });
+
+  it('builds the OpenAPI document and the reference page once, not per request', async () => {
+    const fresh = createApp({ state, log });
+    const spy = vi.spyOn(fresh, 'getOpenAPIDocument');
+    const bodies = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      bodies.add(await (await fresh.request('/openapi.json')).text());
+      expect((await fresh.request('/docs')).status).toBe(200);
+    }
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(bodies.size).toBe(1);
   });
 
   it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
@@ -338,7 +368,7 @@ describe('/mcp', () => {
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
     const client = new Client({ name: 'app-test', version: '0.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.request(String(url), init) }));
+    await client.connect(new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), { fetch: async (url, init) => app.request(String(url), init) }));
     try {
       expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
       const result = await client.callTool({ name: 'retrieve_context', arguments: { query: 'harbour dredging', tokenBudget: 100 } });

@@ -3,10 +3,14 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
+import { DEFAULT_COMPACT_AFTER_WRITES } from '../engine/index.ts';
+import { hostName } from './hosts.ts';
 
 // Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
 const secret = z.string().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16–256 printable characters without spaces');
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+// A list: a JSON array (config file) or comma-separated text (flag, environment).
+const list = z.union([z.array(z.string().min(1)), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))]);
 
 /** The server's settings: each from a command-line flag, else an environment variable, else the config file, else its default. */
 export const ServerConfigSchema = z.object({
@@ -44,7 +48,31 @@ export const ServerConfigSchema = z.object({
   /** `SHOAL_REQUEST_TIMEOUT_MS`: a request still unanswered after this is answered 503 TIMEOUT, 100–600,000 ms. Default 30,000. */
   requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** `SHOAL_CORS_ORIGINS`: origins allowed to call the API from a browser, comma-separated, or `*`. Default none (CORS off). */
-  corsOrigins: z.union([z.array(z.string().min(1)), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))]).default([]),
+  corsOrigins: list.default([]),
+  /**
+   * `--allowed-hosts` / `SHOAL_ALLOWED_HOSTS`: the names a request may address the server by (its Host
+   * header, any port), comma-separated, or `*` for any; another name is answered 421 MISDIRECTED (a
+   * DNS-rebinding defence). Added to the names always allowed: see {@link allowedHostsOf}. Default none.
+   */
+  allowedHosts: list.check((ctx) => {
+    const bad = ctx.value.find((name) => name !== '*' && hostName(name) === undefined);
+    if (bad !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: `"${bad}" is not a host name or address: give names like search.example.org or 10.0.0.5, without a scheme or path (or * for any)` });
+  }).default([]),
+  /**
+   * `--max-connections` / `SHOAL_MAX_CONNECTIONS`: most connections open at once, 1–1,000,000. At the
+   * cap a new connection closes the one idle the longest; when every connection has a request in
+   * progress it is refused. Default: see {@link defaultMaxConnections}.
+   */
+  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(() => defaultMaxConnections()),
+  /** `SHOAL_HEADERS_TIMEOUT_MS`: a connection must send its request headers within this (from opening, or from the end of its previous request), 100–600,000 ms; at most the request timeout. Default 20,000. */
+  headersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  /** `SHOAL_KEEP_ALIVE_TIMEOUT_MS`: an idle connection between two requests is closed after this, 100–600,000 ms. Default 5,000. */
+  keepAliveTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /**
+   * `SHOAL_COMPACT_WRITES`: fold the write journal into a new generation in the background once this
+   * many writes sit on top of the served one; 0 turns it off. Default 1,000.
+   */
+  compactAfterWrites: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULT_COMPACT_AFTER_WRITES),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -68,6 +96,11 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   rateBurst: { env: 'SHOAL_RATE_BURST' },
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'SHOAL_REQUEST_TIMEOUT_MS' },
   corsOrigins: { flag: 'cors-origins', env: 'SHOAL_CORS_ORIGINS' },
+  compactAfterWrites: { env: 'SHOAL_COMPACT_WRITES' },
+  allowedHosts: { flag: 'allowed-hosts', env: 'SHOAL_ALLOWED_HOSTS' },
+  maxConnections: { flag: 'max-connections', env: 'SHOAL_MAX_CONNECTIONS' },
+  headersTimeoutMs: { env: 'SHOAL_HEADERS_TIMEOUT_MS' },
+  keepAliveTimeoutMs: { env: 'SHOAL_KEEP_ALIVE_TIMEOUT_MS' },
 };
 const SECRETS = new Set(['adminKey', 'readKey']);
 
@@ -125,6 +158,45 @@ export function readRequiresKey(config: Pick<ServerConfig, 'readAuth' | 'host'>)
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The loopback names every server answers to unless `allowedHosts` says otherwise. */
+export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+
+/**
+ * The host names requests may use (`*` for any): always the loopback names, the listen address when
+ * it is a specific one, and the configured `allowedHosts`. Listening on every interface (`0.0.0.0`,
+ * `::`), every IP address literal is allowed as well, since the server cannot know which of its
+ * addresses a client dials and a literal address cannot be rebound (a page on
+ * `http://<address>:<port>` is the server's own origin); a DNS name must then be listed. None of these
+ * defaults can be rebound by a foreign page, so configured names add to them rather than replace them.
+ */
+export function allowedHostsOf(config: Pick<ServerConfig, 'allowedHosts' | 'host'>): { names: string[]; anyAddress: boolean } {
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
+  return { names: [...new Set([...LOOPBACK_HOSTS, ...(wildcard ? [] : [config.host]), ...config.allowedHosts])], anyAddress: wildcard };
+}
+
+/** File descriptors the server keeps for itself beyond connections: index files, the journal, the model and its workers, logs (about 50 measured). */
+const RESERVED_FDS = 256;
+
+/**
+ * The default connection cap: the process's file-descriptor soft limit less {@link RESERVED_FDS},
+ * between 64 and 4,096 (768 under the common limit of 1,024), so idle connections can never use up
+ * the descriptors the server needs. Where the limit cannot be read (not Linux), it is taken as 1,024.
+ */
+export function defaultMaxConnections(softLimit: number | undefined = fileDescriptorLimit()): number {
+  return Math.max(64, Math.min(4_096, (softLimit ?? 1_024) - RESERVED_FDS));
+}
+
+// The soft limit on open files (Node raises it to the hard limit at start-up), from /proc on Linux.
+function fileDescriptorLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return undefined;
+    return m[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(m[1]);
+  } catch {
+    return undefined; // no /proc: the documented fallback
+  }
 }
 
 function readConfigFile(file: string): Record<string, unknown> {

@@ -1,3 +1,6 @@
+import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, isAbsolute, resolve } from 'node:path';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -10,10 +13,46 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
+/** The one error body of a {@link SearchError}. */
+export function errorBody(error: SearchError): ErrorBody {
+  return { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+}
+
 /** The response for a {@link SearchError}: the one error body, with its table status unless a route says otherwise. */
 export function errorResponse(c: Context, error: SearchError, status: number = error.httpStatus): Response {
-  const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-  return c.json(body, status as ContentfulStatusCode);
+  return c.json(errorBody(error), status as ContentfulStatusCode);
+}
+
+/**
+ * Rewrites the server's own absolute paths in JSON text meant for a client: the index folder becomes
+ * the folder as configured when that was relative, else its name; the working directory becomes `.`
+ * and the home directory `~`. A client learns which index answered, not how the machine is laid out
+ * (the server's log keeps the full paths).
+ */
+export function pathRedactor(indexDir: string | undefined): (json: string) => string {
+  const rules: Array<[string, string]> = [];
+  const add = (path: string, label: string): void => {
+    // Never the root itself: every path starts with it.
+    if (path.length > 1) rules.push([path, label]);
+    try {
+      const real = realpathSync(path);
+      if (real !== path && real.length > 1) rules.push([real, label]);
+    } catch {
+      // not there (yet): the path as given is enough
+    }
+  };
+  if (indexDir !== undefined) add(resolve(indexDir), isAbsolute(indexDir) ? basename(indexDir) : indexDir);
+  add(process.cwd(), '.');
+  add(homedir(), '~');
+  // Longest first, so the index folder wins over the working directory that holds it; a path matches
+  // whole (`/srv/a` not inside `/srv/ab`). Paths and labels are matched as they appear in JSON text.
+  const escaped = (text: string) => JSON.stringify(text).slice(1, -1);
+  const patterns = rules.sort((a, b) => b[0].length - a[0].length).map(([path, label]) =>
+    [new RegExp(`${escaped(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![^/\\\\"'\\s:;,)\\]])`, 'g'), escaped(label).replace(/\$/g, '$$$$')] as const);
+  return (json) => {
+    for (const [pattern, label] of patterns) json = json.replace(pattern, label);
+    return json;
+  };
 }
 
 /** Zod issues as an `INVALID_ARGUMENT` error naming the first offending field (`k`, `reports.0.title`). */

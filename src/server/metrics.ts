@@ -13,6 +13,10 @@ export interface Metrics {
   searchSeconds: Histogram<'mode' | 'stage'>;
   embedSeconds: Histogram<'kind'>;
   writes: Counter<'op'>;
+  /** Connections the connection cap closed: `idle` to make room for a new one, `refused` when all were busy. */
+  connectionsDropped: Counter<'reason'>;
+  /** Reports the open connections (`open`, of which `busy` have a request in progress) when scraped. */
+  observeConnections(counts: () => { open: number; busy: number }): void;
 }
 
 /**
@@ -28,13 +32,24 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
   const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (queue: waiting for a turn behind other requests; embed, rank, highlight, total: the work)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
   const embedSeconds = new Histogram({ name: 'shoal_embed_duration_seconds', help: 'Embedding time by kind (query, write, api)', labelNames: ['kind'] as const, buckets: BUCKETS, registers: [registry] });
   const writes = new Counter({ name: 'shoal_writes_total', help: 'Acknowledged writes by operation', labelNames: ['op'] as const, registers: [registry] });
+  const connectionsDropped = new Counter({ name: 'shoal_http_connections_dropped_total', help: 'Connections closed by the connection cap (SHOAL_MAX_CONNECTIONS): idle, to make room for a new one; refused, every connection having a request in progress', labelNames: ['reason'] as const, registers: [registry] });
+  let connections: (() => { open: number; busy: number }) | undefined;
+  new Gauge({
+    name: 'shoal_http_open_connections', help: 'Open HTTP connections: busy (a request in progress) or idle', labelNames: ['state'] as const, registers: [registry],
+    collect: safely(function (this: Gauge<'state'>) {
+      const counts = connections?.();
+      if (!counts) return;
+      this.set({ state: 'busy' }, counts.busy);
+      this.set({ state: 'idle' }, counts.open - counts.busy);
+    }),
+  });
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
     new Gauge({
       name, help, registers: [registry],
-      collect() {
+      collect: safely(function (this: Gauge) {
         const s = stats();
         if (s) this.set(read(s));
-      },
+      }),
     });
   observeMajorGcs();
   new Gauge({
@@ -55,7 +70,23 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
   gauge('shoal_index_deleted_paragraphs', 'Deleted paragraphs held until the next build', (s) => s.deletedParagraphs);
   gauge('shoal_index_vectors', 'Paragraph vectors in the vector index', (s) => s.vector?.vectors ?? 0);
   gauge('shoal_index_writes_since_build', 'Journal writes applied on top of the generation', (s) => s.writesSinceBuild);
-  return { registry, requests, requestSeconds, searchSeconds, embedSeconds, writes };
+  return {
+    registry, requests, requestSeconds, searchSeconds, embedSeconds, writes, connectionsDropped,
+    observeConnections(counts) {
+      connections = counts;
+    },
+  };
+}
+
+// A gauge that cannot be read now keeps its last value: a scrape never fails on one of them.
+function safely<T>(collect: (this: T) => void): (this: T) => void {
+  return function (this: T) {
+    try {
+      collect.call(this);
+    } catch {
+      // keep the last value
+    }
+  };
 }
 
 // The resident set right after the last full collection, and how many there were (one observer per process).
@@ -64,11 +95,17 @@ let observing = false;
 function observeMajorGcs(): void {
   if (observing) return;
   observing = true;
+  // The observer runs outside any request: whatever it throws would end the process. Reading the
+  // resident set needs a file descriptor (/proc/self/stat); out of them (EMFILE) the last value stays.
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if ((entry as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
-      afterMajorGc.rss = process.memoryUsage.rss();
       afterMajorGc.count++;
+      try {
+        afterMajorGc.rss = process.memoryUsage.rss();
+      } catch {
+        // keep the last value
+      }
     }
   }).observe({ entryTypes: ['gc'] });
 }

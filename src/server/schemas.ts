@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
 import {
   DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_DIVERSITY, DEFAULT_NORMALIZATION, DEFAULT_TOKEN_BUDGET, MAX_CANDIDATES, MAX_NEIGHBORS,
   MAX_PASSAGES, MAX_TOKEN_BUDGET,
@@ -14,48 +15,77 @@ export const MAX_QUERY_CHARS = 2_000;
 /** The most reports one `POST /reports` may carry. */
 export const MAX_BATCH = 1_000;
 
-// Query strings carry everything as text: these accept the text forms and the JSON forms alike.
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1' || v === '')]);
-const list = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean));
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
-/** A relevance floor: a cosine similarity, or `auto` for the model's calibrated one. */
-export const MinSimilaritySchema = z.union([z.literal('auto'), z.coerce.number().min(-1).max(1)], { error: 'must be a number from -1 to 1, or auto' })
+// One rule for every door (JSON bodies, query strings, MCP tool calls): text is well-formed Unicode,
+// numbers and booleans are what the door can say exactly, and a list is never split out of a string.
+// A JSON body says numbers and booleans as JSON numbers and booleans ("5", [5] and true are not 5).
+// A query string says everything as text, read strictly: a number in the JSON number grammar ("5",
+// "0.5", "1e3"; not "5abc", "", " 5" or "0x10"), a boolean as true/false/1/0, or empty (the bare flag).
+// A value given more than once is a list, which only the list fields take.
+
+/** Where a request's fields come from: a JSON body (typed values) or a query string (text). */
+export type Door = 'json' | 'query';
+
+/** A string of well-formed Unicode: a lone surrogate (a JSON or YAML `"\ud800"` escape) is refused. */
+export const text = () => z.string().refine(isWellFormed, NOT_WELL_FORMED);
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const number = (door: Door, inner: z.ZodNumber, doc: { type: 'integer' | 'number'; minimum: number; maximum: number }) => door === 'json' ? inner
+  : z.string({ error: 'must be one number (the parameter is given more than once)' }).regex(JSON_NUMBER, 'must be a number').transform(Number).pipe(inner).openapi(doc);
+const int = (door: Door, min: number, max: number) => number(door, z.number().int().min(min).max(max), { type: 'integer', minimum: min, maximum: max });
+const real = (door: Door, min: number, max: number) => number(door, z.number().min(min).max(max), { type: 'number', minimum: min, maximum: max });
+const bool = (door: Door) => door === 'json' ? z.boolean()
+  : z.enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === '').openapi({ type: 'boolean' });
+// The same at both doors: a query parameter given more than once arrives as an array. Values are
+// trimmed (ids, sources and tags are stored trimmed) but never split at commas: each of them may hold one.
+const list = z.union([text(), z.array(text())]).transform((v) => (Array.isArray(v) ? v : [v]).map((s) => s.trim()).filter(Boolean));
+const isoDate = text().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+const minSimilarity = (door: Door) => z.union([z.literal('auto'), real(door, -1, 1)], { error: 'must be a number from -1 to 1, or auto' })
   .openapi({ anyOf: [{ type: 'number', minimum: -1, maximum: 1 }, { type: 'string', enum: ['auto'] }] });
+/** A relevance floor in a JSON body or a tool call: a cosine similarity, or `auto` for the model's calibrated one. */
+export const MinSimilaritySchema = minSimilarity('json');
+
+// Lists name one value each: give several by repeating the parameter, or as a JSON array. A value is
+// never split at commas, so an id, source or tag that holds one can be named too.
+const LIST = 'Repeat the parameter for more than one (a JSON array in a body); a value is never split at commas.';
 
 /** The filters of /search and /retrieve (applied inside each retriever, before its top-k). */
 export const filterFields = {
   dateFrom: isoDate.optional().describe('Only reports dated on or after (YYYY-MM-DD).'),
   dateTo: isoDate.optional().describe('Only reports dated on or before (YYYY-MM-DD).'),
-  source: list.optional().describe('Only reports from these sources (repeat the parameter or separate by commas).').openapi({ type: 'array', items: { type: 'string' } }),
-  reportId: list.optional().describe('Only these reports.').openapi({ type: 'array', items: { type: 'string' } }),
-  tags: list.optional().describe('Only reports carrying every one of these tags.').openapi({ type: 'array', items: { type: 'string' } }),
+  source: list.optional().describe(`Only reports from these sources. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
+  reportId: list.optional().describe(`Only these reports. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
+  tags: list.optional().describe(`Only reports carrying every one of these tags. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
 };
 
 /** How mode hybrid fuses; what is left out takes the one set of defaults (`hybridOptionsOf`). */
-export const hybridFields = {
+const hybridFieldsOf = (door: Door) => ({
   fusion: z.enum(['linear', 'rrf']).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
   normalization: z.enum(['zscore', 'minmax', 'theoretical']).optional().describe(`Linear fusion: z-score or min-max normalisation over each candidate window, or theoretical (BM25 by its highest possible score for the query, cosine from [-1, 1]). Default ${DEFAULT_NORMALIZATION}.`),
-  rrfK: int(1, 10_000).optional().describe(`RRF rank offset k. Default ${DEFAULT_RRF_K}.`),
-  alpha: z.coerce.number().min(0).max(1).optional().describe(`Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${DEFAULT_ALPHA}.`),
-  candidates: int(1, MAX_CANDIDATES).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${DEFAULT_CANDIDATES}.`),
-  adaptive: bool.optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`).openapi({ type: 'boolean' }),
-};
+  rrfK: int(door, 1, 10_000).optional().describe(`RRF rank offset k. Default ${DEFAULT_RRF_K}.`),
+  alpha: real(door, 0, 1).optional().describe(`Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${DEFAULT_ALPHA}.`),
+  candidates: int(door, 1, MAX_CANDIDATES).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${DEFAULT_CANDIDATES}.`),
+  adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`),
+});
 
-/** A search request: the same fields as query parameters (`GET`) or a JSON body (`POST`). */
-export const SearchRequestSchema = z.object({
-  q: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
-  k: int(1, MAX_PAGE).default(10).describe(`Results per page, 1–${MAX_PAGE}.`),
-  offset: int(0, MAX_OFFSET).default(0).describe('Results to skip (pagination).'),
+// A search request at either door: the same fields, each read as its door says it.
+const searchRequestOf = (door: Door) => z.object({
+  q: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
+  // The default is stated for the document too: it does not show through a query field's text-to-number pipe.
+  k: int(door, 1, MAX_PAGE).default(10).openapi({ default: 10 }).describe(`Results per page, 1–${MAX_PAGE}.`),
+  offset: int(door, 0, MAX_OFFSET).default(0).openapi({ default: 0 }).describe('Results to skip (pagination).'),
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
-  ...hybridFields,
-  minSimilarity: MinSimilaritySchema.optional().describe('Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this (-1 to 1), or `auto` for the model\'s calibrated relevance floor. Default none.'),
+  ...hybridFieldsOf(door),
+  minSimilarity: minSimilarity(door).optional().describe('Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this (-1 to 1), or `auto` for the model\'s calibrated relevance floor. Default none.'),
   ...filterFields,
-  groupByReport: bool.default(false).describe('Only the best paragraph of each report.').openapi({ type: 'boolean' }),
-  highlight: bool.default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).').openapi({ type: 'boolean' }),
-  explain: bool.default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.').openapi({ type: 'boolean' }),
-}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` })
-  .openapi('SearchRequest');
+  groupByReport: bool(door).default(false).describe('Only the best paragraph of each report.'),
+  highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
+  explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
+}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
+
+/** A search request as a JSON body (`POST /search`; MCP's `search_reports` takes its fields). */
+export const SearchRequestSchema = searchRequestOf('json').openapi('SearchRequest');
+/** A search request as query parameters (`GET /search`): the same fields, read from text. */
+export const SearchQuerySchema = searchRequestOf('query');
 
 export type SearchRequestBody = z.infer<typeof SearchRequestSchema>;
 
@@ -124,13 +154,13 @@ function nestingWithin(value: unknown, max: number): boolean {
 
 /** A report as JSON (`POST /reports`, `PUT /reports/{id}`). */
 export const ReportSchema = z.object({
-  id: z.string().min(1).max(512).optional().describe('Required for POST; taken from the path for PUT.'),
-  title: z.string().max(2_000).default(''),
-  body: z.string().max(5_000_000).optional().describe('The text; paragraphs separated by blank lines. `text` is accepted too.'),
-  text: z.string().max(5_000_000).optional(),
-  date: z.string().optional().describe('YYYY-MM-DD (or a full ISO timestamp).'),
-  source: z.string().max(500).optional(),
-  tags: z.array(z.string().max(200)).max(100).optional(),
+  id: text().min(1).max(512).optional().describe('Required for POST; taken from the path for PUT.'),
+  title: text().max(2_000).default(''),
+  body: text().max(5_000_000).optional().describe('The text; paragraphs separated by blank lines. `text` is accepted too.'),
+  text: text().max(5_000_000).optional(),
+  date: text().optional().describe('YYYY-MM-DD (or a full ISO timestamp).'),
+  source: text().max(500).optional(),
+  tags: z.array(text().max(200)).max(100).optional(),
   metadata: z.record(z.string(), z.unknown()).refine((m) => nestingWithin(m, MAX_METADATA_DEPTH), `must not nest deeper than ${MAX_METADATA_DEPTH} levels`).optional(),
 }).strict().openapi('Report');
 
@@ -158,7 +188,7 @@ export const ReportResponseSchema = z.object({
 }).openapi('ReportParagraphs');
 
 export const IdParamSchema = z.object({
-  id: z.string().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }),
+  id: text().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }),
 });
 
 export const ErrorSchema = z.object({
@@ -184,12 +214,12 @@ export const StatsSchema = z.object({
 
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
-  query: z.string().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
-  tokenBudget: int(1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).describe(`Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.`),
-  k: int(1, MAX_PASSAGES).default(10).describe(`Most passages, 1–${MAX_PASSAGES}.`),
+  query: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
+  tokenBudget: int('json', 1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).describe(`Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.`),
+  k: int('json', 1, MAX_PASSAGES).default(10).describe(`Most passages, 1–${MAX_PASSAGES}.`),
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
-  neighbors: int(0, MAX_NEIGHBORS).default(0).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
-  diversity: z.coerce.number().min(0).max(1).default(DEFAULT_DIVERSITY).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
+  neighbors: int('json', 0, MAX_NEIGHBORS).default(0).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
+  diversity: real('json', 0, 1).default(DEFAULT_DIVERSITY).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
 }).strict().openapi('RetrieveRequest');
@@ -215,11 +245,11 @@ export const MAX_EMBED_INPUTS = 256;
 
 /** OpenAI's embeddings request (`input`, `model`, `encoding_format`, `dimensions`, `user`), plus `input_type`. */
 export const EmbeddingsRequestSchema = z.object({
-  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_EMBED_INPUTS)]).describe(`A text or up to ${MAX_EMBED_INPUTS} texts.`),
-  model: z.string().optional().describe("The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused."),
+  input: z.union([text().min(1), z.array(text().min(1)).min(1).max(MAX_EMBED_INPUTS)]).describe(`A text or up to ${MAX_EMBED_INPUTS} texts.`),
+  model: text().optional().describe("The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused."),
   encoding_format: z.enum(['float', 'base64']).default('float'),
   dimensions: z.number().int().positive().optional().describe("Must equal the model's dimension when given (no truncation)."),
-  user: z.string().optional(),
+  user: text().optional(),
   input_type: z.enum(['document', 'query']).default('document').describe('query adds the model\'s query instruction (bge), as shoal embeds search queries; document embeds the text as it is.'),
 }).strict().openapi('EmbeddingsRequest');
 

@@ -1,16 +1,26 @@
 import { unwatchFile, watchFile } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
 import type { Engine } from '../engine/index.ts';
 import { CURRENT_FILE } from '../storage/index.ts';
 import { createApp, type EngineState } from './app.ts';
-import { readRequiresKey, type ServerConfig } from './config.ts';
+import { allowedHostsOf, readRequiresKey, type ServerConfig } from './config.ts';
+import { answerClientErrors, guardConnections } from './connections.ts';
+import { errorBody } from './errors.ts';
+import { createMetrics } from './metrics.ts';
 
 /** How long requests in progress may take to finish when the server stops. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * A connection on which nothing moves either way for the request timeout plus this is closed: a
+ * client that stops reading its answer cannot hold a connection (a request in progress is answered
+ * by the request timeout before then).
+ */
+const IDLE_GRACE_MS = 5_000;
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
@@ -43,24 +53,51 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'shoal' }, redact: ['adminKey', 'readKey', '*.adminKey', '*.readKey', '*.authorization', '*.headers.authorization'] });
   const state: EngineState = {};
   const readKeyNeeded = readRequiresKey(config);
+  const hosts = allowedHostsOf(config);
+  const metrics = createMetrics(() => state.engine?.stats());
   const app = createApp({
-    state, log, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}),
+    state, log, metrics, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}),
     access: { adminKey: config.adminKey, readKey: config.readKey, readRequiresKey: readKeyNeeded },
     rateLimit: { rate: config.rateLimit, burst: config.rateBurst },
     requestTimeoutMs: config.requestTimeoutMs,
     corsOrigins: config.corsOrigins,
+    allowedHosts: hosts.names, allowAnyAddress: hosts.anyAddress,
+    indexDir: config.indexDir,
   });
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-    s.once('error', (error: NodeJS.ErrnoException) => reject(new SearchError('INVALID_CONFIG', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { details: { field: 'port' }, cause: error })));
+  // Node's headers deadline may not exceed its request deadline.
+  const headersTimeoutMs = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  const server = createServer({
+    // A client that sends its request slowly (headers or body), or nothing at all, is cut off.
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: headersTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Those deadlines are checked this often (Node's default, 30 s, would let a silent connection live 50 s).
+    connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs),
+    // The app refuses a request without a Host header itself, in the one error shape.
+    requireHostHeader: false,
+  }, getRequestListener(app.fetch, {
+    hostname: config.host,
+    // A request the adapter cannot turn into a URL (a malformed Host or target): 400 in the one error shape.
+    errorHandler: (error) => Response.json(errorBody(new SearchError('INVALID_ARGUMENT', `malformed request: ${(error as Error).message}`, { details: { field: 'request' } })), { status: 400 }),
+  }));
+  server.timeout = config.requestTimeoutMs + IDLE_GRACE_MS;
+  answerClientErrors(server, { log, headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs });
+  await new Promise<void>((resolve, reject) => {
+    const refuse = (error: NodeJS.ErrnoException): void => reject(new SearchError('INVALID_CONFIG', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { details: { field: 'port' }, cause: error }));
+    server.once('error', refuse);
+    server.listen(config.port, config.host, () => {
+      server.off('error', refuse);
+      resolve();
+    });
   });
-  // A client that sends its request slowly (headers or body) is cut off, so it cannot hold a connection open.
-  const http = server as unknown as { requestTimeout: number; headersTimeout: number };
-  http.requestTimeout = config.requestTimeoutMs;
-  http.headersTimeout = Math.min(20_000, config.requestTimeoutMs);
+  // Listening: from now on the server's errors are accept errors, logged by the guard, never thrown.
+  const connections = guardConnections(server, { maxConnections: config.maxConnections, log, onDrop: (reason) => metrics.connectionsDropped.inc({ reason }) });
+  metrics.observeConnections(connections);
   log.info({
     writes: config.adminKey ? 'admin key' : 'disabled (no SHOAL_ADMIN_KEY)', reads: readKeyNeeded ? 'read key' : 'open',
     rateLimit: config.rateLimit > 0 ? `${config.rateLimit}/s, burst ${config.rateBurst}` : 'off', cors: config.corsOrigins.length > 0 ? config.corsOrigins : 'off',
+    hosts: hosts.names.includes('*') ? 'any' : [...hosts.names, ...(hosts.anyAddress ? ['any IP address'] : [])],
+    maxConnections: config.maxConnections,
   }, 'access');
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -89,12 +126,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       unwatchFile(pointer, onPointerChange);
       // Requests in progress get a grace period to finish; then open connections are closed, so a
       // server under load stops in seconds, not when its clients give up.
-      const connections = server as unknown as { closeIdleConnections(): void; closeAllConnections(): void };
       let grace: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        connections.closeIdleConnections();
-        grace = setTimeout(() => connections.closeAllConnections(), CLOSE_GRACE_MS);
+        server.closeIdleConnections();
+        grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       });
       clearTimeout(grace);
       await ready;

@@ -36,6 +36,17 @@ export interface Snapshot<Meta> {
   files: Map<string, Buffer>;
 }
 
+/** Options of {@link saveSnapshot}. */
+export interface SaveOptions {
+  /**
+   * Switch only while `CURRENT` still names this generation: a generation derived from the live one
+   * (a compaction) must not replace a rebuild that finished meanwhile. Otherwise the new folder is
+   * removed and `INDEX_CHANGED` thrown. Another writer could still switch between this check and the
+   * rename; the index folder's build lock keeps writers of generations apart.
+   */
+  ifCurrent?: string;
+}
+
 /**
  * Writes a new generation folder under `indexDir` (files first, each fsynced, the manifest with their
  * checksums last), then switches `CURRENT` to it atomically. Generations older than the previous one
@@ -44,7 +55,7 @@ export interface Snapshot<Meta> {
  * (generation complete, `CURRENT` not switched), `atomic:after-temp:CURRENT` (the new pointer written to
  * its temporary file, not renamed), `snapshot:after-pointer` (switched, older generations not pruned).
  */
-export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta): Manifest<Meta> {
+export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta, options: SaveOptions = {}): Manifest<Meta> {
   mkdirSync(indexDir, { recursive: true });
   const generation = `gen-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const dir = join(indexDir, generation);
@@ -63,6 +74,10 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
   fsyncDir(dir);
   fsyncDir(indexDir);
   const previous = readCurrent(indexDir);
+  if (options.ifCurrent !== undefined && previous !== options.ifCurrent) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${options.ifCurrent} to ${previous ?? 'none'} while this one was written; it was not switched in`);
+  }
   failpoint('snapshot:before-pointer');
   // The pointer carries the manifest's own checksum, so an altered manifest is caught too.
   writeFileAtomic(join(indexDir, CURRENT_FILE), `${generation} ${sha256(manifestBytes)}\n`);

@@ -1,10 +1,20 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { throwIfAborted } from '../../src/core/index.ts';
 import { normalize, type Embedder, type EmbeddingModelInfo } from '../../src/embedding/index.ts';
+
+/** Options of {@link fakeEmbedder}. */
+export interface FakeEmbedderOptions {
+  /** Time each document batch takes, as a slow model would (default 0: at once). */
+  delayMs?: number;
+}
 
 /**
  * A deterministic stand-in for a model, for unit tests of the stages around the embedder (caching,
  * batching, the build): a text's vector is a normalised bag of hashed words. It counts its calls.
+ * Documents are embedded batch by batch (the model's batch size, 1), and an aborted signal stops the
+ * work before the next batch, as the real embedder's calling-thread path does.
  */
-export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: number; batches: number } } {
+export function fakeEmbedder(dimension = 16, options: FakeEmbedderOptions = {}): Embedder & { calls: { texts: number; batches: number } } {
   const info: EmbeddingModelInfo = {
     name: 'fake', id: 'fake-embedder', revision: 'test', onnxSha256: 'f'.repeat(64), dimension,
     pooling: 'mean', maxLength: 512, queryInstruction: 'query: ', batchSize: 1,
@@ -32,9 +42,15 @@ export function fakeEmbedder(dimension = 16): Embedder & { calls: { texts: numbe
       return batch.map(vectorOf);
     },
     embedTokensInProcess: async (batch) => embedder.embedTokens(batch),
-    embedDocuments: async (texts, options = {}) => {
-      const vectors = await embedder.embedTokens(texts.map(tokenize));
-      options.onProgress?.(texts.length, texts.length);
+    embedDocuments: async (texts, embedOptions = {}) => {
+      const batchSize = Math.max(1, embedOptions.batchSize ?? info.batchSize);
+      const vectors: Float32Array[] = [];
+      for (let from = 0; from < texts.length; from += batchSize) {
+        throwIfAborted(embedOptions.signal);
+        if (options.delayMs) await sleep(options.delayMs);
+        vectors.push(...await embedder.embedTokens(texts.slice(from, from + batchSize).map(tokenize)));
+        embedOptions.onProgress?.(vectors.length, texts.length);
+      }
       return vectors;
     },
     embedQuery: async (query) => vectorOf(tokenize(info.queryInstruction + query)),

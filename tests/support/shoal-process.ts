@@ -131,6 +131,8 @@ export interface ServerOptions {
    * line, for a server whose index cannot be opened: it stays up to say why).
    */
   waitFor?: 'serving' | 'listening';
+  /** `SHOAL_COMPACT_WRITES`: fold the journal into a new generation after this many writes. Default: the server's. */
+  compactAfterWrites?: number;
 }
 
 /** Starts `shoal start --port 0` over an index folder and resolves with its URL once it is ready. */
@@ -139,7 +141,10 @@ export async function startServerChild(indexDir: string, options: ServerOptions)
   const child = spawnShoal(
     ['start', '--index', indexDir, '--port', '0', '--log-level', listening ? 'info' : 'warn', ...(options.watch ? [] : ['--no-watch'])],
     // No rate limit: the tests send hundreds of requests a second from one address.
-    { SHOAL_ADMIN_KEY: options.adminKey, SHOAL_RATE_LIMIT: '0', SHOAL_WATCH_INTERVAL_MS: '100' },
+    {
+      SHOAL_ADMIN_KEY: options.adminKey, SHOAL_RATE_LIMIT: '0', SHOAL_WATCH_INTERVAL_MS: '100',
+      ...(options.compactAfterWrites === undefined ? {} : { SHOAL_COMPACT_WRITES: String(options.compactAfterWrites) }),
+    },
   );
   // A server that cannot open its index stays up to say why (and logs it, even at level warn).
   const m = await child.waitFor(listening ? /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/ : /shoal is serving \d+ paragraphs at (http:\/\/\S+)|"msg":"cannot open the index/);

@@ -1,0 +1,32 @@
+import { compactIndex } from '../engine/index.ts';
+import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
+
+export const COMPACT_USAGE = `shoal compact [--index DIR] [--threads N] [--json]
+Folds the reports written and deleted through the API into a new generation of the index, derived
+from the live one (no report files, no model: the writes carry their vectors), and switches to it.
+Deleted paragraphs stop counting in BM25's statistics and a server opening the index replays only
+later writes. A running server does this by itself after SHOAL_COMPACT_WRITES writes and picks up
+the new generation at once; a rebuild that finishes first wins (nothing is switched).`;
+
+/** `shoal compact`: compacts an index folder's journal into a new generation. Returns the exit code. */
+export async function compactCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseFlags(argv, { index: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length > 0) {
+    io.err(COMPACT_USAGE);
+    return 2;
+  }
+  const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
+  const summary = await compactIndex({ indexDir: indexDirOf(values.index), ...(threads ? { threads } : {}) });
+  if (values.json) {
+    io.out(JSON.stringify(summary));
+    return 0;
+  }
+  if (!summary.compacted) {
+    io.out(`nothing to compact: no writes on top of generation ${summary.from}`);
+    return 0;
+  }
+  const t = summary.timings;
+  io.out(`compacted ${summary.writes} writes into generation ${summary.generation} (from ${summary.from}): ${summary.reports} reports, ${summary.paragraphs} paragraphs, ${summary.dropped} replaced or deleted paragraphs dropped`);
+  io.out(`time: load ${ms(t.loadMs)} ms, index ${ms(t.indexMs)} ms, vectors ${ms(t.vectorsMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
+  return 0;
+}

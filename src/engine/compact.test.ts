@@ -1,0 +1,169 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../core/types.ts';
+import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
+import { Journal, readCurrent, saveSnapshot } from '../storage/index.ts';
+import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, searcherOf, type CompactionEvent } from './index.ts';
+
+const embedder = fakeEmbedder(16);
+let tmp: string;
+let reportsDir: string;
+const base = corpus(24);
+
+const report = (id: string, words: string): Report => ({ id, title: `Report ${id}`, tags: ['t'], body: `${words} alpha.\n\nSecond paragraph of ${id} about ${words}.`, origin: 'api' });
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'shoal-compact-'));
+  reportsDir = writeCorpus(join(tmp, 'reports'), base);
+});
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+// The live reports of an engine, as `reportId → paragraph texts`, for comparing two states.
+function contents(engine: Engine, ids: Iterable<string>): Map<string, string[] | undefined> {
+  return new Map([...ids].map((id) => [id, engine.report(id)?.map((p) => p.text)]));
+}
+
+let dirs = 0;
+async function freshIndex(withVectors: boolean): Promise<string> {
+  const indexDir = join(tmp, `index-${dirs++}`);
+  await buildIndex({ inputs: [reportsDir], indexDir, ...(withVectors ? { embedder } : {}) });
+  return indexDir;
+}
+
+describe('compactIndex', () => {
+  it('does nothing when no write sits on top of the generation', async () => {
+    const indexDir = await freshIndex(false);
+    const before = readCurrent(indexDir);
+    const summary = await compactIndex({ indexDir });
+    expect(summary).toMatchObject({ compacted: false, from: before, generation: before, writes: 0 });
+    expect(readCurrent(indexDir)).toBe(before);
+  });
+
+  it('gives the state of generation + journal replay, ranking as a fresh build over the same paragraphs', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.record({ id: fc.constantFrom('r000', 'r003', 'r010', 'n1', 'n2', 'n3'), words: fc.constantFrom('harbour', 'wool', 'grain', 'copper'), del: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+      fc.boolean(),
+      async (ops, withVectors) => {
+        const indexDir = await freshIndex(withVectors);
+        const engine = Engine.open({ indexDir, ...(withVectors ? { embedder } : {}) });
+        try {
+          for (const op of ops) {
+            if (op.del) engine.deleteReport(op.id);
+            else await engine.putReports([report(op.id, op.words)]);
+          }
+          const ids = new Set([...base.map((r) => r.id), ...ops.map((o) => o.id)]);
+          const expected = contents(engine, ids);
+          const summary = await compactIndex({ indexDir });
+          expect(summary.compacted).toBe(true);
+          await engine.reload();
+          expect(engine.stats().writesSinceBuild).toBe(0);
+          expect(engine.stats().deletedParagraphs).toBe(0);
+          expect(contents(engine, ids)).toEqual(expected);
+          // Statistics count only live paragraphs now: scores equal those of a fresh build over them.
+          const opened = openIndex(indexDir);
+          const reference = searcherOf({ options: opened.meta.options, reports: 0, paragraphs: opened.paragraphs, segments: await indexParagraphs(opened.paragraphs, opened.meta.options) });
+          for (const q of ['harbour alpha', 'wool paragraph', 'grain']) {
+            const compacted = opened.searcher.search(q, { k: 10 }).map((h) => [h.key, h.score]);
+            expect(compacted).toEqual(reference.search(q, { k: 10 }).map((h) => [h.key, h.score]));
+          }
+        } finally {
+          engine.close();
+          rmSync(indexDir, { recursive: true, force: true });
+        }
+      },
+    ), { numRuns: 12 });
+  });
+
+  it('keeps writes made while it ran: they are replayed on top of the compacted generation', async () => {
+    const indexDir = await freshIndex(true);
+    const engine = Engine.open({ indexDir, embedder });
+    try {
+      await engine.putReports([report('n1', 'harbour')]);
+      const compaction = compactIndex({ indexDir });
+      await engine.putReports([report('n2', 'copper')]);
+      engine.deleteReport('r001');
+      await compaction;
+      await engine.reload();
+      expect(engine.report('n1')).toBeDefined();
+      expect(engine.report('n2')).toBeDefined();
+      expect(engine.report('r001')).toBeUndefined();
+      // A fresh open (a restart) sees the same.
+      const restarted = Engine.open({ indexDir, embedder });
+      expect(restarted.report('n2')).toBeDefined();
+      expect(restarted.report('r001')).toBeUndefined();
+      restarted.close();
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('does not replace a generation a rebuild switched in meanwhile (INDEX_CHANGED)', async () => {
+    const indexDir = await freshIndex(false);
+    const journal = Journal.open(indexDir);
+    journal.append([{ op: 'delete', reportId: 'r002' }]);
+    journal.close();
+    const live = readCurrent(indexDir)!;
+    // A generation switched in by someone else after the compaction read the live one.
+    const compaction = compactIndex({ indexDir });
+    // compactIndex has read the live generation before its first await; this switch comes after.
+    saveSnapshot(indexDir, new Map([['note', new Uint8Array([1])]]), { rebuilt: true });
+    const error = await compaction.catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INDEX_CHANGED' });
+    expect(readCurrent(indexDir)).not.toBe(live);
+    expect(readdirSync(indexDir).filter((n) => n.startsWith('gen-'))).toHaveLength(2);
+  });
+});
+
+describe('background compaction', () => {
+  it('starts after the configured number of writes, switches, and reports', async () => {
+    const indexDir = await freshIndex(true);
+    const events: CompactionEvent[] = [];
+    const engine = Engine.open({ indexDir, embedder, compactAfterWrites: 3, onCompaction: (e) => events.push(e) });
+    try {
+      const before = engine.generation;
+      for (const id of ['n1', 'n2']) await engine.putReports([report(id, 'wool')]);
+      await engine.compactionSettled();
+      expect(events).toEqual([]);
+      engine.deleteReport('r000');
+      expect(events.map((e) => e.phase)).toEqual(['started']);
+      await engine.compactionSettled();
+      expect(events.map((e) => e.phase)).toEqual(['started', 'finished']);
+      expect(engine.generation).not.toBe(before);
+      expect(engine.stats()).toMatchObject({ writesSinceBuild: 0, deletedParagraphs: 0 });
+      expect(engine.report('n2')).toBeDefined();
+      expect(engine.report('r000')).toBeUndefined();
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('after a failure waits for as many writes again before it retries', async () => {
+    const indexDir = await freshIndex(false);
+    const events: CompactionEvent[] = [];
+    const engine = Engine.open({ indexDir, compactAfterWrites: 2, onCompaction: (e) => events.push(e) });
+    try {
+      // The live generation's files go missing: the compaction cannot read it.
+      const live = readCurrent(indexDir)!;
+      rmSync(join(indexDir, live, 'paragraphs.jsonl'));
+      for (const id of ['n1', 'n2']) await engine.putReports([report(id, 'wool')]);
+      await engine.compactionSettled();
+      expect(events.map((e) => e.phase)).toEqual(['started', 'failed']);
+      expect(events[1]).toMatchObject({ error: { code: 'INDEX_CORRUPT' } });
+      await engine.putReports([report('n3', 'wool')]);
+      await engine.compactionSettled();
+      expect(events).toHaveLength(2);
+      await engine.putReports([report('n4', 'wool')]);
+      expect(events.map((e) => e.phase)).toEqual(['started', 'failed', 'started']);
+      await engine.compactionSettled();
+    } finally {
+      engine.close();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import { ERROR_CODES, SearchError, type ErrorCode } from '../core/errors.ts';
+import { spawnTsWorker } from '../core/ts-worker.ts';
+import type { Paragraph } from '../core/types.ts';
+import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
+import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
+import { buildVectorIndex } from '../vector/index.ts';
+import { GENERATION_FILES, indexParagraphs, modelFingerprint, saveGeneration, type IndexMeta } from './index-builder.ts';
+
+/** Options of {@link compactIndex}. */
+export interface CompactOptions {
+  indexDir: string;
+  /** Build threads for the lexical segments (see `BuildThreads`). */
+  threads?: number;
+}
+
+/** What a compaction did. */
+export interface CompactSummary {
+  /** False when there was nothing to fold (no writes on top of the live generation). */
+  compacted: boolean;
+  /** The generation compacted from, and the one written (the same when nothing was done). */
+  from: string;
+  generation: string;
+  /** Journal writes folded into the new generation. */
+  writes: number;
+  reports: number;
+  paragraphs: number;
+  /** Paragraphs of the old generation that the writes replaced or deleted, now gone from the files and statistics. */
+  dropped: number;
+  timings: { loadMs: number; indexMs: number; vectorsMs: number; saveMs: number; totalMs: number };
+}
+
+/**
+ * Folds the journal's writes into a new generation derived from the live one, without the report
+ * files or the model: the live generation's paragraphs (less those of reports written or deleted
+ * since) plus the paragraphs the writes put, with the vectors they carry. The result is what opening
+ * the live generation and replaying the journal gives, as a generation of its own: deleted paragraphs
+ * no longer count in BM25's statistics, and opening it replays only the writes made after it began.
+ * The switch is conditional on the live generation being unchanged (a rebuild that finished first
+ * wins: `INDEX_CHANGED`), and crash-safe as every build is.
+ */
+export async function compactIndex(request: CompactOptions): Promise<CompactSummary> {
+  const t0 = performance.now();
+  const { indexDir } = request;
+  // The journal first: writes after this read stay in the journal and are replayed on top.
+  const journal = journalState(indexDir);
+  const snapshot = loadSnapshot<IndexMeta>(indexDir);
+  const meta = snapshot.manifest.meta;
+  const from = snapshot.manifest.generation;
+  const since = meta.journal !== undefined && journal !== undefined && meta.journal.id === journal.position.id ? meta.journal.seq : 0;
+  // The last write of each report after the generation's position decides that report (see Journal.since).
+  const writes = (journal?.writes ?? []).filter((w) => w.seq > since);
+  const file = (name: string): Buffer => {
+    const data = snapshot.files.get(name);
+    if (!data) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${name}`);
+    return data;
+  };
+  const old = decodeParagraphs(file(GENERATION_FILES.paragraphs), `${snapshot.dir}/${GENERATION_FILES.paragraphs}`);
+  const nothing = (): CompactSummary => ({
+    compacted: false, from, generation: from, writes: 0, reports: meta.counts.reports, paragraphs: old.length, dropped: 0,
+    timings: { loadMs: performance.now() - t0, indexMs: 0, vectorsMs: 0, saveMs: 0, totalMs: performance.now() - t0 },
+  });
+  if (writes.length === 0 || journal === undefined) return nothing();
+
+  const touched = new Set(writes.map((w) => w.reportId));
+  const kept: number[] = [];
+  old.forEach((p, d) => {
+    if (!touched.has(p.reportId)) kept.push(d);
+  });
+  const puts = writes.filter((w) => w.op === 'put');
+  const paragraphs: Paragraph[] = [...kept.map((d) => old[d]!), ...puts.flatMap((w) => w.paragraphs)];
+  const reports = new Set(kept.map((d) => old[d]!.reportId)).size + puts.length;
+  const t1 = performance.now();
+  const segments = await indexParagraphs(paragraphs, meta.options, request.threads ? { threads: request.threads } : {});
+  const t2 = performance.now();
+
+  let vectors;
+  if (meta.vector) {
+    const { model } = meta.vector;
+    const dimension = model.dimension;
+    const oldVectors = floatsOf(file(GENERATION_FILES.vectors));
+    const oldKeys = file(GENERATION_FILES.vectorKeys);
+    const data = new Float32Array(paragraphs.length * dimension);
+    const keys = new Uint8Array(paragraphs.length * EMBEDDING_KEY_BYTES);
+    kept.forEach((d, i) => {
+      data.set(oldVectors.subarray(d * dimension, (d + 1) * dimension), i * dimension);
+      keys.set(oldKeys.subarray(d * EMBEDDING_KEY_BYTES, (d + 1) * EMBEDDING_KEY_BYTES), i * EMBEDDING_KEY_BYTES);
+    });
+    let at = kept.length;
+    const fingerprint = modelFingerprint(model);
+    for (const put of puts) {
+      const n = put.paragraphs.length;
+      if (put.model !== fingerprint || !put.vectors || !put.keys || put.vectors.length !== n * dimension || put.keys.length !== n * EMBEDDING_KEY_BYTES) {
+        // Only a rebuild with the model can embed it again; the journal keeps it meanwhile.
+        throw new SearchError('INDEX_INCOMPATIBLE', `write ${put.seq} (report "${put.reportId}") carries no vectors of ${model.name} as this index was embedded; rebuild with \`shoal index\` and the model instead`);
+      }
+      data.set(put.vectors, at * dimension);
+      keys.set(put.keys, at * EMBEDDING_KEY_BYTES);
+      at += n;
+    }
+    vectors = { model, data, keys, index: buildVectorIndex(data, dimension, meta.options.vector) };
+  }
+  const t3 = performance.now();
+  const manifest = saveGeneration(indexDir, {
+    options: meta.options, reports, paragraphs, segments, ...(vectors ? { vectors } : {}),
+    journal: journal.position, ...(meta.discardedThrough ? { discardedThrough: meta.discardedThrough } : {}),
+  }, { ifCurrent: from });
+  const t4 = performance.now();
+  return {
+    compacted: true, from, generation: manifest.generation, writes: writes.length, reports, paragraphs: paragraphs.length,
+    dropped: old.length - kept.length,
+    timings: { loadMs: t1 - t0, indexMs: t2 - t1, vectorsMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
+  };
+}
+
+/** A compaction running on a worker thread. */
+export interface BackgroundCompaction {
+  /** Resolves with the summary, or rejects with the compaction's `SearchError`. */
+  done: Promise<CompactSummary>;
+  /** Stops the thread (a half-written generation is never switched in, and the next build removes it). */
+  cancel(): Promise<void>;
+}
+
+/** Runs {@link compactIndex} on a worker thread, so its CPU work stays off the caller's event loop. */
+export function compactInBackground(options: CompactOptions): BackgroundCompaction {
+  const worker = spawnTsWorker(new URL('./compact-worker.ts', import.meta.url), options);
+  const done = new Promise<CompactSummary>((resolve, reject) => {
+    worker.once('message', (message: { ok: true; summary: CompactSummary } | { ok: false; error: { code: ErrorCode; message: string } }) => {
+      if (message.ok) resolve(message.summary);
+      else reject(new SearchError(message.error.code in ERROR_CODES ? message.error.code : 'INTERNAL', message.error.message));
+    });
+    worker.once('error', (error) => reject(new SearchError('INTERNAL', `the compaction thread failed: ${error.message}`, { cause: error })));
+    worker.once('exit', (code) => reject(new SearchError('INTERNAL', `the compaction thread stopped (exit code ${code}) before it finished`)));
+  });
+  return {
+    done,
+    async cancel() {
+      done.catch(() => {}); // cancelled on purpose: nobody waits for the outcome
+      await worker.terminate();
+    },
+  };
+}
