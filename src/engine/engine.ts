@@ -7,7 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, type JournalEntry, type JournalPosition, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
-import { checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
+import { BACKGROUND_SLICES, checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
@@ -205,7 +205,7 @@ export class Engine {
     options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, background: boolean, closed: () => boolean,
   ): Promise<{ index: LiveIndex; position: JournalPosition | undefined } | undefined> {
     const opened = await openIndexAsync(options.indexDir, { background, ...(options.bm25 ? { bm25: options.bm25 } : {}) });
-    const index = await runStepsSliced(LiveIndex.build(opened, options.bm25));
+    const index = await runStepsSliced(LiveIndex.build(opened, options.bm25), background ? BACKGROUND_SLICES : {});
     let position = opened.meta.journal;
     for (;;) {
       if (closed()) return undefined;

@@ -6,7 +6,7 @@ import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Emb
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegmentSteps, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition, type JournalState, type Manifest } from '../storage/index.ts';
-import { runSteps, runStepsSliced, type Steps } from '../core/steps.ts';
+import { DEFAULT_SLICE_MS, runSteps, runStepsSliced, type SliceOptions, type Steps } from '../core/steps.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
@@ -503,16 +503,19 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
 /** Options of {@link openIndexAsync}. */
 export interface OpenIndexOptions {
   bm25?: Bm25Options;
-  /** Longest run of main-thread work between two turns of the event loop, in ms (default `DEFAULT_SLICE_MS`). */
-  sliceMs?: number;
   /**
    * Open in the background of a process that is serving (a reload): one other thread at a time
    * (reading and hashing, then decoding here, then hnswlib reading the graph), so this thread, and
-   * the garbage collector's helpers, keep a core. Slower than the default, which runs them all at
-   * once (a start, where nothing is served yet). Default false.
+   * the garbage collector's helpers, keep a core; and this thread's slices of decoding alternate
+   * with rests as long ({@link BACKGROUND_SLICES}), so the collector's concurrent marking keeps up
+   * with the new index's objects and its pauses stay short. About twice as slow as the default,
+   * which runs everything at once (a start, where nothing is served yet). Default false.
    */
   background?: boolean;
 }
+
+/** How a background open paces its main-thread work: 4 ms slices, each followed by 4 ms of rest. */
+export const BACKGROUND_SLICES: SliceOptions = { sliceMs: DEFAULT_SLICE_MS, restMs: DEFAULT_SLICE_MS };
 
 /**
  * {@link openIndex} without stalling the event loop, for a server that keeps answering meanwhile:
@@ -527,7 +530,7 @@ export async function openIndexAsync(indexDir: string, options: OpenIndexOptions
   // manifest's order, which is the order they are decoded in (paragraphs, segments, vectors).
   const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], ...(background ? { threads: 1 } : { first: [GRAPH_FILE] }) });
   const { dir, manifest: { meta } } = load;
-  const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, options.sliceMs);
+  const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
   let graph: Promise<HnswVectorIndex> | undefined;
   const loadGraph = (vector: VectorMeta): void => {
     graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw));
