@@ -526,8 +526,9 @@ export const BACKGROUND_SLICES: SliceOptions = { sliceMs: DEFAULT_SLICE_MS, rest
  */
 export async function openIndexAsync(indexDir: string, options: OpenIndexOptions = {}): Promise<OpenedIndex> {
   const background = options.background ?? false;
-  // At once: the graph's checksum first (hnswlib's read of it is the longest part), the rest in the
-  // manifest's order, which is the order they are decoded in (paragraphs, segments, vectors).
+  // At a start: every file at once, the graph's checksum first (hnswlib's read of it is the longest
+  // part), the rest in the manifest's order, which is the order they are decoded in. In the
+  // background: one reading thread, then the decoding, then hnswlib.
   const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], ...(background ? { threads: 1 } : { first: [GRAPH_FILE] }) });
   const { dir, manifest: { meta } } = load;
   const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
