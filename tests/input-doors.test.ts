@@ -34,7 +34,7 @@ beforeAll(async () => {
   const embedder = fakeEmbedder(16);
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(12))], indexDir: join(tmp, 'index'), embedder });
   engine = Engine.open({ indexDir: join(tmp, 'index'), embedder });
-  app = createApp({ state: { engine }, log, access: { adminKey: ADMIN } });
+  app = createApp({ state: { engine }, log, access: { adminKey: ADMIN }, allowedHosts: ['localhost', 'shoal.test'] });
   await engine.putReports([{ id: COMMA_ID, title: 'Council minutes', tags: ['council'], body: 'The council approved the lighthouse repairs.', origin: 'api' }]);
 });
 
