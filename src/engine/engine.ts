@@ -215,8 +215,11 @@ export class Engine {
         if (page.length === REPLAY_PAGE) break; // ends the journal's read
       }
       if (page.length === 0) break;
+      // A journal that returned writes exists, so it has an id.
+      const id = journal.id;
+      if (id === undefined) throw new SearchError('INTERNAL', `the write journal of ${options.indexDir} returned writes but has no id`);
       index.apply(page, false);
-      position = { id: journal.id, seq: page.at(-1)!.seq };
+      position = { id, seq: page.at(-1)!.seq };
       await nextTurn();
     }
     if (index.appliedWrites > 0) index.publish();

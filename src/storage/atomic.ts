@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { failpoint } from '../core/failpoint.ts';
@@ -19,14 +19,20 @@ export function writeFileDurable(path: string, data: Uint8Array | string): void 
 /**
  * Replaces `path` atomically: the data goes to a temporary file beside it, which is fsynced and
  * renamed over `path`; the folder is fsynced so the rename survives a crash. A reader sees the old
- * file or the new one, never a mix. Failpoint `atomic:after-temp:<file name>`: the temporary file is
+ * file or the new one, never a mix; on failure the temporary file is removed. Failpoint `atomic:after-temp:<file name>`: the temporary file is
  * written and fsynced, not yet renamed (see `core/failpoint.ts`).
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  writeFileDurable(temp, data);
-  failpoint(`atomic:after-temp:${basename(path)}`);
-  renameSync(temp, path);
+  try {
+    writeFileDurable(temp, data);
+    failpoint(`atomic:after-temp:${basename(path)}`);
+    renameSync(temp, path);
+  } catch (error) {
+    // A temporary file that was not renamed is clutter (on a full disk, clutter that holds space).
+    rmSync(temp, { force: true });
+    throw error;
+  }
   fsyncDir(dirname(path));
 }
 

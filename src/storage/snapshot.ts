@@ -5,6 +5,7 @@ import { SearchError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoint.ts';
 import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
 import { readHashed } from './read-hashed.ts';
+import { diskFullError, formatBytes } from './space.ts';
 
 /** Name of the pointer file that names the live generation folder. */
 export const CURRENT_FILE = 'CURRENT';
@@ -50,40 +51,67 @@ export interface SaveOptions {
 /**
  * Writes a new generation folder under `indexDir` (files first, each fsynced, the manifest with their
  * checksums last), then switches `CURRENT` to it atomically. Generations older than the previous one
- * are removed, so a reader that opened the previous generation keeps its files. Failpoints (see
- * `core/failpoint.ts`): `snapshot:after-files` (files written, no manifest yet), `snapshot:before-pointer`
- * (generation complete, `CURRENT` not switched), `atomic:after-temp:CURRENT` (the new pointer written to
- * its temporary file, not renamed), `snapshot:after-pointer` (switched, older generations not pruned).
+ * are removed, so a reader that opened the previous generation keeps its files. A save that fails
+ * before the switch removes its partial folder (the live generation is untouched and keeps serving)
+ * and throws `DISK_FULL` when it failed for lack of room, naming the file it was writing, the folder
+ * and the free space. Failpoints (see `core/failpoint.ts`): `snapshot:after-files` (files written, no
+ * manifest yet), `snapshot:before-pointer` (generation complete, `CURRENT` not switched),
+ * `atomic:after-temp:CURRENT` (the new pointer written to its temporary file, not renamed),
+ * `snapshot:after-pointer` (switched, older generations not pruned).
  */
 export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta, options: SaveOptions = {}): Manifest<Meta> {
-  mkdirSync(indexDir, { recursive: true });
   const generation = `gen-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const dir = join(indexDir, generation);
-  mkdirSync(dir);
-  const checksums: Record<string, FileChecksum> = {};
-  for (const [name, data] of files) {
-    writeFileDurable(join(dir, name), data);
-    checksums[name] = { bytes: data.length, sha256: sha256(data) };
-  }
-  failpoint('snapshot:after-files');
-  const manifest: Manifest<Meta> = {
-    format: 'shoal-index', formatVersion: INDEX_FORMAT_VERSION, generation, createdAt: new Date().toISOString(), files: checksums, meta,
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
-  writeFileDurable(join(dir, MANIFEST_FILE), manifestBytes);
-  fsyncDir(dir);
-  fsyncDir(indexDir);
-  const previous = readCurrent(indexDir);
-  if (options.ifCurrent !== undefined && previous !== options.ifCurrent) {
+  let writing = `the index folder ${indexDir}`;
+  try {
+    mkdirSync(indexDir, { recursive: true });
+    writing = `the generation folder ${generation}`;
+    mkdirSync(dir);
+    const checksums: Record<string, FileChecksum> = {};
+    for (const [name, data] of files) {
+      writing = `${name} (${formatBytes(data.length)}) of generation ${generation}`;
+      writeFileDurable(join(dir, name), data);
+      checksums[name] = { bytes: data.length, sha256: sha256(data) };
+    }
+    failpoint('snapshot:after-files');
+    const manifest: Manifest<Meta> = {
+      format: 'shoal-index', formatVersion: INDEX_FORMAT_VERSION, generation, createdAt: new Date().toISOString(), files: checksums, meta,
+    };
+    const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+    writing = `${MANIFEST_FILE} of generation ${generation}`;
+    writeFileDurable(join(dir, MANIFEST_FILE), manifestBytes);
+    fsyncDir(dir);
+    fsyncDir(indexDir);
+    const previous = readCurrent(indexDir);
+    if (options.ifCurrent !== undefined && previous !== options.ifCurrent) {
+      throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${options.ifCurrent} to ${previous ?? 'none'} while this one was written; it was not switched in`);
+    }
+    failpoint('snapshot:before-pointer');
+    writing = `${CURRENT_FILE} (switching to generation ${generation})`;
+    // The pointer carries the manifest's own checksum, so an altered manifest is caught too.
+    writeFileAtomic(join(indexDir, CURRENT_FILE), `${generation} ${sha256(manifestBytes)}\n`);
+    failpoint('snapshot:after-pointer');
+    pruneGenerations(indexDir, new Set([generation, ...(previous ? [previous] : [])]));
+    return manifest;
+  } catch (error) {
+    // Not switched (the rename of the pointer is the switch): the new folder is only clutter.
+    const live = currentOrUndefined(indexDir);
+    if (live === generation) throw error;
     rmSync(dir, { recursive: true, force: true });
-    throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${options.ifCurrent} to ${previous ?? 'none'} while this one was written; it was not switched in`);
+    const needed = [...files.values()].reduce((sum, data) => sum + data.length, 0);
+    throw diskFullError(error, indexDir, `cannot write ${writing} in ${indexDir}`,
+      `The partial generation was removed; ${live ? `the live generation ${live} is unchanged and keeps serving` : 'the folder holds no index yet'}. ` +
+      `Free space (this generation needs about ${formatBytes(needed)}) and run the build again.`) ?? error;
   }
-  failpoint('snapshot:before-pointer');
-  // The pointer carries the manifest's own checksum, so an altered manifest is caught too.
-  writeFileAtomic(join(indexDir, CURRENT_FILE), `${generation} ${sha256(manifestBytes)}\n`);
-  failpoint('snapshot:after-pointer');
-  pruneGenerations(indexDir, new Set([generation, ...(previous ? [previous] : [])]));
-  return manifest;
+}
+
+// The generation CURRENT names, or undefined when there is none or it cannot be read.
+function currentOrUndefined(indexDir: string): string | undefined {
+  try {
+    return readCurrent(indexDir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The live generation's name, or undefined when the folder holds no index. */

@@ -1,0 +1,153 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SearchError } from '../core/errors.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { diskFullError } from './space.ts';
+
+/** The writer lock's file in an index folder: an empty SQLite database whose file lock is the lock. */
+export const WRITER_LOCK_FILE = 'writer.lock';
+
+/** The note naming the writer lock's holder, written by the holder once it holds the lock (for messages only). */
+export const WRITER_LOCK_HOLDER_FILE = 'writer.lock.json';
+
+/** Who holds an index folder's writer lock. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** When the lock was taken (ISO 8601). */
+  since: string;
+  /** What the holder runs, e.g. "shoal start". */
+  command: string;
+}
+
+/** How the writer lock is taken. */
+export interface WriterLockOptions {
+  /** What this process is, named to a process refused the lock. Default: its command line. */
+  command?: string;
+}
+
+// How long a refused process waits for the holder's note to appear, when the note it finds names a
+// process that is gone (the holder took the lock an instant ago and has not written its note yet).
+const NOTE_WAIT_MS = 500;
+const NOTE_POLL_MS = 25;
+
+/**
+ * The exclusive writer lock of an index folder: held by the one process that may write the folder's
+ * journal (a server taking writes), from before it opens the journal until after it closes it.
+ * Readers (`shoal search`, `shoal mcp`, a rebuild reading the journal's state) do not take it.
+ *
+ * The lock is an exclusive POSIX record lock on `writer.lock`, taken through SQLite (an empty database
+ * in exclusive locking mode, its journal in memory, so taking it writes nothing and works on a full
+ * disk). The kernel releases such a lock when its holder exits, however it exits, SIGKILL included,
+ * and gives it to exactly one of any number of processes asking at once: no process ever decides
+ * that a lock is stale, so neither a reused pid, nor two processes taking over a stale lock at once,
+ * nor a holder stalled long enough to look dead (the flaw of locks kept fresh by touching a file's
+ * mtime, as proper-lockfile's) can let two writers in. It is the lock LevelDB and RocksDB use, on
+ * their `LOCK` file. Who holds it is written beside it (`writer.lock.json`) for the refusal message.
+ *
+ * POSIX record locks belong to a process, not to a descriptor: closing any descriptor of the file in
+ * the holding process drops the lock. Nothing in shoal opens `writer.lock` but this class (SQLite
+ * keeps its own descriptors of a locked file open until the lock is released). Deleting the file while
+ * a holder runs lets a second process lock a new file of that name: leave it in place.
+ */
+export class WriterLock {
+  private constructor(private db: Database.Database | undefined, readonly indexDir: string, readonly holder: LockHolder) {}
+
+  /**
+   * Takes the writer lock of `indexDir` (creating the folder when absent), or throws `INDEX_LOCKED`
+   * naming the process that holds it (pid, host, since when, command) and what to do.
+   */
+  static acquire(indexDir: string, options: WriterLockOptions = {}): WriterLock {
+    const file = join(indexDir, WRITER_LOCK_FILE);
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(indexDir, { recursive: true });
+      // timeout 0: a lock held by another process is refused at once, not waited for.
+      db = new Database(file, { timeout: 0 });
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('locking_mode = EXCLUSIVE');
+      // In exclusive locking mode the EXCLUSIVE lock, once taken, is kept until the connection closes.
+      db.exec('BEGIN EXCLUSIVE; ROLLBACK');
+    } catch (error) {
+      db?.close();
+      const code = (error as { code?: unknown }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw lockedError(indexDir, error);
+      throw diskFullError(error, indexDir, `cannot take the writer lock ${file}`, 'Nothing was changed. Free space on that filesystem and start again.') ?? error;
+    }
+    const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: options.command ?? commandLine() };
+    const note = join(indexDir, WRITER_LOCK_HOLDER_FILE);
+    try {
+      writeFileAtomic(note, JSON.stringify(holder) + '\n');
+    } catch {
+      // No room for the note: the lock stands without it, and a stale note must not name a former holder.
+      rmSync(note, { force: true });
+    }
+    return new WriterLock(db, indexDir, holder);
+  }
+
+  /** True until {@link release}. */
+  get held(): boolean {
+    return this.db !== undefined;
+  }
+
+  /** Releases the lock (a no-op once released). */
+  release(): void {
+    if (!this.db) return;
+    // The note goes first, while the lock is held, so a later holder's note is never removed.
+    rmSync(join(this.indexDir, WRITER_LOCK_HOLDER_FILE), { force: true });
+    this.db.close();
+    this.db = undefined;
+  }
+}
+
+// INDEX_LOCKED, naming the holder from its note. A note naming a process that is gone is a former
+// holder's: the current one has just taken the lock; its note is waited for a moment.
+function lockedError(indexDir: string, cause: unknown): SearchError {
+  let holder = readLockHolder(indexDir);
+  for (let waited = 0; waited < NOTE_WAIT_MS && !(holder && isRunning(holder)); waited += NOTE_POLL_MS) {
+    sleep(NOTE_POLL_MS);
+    holder = readLockHolder(indexDir);
+  }
+  const who = holder && isRunning(holder)
+    ? `pid ${holder.pid}${holder.pid === process.pid && holder.host === hostname() ? ' (this process)' : ''} on ${holder.host} (${holder.command}), since ${holder.since}`
+    : `a process that has not named itself (no current ${WRITER_LOCK_HOLDER_FILE})`;
+  return new SearchError('INDEX_LOCKED',
+    `the index folder ${indexDir} is locked by another shoal process that writes it: ${who}. Only one process may write an index folder. ` +
+    'Stop that process first, or only read the index (shoal search and shoal mcp need no lock); the lock is released as soon as its holder exits, even when it is killed.',
+    { cause, details: { indexDir, ...(holder ? { holder } : {}) } });
+}
+
+/** The holder named by the note in `indexDir` (a former holder's when none holds it now), or undefined when there is none. */
+export function readLockHolder(indexDir: string): LockHolder | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(indexDir, WRITER_LOCK_HOLDER_FILE), 'utf8')) as Partial<LockHolder>;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.since !== 'string' || typeof parsed.command !== 'string') return undefined;
+    return parsed as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+// Whether the note's process may still be running: on another host it cannot be checked (and is taken
+// as running); here, signal 0 tells (EPERM: it runs as another user).
+function isRunning(holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// The script and its first argument ("shoal.js start"): enough to recognise the holder, and no flags,
+// which are nobody else's business.
+function commandLine(): string {
+  return [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2, 3)].join(' ');
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
