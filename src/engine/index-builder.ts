@@ -504,12 +504,12 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
 export interface OpenIndexOptions {
   bm25?: Bm25Options;
   /**
-   * Open in the background of a process that is serving (a reload): one other thread at a time
-   * (reading and hashing, then hnswlib reading the graph after the decoding here), so this thread, and
-   * the garbage collector's helpers, keep a core; and this thread's slices of decoding alternate
-   * with rests as long ({@link BACKGROUND_SLICES}), so the collector's concurrent marking keeps up
-   * with the new index's objects and its pauses stay short. About twice as slow as the default,
-   * which runs everything at once (a start, where nothing is served yet). Default false.
+   * Open in the background of a process that is serving (a reload): the reading and hashing, the
+   * decoding here and hnswlib's read of the graph follow one another, so at most one other thread is
+   * busy and this thread, and the garbage collector's helpers, keep a core; and the slices of
+   * decoding alternate with rests as long ({@link BACKGROUND_SLICES}), so the collector's concurrent
+   * marking keeps up with the new index's objects and its pauses stay short. Slower than the
+   * default, which overlaps them all (a start, where nothing is served yet). Default false.
    */
   background?: boolean;
 }

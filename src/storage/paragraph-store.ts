@@ -47,7 +47,7 @@ export function* decodeParagraphsSteps(data: Buffer, name = 'paragraphs'): Steps
 
 // The paragraphs of a report repeat its id, title, date, source and tags: they share the previous
 // paragraph's strings (and tags list) instead of holding copies, which keeps a large index's heap,
-// and the garbage collector's work on it, about a sixth smaller.
+// and the garbage collector's work on it, smaller (Reuters: 94 MB of heap for two indexes, not 106).
 function shareReportFields(p: Paragraph, previous: Paragraph): void {
   p.reportId = previous.reportId;
   if (p.title === previous.title) p.title = previous.title;
