@@ -104,7 +104,8 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
     }
   });
   const at = (msg: string): number => (logged.has(msg) ? logged.get(msg)! - spawned : Number.NaN);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let readyMs: number;
   try {
     for (;;) {
       if (child.exitCode !== null) throw new SearchError('INTERNAL', `${tree.name}: shoal start exited with code ${child.exitCode} before it was ready`);
@@ -118,14 +119,15 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const readyMs = performance.now() - t0;
-    return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened') };
+    readyMs = performance.now() - t0;
   } finally {
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(kill);
   }
+  // Read once the process has exited: a log line written just before it was ready may arrive after.
+  return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened') };
 }
 
 function freePort(): Promise<number> {

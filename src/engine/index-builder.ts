@@ -526,12 +526,11 @@ export const BACKGROUND_SLICES: SliceOptions = { sliceMs: DEFAULT_SLICE_MS, rest
  */
 export async function openIndexAsync(indexDir: string, options: OpenIndexOptions = {}): Promise<OpenedIndex> {
   const background = options.background ?? false;
-  // One thread reads and hashes the files: at a start, the model's threads need the other cores (on
-  // 2 cores a second reading thread made the server ready later, 2.03-2.12 s against 1.95 s). At a
-  // start the graph's checksum comes first (hnswlib's read of it is the longest part), the rest in
-  // the manifest's order, which is the order they are decoded in, each decoded as soon as it is
-  // verified; in the background, the reading, the decoding and hnswlib's read follow one another.
-  const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], threads: 1, ...(background ? {} : { first: [GRAPH_FILE] }) });
+  // At a start, the files are read and hashed on as many threads as there are cores (at most 4), the
+  // graph's checksum first (hnswlib's read of it is the longest part), the rest in the manifest's
+  // order, which is the order they are decoded in, each decoded as soon as it is verified. In the
+  // background, one thread reads them all, then this thread decodes, then hnswlib reads the graph.
+  const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], ...(background ? { threads: 1 } : { first: [GRAPH_FILE] }) });
   const { dir, manifest: { meta } } = load;
   const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
   let graph: Promise<HnswVectorIndex> | undefined;
