@@ -45,7 +45,8 @@ onTmpfs(`shoal on a full disk${unavailable ? ` (skipped: ${unavailable})` : ''}`
     }>(disk, 2048, 'cli-index', [small, big, 'harbour']);
     expect(result.first.status, result.first.stderr).toBe(0);
     const live = result.before.pointer.split(' ')[0]!;
-    expect(result.before.entries).toEqual(['CURRENT', live]);
+    // Besides the lock files of the builds (build.lock, no data in it), the pointer and the live generation.
+    expect(result.before.entries.filter((e) => !e.startsWith('build.lock'))).toEqual(['CURRENT', live]);
     expect(result.second.status, result.second.stderr).toBe(1);
     const errorLine = result.second.stderr.split('\n').find((l) => l.startsWith('error ['));
     expect(errorLine).toMatch(new RegExp(
@@ -83,7 +84,7 @@ onTmpfs(`shoal on a full disk${unavailable ? ` (skipped: ${unavailable})` : ''}`
       expect(result.http.readyz.status).toBe(200);
       expect(result.http.put.status).toBe(507);
       expect(result.http.put.body.error.code).toBe('DISK_FULL');
-      expect(result.http.put.body.error.message).toMatch(/^cannot append to the write journal \S+\/index\/writes\.db: no space left on the filesystem holding \S+\/index \(0 B free of 2\.0 MiB\)\. The write was not made/);
+      expect(result.http.put.body.error.message).toMatch(/^cannot append to the write journal \S*writes\.db: no space left on the filesystem holding \S+ \(0 B free of 2\.0 MiB\)\. The write was not made/);
       expect(result.http.getAfterPut.status).toBe(404);
       expect(result.http.searchAfterPut.body.hits).toEqual([]);
       if (state === 'clean') expect(result.serverErr).toMatch(/no room for its shared-memory index \(writes\.db-shm\), so it is open in exclusive mode/);

@@ -1,4 +1,4 @@
-import { compactIndex } from '../engine/index.ts';
+import { BUILD_LOCK_WAIT_MS, compactIndex } from '../engine/index.ts';
 import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
 
 export const COMPACT_USAGE = `shoal compact [--index DIR] [--threads N] [--json]
@@ -16,7 +16,10 @@ export async function compactCommand(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
-  const summary = await compactIndex({ indexDir: indexDirOf(values.index), ...(threads ? { threads } : {}) });
+  const summary = await compactIndex({
+    indexDir: indexDirOf(values.index), ...(threads ? { threads } : {}),
+    lockWaitMs: BUILD_LOCK_WAIT_MS, onWait: (message) => io.err(`waiting (up to ${BUILD_LOCK_WAIT_MS / 60_000} minutes): ${message}`),
+  });
   if (values.json) {
     io.out(JSON.stringify(summary));
     return 0;

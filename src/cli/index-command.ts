@@ -1,4 +1,4 @@
-import { buildIndex } from '../engine/index.ts';
+import { BUILD_LOCK_WAIT_MS, buildIndex } from '../engine/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
@@ -44,6 +44,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     ...(values['discard-writes'] ? { discardWrites: true } : {}),
     ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
     ...(values['allow-empty'] ? { allowEmpty: true } : {}),
+    onWait: (message) => io.err(`waiting (up to ${BUILD_LOCK_WAIT_MS / 60_000} minutes): ${message}`),
     onProgress: (event) => {
       if (!values.json) progress.update(event);
     },

@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,6 +13,7 @@ import { Journal, readCurrent, saveSnapshot } from '../storage/index.ts';
 import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, searcherOf, type CompactionEvent } from './index.ts';
 
 const embedder = fakeEmbedder(16);
+const LOCK_FIXTURE = fileURLToPath(new URL('../../tests/support/lock-fixture.ts', import.meta.url));
 let tmp: string;
 let reportsDir: string;
 const base = corpus(24);
@@ -54,14 +58,15 @@ describe('compactIndex', () => {
         const indexDir = await freshIndex(withVectors);
         const engine = Engine.open({ indexDir, ...(withVectors ? { embedder } : {}) });
         try {
+          let writes = 0;
           for (const op of ops) {
-            if (op.del) engine.deleteReport(op.id);
-            else await engine.putReports([report(op.id, op.words)]);
+            if (op.del) writes += engine.deleteReport(op.id).deleted ? 1 : 0;
+            else writes += (await engine.putReports([report(op.id, op.words)])).reports.length;
           }
           const ids = new Set([...base.map((r) => r.id), ...ops.map((o) => o.id)]);
           const expected = contents(engine, ids);
           const summary = await compactIndex({ indexDir });
-          expect(summary.compacted).toBe(true);
+          expect(summary.compacted).toBe(writes > 0);
           await engine.reload();
           expect(engine.stats().writesSinceBuild).toBe(0);
           expect(engine.stats().deletedParagraphs).toBe(0);
@@ -118,6 +123,42 @@ describe('compactIndex', () => {
     expect(error).toMatchObject({ code: 'INDEX_CHANGED' });
     expect(readCurrent(indexDir)).not.toBe(live);
     expect(readdirSync(indexDir).filter((n) => n.startsWith('gen-'))).toHaveLength(2);
+  });
+});
+
+describe('the build lock', () => {
+  // Another process holding the folder's build lock (a rebuild or compaction in progress).
+  // It releases the lock by itself after `releaseAfterMs` (a build waiting for the lock blocks this thread).
+  async function holdBuildLock(indexDir: string, releaseAfterMs: number): Promise<{ exited: Promise<unknown> }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', LOCK_FIXTURE, indexDir, 'hold', 'generations', String(releaseAfterMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('HOLDING')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`the lock fixture ended: ${out}`)));
+    });
+    return { exited: once(child, 'exit') };
+  }
+
+  it('a compaction refuses at once while another build holds the lock; a rebuild waits for it, saying so', async () => {
+    const indexDir = await freshIndex(false);
+    const journal = Journal.open(indexDir);
+    journal.append([{ op: 'delete', reportId: 'r002' }]);
+    journal.close();
+    const before = readCurrent(indexDir);
+    const holder = await holdBuildLock(indexDir, 1_000);
+    const refused = await compactIndex({ indexDir }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'INDEX_LOCKED', details: { scope: 'generations', holder: { command: 'lock-fixture hold' } } });
+    expect(readCurrent(indexDir)).toBe(before);
+    const waits: string[] = [];
+    // The holder lets go while the rebuild waits (SQLite retries until it gets the lock).
+    const summary = await buildIndex({ inputs: [reportsDir], indexDir, onWait: (message) => waits.push(message) });
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatch(/is building a new generation of it: pid \d+/);
+    expect(readCurrent(indexDir)).toBe(summary.generation);
+    await holder.exited;
   });
 });
 

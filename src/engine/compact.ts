@@ -4,13 +4,17 @@ import type { Paragraph } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
 import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
 import { buildVectorIndex } from '../vector/index.ts';
-import { GENERATION_FILES, indexParagraphs, modelFingerprint, saveGeneration, type IndexMeta } from './index-builder.ts';
+import { GENERATION_FILES, indexParagraphs, modelFingerprint, saveGeneration, withBuildLock, type IndexMeta } from './index-builder.ts';
 
 /** Options of {@link compactIndex}. */
 export interface CompactOptions {
   indexDir: string;
   /** Build threads for the lexical segments (see `BuildThreads`). */
   threads?: number;
+  /** Wait this long for a build of the folder that holds its build lock (see `withBuildLock`). Default 0: `INDEX_LOCKED` at once. */
+  lockWaitMs?: number;
+  /** Told when this compaction waits for another build. */
+  onWait?: (message: string) => void;
 }
 
 /** What a compaction did. */
@@ -35,10 +39,14 @@ export interface CompactSummary {
  * since) plus the paragraphs the writes put, with the vectors they carry. The result is what opening
  * the live generation and replaying the journal gives, as a generation of its own: deleted paragraphs
  * no longer count in BM25's statistics, and opening it replays only the writes made after it began.
- * The switch is conditional on the live generation being unchanged (a rebuild that finished first
- * wins: `INDEX_CHANGED`), and crash-safe as every build is.
+ * It holds the folder's build lock, as every build does, and its switch is conditional on the live
+ * generation being the one it read (`INDEX_CHANGED` otherwise); it is crash-safe as every build is.
  */
 export async function compactIndex(request: CompactOptions): Promise<CompactSummary> {
+  return withBuildLock(request.indexDir, { waitMs: request.lockWaitMs ?? 0, ...(request.onWait ? { onWait: request.onWait } : {}) }, () => compactLocked(request));
+}
+
+async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   const t0 = performance.now();
   const { indexDir } = request;
   // The journal first: writes after this read stay in the journal and are replayed on top.

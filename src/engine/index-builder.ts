@@ -5,7 +5,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, decodeSegmentSteps, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition, type JournalState, type Manifest } from '../storage/index.ts';
+import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition, type JournalState, type Manifest, WriterLock } from '../storage/index.ts';
 import { DEFAULT_SLICE_MS, runSteps, runStepsSliced, type SliceOptions, type Steps } from '../core/steps.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
@@ -209,6 +209,36 @@ export interface BuildIndexOptions {
    * API writes are kept (they replace file reports of the same id, and API deletes stay deleted).
    */
   discardWrites?: boolean;
+  /**
+   * Told once, with the holder's name, when another build (a rebuild, `shoal compact`, a server's
+   * background compaction) holds the folder's build lock: this build waits for it, up to
+   * {@link BUILD_LOCK_WAIT_MS}, then fails with `INDEX_LOCKED`.
+   */
+  onWait?: (message: string) => void;
+}
+
+/** How long a build waits for another build of the same folder to finish. */
+export const BUILD_LOCK_WAIT_MS = 15 * 60_000;
+
+/**
+ * Runs `build` holding the folder's build lock (`WriterLock`, scope `generations`): one build at a
+ * time writes generations of a folder, so none prunes another's half-written folder or switches
+ * over it. With `waitMs` 0 a held lock is refused at once (`INDEX_LOCKED`).
+ */
+export async function withBuildLock<T>(indexDir: string, wait: { waitMs: number; onWait?: (message: string) => void }, build: () => Promise<T>): Promise<T> {
+  let lock: WriterLock;
+  try {
+    lock = WriterLock.acquire(indexDir, { scope: 'generations' });
+  } catch (error) {
+    if (!isSearchError(error, 'INDEX_LOCKED') || wait.waitMs <= 0) throw error;
+    wait.onWait?.(error.message);
+    lock = WriterLock.acquire(indexDir, { scope: 'generations', waitMs: wait.waitMs });
+  }
+  try {
+    return await build();
+  } finally {
+    lock.release();
+  }
 }
 
 /** What a build did. */
@@ -231,6 +261,10 @@ export interface BuildSummary {
 
 /** Reads reports, builds the index and saves it as a new generation of `indexDir`. */
 export async function buildIndex(request: BuildIndexOptions): Promise<BuildSummary> {
+  return withBuildLock(request.indexDir, { waitMs: BUILD_LOCK_WAIT_MS, ...(request.onWait ? { onWait: request.onWait } : {}) }, () => buildLocked(request));
+}
+
+async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
   const options = resolveIndexOptions(request.options);
   createAnalyzer(options.analyzer); // validate before any work
   if (request.embedder) validateVectorIndexOptions(options.vector);

@@ -12,6 +12,25 @@ export const WRITER_LOCK_FILE = 'writer.lock';
 /** The note naming the writer lock's holder, written by the holder once it holds the lock (for messages only). */
 export const WRITER_LOCK_HOLDER_FILE = 'writer.lock.json';
 
+/**
+ * What a lock guards. `journal`: the folder's write journal (a server taking writes holds it while it
+ * runs). `generations`: writing a new generation and switching to it (a rebuild or a compaction holds
+ * it while it builds), so two builds never prune each other's half-written folder or switch over
+ * each other; a build waits for the one before it.
+ */
+export type LockScope = 'journal' | 'generations';
+
+const SCOPES: Record<LockScope, { file: string; note: string; holds: string; advice: string }> = {
+  journal: {
+    file: WRITER_LOCK_FILE, note: WRITER_LOCK_HOLDER_FILE, holds: 'writes it',
+    advice: 'Only one process may write an index folder. Stop that process first, or only read the index (shoal search and shoal mcp need no lock)',
+  },
+  generations: {
+    file: 'build.lock', note: 'build.lock.json', holds: 'is building a new generation of it',
+    advice: 'Only one build (shoal index, shoal compact, a server\'s background compaction) writes an index folder at a time. Wait for that one to finish, or stop it',
+  },
+};
+
 /** Who holds an index folder's writer lock. */
 export interface LockHolder {
   pid: number;
@@ -26,6 +45,10 @@ export interface LockHolder {
 export interface WriterLockOptions {
   /** What this process is, named to a process refused the lock. Default: its command line. */
   command?: string;
+  /** What the lock guards. Default `journal`. */
+  scope?: LockScope;
+  /** Wait up to this long for a holder to release it before refusing. Default 0: refuse at once. */
+  waitMs?: number;
 }
 
 // How long a refused process waits for the holder's note to appear, when the note it finds names a
@@ -53,19 +76,20 @@ const NOTE_POLL_MS = 25;
  * a holder runs lets a second process lock a new file of that name: leave it in place.
  */
 export class WriterLock {
-  private constructor(private db: Database.Database | undefined, readonly indexDir: string, readonly holder: LockHolder) {}
+  private constructor(private db: Database.Database | undefined, readonly indexDir: string, readonly holder: LockHolder, private readonly scope: LockScope) {}
 
   /**
    * Takes the writer lock of `indexDir` (creating the folder when absent), or throws `INDEX_LOCKED`
    * naming the process that holds it (pid, host, since when, command) and what to do.
    */
   static acquire(indexDir: string, options: WriterLockOptions = {}): WriterLock {
-    const file = join(indexDir, WRITER_LOCK_FILE);
+    const scope = options.scope ?? 'journal';
+    const file = join(indexDir, SCOPES[scope].file);
     let db: Database.Database | undefined;
     try {
       mkdirSync(indexDir, { recursive: true });
-      // timeout 0: a lock held by another process is refused at once, not waited for.
-      db = new Database(file, { timeout: 0 });
+      // timeout 0: a lock held by another process is refused at once; otherwise SQLite retries until then.
+      db = new Database(file, { timeout: options.waitMs ?? 0 });
       db.pragma('journal_mode = MEMORY');
       db.pragma('locking_mode = EXCLUSIVE');
       // In exclusive locking mode the EXCLUSIVE lock, once taken, is kept until the connection closes.
@@ -73,18 +97,18 @@ export class WriterLock {
     } catch (error) {
       db?.close();
       const code = (error as { code?: unknown }).code;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw lockedError(indexDir, error);
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw lockedError(indexDir, scope, error);
       throw diskFullError(error, indexDir, `cannot take the writer lock ${file}`, 'Nothing was changed. Free space on that filesystem and start again.') ?? error;
     }
     const holder: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: options.command ?? commandLine() };
-    const note = join(indexDir, WRITER_LOCK_HOLDER_FILE);
+    const note = join(indexDir, SCOPES[scope].note);
     try {
       writeFileAtomic(note, JSON.stringify(holder) + '\n');
     } catch {
       // No room for the note: the lock stands without it, and a stale note must not name a former holder.
       rmSync(note, { force: true });
     }
-    return new WriterLock(db, indexDir, holder);
+    return new WriterLock(db, indexDir, holder, scope);
   }
 
   /** True until {@link release}. */
@@ -96,7 +120,7 @@ export class WriterLock {
   release(): void {
     if (!this.db) return;
     // The note goes first, while the lock is held, so a later holder's note is never removed.
-    rmSync(join(this.indexDir, WRITER_LOCK_HOLDER_FILE), { force: true });
+    rmSync(join(this.indexDir, SCOPES[this.scope].note), { force: true });
     this.db.close();
     this.db = undefined;
   }
@@ -104,25 +128,25 @@ export class WriterLock {
 
 // INDEX_LOCKED, naming the holder from its note. A note naming a process that is gone is a former
 // holder's: the current one has just taken the lock; its note is waited for a moment.
-function lockedError(indexDir: string, cause: unknown): SearchError {
-  let holder = readLockHolder(indexDir);
+function lockedError(indexDir: string, scope: LockScope, cause: unknown): SearchError {
+  let holder = readLockHolder(indexDir, scope);
   for (let waited = 0; waited < NOTE_WAIT_MS && !(holder && isRunning(holder)); waited += NOTE_POLL_MS) {
     sleep(NOTE_POLL_MS);
-    holder = readLockHolder(indexDir);
+    holder = readLockHolder(indexDir, scope);
   }
   const who = holder && isRunning(holder)
     ? `pid ${holder.pid}${holder.pid === process.pid && holder.host === hostname() ? ' (this process)' : ''} on ${holder.host} (${holder.command}), since ${holder.since}`
-    : `a process that has not named itself (no current ${WRITER_LOCK_HOLDER_FILE})`;
+    : `a process that has not named itself (no current ${SCOPES[scope].note})`;
   return new SearchError('INDEX_LOCKED',
-    `the index folder ${indexDir} is locked by another shoal process that writes it: ${who}. Only one process may write an index folder. ` +
-    'Stop that process first, or only read the index (shoal search and shoal mcp need no lock); the lock is released as soon as its holder exits, even when it is killed.',
-    { cause, details: { indexDir, ...(holder ? { holder } : {}) } });
+    `the index folder ${indexDir} is locked by another shoal process that ${SCOPES[scope].holds}: ${who}. ${SCOPES[scope].advice}; ` +
+    'the lock is released as soon as its holder exits, even when it is killed.',
+    { cause, details: { indexDir, scope, ...(holder ? { holder } : {}) } });
 }
 
 /** The holder named by the note in `indexDir` (a former holder's when none holds it now), or undefined when there is none. */
-export function readLockHolder(indexDir: string): LockHolder | undefined {
+export function readLockHolder(indexDir: string, scope: LockScope = 'journal'): LockHolder | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(join(indexDir, WRITER_LOCK_HOLDER_FILE), 'utf8')) as Partial<LockHolder>;
+    const parsed = JSON.parse(readFileSync(join(indexDir, SCOPES[scope].note), 'utf8')) as Partial<LockHolder>;
     if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.since !== 'string' || typeof parsed.command !== 'string') return undefined;
     return parsed as LockHolder;
   } catch {

@@ -42,8 +42,8 @@ export interface SaveOptions {
   /**
    * Switch only while `CURRENT` still names this generation: a generation derived from the live one
    * (a compaction) must not replace a rebuild that finished meanwhile. Otherwise the new folder is
-   * removed and `INDEX_CHANGED` thrown. Another writer could still switch between this check and the
-   * rename; the index folder's build lock keeps writers of generations apart.
+   * removed and `INDEX_CHANGED` thrown. (Builds hold the folder's build lock, so no other build can
+   * switch between this check and the rename.)
    */
   ifCurrent?: string;
 }

@@ -23,6 +23,10 @@ let unavailable: { reason: string | undefined } | undefined;
  */
 export function tmpfsUnavailable(): string | undefined {
   unavailable ??= { reason: probeTmpfs() };
+  // CI sets SHOAL_REQUIRE_TMPFS=1: there a machine that cannot run these tests is a failure, not a skip.
+  if (unavailable.reason !== undefined && process.env.SHOAL_REQUIRE_TMPFS === '1') {
+    throw new Error(`SHOAL_REQUIRE_TMPFS=1 but the full-disk tests cannot run: ${unavailable.reason}`);
+  }
   return unavailable.reason;
 }
 
