@@ -3,11 +3,14 @@ import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
 import { runVectorBench } from '../bench/vector-bench.ts';
 import { runHttpBench } from '../bench/http-bench.ts';
 import { runLoadBench } from '../bench/load-bench.ts';
+import { runReloadBench, THIS_TREE, type CodeTree } from '../bench/reload-bench.ts';
+import { runStartBench } from '../bench/start-bench.ts';
+import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
-import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
+import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, MODELS_DIR, modelNameOf, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
 Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.
@@ -33,9 +36,24 @@ warm-up) over --connections (default 64) shared 80/15/5 by hybrid searches (GET 
 requests, p50/p99, socket errors, non-200 answers, timeouts; the server's RSS every second. Targets:
 0 errors, 0 timeouts, RSS growth < 10 % from second 20 to the end, judged on the RSS right after the
 server's last full garbage collection (RSS between collections saws by a quarter), or on RSS itself
-when no full collection fell in between (PASS/FAIL; the exit code stays 0).`;
+when no full collection fell in between (PASS/FAIL; the exit code stays 0).
 
-const SUITES = ['lexical', 'embed', 'vector', 'http', 'load'];
+shoal bench reload --index DIR [--baseline TREE] [--rounds N] [--reloads N] [--mode hybrid|bm25|vector]
+  [--search-interval-ms N] [--nice N] [--no-model] [--scratch DIR] [--json]
+Reloads of a large built index (e.g. Reuters-21578 with embeddings) in a serving process: each round
+opens a linked copy of DIR in a fresh process per code tree (this checkout, and with --baseline another
+checkout such as a worktree of main, interleaved), takes a search every --search-interval-ms (default
+10) throughout, and switches between two generations --reloads times (default 3, after one warm-up; --rounds default 3). Per reload: its
+duration, the event loop's max and p99 delay (perf_hooks.monitorEventLoopDelay) and a 1 ms probe's
+longest gap, and the searches answered and failed meanwhile. Target: max delay <= 50 ms, 0 failed.
+--nice runs the measured processes under nice -n N (e.g. -10 on a machine others are loading).
+
+shoal bench start --index DIR [--baseline TREE] [--runs N] [--nice N] [--no-model] [--scratch DIR] [--json]
+Cold starts of shoal start on a linked copy of DIR, per code tree, interleaved --runs times (default 5):
+time from spawning the process to its "listening", "model loaded" and "index opened" log lines and to
+GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578.`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -45,6 +63,8 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'vector') return vectorBench(rest, io);
   if (suite === 'http') return httpBench(rest, io);
   if (suite === 'load') return loadBench(rest, io);
+  if (suite === 'reload') return reloadBench(rest, io);
+  if (suite === 'start') return startBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
@@ -202,6 +222,86 @@ async function loadBench(argv: string[], io: Io): Promise<number> {
   io.out(`server RSS after the last full GC, MB: second ${r.rss.fromSecond} ${mb(g.fromMB)}, end ${mb(g.endMB)}; growth ${g.growthPct.toFixed(1)} % (${g.majorGcs} full GCs in between${g.majorGcs === 0 ? ': judged on RSS instead' : ''})`);
   const target = `${r.targets.errors} errors, ${r.targets.timeouts} timeouts, RSS growth < ${r.targets.rssGrowthPct} %`;
   io.out(r.pass ? `PASS (${target})` : `FAIL (${target}): ${r.failures.join('; ')}`);
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+// The code trees a reload or start bench measures: this checkout, and the baseline when given.
+function treesOf(baseline: string | undefined): CodeTree[] {
+  return [{ name: 'this', dir: THIS_TREE }, ...(baseline ? [{ name: 'baseline', dir: baseline }] : [])];
+}
+
+// The folder of the model the benchmarks' servers load (undefined with --no-model).
+async function benchModelDir(values: Record<string, string | string[] | boolean | undefined>, io: Io): Promise<string | undefined> {
+  if (values['no-model']) return undefined;
+  const modelDir = (values['model-dir'] as string | undefined) ?? process.env.SHOAL_MODEL_DIR;
+  const embedder = await loadEmbedder({ model: modelNameOf(values), cacheDir: MODELS_DIR, threads: 0, ...(modelDir ? { modelDir } : {}), log: (line) => io.err(line) });
+  await embedder.close();
+  return embedder.modelDir;
+}
+
+async function reloadBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    index: { type: 'string' }, baseline: { type: 'string' }, rounds: { type: 'string' }, reloads: { type: 'string' }, mode: { type: 'string' }, 'search-interval-ms': { type: 'string' }, nice: { type: 'string' },
+    'no-model': { type: 'boolean' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.index) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const mode = values.mode;
+  if (mode !== undefined && mode !== 'hybrid' && mode !== 'bm25' && mode !== 'vector') {
+    throw new SearchError('INVALID_ARGUMENT', `--mode must be hybrid, bm25 or vector, got "${mode}"`, { details: { field: 'mode' } });
+  }
+  const modelDir = await benchModelDir(values, io);
+  const r = await runReloadBench({
+    indexDir: values.index, trees: treesOf(values.baseline),
+    rounds: numberFlag('rounds', values.rounds, { min: 1, max: 100, integer: true }) ?? 3,
+    reloads: numberFlag('reloads', values.reloads, { min: 1, max: 100, integer: true }) ?? 3,
+    searchIntervalMs: numberFlag('search-interval-ms', values['search-interval-ms'], { min: 1, max: 10_000, integer: true }) ?? 10,
+    nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
+    ...(mode ? { mode } : {}), ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.paragraphs} paragraphs; ${r.rounds} rounds × ${r.reloadsPerRound} reloads per code tree (fresh process per round, after one warm-up reload); a search (mode ${r.mode}) arriving every ${r.searchIntervalMs} ms throughout; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
+  io.out('| code     | reloads | reload ms (median) | max loop delay ms | median of max | probe max gap ms | max GC pause ms | searches answered | failed | slowest search ms | no-reload max delay ms | open ms (median) |');
+  io.out('|----------|---------|--------------------|-------------------|---------------|------------------|-----------------|-------------------|--------|-------------------|------------------------|------------------|');
+  for (const t of r.summary) {
+    io.out(`| ${t.tree.padEnd(8)} | ${String(t.reloads).padStart(7)} | ${ms(t.reloadMsMedian).padStart(18)} | ${ms(t.maxDelayMs).padStart(17)} | ${ms(t.maxDelayMsMedian).padStart(13)} | ${ms(t.probeMaxGapMs).padStart(16)} | ${ms(t.maxGcPauseMs).padStart(15)} | ${String(t.answered).padStart(17)} | ${String(t.failed).padStart(6)} | ${ms(t.searchMaxMs).padStart(17)} | ${ms(t.quietMaxDelayMs).padStart(22)} | ${ms(t.openMsMedian).padStart(16)} |`);
+  }
+  const mine = r.summary[0]!;
+  io.out(mine.maxDelayMs <= 50 && mine.failed === 0 ? 'PASS (max loop delay <= 50 ms during reloads, 0 failed searches)' : `FAIL (max loop delay ${ms(mine.maxDelayMs)} ms, ${mine.failed} failed searches; target <= 50 ms, 0)`);
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function startBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    index: { type: 'string' }, baseline: { type: 'string' }, runs: { type: 'string' }, 'no-model': { type: 'boolean' }, scratch: { type: 'string' }, nice: { type: 'string' },
+    json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.index) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const modelDir = await benchModelDir(values, io);
+  const r = await runStartBench({
+    indexDir: values.index, trees: treesOf(values.baseline),
+    runs: numberFlag('runs', values.runs, { min: 1, max: 100, integer: true }) ?? 5,
+    nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
+    ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
+    log: (line) => io.err(line),
+  });
+  io.out(`cold starts of shoal start (interleaved): from spawning the process; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
+  io.out('| code     | runs | listening ms | model loaded ms | index opened ms | ready ms (median) | ready min | ready max |');
+  io.out('|----------|------|--------------|-----------------|-----------------|-------------------|-----------|-----------|');
+  const maybe = (v: number): string => (Number.isNaN(v) ? '-' : ms(v));
+  for (const t of r.summary) {
+    io.out(`| ${t.tree.padEnd(8)} | ${String(t.runs).padStart(4)} | ${maybe(t.listeningMsMedian).padStart(12)} | ${maybe(t.modelMsMedian).padStart(15)} | ${maybe(t.indexMsMedian).padStart(15)} | ${ms(t.readyMsMedian).padStart(17)} | ${ms(t.readyMsMin).padStart(9)} | ${ms(t.readyMsMax).padStart(9)} |`);
+  }
+  io.out('(medians, from spawning the process; model loaded and index opened are log lines of this code only)');
+  const mine = r.summary[0]!;
+  io.out(mine.readyMsMedian <= 2000 ? 'PASS (median ready <= 2 s)' : `FAIL (median ready ${ms(mine.readyMsMedian)} ms; target <= 2000 ms)`);
   if (values.json) io.out(JSON.stringify(r));
   return 0;
 }

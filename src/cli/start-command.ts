@@ -37,36 +37,39 @@ export const START_FLAGS = {
 
 /**
  * Opens the engine for a server: builds an index over the sample reports when the folder has none,
- * loads the model the index was embedded with, and applies the journal. Without the model a new
- * index is lexical-only (with a warning) and an embedded one serves mode bm25 until restarted.
+ * loads the model the index was embedded with, and applies the journal. The model loads while the
+ * index opens (neither waits for the other). Without the model a new index is lexical-only (with a
+ * warning) and an embedded one serves mode bm25 until restarted.
  */
 export async function openEngine(config: ServerConfig, log: Logger): Promise<{ engine: Engine; embedder?: Embedder }> {
   const load = (model?: string): Promise<Embedder> => loadEmbedder({
     model: model ?? config.model ?? 'bge-small', cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
   });
+  // The model, or undefined (with a warning) when it cannot be had: the index is then served lexical-only.
+  const loadOrWarn = async (what: string, model?: string): Promise<Embedder | undefined> => {
+    try {
+      return await load(model);
+    } catch (error) {
+      if (!isSearchError(error, 'MODEL_UNAVAILABLE')) throw error;
+      log.warn({ err: error }, `the embedding model is unavailable: ${what}`);
+      return undefined;
+    }
+  };
   let embedder: Embedder | undefined;
   if (!existsSync(config.indexDir) || readCurrent(config.indexDir) === undefined) {
     log.info({ indexDir: config.indexDir, samples: SAMPLES_DIR }, 'no index yet: building one over the sample reports');
-    try {
-      embedder = await load();
-    } catch (error) {
-      if (!isSearchError(error, 'MODEL_UNAVAILABLE')) throw error;
-      log.warn({ err: error }, 'the embedding model is unavailable: building a lexical-only index (rebuild once the model is available)');
-    }
+    embedder = await loadOrWarn('building a lexical-only index (rebuild once the model is available)');
     const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir: config.indexDir, ...(embedder ? { embedder } : {}) });
     log.info({ reports: summary.reports, paragraphs: summary.paragraphs, embedded: summary.vectors?.embedded ?? 0, ms: Math.round(summary.timings.totalMs) }, 'built the sample index');
   }
   const meta = loadSnapshot<IndexMeta>(config.indexDir, []).manifest.meta;
-  if (meta.vector && !embedder) {
-    try {
-      embedder = await load(meta.vector.model.name);
-    } catch (error) {
-      if (!isSearchError(error, 'MODEL_UNAVAILABLE')) throw error;
-      log.warn({ err: error }, 'the embedding model is unavailable: serving mode bm25 only');
-    }
-  }
-  const engine = Engine.open({
-    indexDir: config.indexDir, ...(embedder ? { embedder } : {}),
+  const started = performance.now();
+  const model = embedder || !meta.vector ? Promise.resolve(embedder) : loadOrWarn('serving mode bm25 only', meta.vector.model.name).then((loaded) => {
+    if (loaded) log.info({ model: loaded.info.name, ms: Math.round(performance.now() - started) }, 'model loaded');
+    return loaded;
+  });
+  const engine = await Engine.openAsync({
+    indexDir: config.indexDir, embedder: model,
     compactAfterWrites: config.compactAfterWrites,
     onCompaction: (event) => {
       if (event.phase === 'started') log.info({ writes: event.writes }, 'compacting the write journal into a new generation (background)');
@@ -74,7 +77,9 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
       else log.error({ err: event.error }, 'compaction failed; serving the current generation, retrying after as many writes again');
     },
   });
-  return { engine, ...(embedder ? { embedder } : {}) };
+  log.info({ generation: engine.generation, ms: Math.round(performance.now() - started) }, 'index opened');
+  const loaded = await model;
+  return { engine, ...(loaded ? { embedder: loaded } : {}) };
 }
 
 /** Starts a server from flags and environment (used by `shoal start` and tests). */

@@ -50,7 +50,10 @@ export interface Embedder {
   readonly info: EmbeddingModelInfo;
   /** The model folder (transformers.js layout). */
   readonly modelDir: string;
-  /** Worker threads that embed documents (0: the calling thread does, through transformers.js). */
+  /**
+   * Worker threads that embed documents (0: the calling thread does, through transformers.js). They
+   * load their sessions after the model is returned; documents wait for them.
+   */
   readonly threads: number;
   /** Word-piece ids with the special tokens, cut to the model's input limit. */
   tokenize(text: string): number[];
@@ -176,17 +179,22 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
   };
 
   const probe = await embedTokensInProcess([tokenize('shoal')]);
+  // The workers load their sessions in the background: queries run on this thread, so the model is
+  // ready without them (a server answers a second sooner); documents wait for them.
   let pool: EmbedPool | undefined;
-  if (threads > 0) {
-    try {
-      pool = await createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, threads);
-    } catch (cause) {
-      throw new SearchError('MODEL_UNAVAILABLE', `model ${spec.name}: cannot start embedding workers: ${(cause as Error).message}`, { cause });
-    }
-  }
+  let poolFailed = false;
+  const poolStarted = threads <= 0 ? Promise.resolve() : createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, threads).then((started) => {
+    pool = started;
+  }, (cause: unknown) => {
+    poolFailed = true;
+    throw new SearchError('MODEL_UNAVAILABLE', `model ${spec.name}: cannot start embedding workers: ${(cause as Error).message}`, { cause });
+  });
+  poolStarted.catch(() => {}); // reported to each caller that embeds documents
   // Documents go to the workers; if every worker has died, to the calling thread.
-  const embedTokens = (batch: readonly (readonly number[])[]): Promise<Float32Array[]> =>
-    batch.length === 0 ? Promise.resolve([]) : pool && pool.threads > 0 ? pool.run(batch) : embedTokensInProcess(batch);
+  const embedTokens = async (batch: readonly (readonly number[])[]): Promise<Float32Array[]> => {
+    await poolStarted;
+    return batch.length === 0 ? [] : pool && pool.threads > 0 ? pool.run(batch) : embedTokensInProcess(batch);
+  };
   const info: EmbeddingModelInfo = {
     name: spec.name, id, revision: model.revision, onnxSha256, dimension: probe[0]!.length,
     pooling: spec.pooling, maxLength, queryInstruction: spec.queryInstruction, batchSize: DEFAULT_BATCH_SIZE,
@@ -195,7 +203,9 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
   const embedder: Embedder = {
     info,
     modelDir: model.dir,
-    threads: pool?.threads ?? 0,
+    get threads() {
+      return pool ? pool.threads : poolFailed ? 0 : threads;
+    },
     tokenize,
     countTokens: (text) => tokenizer.encode(text, null, { add_special_tokens: false }).length,
     embedTokens,
@@ -203,6 +213,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     embedDocuments: async (texts, options = {}) => {
       const { signal } = options;
       throwIfAborted(signal);
+      await poolStarted;
       const batchSize = Math.max(1, options.batchSize ?? info.batchSize);
       const tokens = texts.map(tokenize);
       const out = new Array<Float32Array>(texts.length);
@@ -229,6 +240,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     embedQuery: async (query) => (await embedTokensInProcess([tokenize(spec.queryInstruction + query)]))[0]!,
     close: async () => {
       onClose();
+      await poolStarted.catch(() => {});
       await pool?.close();
     },
   };

@@ -67,7 +67,7 @@ describe('compactIndex', () => {
           const expected = contents(engine, ids);
           const summary = await compactIndex({ indexDir });
           expect(summary.compacted).toBe(writes > 0);
-          engine.reload();
+          await engine.reload();
           expect(engine.stats().writesSinceBuild).toBe(0);
           expect(engine.stats().deletedParagraphs).toBe(0);
           expect(contents(engine, ids)).toEqual(expected);
@@ -95,7 +95,7 @@ describe('compactIndex', () => {
       await engine.putReports([report('n2', 'copper')]);
       engine.deleteReport('r001');
       await compaction;
-      engine.reload();
+      await engine.reload();
       expect(engine.report('n1')).toBeDefined();
       expect(engine.report('n2')).toBeDefined();
       expect(engine.report('r001')).toBeUndefined();

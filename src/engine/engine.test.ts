@@ -207,12 +207,12 @@ describe('Engine writes', () => {
 
   it('reload switches to a rebuilt generation; API writes made before and during the rebuild are kept', async () => {
     const generation = engine.generation;
-    expect(engine.reload()).toBe(false);
+    expect(await engine.reload()).toBe(false);
     const file = writeCorpus(join(tmp, 'rebuild'), corpus(10));
     const rebuilt = buildIndex({ inputs: [file], indexDir, embedder });
     await engine.putReports([report('during-rebuild', ['Written while the rebuild ran: kept on top of it.'])]);
     const summary = await rebuilt;
-    expect(engine.reload()).toBe(true);
+    expect(await engine.reload()).toBe(true);
     expect(engine.generation).not.toBe(generation);
     expect(engine.report('r020')).toBeUndefined(); // not in the rebuild's files
     expect(engine.report('during-rebuild')).toBeDefined(); // after the build started: applied on top
@@ -234,11 +234,11 @@ describe('Engine writes', () => {
       live.deleteReport('r002');
       const summary = await buildIndex({ inputs: [files], indexDir: join(dir, 'index'), embedder, discardWrites: true });
       expect(summary.apiWrites).toEqual({ put: 1, deleted: 1, discarded: true });
-      expect(live.reload()).toBe(true);
+      expect(await live.reload()).toBe(true);
       expect(live.report('api-only')).toBeUndefined();
       expect(live.report('r002')).toBeDefined();
       await buildIndex({ inputs: [files], indexDir: join(dir, 'index'), embedder }); // the writes are gone, not just skipped once
-      live.reload();
+      await live.reload();
       expect(live.report('api-only')).toBeUndefined();
     } finally {
       live.close();

@@ -3,12 +3,14 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
-import { Journal, readCurrent, type JournalWrite } from '../storage/index.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Journal, readCurrent, type JournalEntry, type JournalPosition, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
-import { checkModel, embeddingText, modelFingerprint, openIndex, paragraphsOf } from './index-builder.ts';
+import { BACKGROUND_SLICES, checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
+import { runStepsSliced } from '../core/steps.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import {
   DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
@@ -92,6 +94,14 @@ export interface EngineOptions {
   onCompaction?: (event: CompactionEvent) => void;
 }
 
+/** Options of {@link Engine.openAsync}: the model may still be loading (undefined when it turns out unavailable). */
+export interface OpenAsyncOptions extends Omit<EngineOptions, 'embedder'> {
+  embedder?: Embedder | Promise<Embedder | undefined>;
+}
+
+// Journal writes replayed between two turns of the event loop while a generation is prepared.
+const REPLAY_PAGE = 64;
+
 /** A background compaction's progress, as {@link EngineOptions.onCompaction} hears it. */
 export type CompactionEvent =
   | { phase: 'started'; writes: number }
@@ -119,25 +129,32 @@ export class Engine {
   private readonly sentenceVectors = new Map<string, Float32Array>();
   /** Searches, retrievals, embeddings and writes take turns, in arrival order (see {@link Turns}). */
   private readonly turns = new Turns();
+  /** The reload under way (reloads run one at a time). */
+  private reloading: Promise<unknown> = Promise.resolve();
+  private closed = false;
   /** The background compaction running, if any, and the write count before which none starts again after a failure. */
   private compaction: BackgroundCompaction | undefined;
   private compactRetryAt = 0;
+  /** The background compaction with its reload and journal clean-up; it never rejects (failures are told). */
+  private compacting: Promise<void> | undefined;
 
   private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
     this.index = index;
   }
 
   /**
-   * Opens the live generation of an index folder and applies the journal's writes it lacks. Throws
-   * `INDEX_NOT_FOUND`, `INDEX_CORRUPT`, or `INDEX_INCOMPATIBLE` (also when the embedder is not the
-   * index's model).
+   * Opens the live generation of an index folder and applies the journal's writes it lacks, all at
+   * once (commands and tests; a server uses {@link openAsync}). Throws `INDEX_NOT_FOUND`,
+   * `INDEX_CORRUPT`, or `INDEX_INCOMPATIBLE` (also when the embedder is not the index's model).
    */
   static open(options: EngineOptions): Engine {
-    const journal = Journal.open(options.indexDir);
+    const journal = Engine.openJournal(options.indexDir);
     try {
-      // One write per report is all a replay needs: the journal stays as small as the set of reports written.
-      journal.compact();
-      const engine = new Engine(options, journal, Engine.load(options, journal));
+      const opened = openIndex(options.indexDir, options.bm25);
+      if (options.embedder) checkModel(opened.meta, options.embedder.info);
+      const index = new LiveIndex(opened, options.bm25);
+      index.apply(journal.since(opened.meta.journal));
+      const engine = new Engine(options, journal, index);
       engine.maybeCompact();
       return engine;
     } catch (error) {
@@ -146,12 +163,67 @@ export class Engine {
     }
   }
 
-  private static load(options: EngineOptions, journal: Journal): LiveIndex {
-    const opened = openIndex(options.indexDir, options.bm25);
-    if (options.embedder) checkModel(opened.meta, options.embedder.info);
-    const index = new LiveIndex(opened, options.bm25);
-    index.apply(journal.since(opened.meta.journal));
-    return index;
+  /**
+   * {@link open} without stalling the event loop (see {@link openIndexAsync}), while the model
+   * loads: the index is opened and the journal replayed as `options.embedder` resolves, then the
+   * model is checked against the index. The same errors as {@link open}.
+   */
+  static async openAsync(options: OpenAsyncOptions): Promise<Engine> {
+    const journal = Engine.openJournal(options.indexDir);
+    try {
+      const { embedder: loading, ...rest } = options;
+      const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal, false, () => false), Promise.resolve(loading));
+      if (embedder) checkModel(prepared!.index.meta, embedder.info);
+      const engine = new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
+      engine.maybeCompact();
+      return engine;
+    } catch (error) {
+      journal.close();
+      throw error;
+    }
+  }
+
+  private static openJournal(indexDir: string): Journal {
+    const journal = Journal.open(indexDir);
+    try {
+      // One write per report is all a replay needs: the journal stays as small as the set of reports written.
+      journal.compact();
+      return journal;
+    } catch (error) {
+      journal.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The live generation opened cooperatively (see {@link openIndexAsync}; `background` for a reload),
+   * with the journal's writes it lacks applied a page at a time (the journal's reader is not held across turns: writes may land meanwhile). Returns the index
+   * and the journal position it has reached (a write after it is not in it yet); undefined when
+   * `closed` turns true meanwhile.
+   */
+  private static async prepare(
+    options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, background: boolean, closed: () => boolean,
+  ): Promise<{ index: LiveIndex; position: JournalPosition | undefined } | undefined> {
+    const opened = await openIndexAsync(options.indexDir, { background, ...(options.bm25 ? { bm25: options.bm25 } : {}) });
+    const index = await runStepsSliced(LiveIndex.build(opened, options.bm25), background ? BACKGROUND_SLICES : {});
+    let position = opened.meta.journal;
+    for (;;) {
+      if (closed()) return undefined;
+      const page: JournalEntry[] = [];
+      for (const entry of journal.since(position)) {
+        page.push(entry);
+        if (page.length === REPLAY_PAGE) break; // ends the journal's read
+      }
+      if (page.length === 0) break;
+      // A journal that returned writes exists, so it has an id.
+      const id = journal.id;
+      if (id === undefined) throw new SearchError('INTERNAL', `the write journal of ${options.indexDir} returned writes but has no id`);
+      index.apply(page, false);
+      position = { id, seq: page.at(-1)!.seq };
+      await nextTurn();
+    }
+    if (index.appliedWrites > 0) index.publish();
+    return { index, position };
   }
 
   /** The generation being served. */
@@ -181,13 +253,32 @@ export class Engine {
 
   /**
    * Switches to the folder's live generation when it changed (a rebuild finished), with the journal's
-   * later writes applied. The switch is one assignment: a search runs wholly on the old or the new
-   * index. Returns whether it switched.
+   * later writes applied. The new index is prepared without stalling the event loop (searches and
+   * writes go on against the old one); writes that land meanwhile are applied to it too, and the
+   * switch is one assignment in the same synchronous step: a search runs wholly on the old or the new
+   * index, and no write is lost. Reloads run one at a time (a call while one runs waits for it, then
+   * looks again). Resolves to whether it switched; on failure the old index stays.
    */
-  reload(): boolean {
+  reload(): Promise<boolean> {
+    const run = this.reloading.then(() => this.reloadNow());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<boolean> {
+    if (this.closed) return false;
     const current = readCurrent(this.options.indexDir);
     if (current === undefined || current === this.index.generation) return false;
-    this.index = Engine.load(this.options, this.journal);
+    // In the background: searches and writes go on meanwhile, and keep a core.
+    const prepared = await Engine.prepare(this.options, this.journal, true, () => this.closed);
+    if (!prepared || this.closed) return false;
+    const { index, position } = prepared;
+    if (this.options.embedder) checkModel(index.meta, this.options.embedder.info);
+    if (index.generation === this.index.generation) return false;
+    // From here to the assignment nothing awaits: no write can land between the catch-up and the switch.
+    const missed = [...this.journal.since(position)];
+    if (missed.length > 0) index.apply(missed);
+    this.index = index;
     this.sentenceVectors.clear();
     return true;
   }
@@ -442,12 +533,13 @@ export class Engine {
     this.compaction = running;
     const tell = this.options.onCompaction ?? (() => {});
     tell({ phase: 'started', writes });
-    running.done.then((summary) => {
+    this.compacting = running.done.then(async (summary) => {
       if (this.closed) return;
       // Serve the compacted generation now (a server's pointer watcher would get there too, later),
       // with the writes made meanwhile replayed on top; then drop superseded journal rows.
       if (summary.compacted) {
-        this.reload();
+        await this.reload();
+        if (this.closed) return;
         this.journal.compact();
       }
       tell({ phase: 'finished', summary });
@@ -460,9 +552,9 @@ export class Engine {
     });
   }
 
-  /** Resolves when no background compaction is running (tests, and an orderly stop). */
+  /** Resolves when no background compaction is running, its switch included (tests, and an orderly stop). */
   async compactionSettled(): Promise<void> {
-    await this.compaction?.done.catch(() => {});
+    await this.compacting;
     // The continuation above clears the field after `done` settles.
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -483,9 +575,7 @@ export class Engine {
     };
   }
 
-  private closed = false;
-
-  /** Stops a background compaction and closes the journal. */
+  /** Stops a background compaction, closes the journal, and makes a reload under way give up. */
   close(): void {
     this.closed = true;
     void this.compaction?.cancel();
@@ -495,6 +585,14 @@ export class Engine {
 
 // Retrieval asks the search for this many candidates at most.
 const MAX_K_FOR_RETRIEVE = 150;
+
+// Awaits both (so neither is left running or rejects unobserved), then throws the first failure.
+async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;

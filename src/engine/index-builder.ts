@@ -4,8 +4,9 @@ import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, floatsOf, type Embedder, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
-import { buildSegments, decodeSegment, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphs, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, type JournalPosition, type JournalState, type Manifest, type Snapshot, WriterLock } from '../storage/index.ts';
+import { buildSegments, decodeSegmentSteps, encodeSegment, LexicalSearcher, prestartBuildWorkers, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
+import { decodeParagraphsSteps, encodeParagraphs, Journal, journalState, loadSnapshot, saveSnapshot, startSnapshotLoad, type JournalPosition, type JournalState, type Manifest, WriterLock } from '../storage/index.ts';
+import { DEFAULT_SLICE_MS, runSteps, runStepsSliced, type SliceOptions, type Steps } from '../core/steps.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from '../vector/index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
@@ -514,49 +515,131 @@ export interface OpenedIndex {
  */
 export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
   const snapshot = loadSnapshot<IndexMeta>(indexDir);
-  const meta = snapshot.manifest.meta;
-  let analyzer;
-  try {
-    analyzer = createAnalyzer(meta.options.analyzer);
-  } catch (cause) {
-    if (isSearchError(cause)) throw new SearchError('INDEX_INCOMPATIBLE', `${snapshot.dir}: analyzer settings not supported: ${cause.message}`, { cause });
-    throw cause;
-  }
-  const paragraphsData = snapshot.files.get(PARAGRAPHS_FILE);
-  if (!paragraphsData) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${PARAGRAPHS_FILE}`);
-  const paragraphs = decodeParagraphs(paragraphsData, `${snapshot.dir}/${PARAGRAPHS_FILE}`);
-  let expectedBase = 0;
-  const segments = (meta.segments ?? []).map(({ file, docBase, docCount }) => {
-    const data = snapshot.files.get(file);
-    if (!data) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${file}`);
-    const segment = decodeSegment(data, `${snapshot.dir}/${file}`);
-    if (docBase !== expectedBase || segment.docCount !== docCount) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${file}: segment does not continue the doc ids`);
-    expectedBase += docCount;
-    return { segment, docBase };
-  });
+  const { dir, manifest: { meta } } = snapshot;
+  const analyzer = analyzerOf(dir, meta);
+  const paragraphs = runSteps(decodeParagraphsSteps(listedFile(dir, PARAGRAPHS_FILE, snapshot.files.get(PARAGRAPHS_FILE)), `${dir}/${PARAGRAPHS_FILE}`));
+  const segments: BuiltSegment[] = [];
+  for (const listed of meta.segments ?? []) segments.push(runSteps(segmentSteps(dir, listed, snapshot.files.get(listed.file), segments)));
   const lexical = new LexicalSearcher(segments, analyzer, bm25);
-  const vectors = meta.vector ? openVectors(snapshot, meta.vector, meta.options) : undefined;
-  return {
-    searcher: new Searcher({ paragraphs, lexical, ...(vectors ? { vectors: vectors.index, store: vectors.store } : {}) }),
-    generation: snapshot.manifest.generation, meta, paragraphs, segments, ...(vectors ? { vectors } : {}),
-  };
+  let vectors: OpenedIndex['vectors'];
+  if (meta.vector) {
+    const { store, keys } = vectorFiles(dir, meta.vector, snapshot.files.get(VECTORS_FILE), snapshot.files.get(VECTOR_KEYS_FILE));
+    let graph: HnswVectorIndex | undefined;
+    if (meta.vector.kind === 'hnsw') {
+      listedFile(dir, GRAPH_FILE, snapshot.files.get(GRAPH_FILE));
+      graph = HnswVectorIndex.load(join(dir, GRAPH_FILE), meta.vector.model.dimension, meta.options.vector.hnsw);
+    }
+    vectors = vectorsOf(dir, meta.vector, store, keys, graph);
+  }
+  return opened(snapshot.manifest.generation, meta, paragraphs, segments, lexical, vectors);
 }
 
-// The index vector searches walk, and the vectors by doc id (the same memory when the index is exact).
-function openVectors(snapshot: Snapshot<IndexMeta>, vector: VectorMeta, options: IndexOptions): NonNullable<OpenedIndex['vectors']> {
-  const { dimension } = vector.model;
-  const data = snapshot.files.get(VECTORS_FILE);
-  const keys = snapshot.files.get(VECTOR_KEYS_FILE);
-  if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
-  if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
-    throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
+/** Options of {@link openIndexAsync}. */
+export interface OpenIndexOptions {
+  bm25?: Bm25Options;
+  /**
+   * Open in the background of a process that is serving (a reload): the reading and hashing, the
+   * decoding here and hnswlib's read of the graph follow one another, so at most one other thread is
+   * busy and this thread, and the garbage collector's helpers, keep a core; and the slices of
+   * decoding alternate with rests as long ({@link BACKGROUND_SLICES}), so the collector's concurrent
+   * marking keeps up with the new index's objects and its pauses stay short. Slower than the
+   * default, which overlaps them all (a start, where nothing is served yet). Default false.
+   */
+  background?: boolean;
+}
+
+/** How a background open paces its main-thread work: 4 ms slices, each followed by 4 ms of rest. */
+export const BACKGROUND_SLICES: SliceOptions = { sliceMs: DEFAULT_SLICE_MS, restMs: DEFAULT_SLICE_MS };
+
+/**
+ * {@link openIndex} without stalling the event loop, for a server that keeps answering meanwhile:
+ * the files are read and verified on other threads, hnswlib reads the HNSW graph on a thread of
+ * Node's pool once its checksum is verified, and this thread decodes paragraphs and segments in
+ * slices of a few milliseconds. The same checks and errors as {@link openIndex}; nothing is left
+ * running when it returns or throws.
+ */
+export async function openIndexAsync(indexDir: string, options: OpenIndexOptions = {}): Promise<OpenedIndex> {
+  const background = options.background ?? false;
+  // At a start, the files are read and hashed on as many threads as there are cores (at most 4), the
+  // graph's checksum first (hnswlib's read of it is the longest part), the rest in the manifest's
+  // order, which is the order they are decoded in, each decoded as soon as it is verified. In the
+  // background, one thread reads them all, then this thread decodes, then hnswlib reads the graph.
+  const load = startSnapshotLoad<IndexMeta>(indexDir, { verifyOnly: [GRAPH_FILE], ...(background ? { threads: 1 } : { first: [GRAPH_FILE] }) });
+  const { dir, manifest: { meta } } = load;
+  const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
+  let graph: Promise<HnswVectorIndex> | undefined;
+  const loadGraph = (vector: VectorMeta): void => {
+    graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw));
+    graph.catch(() => {}); // awaited below, or settled in `finally`
+  };
+  try {
+    const analyzer = analyzerOf(dir, meta);
+    if (meta.vector?.kind === 'hnsw' && !background) loadGraph(meta.vector);
+    if (background) await load.done;
+    const paragraphs = await slice(decodeParagraphsSteps(listedFile(dir, PARAGRAPHS_FILE, await load.file(PARAGRAPHS_FILE)), `${dir}/${PARAGRAPHS_FILE}`));
+    const segments: BuiltSegment[] = [];
+    for (const listed of meta.segments ?? []) segments.push(await slice(segmentSteps(dir, listed, await load.file(listed.file), segments)));
+    const lexical = new LexicalSearcher(segments, analyzer, options.bm25);
+    await load.done; // every file listed is verified, used or not, as openIndex does
+    if (meta.vector?.kind === 'hnsw' && background) loadGraph(meta.vector);
+    let vectors: OpenedIndex['vectors'];
+    if (meta.vector) {
+      const { store, keys } = vectorFiles(dir, meta.vector, await load.file(VECTORS_FILE), await load.file(VECTOR_KEYS_FILE));
+      vectors = vectorsOf(dir, meta.vector, store, keys, graph ? await graph : undefined);
+    }
+    return opened(load.manifest.generation, meta, paragraphs, segments, lexical, vectors);
+  } finally {
+    await Promise.allSettled([load.done, ...(graph ? [graph] : [])]);
   }
-  const store = ExactVectorIndex.fromVectors(floatsOf(data), dimension);
-  if (vector.kind === 'exact') return { index: store, store, keys };
-  if (!snapshot.files.has(GRAPH_FILE)) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${GRAPH_FILE}`);
-  const graph = HnswVectorIndex.load(join(snapshot.dir, GRAPH_FILE), dimension, options.vector.hnsw);
-  if (graph.size !== vector.count) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}/${GRAPH_FILE}: holds ${graph.size} vectors, expected ${vector.count}`);
+}
+
+// The analyzer the index was built with, rebuilt from the manifest.
+function analyzerOf(dir: string, meta: IndexMeta): ReturnType<typeof createAnalyzer> {
+  try {
+    return createAnalyzer(meta.options.analyzer);
+  } catch (cause) {
+    if (isSearchError(cause)) throw new SearchError('INDEX_INCOMPATIBLE', `${dir}: analyzer settings not supported: ${cause.message}`, { cause });
+    throw cause;
+  }
+}
+
+// A file the index needs: INDEX_CORRUPT when the manifest does not list it.
+function listedFile(dir: string, name: string, data: Buffer | undefined): Buffer {
+  if (!data) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${name}`);
+  return data;
+}
+
+// Decodes one listed segment, which must continue the doc ids of the segments before it.
+function* segmentSteps(dir: string, listed: IndexMeta['segments'][number], data: Buffer | undefined, before: readonly BuiltSegment[]): Steps<BuiltSegment> {
+  const { file, docBase, docCount } = listed;
+  const segment = yield* decodeSegmentSteps(listedFile(dir, file, data), `${dir}/${file}`);
+  const expectedBase = before.reduce((n, s) => n + s.segment.docCount, 0);
+  if (docBase !== expectedBase || segment.docCount !== docCount) throw new SearchError('INDEX_CORRUPT', `${dir}/${file}: segment does not continue the doc ids`);
+  return { segment, docBase };
+}
+
+// The vectors by doc id (searched in place) and their keys, after checking the files hold `count` of them.
+function vectorFiles(dir: string, vector: VectorMeta, data: Buffer | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer } {
+  const { dimension } = vector.model;
+  if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
+  if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
+    throw new SearchError('INDEX_CORRUPT', `${dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
+  }
+  return { store: ExactVectorIndex.fromVectors(floatsOf(data), dimension), keys };
+}
+
+// The index vector searches walk (the store itself when the index is exact), with the graph's size checked.
+function vectorsOf(dir: string, vector: VectorMeta, store: ExactVectorIndex, keys: Uint8Array, graph: HnswVectorIndex | undefined): NonNullable<OpenedIndex['vectors']> {
+  if (!graph) return { index: store, store, keys };
+  if (graph.size !== vector.count) throw new SearchError('INDEX_CORRUPT', `${dir}/${GRAPH_FILE}: holds ${graph.size} vectors, expected ${vector.count}`);
   return { index: graph, store, keys };
+}
+
+function opened(generation: string, meta: IndexMeta, paragraphs: Paragraph[], segments: BuiltSegment[], lexical: LexicalSearcher, vectors: OpenedIndex['vectors']): OpenedIndex {
+  return {
+    searcher: new Searcher({ paragraphs, lexical, ...(vectors ? { vectors: vectors.index, store: vectors.store } : {}) }),
+    generation, meta, paragraphs, segments, ...(vectors ? { vectors } : {}),
+  };
 }
 
 /**

@@ -7,6 +7,10 @@ import type { JournalEntry } from '../storage/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import type { OpenedIndex } from './index-builder.ts';
 import { Searcher } from './searcher.ts';
+import type { Steps } from '../core/steps.ts';
+
+// Paragraphs entered in the reports' doc id lists between two pauses of LiveIndex.build.
+const DOCS_PER_STEP = 2048;
 
 
 /** A report's live paragraphs and their vectors, as an index holds them. */
@@ -31,7 +35,7 @@ export class LiveIndex {
   private live: number;
   private readonly baseSegments: Array<{ segment: LexicalSegment; docBase: number }>;
   private written: Array<{ segment: LexicalSegment; docBase: number }> = [];
-  private readonly docsOfReport = new Map<string, number[]>();
+  private readonly docsOfReport: Map<string, number[]> = new Map();
   private readonly vectorIndex: VectorIndex | undefined;
   private readonly store: ExactVectorIndex | undefined;
   private keys: Uint8Array;
@@ -40,7 +44,7 @@ export class LiveIndex {
   /** Writes applied on top of the generation. */
   appliedWrites = 0;
 
-  constructor(opened: OpenedIndex, private readonly bm25?: Bm25Options) {
+  constructor(opened: OpenedIndex, private readonly bm25?: Bm25Options, docsOfReport?: Map<string, number[]>) {
     this.generation = opened.generation;
     this.meta = opened.meta;
     this.paragraphs = opened.paragraphs.slice();
@@ -51,8 +55,22 @@ export class LiveIndex {
     this.vectorIndex = opened.vectors?.index;
     this.store = opened.vectors?.store;
     this.keys = opened.vectors ? opened.vectors.keys : new Uint8Array(0);
-    this.paragraphs.forEach((p, d) => this.docsOf(p.reportId).push(d));
+    if (docsOfReport) this.docsOfReport = docsOfReport;
+    else this.paragraphs.forEach((p, d) => this.docsOf(p.reportId).push(d));
     this.current = opened.searcher;
+  }
+
+  /** The constructor in steps (see `core/steps.ts`): the reports' doc id lists are the long part. */
+  static *build(opened: OpenedIndex, bm25?: Bm25Options): Steps<LiveIndex> {
+    const docsOfReport = new Map<string, number[]>();
+    for (let d = 0; d < opened.paragraphs.length; d++) {
+      const reportId = opened.paragraphs[d]!.reportId;
+      const docs = docsOfReport.get(reportId);
+      if (docs) docs.push(d);
+      else docsOfReport.set(reportId, [d]);
+      if (d % DOCS_PER_STEP === 0) yield;
+    }
+    return new LiveIndex(opened, bm25, docsOfReport);
   }
 
   /** The searcher over the current state. */
@@ -99,8 +117,12 @@ export class LiveIndex {
     return { vector, key: this.keys.subarray(docId * EMBEDDING_KEY_BYTES, (docId + 1) * EMBEDDING_KEY_BYTES) };
   }
 
-  /** Applies journal entries in order (a put replaces the report's paragraphs, a delete removes them). */
-  apply(entries: Iterable<JournalEntry>): void {
+  /**
+   * Applies journal entries in order (a put replaces the report's paragraphs, a delete removes them)
+   * and publishes a searcher over the result. With `publish` false the searcher is left as it was,
+   * for a caller that applies many batches before anything searches (then calls {@link publish}).
+   */
+  apply(entries: Iterable<JournalEntry>, publish = true): void {
     const firstNew = this.paragraphs.length;
     let count = 0;
     for (const entry of entries) {
@@ -119,7 +141,7 @@ export class LiveIndex {
       const from = this.written.at(-2)!.docBase;
       this.written.splice(-2, 2, { segment: this.buildSegment(from, this.paragraphs.length), docBase: from });
     }
-    this.publish();
+    if (publish) this.publish();
   }
 
   private appendReport(entry: Extract<JournalEntry, { op: 'put' }>): void {
@@ -192,8 +214,8 @@ export class LiveIndex {
     return builder.freeze();
   }
 
-  // A new searcher over the current arrays: the views see the deleted marks, the statistics the new docs.
-  private publish(): void {
+  /** Makes a new searcher over the current state (the views see the deleted marks, the statistics the new docs). */
+  publish(): void {
     const views: SegmentView[] = [...this.baseSegments, ...this.written].map(({ segment, docBase }) => ({
       segment, docBase, deleted: this.deleted.subarray(docBase, docBase + segment.docCount),
     }));

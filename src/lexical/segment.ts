@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SearchError } from '../core/errors.ts';
+import { runSteps, type Steps } from '../core/steps.ts';
 
 /**
  * An immutable inverted index over a contiguous run of documents, all in typed arrays. Terms are
@@ -64,30 +65,49 @@ export function encodeSegment(segment: LexicalSegment): Buffer {
 
 /** Decodes a segment written by {@link encodeSegment}; throws `INDEX_CORRUPT` or `INDEX_INCOMPATIBLE`. */
 export function decodeSegment(file: Buffer, name = 'segment'): LexicalSegment {
+  return runSteps(decodeSegmentSteps(file, name));
+}
+
+// Bytes hashed, and terms entered in the lookup, between two pauses of {@link decodeSegmentSteps}.
+const HASH_BYTES_PER_STEP = 256 << 10;
+const TERMS_PER_STEP = 1024;
+
+/** {@link decodeSegment} in steps (see `core/steps.ts`): the checksum and the term lookup are the long parts. */
+export function* decodeSegmentSteps(file: Buffer, name = 'segment'): Steps<LexicalSegment> {
   if (file.length < 8 + 24 + 32 || file.toString('ascii', 0, 8) !== MAGIC) {
     throw new SearchError('INDEX_CORRUPT', `${name}: not a shoal lexical segment`);
   }
   const body = file.subarray(0, file.length - 32);
-  const digest = createHash('sha256').update(body).digest();
-  if (!digest.equals(file.subarray(file.length - 32))) throw new SearchError('INDEX_CORRUPT', `${name}: checksum mismatch (torn or altered file)`);
-  // Copy into a fresh, aligned buffer so typed arrays can view it directly.
-  const bytes = new Uint8Array(body.length);
-  bytes.set(body);
-  const u32 = (offset: number, length: number): Uint32Array => new Uint32Array(bytes.buffer, offset, length);
+  const hash = createHash('sha256');
+  for (let at = 0; at < body.length; at += HASH_BYTES_PER_STEP) {
+    hash.update(body.subarray(at, at + HASH_BYTES_PER_STEP));
+    yield;
+  }
+  if (!hash.digest().equals(file.subarray(file.length - 32))) throw new SearchError('INDEX_CORRUPT', `${name}: checksum mismatch (torn or altered file)`);
+  // Typed arrays view the bytes in place when they are 4-byte aligned (a file read whole is); otherwise
+  // a fresh, aligned copy.
+  let bytes: Uint8Array = body;
+  if (body.byteOffset % 4 !== 0) {
+    bytes = new Uint8Array(body.length);
+    bytes.set(body);
+  }
+  const base = bytes.byteOffset;
+  const u32 = (offset: number, length: number): Uint32Array => new Uint32Array(bytes.buffer, base + offset, length);
   const [version, docCount, termCount, postingCount, positionCount, termBytesLength] = u32(8, 6);
   if (version !== SEGMENT_FORMAT_VERSION) {
     throw new SearchError('INDEX_INCOMPATIBLE', `${name}: format version ${version}, this shoal reads ${SEGMENT_FORMAT_VERSION}`);
   }
   let offset = 32;
-  const terms = termCount === 0 ? [] : Buffer.from(bytes.buffer, offset, termBytesLength!).toString('utf8').split('\n');
-  offset += termBytesLength! + ((4 - (termBytesLength! % 4)) % 4);
-  const take = <T>(make: (o: number, n: number) => T, n: number): T => {
-    const a = make(offset, n);
-    offset += n * 4;
-    return a;
-  };
-  const f32 = (o: number, n: number): Float32Array => new Float32Array(bytes.buffer, o, n);
+  let parts: Omit<LexicalSegment, 'termIds'>;
   try {
+    const terms = termCount === 0 ? [] : Buffer.from(bytes.buffer, base + offset, termBytesLength!).toString('utf8').split('\n');
+    offset += termBytesLength! + ((4 - (termBytesLength! % 4)) % 4);
+    const take = <T>(make: (o: number, n: number) => T, n: number): T => {
+      const a = make(offset, n);
+      offset += n * 4;
+      return a;
+    };
+    const f32 = (o: number, n: number): Float32Array => new Float32Array(bytes.buffer, base + o, n);
     const postingsStart = take(u32, termCount! + 1);
     const docIds = take(u32, postingsStart[termCount!]!);
     const termFreqs = take(f32, postingCount!);
@@ -95,8 +115,14 @@ export function decodeSegment(file: Buffer, name = 'segment'): LexicalSegment {
     const positions = take(u32, positionCount!);
     const docLengths = take(f32, docCount!);
     if (offset !== bytes.length || terms.length !== termCount || docIds.length !== postingCount) throw new Error('length mismatch');
-    return createSegment({ docCount: docCount!, terms, postingsStart, docIds, termFreqs, positionsStart, positions, docLengths });
+    parts = { docCount: docCount!, terms, postingsStart, docIds, termFreqs, positionsStart, positions, docLengths };
   } catch (cause) {
     throw new SearchError('INDEX_CORRUPT', `${name}: inconsistent section lengths`, { cause });
   }
+  const termIds = new Map<string, number>();
+  for (let t = 0; t < parts.terms.length; t++) {
+    termIds.set(parts.terms[t]!, t);
+    if (t % TERMS_PER_STEP === 0) yield;
+  }
+  return { ...parts, termIds };
 }

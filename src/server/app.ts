@@ -378,9 +378,9 @@ export function createApp(options: AppOptions): OpenAPIHono {
   app.openapi(createRoute({
     method: 'post', path: '/admin/reload', summary: 'Switch to the newest index generation (after a rebuild)',
     responses: { 200: json(z.object({ reloaded: z.boolean(), generation: z.string() }), 'The generation now served'), ...errors },
-  }), (c) => {
+  }), async (c) => {
     const engine = engineOf();
-    const reloaded = engine.reload();
+    const reloaded = await engine.reload();
     if (reloaded) log.info({ generation: engine.generation }, 'reloaded the index');
     return c.json({ reloaded, generation: engine.generation }, 200);
   });

@@ -107,11 +107,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const onPointerChange = (): void => {
     const engine = state.engine;
     if (!engine) return;
-    try {
-      if (engine.reload()) log.info({ generation: engine.generation }, 'index switched: reloaded');
-    } catch (error) {
-      log.error({ err: error }, 'reload failed; still serving the previous index');
-    }
+    engine.reload().then((reloaded) => {
+      if (reloaded) log.info({ generation: engine.generation }, 'index switched: reloaded');
+    }, (error: unknown) => log.error({ err: error }, 'reload failed; still serving the previous index'));
   };
   const ready = options.open(log).then((engine) => {
     state.engine = engine;

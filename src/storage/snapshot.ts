@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoint.ts';
 import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
+import { readHashed } from './read-hashed.ts';
 import { diskFullError, formatBytes } from './space.ts';
 
 /** Name of the pointer file that names the live generation folder. */
@@ -138,6 +139,87 @@ function sha256(data: Uint8Array): string {
  * or checksum mismatch, unreadable manifest) or `INDEX_INCOMPATIBLE` (another format version).
  */
 export function loadSnapshot<Meta>(indexDir: string, only?: readonly string[]): Snapshot<Meta> {
+  const { dir, manifest } = readManifest<Meta>(indexDir);
+  const files = new Map<string, Buffer>();
+  for (const [name, expected] of Object.entries(manifest.files)) {
+    if (only && !only.includes(name)) continue;
+    let data: Buffer;
+    try {
+      data = readFileSync(join(dir, name));
+    } catch (cause) {
+      throw missingFile(dir, name, cause);
+    }
+    checkFile(dir, name, expected, { bytes: data.length, sha256: sha256(data) });
+    files.set(name, data);
+  }
+  return { dir, manifest, files };
+}
+
+/** Options of {@link startSnapshotLoad}. */
+export interface SnapshotLoadOptions {
+  /** Files verified but not kept in memory (a reader opens them itself once they are verified). */
+  verifyOnly?: readonly string[];
+  /** Files verified first, in this order; the others follow in the manifest's order. */
+  first?: readonly string[];
+  /** Threads that read and hash the large files (default: the available cores, at most 4). */
+  threads?: number;
+}
+
+/** A generation whose files are being read and verified (see {@link startSnapshotLoad}). */
+export interface SnapshotLoad<Meta> {
+  dir: string;
+  manifest: Manifest<Meta>;
+  /**
+   * Resolves once the file is verified, to its contents (undefined for a `verifyOnly` file); rejects
+   * with `INDEX_CORRUPT` as {@link loadSnapshot} throws. Rejects `INDEX_CORRUPT` for a file the
+   * manifest does not list.
+   */
+  file(name: string): Promise<Buffer | undefined>;
+  /** Resolves when every file is verified; rejects with the first failure (in the manifest's order). */
+  done: Promise<void>;
+}
+
+/**
+ * Starts loading the live generation without blocking the event loop: the pointer and the manifest
+ * are checked at once (small files: throws as {@link loadSnapshot}), then every file is read and its
+ * size and SHA-256 verified off the calling thread (see `read-hashed.ts`), each available as soon as
+ * it is verified. The same checks as {@link loadSnapshot}, with the same errors.
+ */
+export function startSnapshotLoad<Meta>(indexDir: string, options: SnapshotLoadOptions = {}): SnapshotLoad<Meta> {
+  const { dir, manifest } = readManifest<Meta>(indexDir);
+  const listed = Object.keys(manifest.files);
+  const order = [...(options.first ?? []).filter((n) => listed.includes(n)), ...listed.filter((n) => !options.first?.includes(n))];
+  const reads = readHashed(order.map((name) => ({ path: join(dir, name), keep: !options.verifyOnly?.includes(name) })), options.threads);
+  const verified = new Map<string, Promise<Buffer | undefined>>();
+  order.forEach((name, i) => {
+    const check = reads[i]!.then((read) => {
+      checkFile(dir, name, manifest.files[name]!, read);
+      return read.data;
+    }, (cause: unknown) => {
+      throw missingFile(dir, name, cause);
+    });
+    check.catch(() => {}); // awaited through `file` or `done`: not an unhandled rejection meanwhile
+    verified.set(name, check);
+  });
+  const done = Promise.all(listed.map((name) => verified.get(name)!)).then(() => undefined);
+  done.catch(() => {});
+  return {
+    dir, manifest, done,
+    file: (name) => verified.get(name) ?? Promise.reject(new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${name}`)),
+  };
+}
+
+/** {@link startSnapshotLoad} awaited whole: the snapshot {@link loadSnapshot} gives, loaded without blocking the event loop. */
+export async function loadSnapshotAsync<Meta>(indexDir: string): Promise<Snapshot<Meta>> {
+  const load = startSnapshotLoad<Meta>(indexDir);
+  await load.done;
+  const files = new Map<string, Buffer>();
+  for (const name of Object.keys(load.manifest.files)) files.set(name, (await load.file(name))!);
+  return { dir: load.dir, manifest: load.manifest, files };
+}
+
+// The pointer and the manifest it names, checked: the format, its version, and the manifest's checksum.
+function readManifest<Meta>(indexDir: string): { dir: string; manifest: Manifest<Meta> } {
   const pointer = readPointer(indexDir);
   if (!pointer) {
     throw new SearchError('INDEX_NOT_FOUND', `no index in ${indexDir} (build one with: shoal index <reports> --index ${indexDir})`);
@@ -159,21 +241,19 @@ export function loadSnapshot<Meta>(indexDir: string, only?: readonly string[]): 
   if (pointer.manifestSha256 === undefined || sha256(manifestBytes) !== pointer.manifestSha256) {
     throw new SearchError('INDEX_CORRUPT', `${dir}/${MANIFEST_FILE}: checksum mismatch with ${CURRENT_FILE} (torn or altered manifest)`);
   }
-  const files = new Map<string, Buffer>();
-  for (const [name, expected] of Object.entries(manifest.files)) {
-    if (only && !only.includes(name)) continue;
-    let data: Buffer;
-    try {
-      data = readFileSync(join(dir, name));
-    } catch (cause) {
-      throw new SearchError('INDEX_CORRUPT', `${dir}: missing file ${name}`, { cause });
-    }
-    if (data.length !== expected.bytes || sha256(data) !== expected.sha256) {
-      throw new SearchError('INDEX_CORRUPT', `${dir}/${name}: checksum mismatch (torn or altered file)`, { details: { file: name } });
-    }
-    files.set(name, data);
+  return { dir, manifest };
+}
+
+function checkFile(dir: string, name: string, expected: FileChecksum, actual: FileChecksum): void {
+  if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256) {
+    throw new SearchError('INDEX_CORRUPT', `${dir}/${name}: checksum mismatch (torn or altered file)`, { details: { file: name } });
   }
-  return { dir, manifest, files };
+}
+
+function missingFile(dir: string, name: string, cause: unknown): SearchError {
+  const error = cause as { code?: string; message?: string };
+  const why = error.code === 'ENOENT' ? `missing file ${name}` : `cannot read file ${name}: ${error.message}`;
+  return new SearchError('INDEX_CORRUPT', `${dir}: ${why}`, { cause });
 }
 
 // Also removes temporary pointer files a crash left behind (`.CURRENT.<hex>.tmp`, never renamed).

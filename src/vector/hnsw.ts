@@ -64,8 +64,27 @@ export class HnswVectorIndex implements VectorIndex {
     try {
       graph.readIndexSync(path, false);
     } catch (cause) {
-      throw new SearchError('INDEX_CORRUPT', `${path}: unreadable HNSW graph: ${(cause as Error).message}`, { cause });
+      throw unreadable(path, cause);
     }
+    return HnswVectorIndex.loaded(path, graph, dimension, options, deleted);
+  }
+
+  /**
+   * {@link load} without blocking the event loop: hnswlib reads the file on a thread of Node's pool
+   * (the graph object is not used before it has read it whole).
+   */
+  static async loadAsync(path: string, dimension: number, options: HnswOptions, deleted: Iterable<number> = []): Promise<HnswVectorIndex> {
+    const graph = new HierarchicalNSW('ip', dimension);
+    try {
+      await graph.readIndex(path, false);
+    } catch (cause) {
+      throw unreadable(path, cause);
+    }
+    return HnswVectorIndex.loaded(path, graph, dimension, options, deleted);
+  }
+
+  // A graph hnswlib has read from `path`: its dimension checked against the file, labels and delete marks taken over.
+  private static loaded(path: string, graph: Graph, dimension: number, options: HnswOptions, deleted: Iterable<number>): HnswVectorIndex {
     // hnswlib takes the dimension from the caller, not the file: check the file's vector size.
     const stored = graphFileDimension(path);
     if (stored !== dimension) throw new SearchError('INDEX_CORRUPT', `${path}: HNSW graph holds vectors of dimension ${stored}, expected ${dimension}`);
@@ -157,6 +176,10 @@ export class HnswVectorIndex implements VectorIndex {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+function unreadable(path: string, cause: unknown): SearchError {
+  return new SearchError('INDEX_CORRUPT', `${path}: unreadable HNSW graph: ${(cause as Error).message}`, { cause });
 }
 
 /**

@@ -215,6 +215,19 @@ describe('HNSW against the exact index', () => {
     expect(trimmed.search(vectors[1]!, 5).map((h) => h.docId)).not.toContain(1);
   });
 
+  it('loads asynchronously (hnswlib reading on a pool thread) to the same graph, with the same refusals', async () => {
+    const path = join(scratch, 'graph-async.hnsw');
+    writeFileSync(path, graph.toBytes());
+    const loaded = await HnswVectorIndex.loadAsync(path, dim, HNSW, [0, 1, 2]);
+    const sync = HnswVectorIndex.load(path, dim, HNSW, [0, 1, 2]);
+    expect(loaded.size).toBe(graph.size - 3);
+    for (const q of queries.slice(0, 20)) expect(loaded.search(q, 10)).toEqual(sync.search(q, 10));
+    const bad = join(scratch, 'bad-async.hnsw');
+    writeFileSync(bad, Buffer.from('not a graph'));
+    await expect(HnswVectorIndex.loadAsync(bad, dim, HNSW)).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
+    await expect(HnswVectorIndex.loadAsync(path, dim + 1, HNSW)).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining(`dimension ${dim}, expected ${dim + 1}`) });
+  });
+
   it('reports an unreadable or mismatched graph file as INDEX_CORRUPT', () => {
     const path = join(scratch, 'bad.hnsw');
     writeFileSync(path, Buffer.from('not a graph'));
