@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServerChild } from './support/shoal-process.ts';
 
 const shoal = fileURLToPath(new URL('../scripts/shoal.js', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'shoal-process-'));
@@ -30,4 +32,23 @@ describe('shoal as a process', () => {
       if (args[0] === 'search') expect(r.stdout).toMatch(/^1\. \[0\.\d{3}\] Ferry services suspended/);
     }
   }, 400_000);
+
+  it('a second server on the same index folder exits 1 naming the first; searches from the command line still read it', async () => {
+    const reports = join(scratch, 'reports-lock');
+    mkdirSync(reports);
+    writeFileSync(join(reports, 'tide.md'), '# Tide tables\n\nThe harbour master published the spring tide tables for the estuary.\n');
+    const index = join(scratch, 'index-lock');
+    expect(run('index', reports, '--index', index, '--no-embeddings').status).toBe(0);
+    const first = await startServerChild(index, { adminKey: randomBytes(16).toString('hex') });
+    try {
+      const second = run('start', '--index', index, '--port', '0', '--log-level', 'silent');
+      expect(second.status, second.stderr).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`^error \\[INDEX_LOCKED\\]: the index folder \\S+ is locked by another shoal process that writes it: pid ${first.child.process.pid} on \\S+ \\(shoal\\.js start\\)`, 'm'));
+      const search = run('search', 'spring tide', '--index', index);
+      expect(search.status, search.stderr).toBe(0);
+      expect(search.stdout).toMatch(/Tide tables/);
+    } finally {
+      await first.child.kill();
+    }
+  }, 120_000);
 });

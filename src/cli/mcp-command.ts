@@ -25,7 +25,7 @@ export async function mcpCommand(argv: string[], io: Io): Promise<number> {
   const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
   // Model progress goes to io.err: stdout belongs to the protocol from the start.
   const embedder = meta.vector ? await embedderFrom({ model: meta.vector.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
-  const engine = Engine.open({ indexDir, ...(embedder ? { embedder } : {}) });
+  const engine = Engine.open({ indexDir, readOnly: true, ...(embedder ? { embedder } : {}) });
   try {
     await runStdio(engine, { version: VERSION });
   } finally {

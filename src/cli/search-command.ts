@@ -50,7 +50,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
   const needsModel = meta.vector !== undefined && (request.mode !== 'bm25' || request.highlight === true);
   const embedder = needsModel ? await embedderFrom({ model: meta.vector!.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
-  const engine = Engine.open({ indexDir, bm25: bm25From(values), ...(embedder ? { embedder } : {}) });
+  const engine = Engine.open({ indexDir, readOnly: true, bm25: bm25From(values), ...(embedder ? { embedder } : {}) });
   try {
     const result = await engine.search(request);
     if (values.json) {

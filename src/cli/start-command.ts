@@ -71,6 +71,7 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
   const engine = await Engine.openAsync({
     indexDir: config.indexDir, embedder: model,
     compactAfterWrites: config.compactAfterWrites,
+    onWarning: (message) => log.warn(message),
     onCompaction: (event) => {
       if (event.phase === 'started') log.info({ writes: event.writes }, 'compacting the write journal into a new generation (background)');
       else if (event.phase === 'finished') log.info({ ...event.summary }, event.summary.compacted ? 'compacted: serving the new generation' : 'compaction: nothing to fold');
@@ -100,6 +101,12 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   }
   const server = await startFromFlags(argv, process.env);
   await server.ready;
+  // Another process writes this index folder: a second server would only answer errors. Say who, and stop.
+  const failed = server.state.error;
+  if (failed?.code === 'INDEX_LOCKED') {
+    await server.close();
+    throw failed;
+  }
   if (server.state.engine) {
     io.err(`shoal is serving ${server.state.engine.stats().paragraphs} paragraphs at ${server.url}`);
     io.err(`  search page: ${server.url}/   API reference: ${server.url}/docs`);

@@ -100,7 +100,7 @@ describe('compactIndex', () => {
       expect(engine.report('n2')).toBeDefined();
       expect(engine.report('r001')).toBeUndefined();
       // A fresh open (a restart) sees the same.
-      const restarted = Engine.open({ indexDir, embedder });
+      const restarted = Engine.open({ indexDir, embedder, readOnly: true });
       expect(restarted.report('n2')).toBeDefined();
       expect(restarted.report('r001')).toBeUndefined();
       restarted.close();

@@ -189,10 +189,31 @@ describe('Engine writes', () => {
     expect(engine.stats()).toMatchObject({ reports: before.reports, paragraphs: before.paragraphs });
   });
 
+  it('one writer per folder: a second is refused INDEX_LOCKED naming this process; a reader opens beside it and refuses writes', async () => {
+    const second = thrownSearchError(() => Engine.open({ indexDir, embedder }));
+    expect(second.code).toBe('INDEX_LOCKED');
+    expect(second.message).toMatch(new RegExp(`pid ${process.pid} \\(this process\\)`));
+    const reader = Engine.open({ indexDir, embedder, readOnly: true });
+    try {
+      expect((await reader.search({ q: 'harbour', mode: 'bm25' })).hits.length).toBeGreaterThan(0);
+      await expect(reader.putReports([report('from-reader', ['A reader may not write.'])])).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      expect(() => reader.deleteReport('r000')).toThrow(/open read-only/);
+    } finally {
+      reader.close();
+    }
+    // The lock is the writer's until it closes; then the folder takes a writer again.
+    const dir = mkdtempSync(join(tmp, 'lock-'));
+    await buildIndex({ inputs: [writeCorpus(join(dir, 'in'), corpus(3))], indexDir: join(dir, 'index') });
+    const first = Engine.open({ indexDir: join(dir, 'index') });
+    expect(thrownSearchError(() => Engine.open({ indexDir: join(dir, 'index') })).code).toBe('INDEX_LOCKED');
+    first.close();
+    Engine.open({ indexDir: join(dir, 'index') }).close();
+  });
+
   it('a write is durable: a new engine over the folder replays the journal', async () => {
     await engine.putReports([report('durable-1', ['Lanterns line the canal for the autumn festival.'])]);
     engine.deleteReport('r001');
-    const reopened = Engine.open({ indexDir, embedder });
+    const reopened = Engine.open({ indexDir, embedder, readOnly: true });
     try {
       expect(reopened.report('durable-1')!.map((p) => p.text)).toEqual(['Lanterns line the canal for the autumn festival.']);
       expect(reopened.report('r001')).toBeUndefined();
@@ -322,7 +343,7 @@ describe('Engine writes', () => {
       ), { numRuns: 25, seed: 4 });
       // A rebuild from the original files and a fresh open keep every acknowledged write.
       await buildIndex({ inputs: [join(dir, 'in')], indexDir: join(dir, 'index'), embedder });
-      const reopened = Engine.open({ indexDir: join(dir, 'index'), embedder });
+      const reopened = Engine.open({ indexDir: join(dir, 'index'), embedder, readOnly: true });
       try {
         for (const id of ids) expect(reopened.report(id)?.map((p) => p.text)).toEqual(model.get(id));
       } finally {
@@ -336,7 +357,7 @@ describe('Engine writes', () => {
 
 describe('Engine without the model', () => {
   it('serves bm25 only and says why other modes fail', async () => {
-    const lexicalOnly = Engine.open({ indexDir });
+    const lexicalOnly = Engine.open({ indexDir, readOnly: true });
     try {
       expect((await lexicalOnly.search({ q: 'harbour' })).mode).toBe('bm25');
       const error = await lexicalOnly.search({ q: 'harbour', mode: 'hybrid' }).catch((e: unknown) => e);
@@ -348,6 +369,6 @@ describe('Engine without the model', () => {
   });
 
   it('refuses a model other than the index\'s', () => {
-    expect(thrownSearchError(() => Engine.open({ indexDir, embedder: fakeEmbedder(16) })).code).toBe('INDEX_INCOMPATIBLE');
+    expect(thrownSearchError(() => Engine.open({ indexDir, embedder: fakeEmbedder(16), readOnly: true })).code).toBe('INDEX_INCOMPATIBLE');
   });
 });

@@ -4,7 +4,7 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Journal, readCurrent, type JournalEntry, type JournalPosition, type JournalWrite } from '../storage/index.ts';
+import { Journal, readCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { BACKGROUND_SLICES, checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
@@ -92,7 +92,19 @@ export interface EngineOptions {
   compactAfterWrites?: number;
   /** Told when a background compaction starts, finishes or fails (for the server's log). */
   onCompaction?: (event: CompactionEvent) => void;
+  /**
+   * Only read the index (`shoal search`, `shoal mcp`): the journal is opened read-only, without the
+   * folder's writer lock and without compacting it, and writes are refused (403 `FORBIDDEN`). Default
+   * false: the engine may write, and holds the writer lock until it is closed, so a second writer of
+   * the folder is refused (409 `INDEX_LOCKED`).
+   */
+  readOnly?: boolean;
+  /** Told what opening the journal skipped instead of failing (a full disk: no room to compact it). Default: a process warning. */
+  onWarning?: (message: string) => void;
 }
+
+/** The journal as an engine holds it: read-only, or for writing under the folder's writer lock. */
+type EngineJournal = { reader: JournalReader; writer?: undefined } | { reader: Journal; writer: { journal: Journal; lock: WriterLock } };
 
 /** Options of {@link Engine.openAsync}: the model may still be loading (undefined when it turns out unavailable). */
 export interface OpenAsyncOptions extends Omit<EngineOptions, 'embedder'> {
@@ -138,7 +150,7 @@ export class Engine {
   /** The background compaction with its reload and journal clean-up; it never rejects (failures are told). */
   private compacting: Promise<void> | undefined;
 
-  private constructor(readonly options: EngineOptions, private readonly journal: Journal, index: LiveIndex) {
+  private constructor(readonly options: EngineOptions, private readonly journal: EngineJournal, index: LiveIndex) {
     this.index = index;
   }
 
@@ -148,17 +160,17 @@ export class Engine {
    * `INDEX_CORRUPT`, or `INDEX_INCOMPATIBLE` (also when the embedder is not the index's model).
    */
   static open(options: EngineOptions): Engine {
-    const journal = Engine.openJournal(options.indexDir);
+    const journal = Engine.openJournal(options);
     try {
       const opened = openIndex(options.indexDir, options.bm25);
       if (options.embedder) checkModel(opened.meta, options.embedder.info);
       const index = new LiveIndex(opened, options.bm25);
-      index.apply(journal.since(opened.meta.journal));
+      index.apply(journal.reader.since(opened.meta.journal));
       const engine = new Engine(options, journal, index);
       engine.maybeCompact();
       return engine;
     } catch (error) {
-      journal.close();
+      Engine.closeJournal(journal);
       throw error;
     }
   }
@@ -169,30 +181,49 @@ export class Engine {
    * model is checked against the index. The same errors as {@link open}.
    */
   static async openAsync(options: OpenAsyncOptions): Promise<Engine> {
-    const journal = Engine.openJournal(options.indexDir);
+    const journal = Engine.openJournal(options);
     try {
       const { embedder: loading, ...rest } = options;
-      const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal, false, () => false), Promise.resolve(loading));
+      const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal.reader, false, () => false), Promise.resolve(loading));
       if (embedder) checkModel(prepared!.index.meta, embedder.info);
       const engine = new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
       engine.maybeCompact();
       return engine;
     } catch (error) {
-      journal.close();
+      Engine.closeJournal(journal);
       throw error;
     }
   }
 
-  private static openJournal(indexDir: string): Journal {
-    const journal = Journal.open(indexDir);
+  // A writer takes the folder's writer lock before it opens the journal (and keeps it until closed);
+  // a reader opens the journal read-only and takes no lock.
+  private static openJournal(options: Pick<EngineOptions, 'indexDir' | 'readOnly' | 'onWarning'>): EngineJournal {
+    const journalOptions = options.onWarning ? { onWarning: options.onWarning } : {};
+    if (options.readOnly) return { reader: Journal.openReadOnly(options.indexDir, journalOptions) };
+    const lock = WriterLock.acquire(options.indexDir);
+    let journal: Journal | undefined;
     try {
+      journal = Journal.open(options.indexDir, journalOptions);
       // One write per report is all a replay needs: the journal stays as small as the set of reports written.
       journal.compact();
-      return journal;
+      return { reader: journal, writer: { journal, lock } };
     } catch (error) {
-      journal.close();
+      journal?.close();
+      lock.release();
       throw error;
     }
+  }
+
+  // Closes the journal, then lets the writer lock go.
+  private static closeJournal(journal: EngineJournal): void {
+    journal.reader.close();
+    journal.writer?.lock.release();
+  }
+
+  // The journal to write, or FORBIDDEN for a read-only engine.
+  private writable(): Journal {
+    if (!this.journal.writer) throw new SearchError('FORBIDDEN', `${this.options.indexDir} is open read-only here: writes go through the process that holds its writer lock (shoal start)`);
+    return this.journal.writer.journal;
   }
 
   /**
@@ -202,7 +233,7 @@ export class Engine {
    * `closed` turns true meanwhile.
    */
   private static async prepare(
-    options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: Journal, background: boolean, closed: () => boolean,
+    options: Pick<EngineOptions, 'indexDir' | 'bm25'>, journal: JournalReader, background: boolean, closed: () => boolean,
   ): Promise<{ index: LiveIndex; position: JournalPosition | undefined } | undefined> {
     const opened = await openIndexAsync(options.indexDir, { background, ...(options.bm25 ? { bm25: options.bm25 } : {}) });
     const index = await runStepsSliced(LiveIndex.build(opened, options.bm25), background ? BACKGROUND_SLICES : {});
@@ -216,7 +247,7 @@ export class Engine {
       }
       if (page.length === 0) break;
       // A journal that returned writes exists, so it has an id.
-      const id = journal.id;
+      const id = journal.position()?.id;
       if (id === undefined) throw new SearchError('INTERNAL', `the write journal of ${options.indexDir} returned writes but has no id`);
       index.apply(page, false);
       position = { id, seq: page.at(-1)!.seq };
@@ -270,13 +301,13 @@ export class Engine {
     const current = readCurrent(this.options.indexDir);
     if (current === undefined || current === this.index.generation) return false;
     // In the background: searches and writes go on meanwhile, and keep a core.
-    const prepared = await Engine.prepare(this.options, this.journal, true, () => this.closed);
+    const prepared = await Engine.prepare(this.options, this.journal.reader, true, () => this.closed);
     if (!prepared || this.closed) return false;
     const { index, position } = prepared;
     if (this.options.embedder) checkModel(index.meta, this.options.embedder.info);
     if (index.generation === this.index.generation) return false;
     // From here to the assignment nothing awaits: no write can land between the catch-up and the switch.
-    const missed = [...this.journal.since(position)];
+    const missed = [...this.journal.reader.since(position)];
     if (missed.length > 0) index.apply(missed);
     this.index = index;
     this.sentenceVectors.clear();
@@ -517,7 +548,7 @@ export class Engine {
   // Journal first (durable), then memory, in one synchronous step: the order of the journal is the
   // order of application, and a reload cannot slip between the two.
   private commit(writes: JournalWrite[]): number[] {
-    const seqs = this.journal.append(writes);
+    const seqs = this.writable().append(writes);
     this.index.apply(writes.map((w, i) => ({ ...w, seq: seqs[i]! })));
     this.maybeCompact();
     return seqs;
@@ -526,7 +557,7 @@ export class Engine {
   // Starts a background compaction when enough writes sit on top of the generation and none runs.
   private maybeCompact(): void {
     const after = this.options.compactAfterWrites ?? 0;
-    if (after <= 0 || this.compaction || this.closed) return;
+    if (after <= 0 || this.compaction || this.closed || !this.journal.writer) return;
     const writes = this.index.appliedWrites;
     if (writes < Math.max(after, this.compactRetryAt)) return;
     const running = compactInBackground({ indexDir: this.options.indexDir, threads: 1 });
@@ -540,7 +571,7 @@ export class Engine {
       if (summary.compacted) {
         await this.reload();
         if (this.closed) return;
-        this.journal.compact();
+        this.writable().compact();
       }
       tell({ phase: 'finished', summary });
     }).catch((error: unknown) => {
@@ -577,9 +608,10 @@ export class Engine {
 
   /** Stops a background compaction, closes the journal, and makes a reload under way give up. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     void this.compaction?.cancel();
-    this.journal.close();
+    Engine.closeJournal(this.journal);
   }
 }
 

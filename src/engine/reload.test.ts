@@ -50,8 +50,9 @@ describe('Engine.openAsync', () => {
     const reports = (engine: Engine) => Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`api-${i}`, engine.report(`api-${i}`)?.map((p) => p.text)]));
     const written = reports(writer);
     writer.close();
-    const sync = Engine.open({ indexDir, embedder });
     const opened = await Engine.openAsync({ indexDir, embedder: new Promise((resolve) => setTimeout(() => resolve(embedder), 20)) });
+    // Beside the writer (which holds the folder's lock and compacted the journal as it opened), a reader.
+    const sync = Engine.open({ indexDir, embedder, readOnly: true });
     try {
       expect(opened.semantic).toBe(true);
       expect(opened.stats().vector?.kind).toBe('hnsw');

@@ -149,7 +149,7 @@ describe('Engine.retrieve', () => {
   });
 
   it('counts with the word-piece estimate when there is no model', async () => {
-    const lexical = Engine.open({ indexDir: join(tmp, 'index') });
+    const lexical = Engine.open({ indexDir: join(tmp, 'index'), readOnly: true });
     try {
       const r = await lexical.retrieve({ query: 'cocoa', tokenBudget: 60 });
       expect(r.mode).toBe('bm25');

@@ -120,7 +120,7 @@ describe('through a listening server', () => {
 
   beforeAll(async () => {
     const config = parseServerConfig({ port: '0', index: indexDir }, { SHOAL_ADMIN_KEY: ADMIN }, { indexDir });
-    server = await startServer({ config, log, open: async () => Engine.open({ indexDir, embedder }) });
+    server = await startServer({ config, log, open: async () => Engine.open({ indexDir, embedder, readOnly: true }) });
     await server.ready;
   });
 
