@@ -41,7 +41,7 @@ describe('bench reload and bench start', () => {
 
   it('measures reloads in a fresh process with searches throughout, and prints the table and the verdict', async () => {
     const scratch = join(dir, 'scratch-reload');
-    const out = await run(['reload', '--index', indexDir, '--no-model', '--rounds', '1', '--reloads', '2', '--search-interval-ms', '5', '--scratch', scratch, '--json']);
+    const out = await run(['reload', '--index', indexDir, '--rounds', '1', '--reloads', '2', '--search-interval-ms', '5', '--scratch', scratch, '--json']);
     const r = JSON.parse(out.at(-1)!) as ReloadBenchResult;
     expect(r).toMatchObject({ paragraphs: openIndex(indexDir).paragraphs.length, mode: 'bm25', rounds: 1, reloadsPerRound: 2, searchIntervalMs: 5 });
     expect(r.runs).toHaveLength(1);

@@ -29,11 +29,11 @@ export interface ReloadBenchOptions {
   rounds?: number;
   /** Reloads measured per process (after a first one that warms up). Default 3. */
   reloads?: number;
-  /** Search mode of the searches issued throughout. Default hybrid (bm25 when there is no model). */
+  /** Search mode of the searches issued throughout (hybrid and vector need `modelDir`). Default bm25. */
   mode?: 'hybrid' | 'bm25' | 'vector';
-  /** A search arrives every this many ms throughout (whether or not the last was answered). Default 10. */
+  /** A search arrives every this many ms throughout (whether or not the last was answered). Default 20. */
   searchIntervalMs?: number;
-  /** Model folder (the index's model), for query embeddings. */
+  /** Model folder (the index's model), for query embeddings (modes hybrid and vector). */
   modelDir?: string;
   /** Where the linked copies go (a temporary folder by default; removed at the end). */
   scratch?: string;
@@ -113,8 +113,9 @@ export async function runReloadBench(options: ReloadBenchOptions): Promise<Reloa
     const queries = pickTitles(options.indexDir, 200);
     const queriesFile = join(scratch, 'queries.json');
     writeFileSync(queriesFile, JSON.stringify(queries));
-    const mode = options.mode ?? (options.modelDir ? 'hybrid' : 'bm25');
-    const searchIntervalMs = options.searchIntervalMs ?? 10;
+    const mode = options.mode ?? 'bm25';
+    if (mode !== 'bm25' && !options.modelDir) throw new SearchError('INVALID_ARGUMENT', `mode ${mode} embeds queries: it needs the model's folder`);
+    const searchIntervalMs = options.searchIntervalMs ?? 20;
     const runs: ReloadRun[] = [];
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? options.trees : [...options.trees].reverse();

@@ -38,20 +38,23 @@ requests, p50/p99, socket errors, non-200 answers, timeouts; the server's RSS ev
 server's last full garbage collection (RSS between collections saws by a quarter), or on RSS itself
 when no full collection fell in between (PASS/FAIL; the exit code stays 0).
 
-shoal bench reload --index DIR [--baseline TREE] [--rounds N] [--reloads N] [--mode hybrid|bm25|vector]
-  [--search-interval-ms N] [--nice N] [--no-model] [--scratch DIR] [--json]
+shoal bench reload --index DIR [--baseline TREE] [--rounds N] [--reloads N] [--mode bm25|hybrid|vector]
+  [--search-interval-ms N] [--nice N] [--model M] [--scratch DIR] [--json]
 Reloads of a large built index (e.g. Reuters-21578 with embeddings) in a serving process: each round
 opens a linked copy of DIR in a fresh process per code tree (this checkout, and with --baseline another
 checkout such as a worktree of main, interleaved), takes a search every --search-interval-ms (default
-10) throughout, and switches between two generations --reloads times (default 3, after one warm-up; --rounds default 3). Per reload: its
-duration, the event loop's max and p99 delay (perf_hooks.monitorEventLoopDelay) and a 1 ms probe's
-longest gap, and the searches answered and failed meanwhile. Target: max delay <= 50 ms, 0 failed.
---nice runs the measured processes under nice -n N (e.g. -10 on a machine others are loading).
+20; --mode default bm25, so the delay measured is the reload's, not the query model's) throughout, and
+switches between two generations --reloads times (default 3, after one warm-up; --rounds default 3).
+Per reload: its duration, the event loop's max and p99 delay (perf_hooks.monitorEventLoopDelay) and a
+1 ms probe's longest gap, the longest GC pause, and the searches answered and failed meanwhile; and
+the same with no reload going on. Target: max delay <= 50 ms, 0 failed. --nice runs the measured
+processes under nice -n N (e.g. --nice=-10 on a machine others are loading).
 
 shoal bench start --index DIR [--baseline TREE] [--runs N] [--nice N] [--no-model] [--scratch DIR] [--json]
 Cold starts of shoal start on a linked copy of DIR, per code tree, interleaved --runs times (default 5):
 time from spawning the process to its "listening", "model loaded" and "index opened" log lines and to
-GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578.`;
+GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578. The servers are given the
+model's folder (--model, --model-dir), or none with --no-model (a lexical-only index).`;
 
 const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
@@ -231,7 +234,7 @@ function treesOf(baseline: string | undefined): CodeTree[] {
   return [{ name: 'this', dir: THIS_TREE }, ...(baseline ? [{ name: 'baseline', dir: baseline }] : [])];
 }
 
-// The folder of the model the benchmarks' servers load (undefined with --no-model).
+// The folder of the model the benchmarks load (undefined with --no-model).
 async function benchModelDir(values: Record<string, string | string[] | boolean | undefined>, io: Io): Promise<string | undefined> {
   if (values['no-model']) return undefined;
   const modelDir = (values['model-dir'] as string | undefined) ?? process.env.SHOAL_MODEL_DIR;
@@ -243,24 +246,25 @@ async function benchModelDir(values: Record<string, string | string[] | boolean 
 async function reloadBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     index: { type: 'string' }, baseline: { type: 'string' }, rounds: { type: 'string' }, reloads: { type: 'string' }, mode: { type: 'string' }, 'search-interval-ms': { type: 'string' }, nice: { type: 'string' },
-    'no-model': { type: 'boolean' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+    scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
   if (!values.index) {
     io.err(BENCH_USAGE);
     return 2;
   }
-  const mode = values.mode;
-  if (mode !== undefined && mode !== 'hybrid' && mode !== 'bm25' && mode !== 'vector') {
-    throw new SearchError('INVALID_ARGUMENT', `--mode must be hybrid, bm25 or vector, got "${mode}"`, { details: { field: 'mode' } });
+  const mode = values.mode ?? 'bm25';
+  if (mode !== 'hybrid' && mode !== 'bm25' && mode !== 'vector') {
+    throw new SearchError('INVALID_ARGUMENT', `--mode must be bm25, hybrid or vector, got "${mode}"`, { details: { field: 'mode' } });
   }
-  const modelDir = await benchModelDir(values, io);
+  // Queries are embedded only in modes hybrid and vector.
+  const modelDir = mode === 'bm25' ? undefined : await benchModelDir(values, io);
   const r = await runReloadBench({
     indexDir: values.index, trees: treesOf(values.baseline),
     rounds: numberFlag('rounds', values.rounds, { min: 1, max: 100, integer: true }) ?? 3,
     reloads: numberFlag('reloads', values.reloads, { min: 1, max: 100, integer: true }) ?? 3,
-    searchIntervalMs: numberFlag('search-interval-ms', values['search-interval-ms'], { min: 1, max: 10_000, integer: true }) ?? 10,
+    searchIntervalMs: numberFlag('search-interval-ms', values['search-interval-ms'], { min: 1, max: 10_000, integer: true }) ?? 20,
     nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
-    ...(mode ? { mode } : {}), ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
+    mode, ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),
     log: (line) => io.err(line),
   });
   io.out(`${r.paragraphs} paragraphs; ${r.rounds} rounds × ${r.reloadsPerRound} reloads per code tree (fresh process per round, after one warm-up reload); a search (mode ${r.mode}) arriving every ${r.searchIntervalMs} ms throughout; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
