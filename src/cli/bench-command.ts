@@ -5,6 +5,7 @@ import { runHttpBench } from '../bench/http-bench.ts';
 import { runLoadBench } from '../bench/load-bench.ts';
 import { runReloadBench, THIS_TREE, type CodeTree } from '../bench/reload-bench.ts';
 import { runStartBench } from '../bench/start-bench.ts';
+import { runCompactBench } from '../bench/compact-bench.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
@@ -54,9 +55,15 @@ shoal bench start --index DIR [--baseline TREE] [--runs N] [--nice N] [--no-mode
 Cold starts of shoal start on a linked copy of DIR, per code tree, interleaved --runs times (default 5):
 time from spawning the process to its "listening", "model loaded" and "index opened" log lines and to
 GET /readyz answering 200. Target: median ready <= 2 s on Reuters-21578. The servers are given the
-model's folder (--model, --model-dir), or none with --no-model (a lexical-only index).`;
+model's folder (--model, --model-dir), or none with --no-model (a lexical-only index).
 
-const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start'];
+shoal bench compact --index DIR [--writes N] [--opens N] [--scratch DIR] [--json]
+On a copy of DIR: the time to open the index as built, after --writes writes through the journal
+(default 1,000: 4 in 5 write a report again with its own paragraphs and vectors, 1 in 5 delete one),
+and after shoal compact folded them into a new generation (median of --opens, default 3), with the
+writes replayed and the deleted paragraphs held at each open, and what the compaction took.`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -68,6 +75,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'load') return loadBench(rest, io);
   if (suite === 'reload') return reloadBench(rest, io);
   if (suite === 'start') return startBench(rest, io);
+  if (suite === 'compact') return compactBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
@@ -275,6 +283,29 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
   }
   const mine = r.summary[0]!;
   io.out(mine.maxDelayMs <= 50 && mine.failed === 0 ? 'PASS (max loop delay <= 50 ms during reloads, 0 failed searches)' : `FAIL (max loop delay ${ms(mine.maxDelayMs)} ms, ${mine.failed} failed searches; target <= 50 ms, 0)`);
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function compactBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, { index: { type: 'string' }, writes: { type: 'string' }, opens: { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' } }, false);
+  if (!values.index) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const r = await runCompactBench({
+    indexDir: values.index,
+    writes: numberFlag('writes', values.writes, { min: 1, max: 10_000_000, integer: true }) ?? 1_000,
+    opens: numberFlag('opens', values.opens, { min: 1, max: 100, integer: true }) ?? 3,
+    ...(values.scratch ? { scratch: values.scratch } : {}),
+    log: (line) => io.err(line),
+  });
+  io.out(`${r.writes} writes through the journal of a copy of ${r.indexDir}`);
+  io.out('| state       | open ms (median) | writes replayed | paragraphs | deleted paragraphs held |');
+  io.out('|-------------|------------------|-----------------|------------|-------------------------|');
+  for (const s of r.states) io.out(`| ${s.state.padEnd(11)} | ${ms(s.openMsMedian).padStart(16)} | ${String(s.writesSinceBuild).padStart(15)} | ${String(s.paragraphs).padStart(10)} | ${String(s.deletedParagraphs).padStart(23)} |`);
+  const t = r.compaction.timings;
+  io.out(`compaction: ${r.compaction.writes} writes folded, ${r.compaction.dropped} paragraphs dropped; load ${ms(t.loadMs)} ms, index ${ms(t.indexMs)} ms, vectors ${ms(t.vectorsMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   if (values.json) io.out(JSON.stringify(r));
   return 0;
 }
