@@ -88,7 +88,9 @@ onTmpfs(`shoal on a full disk${unavailable ? ` (skipped: ${unavailable})` : ''}`
       expect(result.http.getAfterPut.status).toBe(404);
       expect(result.http.searchAfterPut.body.hits).toEqual([]);
       if (state === 'clean') expect(result.serverErr).toMatch(/no room for its shared-memory index \(writes\.db-shm\), so it is open in exclusive mode/);
-      expect(result.serverErr).toMatch(/skipped compacting the write journal/);
+      // Which maintenance step the full disk stops depends on what still fits in the WAL's own space:
+      // dropping superseded rows may fit, and the checkpoint (which grows writes.db) then does not.
+      expect(result.serverErr).toMatch(/skipped (compacting|checkpointing) the write journal/);
       // Room again: the same write is made.
       expect(result.freed.put.status).toBe(200);
       expect(result.freed.search.body.hits.map((h) => h.key)).toEqual(['new-1#0']);

@@ -213,7 +213,7 @@ describe.skipIf(!haveChromium)('the search page', () => {
   it('asks for an API key when reads need one, searches with it, and keeps it for the tab', async () => {
     const readKey = 'page-test-read-key-0123456789';
     const config = parseServerConfig({ port: '0', 'log-level': 'silent', 'no-watch': true }, { SHOAL_READ_AUTH: 'on', SHOAL_READ_KEY: readKey }, { indexDir });
-    const keyed = await startServer({ config, open: async () => Engine.open({ indexDir, embedder: embedder! }) });
+    const keyed = await startServer({ config, open: async () => Engine.open({ indexDir, embedder: embedder!, readOnly: true }) });
     const other = await browser!.newPage({ baseURL: keyed.url });
     try {
       await keyed.ready;

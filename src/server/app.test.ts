@@ -276,6 +276,9 @@ describe('operations', () => {
     const stats = (await (await get('/stats')).json()) as Record<string, unknown>;
     expect(stats).toMatchObject({ version: '9.9.9', vector: { model: 'fake', dimension: 32, kind: 'exact' } });
     expect(stats.paragraphs).toBe(state.engine!.stats().paragraphs);
+    // The index folder by its name: no answer shows where on the machine it lives.
+    expect(state.engine!.stats().indexDir).toMatch(/^\/.+\/index$/);
+    expect(stats.indexDir).toBe('index');
   });
 
   it('/readyz and the engine routes say 503 while the engine is opening, and why when it failed', async () => {

@@ -17,7 +17,7 @@ import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
 import { createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
 import { LOOPBACK_HOSTS } from './config.ts';
 import { apiReferencePage } from './docs-page.ts';
-import { codeForStatus, errorResponse, pathRedactor, toErrorResponse, validationError } from './errors.ts';
+import { codeForStatus, errorResponse, indexDirLabel, pathRedactor, toErrorResponse, validationError } from './errors.ts';
 import { createHostPolicy } from './hosts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import {
@@ -357,7 +357,10 @@ export function createApp(options: AppOptions): OpenAPIHono {
   app.openapi(createRoute({
     method: 'get', path: '/stats', summary: 'Index counts and facts',
     responses: { 200: json(StatsSchema, 'Stats'), ...errors },
-  }), (c) => c.json({ ...engineOf().stats(), uptimeSeconds: (Date.now() - started) / 1000, version: options.version ?? '0.0.0' }, 200));
+  }), (c) => {
+    const stats = engineOf().stats();
+    return c.json({ ...stats, indexDir: indexDirLabel(stats.indexDir), uptimeSeconds: (Date.now() - started) / 1000, version: options.version ?? '0.0.0' }, 200);
+  });
   app.openapi(createRoute({
     method: 'get', path: '/healthz', summary: 'Liveness: the process answers',
     responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive'), ...publicErrors },

@@ -29,6 +29,14 @@ export function errorResponse(c: Context, error: SearchError, status: number = e
  * and the home directory `~`. A client learns which index answered, not how the machine is laid out
  * (the server's log keeps the full paths).
  */
+/**
+ * How an answer names the index folder: as configured when that was relative, else by its own name,
+ * so no answer shows where on the machine it lives (the log keeps the full path).
+ */
+export function indexDirLabel(indexDir: string): string {
+  return isAbsolute(indexDir) ? basename(indexDir) : indexDir;
+}
+
 export function pathRedactor(indexDir: string | undefined): (json: string) => string {
   const rules: Array<[string, string]> = [];
   const add = (path: string, label: string): void => {
@@ -41,7 +49,7 @@ export function pathRedactor(indexDir: string | undefined): (json: string) => st
       // not there (yet): the path as given is enough
     }
   };
-  if (indexDir !== undefined) add(resolve(indexDir), isAbsolute(indexDir) ? basename(indexDir) : indexDir);
+  if (indexDir !== undefined) add(resolve(indexDir), indexDirLabel(indexDir));
   add(process.cwd(), '.');
   add(homedir(), '~');
   // Longest first, so the index folder wins over the working directory that holds it; a path matches
