@@ -11,7 +11,7 @@ export interface AnalyzerOptions {
   /**
    * `english`: drop Lucene's English stopword set (as EnglishAnalyzer and Anserini); `none`: keep
    * every token (as Lucene's StandardAnalyzer since 8.0, Elasticsearch and FTS5). Default `none`:
-   * it ranked better on both SciFact and TIME (README, "Choosing the defaults").
+   * it ranked better on both SciFact and TIME (docs/results.md, "Choosing the defaults").
    */
   stopwords: 'english' | 'none';
   /** `porter`: Porter stemming (as Lucene's EnglishAnalyzer and Anserini); `none`: no stemming. Default `porter`. */

@@ -32,7 +32,7 @@ export interface ModelSpec {
   /**
    * Cosine similarity below which a paragraph is taken as not answering a query: the relevance floor
    * of retrievals (`minSimilarity: auto`). Calibrated per model with `shoal eval --known-items …
-   * --unanswerable …` on the training parts of the repository's sets (README, "Relevance floor").
+   * --unanswerable …` on the training parts of the repository's sets (docs/results.md, "Relevance floor").
    */
   relevanceFloor: number;
 }

@@ -52,7 +52,7 @@ export const MAX_CANDIDATES = 1000;
  * Linear fusion of z-score normalised scores (z-scores are less swayed than min-max by one outlying
  * top or bottom score), the vector ranking weighted 0.625 and BM25 0.375 times the lexical gate
  * (BM25 at most 0.6 of the vector's weight): chosen with `shoal eval` on training data (SciFact's
- * train qrels, the known-item set's training part); README, "Retrieval quality (hybrid)".
+ * train qrels, the known-item set's training part); docs/results.md, "Retrieval quality (hybrid)".
  */
 export const DEFAULT_NORMALIZATION = 'zscore';
 export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: DEFAULT_NORMALIZATION };

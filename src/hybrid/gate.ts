@@ -18,7 +18,7 @@ export interface LexicalGate {
 /**
  * Chosen with `shoal eval` on training data only (SciFact's train qrels and the training part of the
  * known-item set), maximising the summed gain over the better single retriever of each; see the
- * README's "Retrieval quality (hybrid)".
+ * docs/results.md, "Retrieval quality (hybrid)".
  */
 export const DEFAULT_LEXICAL_GATE: LexicalGate = { from: 0.35, to: 0.85, depth: 10 };
 

@@ -8,7 +8,7 @@ export interface LexicalIndexOptions {
   /**
    * Weight of a title occurrence relative to a body occurrence (BM25F-style: weighted term frequency
    * and length in one combined field). 1 makes title and body one flat field, as Pyserini's "flat"
-   * runs. Range 0–10; default 1.5, chosen by the SciFact/TIME evaluation in the README.
+   * runs. Range 0–10; default 1.5, chosen by the SciFact/TIME evaluation in docs/results.md.
    */
   titleWeight: number;
 }
