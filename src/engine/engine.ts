@@ -16,10 +16,9 @@ import {
   DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
   type Candidate, type Passage, type RetrieveRequest, type RetrieveResult,
 } from './retrieve.ts';
-import type { HybridOptions, SearchHit } from './searcher.ts';
+import type { HybridOptions, SearchHit, SearchMode } from './searcher.ts';
 
-/** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
-export type SearchMode = 'hybrid' | 'bm25' | 'vector';
+export type { SearchMode } from './searcher.ts';
 
 /** A search as the engine takes it (the HTTP API and the CLI build one). */
 export interface SearchRequest extends Omit<HybridOptions, 'minSimilarity'> {

@@ -1,7 +1,7 @@
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { splitSentences } from '../ingest/index.ts';
-import type { SearchMode } from './engine.ts';
+import type { SearchMode } from './searcher.ts';
 import type { SearchFilter } from './filter.ts';
 
 /** A retrieval for a chat assistant: passages for a query, packed into a token budget. */

@@ -6,6 +6,9 @@ import type { ClauseContribution, LexicalQuery, LexicalSearcher } from '../lexic
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts';
 
+/** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
+export type SearchMode = 'hybrid' | 'bm25' | 'vector';
+
 /** Options of every search mode. */
 export interface SearchOptions {
   /** Results per page, 1–1000. Default 10. */
