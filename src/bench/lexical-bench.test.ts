@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fts5OrQuery } from './engines.ts';
+import { fts5OrQuery } from '../eval/engines.ts';
 import { pickQueries, runLexicalBench } from './lexical-bench.ts';
 
 describe('lexical bench', () => {

@@ -5,7 +5,7 @@ import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../ingest/index.ts';
 import type { Bm25Options } from '../lexical/index.ts';
 import { prestartBuildWorkers } from '../lexical/index.ts';
-import { fts5Engine, miniSearchEngine, shoalEngine, type LexicalEngine } from './engines.ts';
+import { fts5Engine, miniSearchEngine, shoalEngine, type LexicalEngine } from '../eval/engines.ts';
 
 /** Options of {@link runLexicalBench}. */
 export interface LexicalBenchOptions {

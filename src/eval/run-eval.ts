@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { readReports } from '../ingest/index.ts';
-import { fts5Engine, shoalEngine, type LexicalEngine } from '../bench/engines.ts';
+import { fts5Engine, shoalEngine, type LexicalEngine } from './engines.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
 import {
   DEFAULT_ALPHA, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
