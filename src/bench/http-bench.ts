@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { SearchError } from '../core/errors.ts';
@@ -9,6 +8,7 @@ import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../ingest/index.ts';
 import { loadSnapshot, readCurrent } from '../storage/index.ts';
 import { pickQueries } from './lexical-bench.ts';
+import { freePort } from './free-port.ts';
 
 const SHOAL = fileURLToPath(new URL('../../scripts/shoal.js', import.meta.url));
 
@@ -221,16 +221,6 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url: string, server: ChildProcess): Promise<void> {
   const deadline = Date.now() + 600_000;

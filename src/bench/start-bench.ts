@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { percentile } from '../eval/metrics.ts';
 import { nodeCommand, twoGenerations, type CodeTree } from './reload-bench.ts';
+import { freePort } from './free-port.ts';
 
 /** Options of {@link runStartBench}. */
 export interface StartBenchOptions {
@@ -130,13 +130,3 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
   return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened') };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -51,23 +51,29 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   const { indexDir } = request;
   // The journal first: writes after this read stay in the journal and are replayed on top.
   const journal = journalState(indexDir);
-  const snapshot = loadSnapshot<IndexMeta>(indexDir);
-  const meta = snapshot.manifest.meta;
-  const from = snapshot.manifest.generation;
+  // The manifest first (no file read): with nothing to fold, nothing more is read.
+  const live = loadSnapshot<IndexMeta>(indexDir, []).manifest;
+  const meta = live.meta;
+  const from = live.generation;
   const since = meta.journal !== undefined && journal !== undefined && meta.journal.id === journal.position.id ? meta.journal.seq : 0;
   // The last write of each report after the generation's position decides that report (see Journal.since).
   const writes = (journal?.writes ?? []).filter((w) => w.seq > since);
+  if (writes.length === 0 || journal === undefined) {
+    return {
+      compacted: false, from, generation: from, writes: 0, reports: meta.counts.reports, paragraphs: meta.counts.paragraphs, dropped: 0,
+      timings: { loadMs: performance.now() - t0, indexMs: 0, vectorsMs: 0, saveMs: 0, totalMs: performance.now() - t0 },
+    };
+  }
+  // Only the files the new generation is made from, each verified: the segments and the graph are
+  // built again, so they are not read. The build lock keeps the live generation from changing meanwhile.
+  const snapshot = loadSnapshot<IndexMeta>(indexDir, [GENERATION_FILES.paragraphs, ...(meta.vector ? [GENERATION_FILES.vectors, GENERATION_FILES.vectorKeys] : [])]);
+  if (snapshot.manifest.generation !== from) throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${from} to ${snapshot.manifest.generation} while it was read`);
   const file = (name: string): Buffer => {
     const data = snapshot.files.get(name);
     if (!data) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${name}`);
     return data;
   };
   const old = decodeParagraphs(file(GENERATION_FILES.paragraphs), `${snapshot.dir}/${GENERATION_FILES.paragraphs}`);
-  const nothing = (): CompactSummary => ({
-    compacted: false, from, generation: from, writes: 0, reports: meta.counts.reports, paragraphs: old.length, dropped: 0,
-    timings: { loadMs: performance.now() - t0, indexMs: 0, vectorsMs: 0, saveMs: 0, totalMs: performance.now() - t0 },
-  });
-  if (writes.length === 0 || journal === undefined) return nothing();
 
   const touched = new Set(writes.map((w) => w.reportId));
   const kept: number[] = [];
