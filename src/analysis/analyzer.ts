@@ -1,3 +1,4 @@
+import { CHOICES } from '../core/settings.ts';
 import { SearchError } from '../core/errors.ts';
 import { DEFAULT_NORMALIZE_OPTIONS, isAscii, normalize, type NormalizeOptions } from './normalize.ts';
 import { createPorterStemmer, type Stemmer } from './stem.ts';
@@ -21,8 +22,8 @@ export interface AnalyzerOptions {
 export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
   normalize: DEFAULT_NORMALIZE_OPTIONS,
   tokenize: DEFAULT_TOKENIZE_OPTIONS,
-  stopwords: 'none',
-  stemmer: 'porter',
+  stopwords: CHOICES.stopwords.default,
+  stemmer: CHOICES.stemmer.default,
 };
 
 /** Turns text into index terms: normalize → tokenize → stopwords → stem. The same at index and query time. */

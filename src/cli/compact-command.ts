@@ -1,5 +1,6 @@
 import { BUILD_LOCK_WAIT_MS, compactIndex } from '../engine/index.ts';
-import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { indexDirOf } from '../core/settings.ts';
 
 export const COMPACT_USAGE = `shoal compact [--index DIR] [--threads N] [--json]
 Folds the reports written and deleted through the API into a new generation of the index, derived

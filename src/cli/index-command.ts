@@ -1,6 +1,7 @@
 import { BUILD_LOCK_WAIT_MS, buildIndex } from '../engine/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
-import { indexDirOf, ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { indexDirOf } from '../core/settings.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 import { createProgress } from './progress.ts';
 

@@ -46,10 +46,6 @@ export function choiceFlag<C extends string>(name: string, value: string | undef
   return value as C;
 }
 
-/** The index folder: `--index`, else `SHOAL_INDEX_DIR`, else `index/default`. */
-export function indexDirOf(flag: string | undefined): string {
-  return flag ?? process.env.SHOAL_INDEX_DIR ?? 'index/default';
-}
 
 /** Formats milliseconds for tables. */
 export function ms(value: number): string {

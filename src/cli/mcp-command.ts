@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { indexDirOf, parseFlags, type Io } from './io.ts';
+import { parseFlags, type Io } from './io.ts';
+import { indexDirOf } from '../core/settings.ts';
 import { embedderFrom } from './model-options.ts';
 import { Engine, type IndexMeta } from '../engine/index.ts';
 import { loadSnapshot } from '../storage/index.ts';

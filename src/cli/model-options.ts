@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL, loadEmbedder, type Embedder } from '../embedding/index.ts';
 import type { DeepPartial, IndexOptions } from '../engine/index.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { numberFlag, type Io } from './io.ts';
 
 /** The project's model cache (ignored by git). */
@@ -42,10 +43,10 @@ export function embedderFrom(values: Values, io: Io): Promise<Embedder> {
 /** Vector index options from flags (only those given; the rest default). */
 export function vectorOptionsFrom(values: Values): DeepPartial<IndexOptions>['vector'] {
   const s = (k: string): string | undefined => values[k] as string | undefined;
-  const m = numberFlag('hnsw-m', s('hnsw-m'), { min: 2, max: 256, integer: true });
-  const efConstruction = numberFlag('hnsw-ef-construction', s('hnsw-ef-construction'), { min: 1, max: 10_000, integer: true });
-  const efSearch = numberFlag('hnsw-ef-search', s('hnsw-ef-search'), { min: 1, max: 10_000, integer: true });
-  const exactBelow = numberFlag('exact-below', s('exact-below'), { min: 0, max: 2 ** 31 - 1, integer: true });
+  const m = numberFlag('hnsw-m', s('hnsw-m'), SETTINGS.hnswM);
+  const efConstruction = numberFlag('hnsw-ef-construction', s('hnsw-ef-construction'), SETTINGS.hnswEfConstruction);
+  const efSearch = numberFlag('hnsw-ef-search', s('hnsw-ef-search'), SETTINGS.hnswEfSearch);
+  const exactBelow = numberFlag('exact-below', s('exact-below'), SETTINGS.exactBelow);
   return {
     hnsw: {
       ...(m === undefined ? {} : { m }),

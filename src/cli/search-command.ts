@@ -2,7 +2,8 @@ import { Engine, hybridOptionsOf, type SearchFilter, type SearchRequest } from '
 import { loadSnapshot } from '../storage/index.ts';
 import type { IndexMeta } from '../engine/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags } from './index-options.ts';
-import { choiceFlag, indexDirOf, numberFlag, parseFlags, type Io } from './io.ts';
+import { choiceFlag, numberFlag, parseFlags, type Io } from './io.ts';
+import { indexDirOf, SETTINGS } from '../core/settings.ts';
 import { embedderFrom } from './model-options.ts';
 
 export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode hybrid|bm25|vector] [-k N] [--offset N] [--group-by-report]
@@ -29,8 +30,8 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const indexDir = indexDirOf(values.index);
   const request: SearchRequest = {
     q: positionals.join(' '),
-    k: numberFlag('k', values.k, { min: 1, max: 1000, integer: true }) ?? 10,
-    offset: numberFlag('offset', values.offset, { min: 0, integer: true }) ?? 0,
+    k: numberFlag('k', values.k, SETTINGS.k) ?? SETTINGS.k.default,
+    offset: numberFlag('offset', values.offset, { min: SETTINGS.offset.min, integer: true }) ?? SETTINGS.offset.default,
     groupByReport: values['group-by-report'] ?? false,
     explain: values.explain ?? false,
     highlight: values.highlight ?? false,
@@ -38,7 +39,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const mode = choiceFlag('mode', values.mode, ['hybrid', 'bm25', 'vector'] as const);
   if (mode) request.mode = mode;
   Object.assign(request, hybridOptionsOf(hybridFlags(values)));
-  const minSimilarity = numberFlag('min-similarity', values['min-similarity'], { min: -1, max: 1 });
+  const minSimilarity = numberFlag('min-similarity', values['min-similarity'], SETTINGS.minSimilarity);
   if (minSimilarity !== undefined) request.minSimilarity = minSimilarity;
   const filter: SearchFilter = {
     ...(values.from ? { dateFrom: values.from } : {}), ...(values.to ? { dateTo: values.to } : {}),

@@ -6,7 +6,8 @@ import { loadEmbedder, type Embedder } from '../embedding/index.ts';
 import { buildIndex, Engine, type IndexMeta } from '../engine/index.ts';
 import { parseServerConfig, startServer, type RunningServer, type ServerConfig } from '../server/index.ts';
 import { loadSnapshot, readCurrent } from '../storage/index.ts';
-import { indexDirOf, parseFlags, type Io } from './io.ts';
+import { parseFlags, type Io } from './io.ts';
+import { indexDirOf } from '../core/settings.ts';
 import { MODELS_DIR } from './model-options.ts';
 
 /** The sample reports bundled with shoal. */

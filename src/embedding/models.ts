@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { MODEL } from '../core/settings.ts';
 
 /** Where a model's files come from on Maven Central: a jar holding the ONNX model and tokenizer. */
 export interface MavenSource {
@@ -78,7 +79,7 @@ export const MODELS: Readonly<Record<string, ModelSpec>> = {
 };
 
 /** The default embedding model. */
-export const DEFAULT_MODEL = 'bge-small';
+export const DEFAULT_MODEL = MODEL.default;
 
 /** Looks a model up by name; throws `INVALID_ARGUMENT` naming the supported ones. */
 export function modelSpec(name: string): ModelSpec {

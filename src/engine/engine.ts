@@ -1,6 +1,7 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -125,7 +126,7 @@ export type CompactionEvent =
  * in BM25's statistics. Compaction re-indexes the collection (the HNSW graph from scratch), so it
  * should not run after every few writes of a large index.
  */
-export const DEFAULT_COMPACT_AFTER_WRITES = 1_000;
+export const DEFAULT_COMPACT_AFTER_WRITES = SETTINGS.compactAfterWrites.default;
 
 // Sentence vectors for highlights, by text: searches for related queries keep hitting the same paragraphs.
 const SENTENCE_CACHE_SIZE = 4096;
@@ -393,7 +394,7 @@ export class Engine {
    */
   async retrieve(request: RetrieveRequest, options: Cancellable = {}): Promise<RetrieveResult> {
     validateRetrieveRequest(request);
-    const k = request.k ?? 10;
+    const k = request.k ?? SETTINGS.passages.default;
     const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
     const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
     const minSimilarity = this.floorOf(mode, request.minSimilarity ?? 'auto');
@@ -410,7 +411,7 @@ export class Engine {
       };
     });
     const picked = mmr(candidates, request.diversity ?? DEFAULT_DIVERSITY, candidates.length).map((i) => candidates[i]!);
-    const neighbors = request.neighbors ?? 0;
+    const neighbors = request.neighbors ?? SETTINGS.neighbors.default;
     const used = new Set<string>();
     const passages: Array<Omit<Passage, 'citation' | 'tokens' | 'truncated'>> = [];
     for (const { paragraph: p, score, similarity } of picked) {

@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { inRange, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { splitSentences } from '../ingest/index.ts';
 import type { SearchMode } from './searcher.ts';
@@ -62,11 +63,11 @@ export interface RetrieveResult {
   context: string;
 }
 
-export const DEFAULT_TOKEN_BUDGET = 1500;
-export const MAX_TOKEN_BUDGET = 16_000;
-export const DEFAULT_DIVERSITY = 0.7;
-export const MAX_NEIGHBORS = 3;
-export const MAX_PASSAGES = 50;
+export const DEFAULT_TOKEN_BUDGET = SETTINGS.tokenBudget.default;
+export const MAX_TOKEN_BUDGET = SETTINGS.tokenBudget.max;
+export const DEFAULT_DIVERSITY = SETTINGS.diversity.default;
+export const MAX_NEIGHBORS = SETTINGS.neighbors.max;
+export const MAX_PASSAGES = SETTINGS.passages.max;
 
 /** A candidate for packing: a hit, its relevance, and its vector when the index has embeddings. */
 export interface Candidate {
@@ -81,11 +82,14 @@ export function validateRetrieveRequest(r: RetrieveRequest): void {
     if (!ok) throw new SearchError('INVALID_ARGUMENT', `${field} ${message}`, { details: { field } });
   };
   check('query', r.query.trim() !== '', 'must not be empty');
-  if (r.tokenBudget !== undefined) check('tokenBudget', Number.isInteger(r.tokenBudget) && r.tokenBudget >= 1 && r.tokenBudget <= MAX_TOKEN_BUDGET, `must be an integer from 1 to ${MAX_TOKEN_BUDGET}`);
-  if (r.k !== undefined) check('k', Number.isInteger(r.k) && r.k >= 1 && r.k <= MAX_PASSAGES, `must be an integer from 1 to ${MAX_PASSAGES}`);
-  if (r.neighbors !== undefined) check('neighbors', Number.isInteger(r.neighbors) && r.neighbors >= 0 && r.neighbors <= MAX_NEIGHBORS, `must be an integer from 0 to ${MAX_NEIGHBORS}`);
-  if (r.diversity !== undefined) check('diversity', r.diversity >= 0 && r.diversity <= 1, 'must be from 0 to 1');
-  if (typeof r.minSimilarity === 'number') check('minSimilarity', r.minSimilarity >= -1 && r.minSimilarity <= 1, 'must be from -1 to 1 (or auto)');
+  const checkRange = (field: string, value: unknown, setting: NumberSetting, suffix = '') => {
+    if (value !== undefined) check(field, inRange(setting, value), `must be ${setting.integer ? 'an integer ' : ''}from ${setting.min} to ${setting.max}${suffix}`);
+  };
+  checkRange('tokenBudget', r.tokenBudget, SETTINGS.tokenBudget);
+  checkRange('k', r.k, SETTINGS.passages);
+  checkRange('neighbors', r.neighbors, SETTINGS.neighbors);
+  checkRange('diversity', r.diversity, SETTINGS.diversity);
+  if (typeof r.minSimilarity === 'number') checkRange('minSimilarity', r.minSimilarity, SETTINGS.minSimilarity, ' (or auto)');
 }
 
 /** Cosine similarity (or word overlap, without vectors) from which a candidate counts as a near-duplicate of one already picked. */

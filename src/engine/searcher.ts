@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, inRange, SETTINGS } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
@@ -48,20 +49,20 @@ export interface HybridOptions extends SearchOptions {
 }
 
 /** The largest page a search returns. */
-export const MAX_K = 1000;
+export const MAX_K = SETTINGS.k.max;
 /** The deepest candidate window a hybrid search fuses. */
-export const MAX_CANDIDATES = 1000;
+export const MAX_CANDIDATES = SETTINGS.candidates.max;
 /**
  * Linear fusion of z-score normalised scores (z-scores are less swayed than min-max by one outlying
  * top or bottom score), the vector ranking weighted 0.625 and BM25 0.375 times the lexical gate
  * (BM25 at most 0.6 of the vector's weight): chosen with `shoal eval` on training data (SciFact's
  * train qrels, the known-item set's training part); docs/results.md, "Retrieval quality (hybrid)".
  */
-export const DEFAULT_NORMALIZATION = 'zscore';
-export const DEFAULT_FUSION: FusionOptions = { method: 'linear', normalization: DEFAULT_NORMALIZATION };
-export const DEFAULT_ALPHA = 0.625;
-export const DEFAULT_ADAPTIVE = true;
-export const DEFAULT_CANDIDATES = 100;
+export const DEFAULT_NORMALIZATION = CHOICES.normalization.default;
+export const DEFAULT_FUSION: FusionOptions = { method: CHOICES.fusion.default, normalization: DEFAULT_NORMALIZATION };
+export const DEFAULT_ALPHA = SETTINGS.alpha.default;
+export { DEFAULT_ADAPTIVE };
+export const DEFAULT_CANDIDATES = SETTINGS.candidates.default;
 // A filtered vector search over at most this many accepted paragraphs scans them exactly (a few
 // milliseconds); above it the HNSW graph is walked with the filter, and scanned only if it comes up short.
 const EXACT_FILTERED_MAX = 4096;
@@ -247,7 +248,7 @@ export class Searcher {
   // The fused list with the weights it was fused with (for explanations).
   private fusedRanking(query: string | LexicalQuery, vector: Float32Array, options: Omit<HybridOptions, 'k' | 'offset' | 'groupByReport' | 'explain'>): FusedRanking {
     const alpha = options.alpha ?? DEFAULT_ALPHA;
-    if (!(alpha >= 0 && alpha <= 1)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from 0 to 1, got ${alpha}`, { details: { field: 'alpha' } });
+    if (!inRange(SETTINGS.alpha, alpha)) throw new SearchError('INVALID_ARGUMENT', `alpha must be from ${SETTINGS.alpha.min} to ${SETTINGS.alpha.max}, got ${alpha}`, { details: { field: 'alpha' } });
     const candidates = options.candidates ?? DEFAULT_CANDIDATES;
     if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
       throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
@@ -362,14 +363,14 @@ interface FusedRanking {
 
 function similarityFloor(value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!(value >= -1 && value <= 1)) throw new SearchError('INVALID_ARGUMENT', `minSimilarity must be from -1 to 1, got ${value}`, { details: { field: 'minSimilarity' } });
+  if (!inRange(SETTINGS.minSimilarity, value)) throw new SearchError('INVALID_ARGUMENT', `minSimilarity must be from ${SETTINGS.minSimilarity.min} to ${SETTINGS.minSimilarity.max}, got ${value}`, { details: { field: 'minSimilarity' } });
   return value;
 }
 
 function page(options: { k?: number; offset?: number }): { k: number; offset: number } {
-  const k = options.k ?? 10;
-  const offset = options.offset ?? 0;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SearchError('INVALID_ARGUMENT', `k must be an integer from 1 to ${MAX_K}`, { details: { field: 'k' } });
+  const k = options.k ?? SETTINGS.k.default;
+  const offset = options.offset ?? SETTINGS.offset.default;
+  if (!inRange(SETTINGS.k, k)) throw new SearchError('INVALID_ARGUMENT', `k must be an integer from ${SETTINGS.k.min} to ${SETTINGS.k.max}`, { details: { field: 'k' } });
   if (!Number.isInteger(offset) || offset < 0) throw new SearchError('INVALID_ARGUMENT', 'offset must be an integer ≥ 0', { details: { field: 'offset' } });
   return { k, offset };
 }

@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 import type { ScoredDoc } from '../core/top-k.ts';
 
 /** One retriever's ranking: its hits best first (scores in the retriever's own scale). */
@@ -48,7 +49,7 @@ export type Normalization = 'minmax' | 'zscore' | 'theoretical';
 
 export type FusionOptions = RrfOptions | LinearOptions;
 
-export const DEFAULT_RRF_K = 60;
+export const DEFAULT_RRF_K = SETTINGS.rrfK.default;
 
 /**
  * Fuses rankings into one, best first; ties go to the lower doc id, so the order is total and the

@@ -1,4 +1,5 @@
 import { paragraphKey, type Paragraph, type Report } from '../core/types.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { splitSentences } from './sentences.ts';
 
 /** Counts model word pieces in a text; the embedding stage supplies the model's exact tokenizer. */
@@ -64,7 +65,7 @@ function classifyNonAscii(ch: string): number {
   return 4;
 }
 
-export const DEFAULT_PARAGRAPH_OPTIONS: ParagraphOptions = { minWords: 5, maxTokens: 256, countTokens: estimateWordPieces };
+export const DEFAULT_PARAGRAPH_OPTIONS: ParagraphOptions = { minWords: SETTINGS.minParagraphWords.default, maxTokens: SETTINGS.maxParagraphTokens.default, countTokens: estimateWordPieces };
 
 interface Span {
   start: number;

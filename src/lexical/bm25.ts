@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 
 /** BM25 parameters (Lucene's `BM25Similarity`). */
 export interface Bm25Options {
@@ -8,15 +9,15 @@ export interface Bm25Options {
   b: number;
 }
 
-export const DEFAULT_BM25_OPTIONS: Bm25Options = { k1: 1.5, b: 0.75 };
+export const DEFAULT_BM25_OPTIONS: Bm25Options = { k1: SETTINGS.k1.default, b: SETTINGS.b.default };
 
 /**
  * The valid range (inclusive) of each BM25 parameter, as documented on {@link Bm25Options}: the one
  * place the ranges live, checked by {@link checkBm25Options} and by the command-line flags.
  */
 export const BM25_RANGES: { readonly [K in keyof Bm25Options]: { readonly min: number; readonly max: number } } = {
-  k1: { min: 0, max: 10 },
-  b: { min: 0, max: 1 },
+  k1: SETTINGS.k1,
+  b: SETTINGS.b,
 };
 
 /** Validates BM25 parameters against {@link BM25_RANGES}; throws `INVALID_ARGUMENT` naming the first one out of range. */

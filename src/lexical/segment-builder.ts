@@ -1,5 +1,6 @@
 import type { Analyzer, TermNumbering } from '../analysis/index.ts';
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { GrowableArray } from './growable.ts';
 import type { LexicalSegment } from './segment.ts';
 
@@ -13,7 +14,7 @@ export interface LexicalIndexOptions {
   titleWeight: number;
 }
 
-export const DEFAULT_LEXICAL_INDEX_OPTIONS: LexicalIndexOptions = { titleWeight: 1.5 };
+export const DEFAULT_LEXICAL_INDEX_OPTIONS: LexicalIndexOptions = { titleWeight: SETTINGS.titleWeight.default };
 
 /** Title positions start at 0; body positions start this far after, so no phrase spans the two fields. */
 export const FIELD_POSITION_GAP = 100;

@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS, type NumberSetting } from '../core/settings.ts';
 import type { ScoredDoc } from '../core/top-k.ts';
 
 /**
@@ -39,20 +40,20 @@ export interface VectorIndexOptions {
 }
 
 export const DEFAULT_VECTOR_INDEX_OPTIONS: VectorIndexOptions = {
-  hnsw: { m: 16, efConstruction: 200, efSearch: 384, seed: 100 },
-  exactBelow: 10_000,
+  hnsw: { m: SETTINGS.hnswM.default, efConstruction: SETTINGS.hnswEfConstruction.default, efSearch: SETTINGS.hnswEfSearch.default, seed: SETTINGS.hnswSeed.default },
+  exactBelow: SETTINGS.exactBelow.default,
 };
 
 /** Throws `INVALID_CONFIG` naming the first setting out of range. */
 export function validateVectorIndexOptions(options: VectorIndexOptions): void {
-  const checks: Array<[string, number, number, number]> = [
-    ['vector.hnsw.m', options.hnsw.m, 2, 256],
-    ['vector.hnsw.efConstruction', options.hnsw.efConstruction, 1, 10_000],
-    ['vector.hnsw.efSearch', options.hnsw.efSearch, 1, 10_000],
-    ['vector.hnsw.seed', options.hnsw.seed, 0, 2 ** 31 - 1],
-    ['vector.exactBelow', options.exactBelow, 0, 2 ** 31 - 1],
+  const checks: Array<[string, number, NumberSetting]> = [
+    ['vector.hnsw.m', options.hnsw.m, SETTINGS.hnswM],
+    ['vector.hnsw.efConstruction', options.hnsw.efConstruction, SETTINGS.hnswEfConstruction],
+    ['vector.hnsw.efSearch', options.hnsw.efSearch, SETTINGS.hnswEfSearch],
+    ['vector.hnsw.seed', options.hnsw.seed, SETTINGS.hnswSeed],
+    ['vector.exactBelow', options.exactBelow, SETTINGS.exactBelow],
   ];
-  for (const [name, value, min, max] of checks) {
+  for (const [name, value, { min, max }] of checks) {
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new SearchError('INVALID_CONFIG', `${name} must be an integer from ${min} to ${max}, got ${value}`, { details: { field: name } });
     }

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * The one table of shoal's tunable settings: each number's range (inclusive), whether it must be an
+ * integer, its default, and what it means. Every door reads its ranges and defaults from here: the
+ * HTTP and MCP schemas (`src/api`), the command-line flags, the server's config, the engine's own checks
+ * and the stages' default options. A door may word its error its own way (a flag says `--k`), but it
+ * never writes a bound or a default of its own.
+ */
+export interface NumberSetting {
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+  /** Absent where the setting has no default (it is off unless given). */
+  readonly default?: number;
+  /** One sentence: what the setting does. */
+  readonly doc: string;
+}
+
+type Defaulted = NumberSetting & { readonly default: number };
+function setting(integer: boolean, min: number, max: number, fallback: number, doc: string): Defaulted;
+function setting(integer: boolean, min: number, max: number, fallback: undefined, doc: string): NumberSetting;
+function setting(integer: boolean, min: number, max: number, fallback: number | undefined, doc: string): NumberSetting {
+  return { min, max, integer, ...(fallback === undefined ? {} : { default: fallback }), doc };
+}
+const int = <D extends number | undefined>(min: number, max: number, fallback: D, doc: string) =>
+  setting(true, min, max, fallback as number, doc) as D extends number ? Defaulted : NumberSetting;
+const real = <D extends number | undefined>(min: number, max: number, fallback: D, doc: string) =>
+  setting(false, min, max, fallback as number, doc) as D extends number ? Defaulted : NumberSetting;
+
+/** The numeric settings, by name (the name is the field name at the HTTP and MCP doors). */
+export const SETTINGS = {
+  // Searching.
+  /** Results of one engine search (the CLI's `-k`); the HTTP page is {@link SETTINGS.pageK}. */
+  k: int(1, 1_000, 10, 'Results per search.'),
+  /** Results of one HTTP or MCP search page. */
+  pageK: int(1, 100, 10, 'Results per page.'),
+  /** How deep HTTP pages go: offset + k may not exceed this plus the largest page. */
+  offset: int(0, 10_000, 0, 'Results to skip (pagination).'),
+  queryChars: int(1, 2_000, undefined, 'The longest query, in characters.'),
+  candidates: int(1, 1_000, 100, 'Mode hybrid: candidates per retriever; the fused list is their union.'),
+  alpha: real(0, 1, 0.625, 'Mode hybrid: weight of the vector ranking (BM25 gets 1 − alpha, times the lexical gate when adaptive).'),
+  rrfK: int(1, 10_000, 60, 'RRF rank offset k.'),
+  minSimilarity: real(-1, 1, undefined, 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
+  // Retrieval for chat assistants.
+  tokenBudget: int(1, 16_000, 1_500, 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
+  passages: int(1, 50, 10, 'Most passages of one retrieval.'),
+  neighbors: int(0, 3, 0, 'Paragraphs of context on each side of a retrieved hit, merged in reading order.'),
+  diversity: real(0, 1, 0.7, 'MMR\'s λ: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.'),
+  // BM25 scoring (Lucene's BM25Similarity).
+  k1: real(0, 10, 1.5, 'BM25 term-frequency saturation (best mean nDCG@10 over SciFact and TIME train; Anserini uses 0.9).'),
+  b: real(0, 1, 0.75, 'BM25 length normalisation, 0 (none) to 1 (full); Lucene\'s default.'),
+  // What an index holds (recorded in its manifest).
+  titleWeight: real(0, 10, 1.5, 'How much a title occurrence counts in BM25\'s term frequency and length.'),
+  minParagraphWords: int(0, 1_000, 5, 'Paragraphs shorter than this many words are merged into a neighbour.'),
+  maxParagraphTokens: int(16, 100_000, 256, 'Paragraphs longer than this many word pieces are split at sentence boundaries.'),
+  hnswM: int(2, 256, 16, 'HNSW graph links per node.'),
+  hnswEfConstruction: int(1, 10_000, 200, 'HNSW candidate list while building.'),
+  hnswEfSearch: int(1, 10_000, 384, 'HNSW candidate list while searching (recall@10 ≥ 0.99 on the Reuters paragraphs).'),
+  hnswSeed: int(0, 2 ** 31 - 1, 100, 'HNSW level generator seed.'),
+  exactBelow: int(0, 2 ** 31 - 1, 10_000, 'Collections with fewer vectors than this are scanned exactly instead of an HNSW graph.'),
+  // Writes.
+  batch: int(1, 1_000, undefined, 'The most reports one write request may carry.'),
+  compactAfterWrites: int(0, 100_000_000, 1_000, 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
+} as const satisfies Record<string, NumberSetting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** True when `value` is a finite number within the setting's range (and an integer where it must be). */
+export function inRange(setting: NumberSetting, value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= setting.min && value <= setting.max && (!setting.integer || Number.isInteger(value));
+}
+
+/** A zod number for a setting: its type and range, without a default (each door adds its own reading). */
+export function numberSchema(setting: NumberSetting): z.ZodNumber {
+  const n = setting.integer ? z.number().int() : z.number();
+  return n.min(setting.min).max(setting.max);
+}
+
+/** The choices of the settings that name one of a few words, with their defaults. */
+export const CHOICES = {
+  mode: { values: ['hybrid', 'bm25', 'vector'], doc: 'Default hybrid when the index has embeddings, else bm25.' },
+  fusion: { values: ['linear', 'rrf'], default: 'linear', doc: 'Mode hybrid: linear fusion of normalised scores or reciprocal rank fusion.' },
+  normalization: { values: ['zscore', 'minmax', 'theoretical'], default: 'zscore', doc: 'Linear fusion: how each ranking\'s scores are normalised.' },
+  stopwords: { values: ['english', 'none'], default: 'none', doc: 'Stopwords dropped at analysis.' },
+  stemmer: { values: ['porter', 'none'], default: 'porter', doc: 'Stemmer applied at analysis.' },
+} as const;
+
+/** Mode hybrid: scale BM25's weight by the lexical gate (how much of the query's IDF mass its best candidates match). */
+export const DEFAULT_ADAPTIVE = true;
+
+/** Where shoal keeps an index when no `--index` flag names one. */
+export const INDEX_DIR = { env: 'SHOAL_INDEX_DIR', default: 'index/default' } as const;
+
+/** The embedding model a new index is built with when none is named. */
+export const MODEL = { env: 'SHOAL_MODEL', default: 'bge-small' } as const;
+
+/** The index folder: the flag's value, else `SHOAL_INDEX_DIR`, else {@link INDEX_DIR}'s default. */
+export function indexDirOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env[INDEX_DIR.env] ?? INDEX_DIR.default;
+}
