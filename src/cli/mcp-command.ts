@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags, type Io } from './io.ts';
 import { indexDirOf } from '../core/settings.ts';
 import { embedderFrom } from './model-options.ts';
-import { Engine, type IndexMeta } from '../engine/index.ts';
-import { loadSnapshot } from '../storage/index.ts';
+import { Engine } from '../engine/index.ts';
 import { runStdio } from '../mcp/index.ts';
 
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
@@ -23,15 +22,14 @@ export async function mcpCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const indexDir = indexDirOf(values.index);
-  const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
-  // Model progress goes to io.err: stdout belongs to the protocol from the start.
-  const embedder = meta.vector ? await embedderFrom({ model: meta.vector.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
-  const engine = Engine.open({ indexDir, readOnly: true, ...(embedder ? { embedder } : {}) });
+  // The engine loads the index's own model; its progress goes to io.err: stdout belongs to the protocol from the start.
+  const model = (name: string) => embedderFrom({ model: name, 'model-dir': values['model-dir'] }, io);
+  const engine = await Engine.openAsync({ indexDir, readOnly: true, model });
   try {
     await runStdio(engine, { version: VERSION });
   } finally {
     engine.close();
-    await embedder?.close();
+    await engine.options.embedder?.close();
   }
   return 0;
 }

@@ -1,6 +1,4 @@
 import { Engine, hybridOptionsOf, type SearchFilter, type SearchRequest } from '../engine/index.ts';
-import { loadSnapshot } from '../storage/index.ts';
-import type { IndexMeta } from '../engine/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags } from './index-options.ts';
 import { choiceFlag, numberFlag, parseFlags, type Io } from './io.ts';
 import { indexDirOf, SETTINGS } from '../core/settings.ts';
@@ -47,11 +45,11 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   };
   if (Object.keys(filter).length > 0) request.filter = filter;
 
-  // The model is loaded only when the index has embeddings and the mode (or highlight) needs it.
-  const meta = loadSnapshot<IndexMeta>(indexDir, []).manifest.meta;
-  const needsModel = meta.vector !== undefined && (request.mode !== 'bm25' || request.highlight === true);
-  const embedder = needsModel ? await embedderFrom({ model: meta.vector!.model.name, 'model-dir': values['model-dir'] }, io) : undefined;
-  const engine = Engine.open({ indexDir, readOnly: true, bm25: bm25From(values), ...(embedder ? { embedder } : {}) });
+  // The engine loads the index's own model, and only when the index has embeddings; it is asked only
+  // when the mode (or highlight) needs it.
+  const needsModel = request.mode !== 'bm25' || request.highlight === true;
+  const model = (name: string) => embedderFrom({ model: name, 'model-dir': values['model-dir'] }, io);
+  const engine = await Engine.openAsync({ indexDir, readOnly: true, bm25: bm25From(values), ...(needsModel ? { model } : {}) });
   try {
     const result = await engine.search(request);
     if (values.json) {
@@ -75,5 +73,6 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   } finally {
     engine.close();
+    await engine.options.embedder?.close();
   }
 }

@@ -1,13 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { isSearchError } from '../core/errors.ts';
 import { loadEmbedder, type Embedder } from '../embedding/index.ts';
-import { buildIndex, Engine, type IndexMeta } from '../engine/index.ts';
+import { buildIndex, Engine, hasIndex } from '../engine/index.ts';
 import { parseServerConfig, startServer, type RunningServer, type ServerConfig } from '../server/index.ts';
-import { loadSnapshot, readCurrent } from '../storage/index.ts';
 import { parseFlags, type Io } from './io.ts';
-import { indexDirOf } from '../core/settings.ts';
+import { INDEX_DIR, MODEL } from '../core/settings.ts';
 import { MODELS_DIR } from './model-options.ts';
 
 /** The sample reports bundled with shoal. */
@@ -43,11 +42,11 @@ export const START_FLAGS = {
  * warning) and an embedded one serves mode bm25 until restarted.
  */
 export async function openEngine(config: ServerConfig, log: Logger): Promise<{ engine: Engine; embedder?: Embedder }> {
-  const load = (model?: string): Promise<Embedder> => loadEmbedder({
-    model: model ?? config.model ?? 'bge-small', cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
+  const load = (model: string): Promise<Embedder> => loadEmbedder({
+    model, cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
   });
   // The model, or undefined (with a warning) when it cannot be had: the index is then served lexical-only.
-  const loadOrWarn = async (what: string, model?: string): Promise<Embedder | undefined> => {
+  const loadOrWarn = async (what: string, model: string): Promise<Embedder | undefined> => {
     try {
       return await load(model);
     } catch (error) {
@@ -56,21 +55,23 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
       return undefined;
     }
   };
-  let embedder: Embedder | undefined;
-  if (!existsSync(config.indexDir) || readCurrent(config.indexDir) === undefined) {
+  let built: Embedder | undefined;
+  if (!hasIndex(config.indexDir)) {
     log.info({ indexDir: config.indexDir, samples: SAMPLES_DIR }, 'no index yet: building one over the sample reports');
-    embedder = await loadOrWarn('building a lexical-only index (rebuild once the model is available)');
-    const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir: config.indexDir, ...(embedder ? { embedder } : {}) });
+    built = await loadOrWarn('building a lexical-only index (rebuild once the model is available)', config.model ?? MODEL.default);
+    const summary = await buildIndex({ inputs: [SAMPLES_DIR], indexDir: config.indexDir, ...(built ? { embedder: built } : {}) });
     log.info({ reports: summary.reports, paragraphs: summary.paragraphs, embedded: summary.vectors?.embedded ?? 0, ms: Math.round(summary.timings.totalMs) }, 'built the sample index');
   }
-  const meta = loadSnapshot<IndexMeta>(config.indexDir, []).manifest.meta;
   const started = performance.now();
-  const model = embedder || !meta.vector ? Promise.resolve(embedder) : loadOrWarn('serving mode bm25 only', meta.vector.model.name).then((loaded) => {
+  // The engine asks for the model its index was embedded with (the one just built with, if any).
+  const model = async (name: string): Promise<Embedder | undefined> => {
+    if (built?.info.name === name) return built;
+    const loaded = await loadOrWarn('serving mode bm25 only', name);
     if (loaded) log.info({ model: loaded.info.name, ms: Math.round(performance.now() - started) }, 'model loaded');
     return loaded;
-  });
+  };
   const engine = await Engine.openAsync({
-    indexDir: config.indexDir, embedder: model,
+    indexDir: config.indexDir, model,
     compactAfterWrites: config.compactAfterWrites,
     onWarning: (message) => log.warn(message),
     onCompaction: (event) => {
@@ -80,14 +81,14 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
     },
   });
   log.info({ generation: engine.generation, ms: Math.round(performance.now() - started) }, 'index opened');
-  const loaded = await model;
+  const loaded = engine.options.embedder;
   return { engine, ...(loaded ? { embedder: loaded } : {}) };
 }
 
 /** Starts a server from flags and environment (used by `shoal start` and tests). */
 export async function startFromFlags(argv: string[], env: NodeJS.ProcessEnv, log?: Logger): Promise<RunningServer> {
   const { values } = parseFlags(argv, START_FLAGS, false);
-  const config = parseServerConfig(values, env, { indexDir: indexDirOf(values.index) });
+  const config = parseServerConfig(values, env, { indexDir: INDEX_DIR.default });
   return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l) => (await openEngine(config, l)).engine });
 }
 

@@ -4,7 +4,8 @@ import type { Paragraph } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
 import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
 import { buildVectorIndex } from '../vector/index.ts';
-import { GENERATION_FILES, indexParagraphs, modelFingerprint, saveGeneration, withBuildLock, type IndexMeta } from './index-builder.ts';
+import { GENERATION_FILES, modelFingerprint, saveGeneration, type IndexMeta } from './generation.ts';
+import { indexParagraphs, withBuildLock } from './writer.ts';
 
 /** Options of {@link compactIndex}. */
 export interface CompactOptions {

@@ -5,10 +5,11 @@ import { SETTINGS } from '../core/settings.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Journal, readCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
+import { Journal, readCurrent, watchCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
-import { BACKGROUND_SLICES, checkModel, embeddingText, modelFingerprint, openIndex, openIndexAsync, paragraphsOf } from './index-builder.ts';
+import { BACKGROUND_SLICES, checkModel, modelFingerprint, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
+import { embeddingText, paragraphsOf } from './writer.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
@@ -109,7 +110,17 @@ type EngineJournal = { reader: JournalReader; writer?: undefined } | { reader: J
 /** Options of {@link Engine.openAsync}: the model may still be loading (undefined when it turns out unavailable). */
 export interface OpenAsyncOptions extends Omit<EngineOptions, 'embedder'> {
   embedder?: Embedder | Promise<Embedder | undefined>;
+  /**
+   * Loads a model by name (`MODELS`): given instead of `embedder`, the engine asks it for the model
+   * the index was embedded with (read from the index's manifest), and only when the index has
+   * embeddings; undefined (the model is unavailable) serves mode bm25 only. The engine does not close
+   * what it loads: the caller closes `engine.options.embedder` after the engine.
+   */
+  model?: (name: string) => Promise<Embedder | undefined>;
 }
+
+/** What a watching engine's reload did, as {@link Engine.watch} tells it. */
+export type ReloadOutcome = { reloaded: boolean; generation: string } | { error: unknown };
 
 // Journal writes replayed between two turns of the event loop while a generation is prepared.
 const REPLAY_PAGE = 64;
@@ -144,6 +155,8 @@ export class Engine {
   /** The reload under way (reloads run one at a time). */
   private reloading: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Stops the pointer watches {@link watch} started. */
+  private readonly unwatch: Array<() => void> = [];
   /** The background compaction running, if any, and the write count before which none starts again after a failure. */
   private compaction: BackgroundCompaction | undefined;
   private compactRetryAt = 0;
@@ -183,7 +196,13 @@ export class Engine {
   static async openAsync(options: OpenAsyncOptions): Promise<Engine> {
     const journal = Engine.openJournal(options);
     try {
-      const { embedder: loading, ...rest } = options;
+      const { embedder: given, model, ...rest } = options;
+      // The index's own model, named in its manifest (the manifest is read again, and every file
+      // verified, by the open running alongside; a switch in between is caught by checkModel below).
+      const loading = given ?? (model ? (async () => {
+        const meta = readIndexMeta(options.indexDir);
+        return meta.vector ? model(meta.vector.model.name) : undefined;
+      })() : undefined);
       const [prepared, embedder] = await settleBoth(Engine.prepare(options, journal.reader, false, () => false), Promise.resolve(loading));
       if (embedder) checkModel(prepared!.index.meta, embedder.info);
       const engine = new Engine({ ...rest, ...(embedder ? { embedder } : {}) }, journal, prepared!.index);
@@ -294,6 +313,19 @@ export class Engine {
     const run = this.reloading.then(() => this.reloadNow());
     this.reloading = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Reloads whenever a build switches the folder's live generation (its pointer is polled every
+   * `intervalMs`), telling `onReload` what each reload did; a failed reload keeps the old index.
+   * Stops when the engine closes, or when the returned function is called.
+   */
+  watch(intervalMs: number, onReload: (outcome: ReloadOutcome) => void): () => void {
+    const stop = watchCurrent(this.options.indexDir, intervalMs, () => {
+      this.reload().then((reloaded) => onReload({ reloaded, generation: this.generation }), (error: unknown) => onReload({ error }));
+    });
+    this.unwatch.push(stop);
+    return stop;
   }
 
   private async reloadNow(): Promise<boolean> {
@@ -610,6 +642,7 @@ export class Engine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const stop of this.unwatch) stop();
     void this.compaction?.cancel();
     Engine.closeJournal(this.journal);
   }

@@ -5,7 +5,7 @@ import { EMBEDDING_KEY_BYTES } from '../embedding/index.ts';
 import { LexicalSearcher, SegmentBuilder, type Bm25Options, type LexicalSegment, type SegmentView } from '../lexical/index.ts';
 import type { JournalEntry } from '../storage/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
-import type { OpenedIndex } from './index-builder.ts';
+import type { OpenedIndex } from './generation.ts';
 import { Searcher } from './searcher.ts';
 import type { Steps } from '../core/steps.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../core/types.ts';
 import type { EmbeddingModelInfo } from '../embedding/index.ts';
-import { embeddingText, paragraphsOf } from './index-builder.ts';
+import { embeddingText, paragraphsOf } from './writer.ts';
 import { resolveIndexOptions } from './options.ts';
 
 const SENTENCE = 'The harbour authority reported heavy traffic on Monday morning near the eastern pier.';

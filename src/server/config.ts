@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
-import { DEFAULT_COMPACT_AFTER_WRITES } from '../engine/index.ts';
+import { INDEX_DIR, MODEL, SETTINGS } from '../core/settings.ts';
 import { hostName } from './hosts.ts';
 
 // Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
@@ -72,7 +72,7 @@ export const ServerConfigSchema = z.object({
    * `SHOAL_COMPACT_WRITES`: fold the write journal into a new generation in the background once this
    * many writes sit on top of the served one; 0 turns it off. Default 1,000.
    */
-  compactAfterWrites: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULT_COMPACT_AFTER_WRITES),
+  compactAfterWrites: z.coerce.number().int().min(SETTINGS.compactAfterWrites.min).max(SETTINGS.compactAfterWrites.max).default(SETTINGS.compactAfterWrites.default),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -81,8 +81,8 @@ export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   port: { flag: 'port', env: 'PORT' },
   host: { flag: 'host', env: 'HOST' },
-  indexDir: { flag: 'index', env: 'SHOAL_INDEX_DIR' },
-  model: { flag: 'model', env: 'SHOAL_MODEL' },
+  indexDir: { flag: 'index', env: INDEX_DIR.env },
+  model: { flag: 'model', env: MODEL.env },
   modelDir: { flag: 'model-dir', env: 'SHOAL_MODEL_DIR' },
   logLevel: { flag: 'log-level', env: 'SHOAL_LOG_LEVEL' },
   watch: { env: 'SHOAL_WATCH' },

@@ -1,12 +1,9 @@
-import { unwatchFile, watchFile } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
 import type { Engine } from '../engine/index.ts';
-import { CURRENT_FILE } from '../storage/index.ts';
 import { createApp, type EngineState } from './app.ts';
 import { allowedHostsOf, readRequiresKey, type ServerConfig } from './config.ts';
 import { answerClientErrors, guardConnections } from './connections.ts';
@@ -103,18 +100,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url }, 'listening');
 
-  const pointer = join(config.indexDir, CURRENT_FILE);
-  const onPointerChange = (): void => {
-    const engine = state.engine;
-    if (!engine) return;
-    engine.reload().then((reloaded) => {
-      if (reloaded) log.info({ generation: engine.generation }, 'index switched: reloaded');
-    }, (error: unknown) => log.error({ err: error }, 'reload failed; still serving the previous index'));
-  };
   const ready = options.open(log).then((engine) => {
     state.engine = engine;
     log.info({ generation: engine.generation, paragraphs: engine.stats().paragraphs, semantic: engine.semantic }, 'ready');
-    if (config.watch) watchFile(pointer, { interval: config.watchIntervalMs, persistent: false }, onPointerChange);
+    if (config.watch) {
+      engine.watch(config.watchIntervalMs, (outcome) => {
+        if ('error' in outcome) log.error({ err: outcome.error }, 'reload failed; still serving the previous index');
+        else if (outcome.reloaded) log.info({ generation: outcome.generation }, 'index switched: reloaded');
+      });
+    }
   }, (error: unknown) => {
     state.error = error instanceof SearchError ? error : new SearchError('INTERNAL', `opening the index failed: ${(error as Error).message}`, { cause: error });
     log.error({ err: error }, 'cannot open the index; serving errors until restarted');
@@ -123,7 +117,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   return {
     url, port, state, ready,
     async close() {
-      unwatchFile(pointer, onPointerChange);
       // Requests in progress get a grace period to finish; then open connections are closed, so a
       // server under load stops in seconds, not when its clients give up.
       let grace: NodeJS.Timeout | undefined;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, unwatchFile, watchFile } from 'node:fs';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoint.ts';
@@ -112,6 +112,18 @@ function currentOrUndefined(indexDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Calls `onChange` after `CURRENT` changes (a build switched generations), polling it every
+ * `intervalMs` (polling works on every file system, network ones included, and sees a rename over
+ * the file). Does not keep the process alive. Returns the function that stops watching.
+ */
+export function watchCurrent(indexDir: string, intervalMs: number, onChange: () => void): () => void {
+  const pointer = join(indexDir, CURRENT_FILE);
+  const listener = (): void => onChange();
+  watchFile(pointer, { interval: intervalMs, persistent: false }, listener);
+  return () => unwatchFile(pointer, listener);
 }
 
 /** The live generation's name, or undefined when the folder holds no index. */
