@@ -1,11 +1,7 @@
-import { runEmbedBench } from '../bench/embed-bench.ts';
-import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
-import { runVectorBench } from '../bench/vector-bench.ts';
-import { runHttpBench } from '../bench/http-bench.ts';
-import { runLoadBench } from '../bench/load-bench.ts';
-import { runReloadBench, THIS_TREE, type CodeTree } from '../bench/reload-bench.ts';
-import { runStartBench } from '../bench/start-bench.ts';
-import { runCompactBench } from '../bench/compact-bench.ts';
+import {
+  runCompactBench, runEmbedBench, runHttpBench, runLexicalBench, runLoadBench, runReloadBench, runStartBench, runVectorBench,
+  THIS_TREE, type CodeTree, type EngineStats,
+} from '../measure/index.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';

@@ -1,8 +1,10 @@
 import { SearchError } from '../core/errors.ts';
 import { readReports } from '../ingest/index.ts';
-import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, textAt } from '../eval/known-items.ts';
 import { hybridOptionsOf } from '../engine/index.ts';
-import { runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from '../eval/run-eval.ts';
+import {
+  checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, runEval, runKnownItemEval, textAt,
+  type KnownItemMetrics, type KnownItemResult, type RankingOptions,
+} from '../measure/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
