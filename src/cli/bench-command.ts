@@ -1,17 +1,14 @@
-import { runEmbedBench } from '../bench/embed-bench.ts';
-import { runLexicalBench, type EngineStats } from '../bench/lexical-bench.ts';
-import { runVectorBench } from '../bench/vector-bench.ts';
-import { runHttpBench } from '../bench/http-bench.ts';
-import { runLoadBench } from '../bench/load-bench.ts';
-import { runReloadBench, THIS_TREE, type CodeTree } from '../bench/reload-bench.ts';
-import { runStartBench } from '../bench/start-bench.ts';
-import { runCompactBench } from '../bench/compact-bench.ts';
+import type { CodeTree, EngineStats } from '../measure/index.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, MODELS_DIR, modelNameOf, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
+
+// The measuring code is loaded when a benchmark runs: it needs the dev dependencies (autocannon,
+// MiniSearch), which `shoal --help` (it reads BENCH_USAGE) does without.
+const measure = () => import('../measure/index.ts');
 
 export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
 Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.
@@ -89,6 +86,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const { runLexicalBench } = await measure();
   const result = await runLexicalBench({
     data: values.data,
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
@@ -121,6 +119,7 @@ async function embedBench(argv: string[], io: Io): Promise<number> {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const { runEmbedBench } = await measure();
   const r = await runEmbedBench({
     data: values.data,
     embedder: await embedderFrom(values, io),
@@ -150,6 +149,7 @@ async function vectorBench(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const efSearch = values['ef-search']?.split(',').map((v) => numberFlag('ef-search', v, { min: 1, max: 10_000, integer: true })!);
+  const { runVectorBench } = await measure();
   const r = await runVectorBench({
     data: values.data,
     embedder: await embedderFrom(values, io),
@@ -181,6 +181,7 @@ async function httpBench(argv: string[], io: Io): Promise<number> {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const { runHttpBench } = await measure();
   const r = await runHttpBench({
     data: values.data,
     indexDir: values.index ?? BENCH_HTTP_DIR,
@@ -211,6 +212,7 @@ async function loadBench(argv: string[], io: Io): Promise<number> {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const { runLoadBench } = await measure();
   const r = await runLoadBench({
     data: values.data,
     indexDir: values.index ?? BENCH_HTTP_DIR,
@@ -238,8 +240,8 @@ async function loadBench(argv: string[], io: Io): Promise<number> {
 }
 
 // The code trees a reload or start bench measures: this checkout, and the baseline when given.
-function treesOf(baseline: string | undefined): CodeTree[] {
-  return [{ name: 'this', dir: THIS_TREE }, ...(baseline ? [{ name: 'baseline', dir: baseline }] : [])];
+function treesOf(thisTree: string, baseline: string | undefined): CodeTree[] {
+  return [{ name: 'this', dir: thisTree }, ...(baseline ? [{ name: 'baseline', dir: baseline }] : [])];
 }
 
 // The folder of the model the benchmarks load (undefined with --no-model).
@@ -266,8 +268,9 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
   }
   // Queries are embedded only in modes hybrid and vector.
   const modelDir = mode === 'bm25' ? undefined : await benchModelDir(values, io);
+  const { runReloadBench, THIS_TREE } = await measure();
   const r = await runReloadBench({
-    indexDir: values.index, trees: treesOf(values.baseline),
+    indexDir: values.index, trees: treesOf(THIS_TREE, values.baseline),
     rounds: numberFlag('rounds', values.rounds, { min: 1, max: 100, integer: true }) ?? 3,
     reloads: numberFlag('reloads', values.reloads, { min: 1, max: 100, integer: true }) ?? 3,
     searchIntervalMs: numberFlag('search-interval-ms', values['search-interval-ms'], { min: 1, max: 10_000, integer: true }) ?? 20,
@@ -293,6 +296,7 @@ async function compactBench(argv: string[], io: Io): Promise<number> {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const { runCompactBench } = await measure();
   const r = await runCompactBench({
     indexDir: values.index,
     writes: numberFlag('writes', values.writes, { min: 1, max: 10_000_000, integer: true }) ?? 1_000,
@@ -320,8 +324,9 @@ async function startBench(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const modelDir = await benchModelDir(values, io);
+  const { runStartBench, THIS_TREE } = await measure();
   const r = await runStartBench({
-    indexDir: values.index, trees: treesOf(values.baseline),
+    indexDir: values.index, trees: treesOf(THIS_TREE, values.baseline),
     runs: numberFlag('runs', values.runs, { min: 1, max: 100, integer: true }) ?? 5,
     nice: numberFlag('nice', values.nice, { min: -20, max: 19, integer: true }) ?? 0,
     ...(modelDir ? { modelDir } : {}), ...(values.scratch ? { scratch: values.scratch } : {}),

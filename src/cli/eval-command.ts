@@ -1,11 +1,14 @@
 import { SearchError } from '../core/errors.ts';
 import { readReports } from '../ingest/index.ts';
-import { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, textAt } from '../eval/known-items.ts';
 import { hybridOptionsOf } from '../engine/index.ts';
-import { runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from '../eval/run-eval.ts';
+import type { KnownItemMetrics, KnownItemResult, RankingOptions } from '../measure/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
+
+// The measuring code is loaded when an evaluation runs: it needs the dev dependencies (MiniSearch,
+// autocannon), which `shoal --help` (it reads EVAL_USAGE) does without.
+const measure = () => import('../measure/index.ts');
 
 export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hybrid [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
 shoal eval --known-items <set.jsonl> --data <file or folder>... --mode bm25|vector|hybrid [--split train|heldout|all]
@@ -40,6 +43,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const engine = choiceFlag('engine', values.engine, ['shoal', 'fts5'] as const) ?? 'shoal';
   const hybrid = hybridOptionsOf(hybridFlags(values));
   const index = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
+  const { KNOWN_ITEM_RULES, runEval, runKnownItemEval } = await measure();
   let lastProgress = 0;
   const ranking: RankingOptions = {
     mode,
@@ -67,7 +71,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
       ...ranking, items: values['known-items'], data, split, ...(distractors === undefined ? {} : { distractors }),
       ...(values.unanswerable ? { unanswerable: values.unanswerable } : {}),
     });
-    printKnownItems(result, io);
+    printKnownItems(result, KNOWN_ITEM_RULES.lowOverlapMax, io);
     const pass = minMrr === undefined || result.all.mrr10 >= minMrr;
     if (minMrr !== undefined) io.out(pass ? `PASS MRR@10 ${result.all.mrr10.toFixed(4)} ≥ ${minMrr}` : `FAIL MRR@10 ${result.all.mrr10.toFixed(4)} < ${minMrr}`);
     if (values.json) io.out(JSON.stringify(result));
@@ -92,13 +96,13 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   return pass ? 0 : 1;
 }
 
-function printKnownItems(result: KnownItemResult, io: Io): void {
+function printKnownItems(result: KnownItemResult, lowOverlapMax: number, io: Io): void {
   io.out(`known items ${result.items}, mode ${result.mode}: ${result.all.queries} queries over ${result.paragraphs} paragraphs of ${result.reports} reports (built in ${ms(result.buildMs)} ms${result.model ? `; model ${result.model}` : ''})`);
   io.out('queries                      n  MRR@10  Recall@10  report Recall@10');
   const row = (name: string, m: KnownItemMetrics) => io.out(`${name.padEnd(26)} ${String(m.queries).padStart(3)}  ${m.mrr10.toFixed(4)}  ${m.recall10.toFixed(4)}     ${m.reportRecall10.toFixed(4)}`);
   row('all', result.all);
-  row(`0-${KNOWN_ITEM_RULES.lowOverlapMax} shared content words`, result.lowOverlap);
-  row(`${KNOWN_ITEM_RULES.lowOverlapMax + 1}+ shared content words`, result.highOverlap);
+  row(`0-${lowOverlapMax} shared content words`, result.lowOverlap);
+  row(`${lowOverlapMax + 1}+ shared content words`, result.highOverlap);
   io.out(`latency    p50 ${ms(result.p50Ms)} ms, p99 ${ms(result.p99Ms)} ms`);
   if (result.floors) {
     const kinds = Object.keys(result.floors[0]?.falseAnswerRateByKind ?? {});
@@ -110,7 +114,8 @@ function printKnownItems(result: KnownItemResult, io: Io): void {
 }
 
 // `--check`: the set's rules (words, copied phrases, overlap share) and that every position exists.
-function checkCommand(itemsPath: string, data: string[], io: Io): number {
+async function checkCommand(itemsPath: string, data: string[], io: Io): Promise<number> {
+  const { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, textAt } = await measure();
   const items = loadKnownItems(itemsPath);
   const reports = new Map(readReports(data, { strict: false }).reports.map((r) => [r.id, r]));
   const meter = createOverlapMeter();

@@ -2,11 +2,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchCommand } from '../cli/bench-command.ts';
-import type { Io } from '../cli/io.ts';
-import { MODELS_DIR } from '../cli/model-options.ts';
-import { loadEmbedder, type Embedder } from '../embedding/index.ts';
-import { journalState } from '../storage/index.ts';
+import { benchCommand } from '../../cli/bench-command.ts';
+import type { Io } from '../../cli/io.ts';
+import { MODELS_DIR } from '../../cli/model-options.ts';
+import { loadEmbedder, type Embedder } from '../../embedding/index.ts';
+import { journalState } from '../../storage/index.ts';
 import { runLoadBench, type LoadBenchResult } from './load-bench.ts';
 
 // `shoal bench load` on a small collection with the real model, for a few seconds: its JSON contract,

@@ -1,16 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { SearchError } from '../core/errors.ts';
-import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
-import { buildIndex, type IndexMeta } from '../engine/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../../embedding/index.ts';
+import { buildIndex, type IndexMeta } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { readReports } from '../ingest/index.ts';
-import { loadSnapshot, readCurrent } from '../storage/index.ts';
+import { readReports } from '../../ingest/index.ts';
+import { loadSnapshot, readCurrent } from '../../storage/index.ts';
 import { pickQueries } from './lexical-bench.ts';
 import { freePort } from './free-port.ts';
 
-const SHOAL = fileURLToPath(new URL('../../scripts/shoal.js', import.meta.url));
+const SHOAL = fileURLToPath(new URL('../../../scripts/shoal.js', import.meta.url));
 
 /** Options of {@link runHttpBench}. */
 export interface HttpBenchOptions {

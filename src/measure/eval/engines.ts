@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import MiniSearch from 'minisearch';
-import type { Paragraph } from '../core/types.ts';
-import { createAnalyzer } from '../analysis/index.ts';
-import { indexParagraphs, type IndexOptions, resolveIndexOptions, type DeepPartial } from '../engine/index.ts';
-import { LexicalSearcher, type Bm25Options } from '../lexical/index.ts';
+import type { Paragraph } from '../../core/types.ts';
+import { createAnalyzer } from '../../analysis/index.ts';
+import { indexParagraphs, type IndexOptions, resolveIndexOptions, type DeepPartial } from '../../engine/index.ts';
+import { LexicalSearcher, type Bm25Options } from '../../lexical/index.ts';
 
 /** A lexical engine under comparison: built once over paragraphs, then queried for doc ids (paragraph indexes). */
 export interface LexicalEngine {

@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
-import { benchCommand } from '../cli/bench-command.ts';
-import type { Io } from '../cli/io.ts';
-import { buildIndex, openIndex } from '../engine/index.ts';
-import { readCurrent } from '../storage/index.ts';
+import { corpus, writeCorpus } from '../../../tests/support/corpus.ts';
+import { benchCommand } from '../../cli/bench-command.ts';
+import type { Io } from '../../cli/io.ts';
+import { buildIndex, openIndex } from '../../engine/index.ts';
+import { readCurrent } from '../../storage/index.ts';
 import { pointTo, twoGenerations, type ReloadBenchResult } from './reload-bench.ts';
 import type { StartBenchResult } from './start-bench.ts';
 

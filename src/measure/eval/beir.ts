@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SearchError } from '../core/errors.ts';
-import type { Report } from '../core/types.ts';
-import { readReports } from '../ingest/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import type { Report } from '../../core/types.ts';
+import { readReports } from '../../ingest/index.ts';
 import type { Judgments } from './metrics.ts';
 
 /** A BEIR-layout data set: corpus, queries and relevance judgments. */

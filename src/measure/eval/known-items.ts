@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SearchError } from '../core/errors.ts';
-import type { Paragraph, Report } from '../core/types.ts';
-import { createAnalyzer, type Analyzer } from '../analysis/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import type { Paragraph, Report } from '../../core/types.ts';
+import { createAnalyzer, type Analyzer } from '../../analysis/index.ts';
 
 /**
  * A place in a corpus: a report and the 0-based index of one of its body's non-blank lines. A set

@@ -1,12 +1,12 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SearchError } from '../core/errors.ts';
-import type { Paragraph } from '../core/types.ts';
-import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
-import { compactIndex, Engine, GENERATION_FILES, modelFingerprint, type CompactSummary, type IndexMeta } from '../engine/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import type { Paragraph } from '../../core/types.ts';
+import { EMBEDDING_KEY_BYTES, floatsOf } from '../../embedding/index.ts';
+import { compactIndex, Engine, GENERATION_FILES, modelFingerprint, type CompactSummary, type IndexMeta } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { decodeParagraphs, Journal, loadSnapshot, type JournalWrite } from '../storage/index.ts';
+import { decodeParagraphs, Journal, loadSnapshot, type JournalWrite } from '../../storage/index.ts';
 
 /** Options of {@link runCompactBench}. */
 export interface CompactBenchOptions {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SearchError } from '../core/errors.ts';
+import { SearchError } from '../../core/errors.ts';
 import { percentile } from '../eval/metrics.ts';
 import { nodeCommand, twoGenerations, type CodeTree } from './reload-bench.ts';
 import { freePort } from './free-port.ts';

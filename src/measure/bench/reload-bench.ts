@@ -4,12 +4,12 @@ import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSy
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SearchError } from '../core/errors.ts';
+import { SearchError } from '../../core/errors.ts';
 import { percentile } from '../eval/metrics.ts';
-import { CURRENT_FILE, MANIFEST_FILE, readCurrent, writeFileAtomic } from '../storage/index.ts';
+import { CURRENT_FILE, MANIFEST_FILE, readCurrent, writeFileAtomic } from '../../storage/index.ts';
 
 /** This checkout: the code measured when no other tree is named. */
-export const THIS_TREE = fileURLToPath(new URL('../..', import.meta.url));
+export const THIS_TREE = fileURLToPath(new URL('../../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./reload-child.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx/esm');
 

@@ -1,15 +1,15 @@
 import { basename, resolve } from 'node:path';
-import { SearchError } from '../core/errors.ts';
-import type { Paragraph, Report } from '../core/types.ts';
-import { readReports } from '../ingest/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import type { Paragraph, Report } from '../../core/types.ts';
+import { readReports } from '../../ingest/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from './engines.ts';
-import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
+import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../../embedding/index.ts';
 import {
   DEFAULT_ALPHA, DEFAULT_FUSION, embedParagraphs, firstPerGroup, paragraphsOf, resolveIndexOptions, Searcher, type DeepPartial, type IndexOptions,
-} from '../engine/index.ts';
-import type { FusionOptions } from '../hybrid/index.ts';
-import { ExactVectorIndex } from '../vector/index.ts';
-import type { Bm25Options } from '../lexical/index.ts';
+} from '../../engine/index.ts';
+import type { FusionOptions } from '../../hybrid/index.ts';
+import { ExactVectorIndex } from '../../vector/index.ts';
+import type { Bm25Options } from '../../lexical/index.ts';
 import { loadBeir } from './beir.ts';
 import { createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, missingPositions, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';

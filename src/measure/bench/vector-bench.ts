@@ -1,8 +1,8 @@
-import { embedWithCache, loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../embedding/index.ts';
-import { embeddingText, embedParagraphs, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { embedWithCache, loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../../embedding/index.ts';
+import { embeddingText, embedParagraphs, paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { readReports } from '../ingest/index.ts';
-import { ExactVectorIndex, HnswVectorIndex } from '../vector/index.ts';
+import { readReports } from '../../ingest/index.ts';
+import { ExactVectorIndex, HnswVectorIndex } from '../../vector/index.ts';
 import { pickQueries } from './lexical-bench.ts';
 
 /** Options of {@link runVectorBench}. */

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { readReports } from '../ingest/index.ts';
-import type { Bm25Options } from '../lexical/index.ts';
-import { prestartBuildWorkers } from '../lexical/index.ts';
+import { readReports } from '../../ingest/index.ts';
+import type { Bm25Options } from '../../lexical/index.ts';
+import { prestartBuildWorkers } from '../../lexical/index.ts';
 import { fts5Engine, miniSearchEngine, shoalEngine, type LexicalEngine } from '../eval/engines.ts';
 
 /** Options of {@link runLexicalBench}. */

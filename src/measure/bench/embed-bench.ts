@@ -1,9 +1,9 @@
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
-import { lengthSortedBatches, MODEL_FILES, padBatch, type Embedder } from '../embedding/index.ts';
-import { embeddingText, paragraphsOf, resolveIndexOptions } from '../engine/index.ts';
+import { lengthSortedBatches, MODEL_FILES, padBatch, type Embedder } from '../../embedding/index.ts';
+import { embeddingText, paragraphsOf, resolveIndexOptions } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { readReports } from '../ingest/index.ts';
+import { readReports } from '../../ingest/index.ts';
 import { pickQueries } from './lexical-bench.ts';
 
 /** Options of {@link runEmbedBench}. */

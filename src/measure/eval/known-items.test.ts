@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Paragraph, Report } from '../core/types.ts';
-import { splitParagraphs } from '../ingest/index.ts';
+import type { Paragraph, Report } from '../../core/types.ts';
+import { splitParagraphs } from '../../ingest/index.ts';
 import { bodyLines, checkKnownItems, createOverlapMeter, loadKnownItems, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { floorSweep, withDistractors } from './run-eval.ts';
 

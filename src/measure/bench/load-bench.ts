@@ -3,12 +3,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
-import { SearchError } from '../core/errors.ts';
-import type { Report } from '../core/types.ts';
-import type { Embedder } from '../embedding/index.ts';
+import { SearchError } from '../../core/errors.ts';
+import type { Report } from '../../core/types.ts';
+import type { Embedder } from '../../embedding/index.ts';
 import { percentile } from '../eval/metrics.ts';
-import { readReports } from '../ingest/index.ts';
-import { CURRENT_FILE, readCurrent } from '../storage/index.ts';
+import { readReports } from '../../ingest/index.ts';
+import { CURRENT_FILE, readCurrent } from '../../storage/index.ts';
 import { drive, ensureIndex, spawnServer, type Drive, type ServerChild } from './http-bench.ts';
 import { pickQueries } from './lexical-bench.ts';
 
