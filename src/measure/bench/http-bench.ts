@@ -3,10 +3,9 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { SearchError } from '../../core/errors.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../../embedding/index.ts';
-import { buildIndex, type IndexMeta } from '../../engine/index.ts';
+import { buildIndex, hasIndex, readIndexMeta, type IndexMeta } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../../ingest/index.ts';
-import { loadSnapshot, readCurrent } from '../../storage/index.ts';
 import { pickQueries } from './lexical-bench.ts';
 import { freePort } from './free-port.ts';
 
@@ -107,8 +106,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
 
 /** Builds the benchmark index unless the folder already holds one over the same reports, with embeddings. */
 export async function ensureIndex(options: Pick<HttpBenchOptions, 'data' | 'indexDir' | 'embedder' | 'embedCacheDir'>, reports: number, log: (line: string) => void): Promise<IndexMeta> {
-  if (readCurrent(options.indexDir) !== undefined) {
-    const meta = loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
+  if (hasIndex(options.indexDir)) {
+    const meta = readIndexMeta(options.indexDir);
     if (meta.counts.reports === reports && meta.vector?.model.onnxSha256 === options.embedder.info.onnxSha256) {
       log(`reusing the index in ${options.indexDir}`);
       return meta;
@@ -128,7 +127,7 @@ export async function ensureIndex(options: Pick<HttpBenchOptions, 'data' | 'inde
   });
   if (cache && options.embedCacheDir && summary.vectors && summary.vectors.embedded > 0) saveEmbeddingCache(options.embedCacheDir, options.embedder.info, cache);
   log(`built: ${summary.paragraphs} paragraphs, ${summary.vectors?.embedded ?? 0} embedded, ${summary.vectors?.cacheHits ?? 0} from the cache, ${(summary.timings.totalMs / 1000).toFixed(0)} s`);
-  return loadSnapshot<IndexMeta>(options.indexDir, []).manifest.meta;
+  return readIndexMeta(options.indexDir);
 }
 
 /** One autocannon run: latencies of the 200 answers, and every other outcome counted apart. */
