@@ -11,6 +11,7 @@ import { SearchError } from '../src/core/errors.ts';
 import { createEmbedPool } from '../src/embedding/embed-pool.ts';
 import { loadEmbedder, MODEL_FILES, type Embedder } from '../src/embedding/index.ts';
 import { buildIndex, checkModel, embeddingText, Engine, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
+import { retrievalOf } from '../src/retrieval/index.ts';
 import { thrownSearchError } from './support/errors.ts';
 
 const samplesDir = fileURLToPath(new URL('../index/samples', import.meta.url));
@@ -237,15 +238,15 @@ describe('hybrid search and the relevance floor with the real model', () => {
   it('retrieves nothing for queries the collection cannot answer, and passages above the floor for those it can', async () => {
     expect(engine.relevanceFloor).toBe(0.66);
     for (const query of ['asdf qwer zxcv', 'python list comprehension with two conditions', 'how long to boil an egg for a runny yolk']) {
-      const r = await engine.retrieve({ query });
+      const r = await retrievalOf(engine).retrieve({ query });
       expect(r).toMatchObject({ minSimilarity: 0.66, passages: [], context: '', totalTokens: 0 });
-      expect((await engine.retrieve({ query, minSimilarity: -1 })).passages.length).toBeGreaterThan(0);
+      expect((await retrievalOf(engine).retrieve({ query, minSimilarity: -1 })).passages.length).toBeGreaterThan(0);
     }
-    const answered = await engine.retrieve({ query: 'coast guard ships near disputed islands', k: 3 });
+    const answered = await retrievalOf(engine).retrieve({ query: 'coast guard ships near disputed islands', k: 3 });
     expect(answered.passages[0]!.key).toBe(SENKAKU);
     for (const p of answered.passages) expect(p.similarity).toBeGreaterThanOrEqual(0.66);
     // Mode bm25 has no similarity to floor: auto means none there.
-    expect((await engine.retrieve({ query: 'typhoon Okinawa', mode: 'bm25' })).minSimilarity).toBeNull();
+    expect((await retrievalOf(engine).retrieve({ query: 'typhoon Okinawa', mode: 'bm25' })).minSimilarity).toBeNull();
   });
 });
 
@@ -255,7 +256,7 @@ describe('retrieval with the model\'s tokenizer', () => {
     try {
       for (const query of ['coast guard ships near disputed islands', 'typhoon damage Okinawa', 'grain corridor Black Sea']) {
         for (const tokenBudget of [20, 64, 137, 400, 1500]) {
-          const r = await engine.retrieve({ query, tokenBudget, neighbors: tokenBudget > 300 ? 1 : 0 });
+          const r = await retrievalOf(engine).retrieve({ query, tokenBudget, neighbors: tokenBudget > 300 ? 1 : 0 });
           expect(r.totalTokens).toBeLessThanOrEqual(tokenBudget);
           expect(r.totalTokens).toBe(embedder.countTokens(r.context));
           expect(r.passages.reduce((n, p) => n + p.tokens, 0)).toBe(r.totalTokens);

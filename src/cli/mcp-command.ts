@@ -5,6 +5,7 @@ import { indexDirOf } from '../core/settings.ts';
 import { embedderFrom } from './model-options.ts';
 import { Engine } from '../engine/index.ts';
 import { runStdio } from '../mcp/index.ts';
+import { retrievalOf } from '../retrieval/index.ts';
 
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
@@ -26,7 +27,7 @@ export async function mcpCommand(argv: string[], io: Io): Promise<number> {
   const model = (name: string) => embedderFrom({ model: name, 'model-dir': values['model-dir'] }, io);
   const engine = await Engine.openAsync({ indexDir, readOnly: true, model });
   try {
-    await runStdio(engine, { version: VERSION });
+    await runStdio(retrievalOf(engine), { version: VERSION });
   } finally {
     engine.close();
     await engine.options.embedder?.close();

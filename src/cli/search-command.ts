@@ -1,4 +1,5 @@
-import { Engine, hybridOptionsOf, type SearchFilter, type SearchRequest } from '../engine/index.ts';
+import { Engine, hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
+import { retrievalOf, type ReadRequest } from '../retrieval/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags } from './index-options.ts';
 import { choiceFlag, numberFlag, parseFlags, type Io } from './io.ts';
 import { indexDirOf, SETTINGS } from '../core/settings.ts';
@@ -26,7 +27,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const indexDir = indexDirOf(values.index);
-  const request: SearchRequest = {
+  const request: ReadRequest = {
     q: positionals.join(' '),
     k: numberFlag('k', values.k, SETTINGS.k) ?? SETTINGS.k.default,
     offset: numberFlag('offset', values.offset, { min: SETTINGS.offset.min, integer: true }) ?? SETTINGS.offset.default,
@@ -51,7 +52,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   const model = (name: string) => embedderFrom({ model: name, 'model-dir': values['model-dir'] }, io);
   const engine = await Engine.openAsync({ indexDir, readOnly: true, bm25: bm25From(values), ...(needsModel ? { model } : {}) });
   try {
-    const result = await engine.search(request);
+    const result = await retrievalOf(engine).search(request);
     if (values.json) {
       io.out(JSON.stringify({ query: result.query, mode: result.mode, tookMs: result.timings.totalMs, timings: result.timings, hits: result.hits }));
       return 0;

@@ -9,6 +9,7 @@ import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { thrownSearchError } from '../../tests/support/errors.ts';
 import { DEFAULT_LEXICAL_GATE, lexicalGateFactor } from '../hybrid/index.ts';
 import { buildIndex, DEFAULT_ALPHA, Engine, paragraphMatcher, type SearchRequest } from './index.ts';
+import { retrievalOf } from '../retrieval/index.ts';
 
 let tmp: string;
 let indexDir: string;
@@ -155,7 +156,7 @@ describe('Engine search', () => {
   });
 
   it('highlights matched words (escaped HTML) and the sentence closest to the query', async () => {
-    const { hits } = await engine.search({ q: 'merino fleece', highlight: true, k: 3 });
+    const { hits } = await retrievalOf(engine).search({ q: 'merino fleece', highlight: true, k: 3 });
     for (const hit of hits) {
       const h = hit.highlight!;
       for (const [s, e] of h.terms) expect(['merino', 'fleece']).toContain(hit.text.slice(s, e).toLowerCase());

@@ -3,21 +3,16 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { SETTINGS } from '../core/settings.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
+import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, watchCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
-import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { BACKGROUND_SLICES, checkModel, modelFingerprint, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
 import { embeddingText, paragraphsOf } from './writer.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
-import { estimateWordPieces } from '../ingest/index.ts';
-import {
-  DEFAULT_DIVERSITY, DEFAULT_TOKEN_BUDGET, mmr, pack, validateRetrieveRequest,
-  type Candidate, type Passage, type RetrieveRequest, type RetrieveResult,
-} from './retrieve.ts';
 import type { HybridOptions, SearchHit, SearchMode } from './searcher.ts';
 
 export type { SearchMode } from './searcher.ts';
@@ -34,13 +29,8 @@ export interface SearchRequest extends Omit<HybridOptions, 'minSimilarity'> {
   minSimilarity?: number | 'auto';
   /** Default `hybrid` when the index has embeddings, else `bm25`. */
   mode?: SearchMode;
-  /** Attach {@link Highlight}s: matched words, and the sentence closest to the query. Default false. */
-  highlight?: boolean;
-}
-
-/** A hit with its highlight, when asked for. */
-export interface ResultHit extends SearchHit {
-  highlight?: Highlight;
+  /** Embed the query in mode bm25 too, when the model is loaded (highlighting wants it); returned as `queryVector`. Default false. */
+  withQueryVector?: boolean;
 }
 
 /** The answer to a {@link SearchRequest}. */
@@ -49,9 +39,11 @@ export interface SearchResult {
   mode: SearchMode;
   /** The index generation that answered, and how many writes it had on top. */
   generation: string;
-  hits: ResultHit[];
-  /** Waiting for a turn (other requests ahead), then embedding, ranking and highlighting; `totalMs` leaves the wait out. */
-  timings: { queueMs: number; embedMs: number; searchMs: number; highlightMs: number; totalMs: number };
+  hits: SearchHit[];
+  /** The query's embedding, when the search made one (modes vector and hybrid, or `withQueryVector`). */
+  queryVector?: Float32Array;
+  /** Waiting for a turn (other requests ahead), then embedding and ranking; `totalMs` leaves the wait out. */
+  timings: { queueMs: number; embedMs: number; searchMs: number; totalMs: number };
 }
 
 /** What a write did. */
@@ -139,8 +131,6 @@ export type CompactionEvent =
  */
 export const DEFAULT_COMPACT_AFTER_WRITES = SETTINGS.compactAfterWrites.default;
 
-// Sentence vectors for highlights, by text: searches for related queries keep hitting the same paragraphs.
-const SENTENCE_CACHE_SIZE = 4096;
 
 /**
  * The engine a server or command talks to: the live index (a generation plus the journal's writes),
@@ -149,7 +139,6 @@ const SENTENCE_CACHE_SIZE = 4096;
  */
 export class Engine {
   private index: LiveIndex;
-  private readonly sentenceVectors = new Map<string, Float32Array>();
   /** Searches, retrievals, embeddings and writes take turns, in arrival order (see {@link Turns}). */
   private readonly turns = new Turns();
   /** The reload under way (reloads run one at a time). */
@@ -296,8 +285,8 @@ export class Engine {
     return model === undefined ? undefined : MODELS[model]?.relevanceFloor;
   }
 
-  // The relevance floor a request asks for: `auto` is the model's (none in mode bm25, which has no similarity).
-  private floorOf(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined {
+  /** The relevance floor a request asks for: `auto` is the model's (none in mode bm25, which has no similarity). */
+  similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined {
     return requested === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : requested;
   }
 
@@ -342,7 +331,6 @@ export class Engine {
     const missed = [...this.journal.reader.since(position)];
     if (missed.length > 0) index.apply(missed);
     this.index = index;
-    this.sentenceVectors.clear();
     return true;
   }
 
@@ -365,101 +353,36 @@ export class Engine {
     if (mode === 'bm25' && typeof request.minSimilarity === 'number') {
       throw new SearchError('INVALID_ARGUMENT', 'minSimilarity needs mode vector or hybrid (it is a floor on cosine similarity to the query)', { details: { field: 'minSimilarity' } });
     }
-    const ranked = { ...request, minSimilarity: this.floorOf(mode, request.minSimilarity) };
-    const wantsVector = mode !== 'bm25' || (request.highlight === true && this.semantic);
+    const ranked = { ...request, minSimilarity: this.similarityFloor(mode, request.minSimilarity) };
+    const wantsVector = mode !== 'bm25' || (request.withQueryVector === true && this.semantic);
     const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
     const searcher = index.searcher;
-    const hits: ResultHit[] = mode === 'bm25' ? searcher.search(query, ranked)
+    const hits: SearchHit[] = mode === 'bm25' ? searcher.search(query, ranked)
       : mode === 'vector' ? searcher.searchVector(vector!, ranked)
         : searcher.searchHybrid(query, vector!, ranked);
     const t2 = performance.now();
-    if (request.highlight) await this.highlight(hits, searcher.lexical.parse(query), searcher.lexical.analyzer, vector, options.signal);
-    const t3 = performance.now();
     return {
-      query, mode, generation: index.generation, hits,
-      timings: { queueMs: t0 - queued, embedMs: t1 - t0, searchMs: t2 - t1, highlightMs: t3 - t2, totalMs: t3 - t0 },
+      query, mode, generation: index.generation, hits, ...(vector ? { queryVector: vector } : {}),
+      timings: { queueMs: t0 - queued, embedMs: t1 - t0, searchMs: t2 - t1, totalMs: t2 - t0 },
     };
   }
 
-  private async highlight(hits: ResultHit[], query: LexicalQuery, analyzer: LiveIndex['searcher']['lexical']['analyzer'], vector: Float32Array | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const sentences = hits.map((h) => sentencesOf(h.text));
-    const best = vector ? await this.closestSentences(sentences, vector, signal) : [];
-    hits.forEach((hit, i) => {
-      const terms = matchedTerms(hit.text, query, analyzer);
-      const sentence = best[i];
-      hit.highlight = { snippet: renderSnippet(hit.text, terms, sentence), terms, ...(sentence ? { sentence } : {}) };
-    });
-  }
-
-  // For each paragraph of two or more sentences, the sentence whose embedding is closest to the query.
-  private async closestSentences(paragraphs: Array<ReturnType<typeof sentencesOf>>, query: Float32Array, signal: AbortSignal | undefined): Promise<Array<Highlight['sentence']>> {
-    const embedder = this.options.embedder!;
-    const missing = [...new Set(paragraphs.filter((s) => s.length > 1).flat().map((s) => s.text).filter((t) => !this.sentenceVectors.has(t)))];
-    if (missing.length > 0) {
-      const vectors = await embedder.embedDocuments(missing, { signal });
-      missing.forEach((text, i) => this.rememberSentence(text, vectors[i]!));
-    }
-    return paragraphs.map((sentences) => {
-      if (sentences.length < 2) return undefined;
-      let best: Highlight['sentence'];
-      for (const s of sentences) {
-        const similarity = dot(this.sentenceVectors.get(s.text)!, query);
-        if (!best || similarity > best.similarity) best = { start: s.start, end: s.end, similarity };
-      }
-      return best;
-    });
-  }
-
-  private rememberSentence(text: string, vector: Float32Array): void {
-    if (this.sentenceVectors.size >= SENTENCE_CACHE_SIZE) this.sentenceVectors.delete(this.sentenceVectors.keys().next().value!);
-    this.sentenceVectors.set(text, vector);
-  }
-
   /**
-   * Passages for a chat assistant: the search's best paragraphs (k × 3 candidates, at least 30), chosen
-   * by maximal marginal relevance so near-duplicates give way, widened by their neighbours in reading
-   * order, and packed with numbered citations into the token budget (counted by the model's tokenizer;
-   * estimated without a model).
+   * A query as the live index analyses it: its clauses, and the analyzer that made its terms (for
+   * marking the words of a text that match it).
    */
-  async retrieve(request: RetrieveRequest, options: Cancellable = {}): Promise<RetrieveResult> {
-    validateRetrieveRequest(request);
-    const k = request.k ?? SETTINGS.passages.default;
-    const budget = request.tokenBudget ?? DEFAULT_TOKEN_BUDGET;
-    const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
-    const minSimilarity = this.floorOf(mode, request.minSimilarity ?? 'auto');
-    const result = await this.search({
-      q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
-      ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
-    }, options);
-    const index = this.index;
-    const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h) => {
-      const docId = index.docOf(h.reportId, h.ordinal);
-      const vector = docId === undefined ? undefined : index.embeddingOf(docId)?.vector;
-      return {
-        paragraph: { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}), ...(h.similarity === undefined ? {} : { similarity: h.similarity }),
-      };
-    });
-    const picked = mmr(candidates, request.diversity ?? DEFAULT_DIVERSITY, candidates.length).map((i) => candidates[i]!);
-    const neighbors = request.neighbors ?? SETTINGS.neighbors.default;
-    const used = new Set<string>();
-    const passages: Array<Omit<Passage, 'citation' | 'tokens' | 'truncated'>> = [];
-    for (const { paragraph: p, score, similarity } of picked) {
-      if (used.has(p.key)) continue; // already inside an earlier passage's neighbours
-      const all = index.report(p.reportId)?.paragraphs ?? [p];
-      const window = all.filter((q) => Math.abs(q.ordinal - p.ordinal) <= neighbors && !used.has(q.key));
-      for (const q of window) used.add(q.key);
-      passages.push({
-        key: p.key, keys: window.map((q) => q.key), reportId: p.reportId, title: p.title, ordinal: p.ordinal,
-        ...(p.date ? { date: p.date } : {}), ...(p.source ? { source: p.source } : {}),
-        text: window.map((q) => q.text).join('\n\n'), score, ...(similarity === undefined ? {} : { similarity }),
-      });
-    }
-    const countTokens = this.options.embedder?.countTokens ?? estimateWordPieces;
-    const packed = pack(passages, budget, countTokens, k);
-    return { query: result.query, mode: result.mode, tokenBudget: budget, minSimilarity: minSimilarity ?? null, ...packed };
+  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer } {
+    const lexical = this.index.searcher.lexical;
+    return { query: lexical.parse(query), analyzer: lexical.analyzer };
+  }
+
+  /** The vector of a live paragraph (by report id and ordinal), when the index has embeddings. */
+  paragraphVector(reportId: string, ordinal: number): Float32Array | undefined {
+    const docId = this.index.docOf(reportId, ordinal);
+    return docId === undefined ? undefined : this.index.embeddingOf(docId)?.vector;
   }
 
   /**
@@ -648,8 +571,6 @@ export class Engine {
   }
 }
 
-// Retrieval asks the search for this many candidates at most.
-const MAX_K_FOR_RETRIEVE = 150;
 
 // Awaits both (so neither is left running or rejects unobserved), then throws the first failure.
 async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
@@ -657,10 +578,4 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
 }

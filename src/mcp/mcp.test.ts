@@ -10,7 +10,8 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
-import { buildIndex, Engine, type RetrieveResult } from '../engine/index.ts';
+import { buildIndex, Engine } from '../engine/index.ts';
+import { retrievalOf, type RetrieveResult } from '../retrieval/index.ts';
 import { mcpHttpHandler, utf8Lines } from './index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,7 +67,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
   let handler: (request: Request) => Promise<Response>;
 
   beforeAll(async () => {
-    handler = mcpHttpHandler(engine, { version: '9.9.9' });
+    handler = mcpHttpHandler(retrievalOf(engine), { version: '9.9.9' });
     const app = new Hono().all('/mcp', (c) => handler(c.req.raw));
     // The client's fetch goes straight into the Hono app: no port is opened.
     const transport = new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.fetch(new Request(url, init)) });
@@ -137,7 +138,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
     const result = await call(client, 'retrieve_context', { query: 'wool auction merino fleece', tokenBudget: 120, k: 5, neighbors: 1 });
     const output = expectSoundRetrieval(result, 120, engine);
     expect(output.mode).toBe('hybrid');
-    expect(output).toEqual(await engine.retrieve({ query: 'wool auction merino fleece', tokenBudget: 120, k: 5, neighbors: 1, diversity: 0.7 }));
+    expect(output).toEqual(await retrievalOf(engine).retrieve({ query: 'wool auction merino fleece', tokenBudget: 120, k: 5, neighbors: 1, diversity: 0.7 }));
     const filtered = await call(client, 'retrieve_context', { query: 'grain harvest', tags: 'grain', mode: 'bm25' });
     const tagged = expectSoundRetrieval(filtered, 1500, engine);
     expect(tagged.passages.every((p) => engine.report(p.reportId)![0]!.tags.includes('grain'))).toBe(true);

@@ -8,15 +8,15 @@ import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
-import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
+import type { ReadRequest, ReadResult, RetrieveRequest, RetrieveResult } from '../retrieval/index.ts';
 import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
 import {
   filterFields, HitSchema, IdParamSchema, MinSimilaritySchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
 } from '../server/schemas.ts';
 
-/** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
+/** What the MCP tools need of an engine; shoal's `Retrieval` (over an `Engine`) satisfies it. */
 export interface McpEngine {
-  search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
+  search(request: ReadRequest, options?: Cancellable): Promise<ReadResult>;
   report(id: string): Paragraph[] | undefined;
   retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
 }

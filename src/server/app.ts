@@ -13,6 +13,7 @@ import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { mcpHttpHandler } from '../mcp/index.ts';
+import { retrievalOf } from '../retrieval/index.ts';
 import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
 import { createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
 import { LOOPBACK_HOSTS } from './config.ts';
@@ -229,7 +230,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   // ---- search
   const runSearch = async (c: Context, body: SearchRequestBody) => {
     const engine = engineOf();
-    const result = await engine.search(toSearchRequest(body), { signal: c.get('signal') });
+    const result = await retrievalOf(engine).search(toSearchRequest(body), { signal: c.get('signal') });
     const mode = result.mode;
     metrics.searchSeconds.observe({ mode, stage: 'queue' }, result.timings.queueMs / 1000);
     metrics.searchSeconds.observe({ mode, stage: 'embed' }, result.timings.embedMs / 1000);
@@ -257,7 +258,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     description: 'Searches, drops near-duplicates by maximal marginal relevance, merges neighbouring paragraphs in reading order, and packs the passages with numbered citations into the token budget (counted by the embedding model\'s tokenizer; never exceeded).',
     request: { body: { content: { 'application/json': { schema: RetrieveRequestSchema } }, required: true } },
     responses: { 200: json(RetrieveResponseSchema, 'Passages and the context string'), ...errors },
-  }), async (c) => c.json(await engineOf().retrieve(toRetrieveRequest(c.req.valid('json')), { signal: c.get('signal') }), 200) as never);
+  }), async (c) => c.json(await retrievalOf(engineOf()).retrieve(toRetrieveRequest(c.req.valid('json')), { signal: c.get('signal') }), 200) as never);
 
   app.openapi(createRoute({
     method: 'post', path: '/v1/embeddings', summary: 'Embeddings with the loaded model (OpenAI-compatible)',
@@ -291,7 +292,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   });
 
   // ---- MCP over streamable HTTP (stateless: one server per request)
-  app.all('/mcp', (c) => mcpHttpHandler(engineOf(), { version: options.version ?? '0.0.0' }, { signal: c.get('signal') })(c.req.raw));
+  app.all('/mcp', (c) => mcpHttpHandler(retrievalOf(engineOf()), { version: options.version ?? '0.0.0' }, { signal: c.get('signal') })(c.req.raw));
 
   // ---- reports
   const textBody = { 'text/markdown': { schema: z.string() }, 'text/plain': { schema: z.string() } };

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../engine/index.ts';
+import { escapeHtml } from '../retrieval/index.ts';
 
 interface Operation {
   summary?: string;

@@ -1,13 +1,14 @@
 import type { z } from '@hono/zod-openapi';
 import type { Paragraph } from '../core/types.ts';
-import { hybridOptionsOf, type RetrieveRequest, type SearchFilter, type SearchRequest } from '../engine/index.ts';
+import { hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
+import type { ReadRequest, RetrieveRequest } from '../retrieval/index.ts';
 import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } from './schemas.ts';
 
 // Parsed request bodies → engine requests, and engine answers → response bodies: shared by the HTTP
 // routes and the MCP tools, so both speak the same API.
 
 /** A /search body as the engine's request. */
-export function toSearchRequest(body: SearchRequestBody): SearchRequest {
+export function toSearchRequest(body: SearchRequestBody): ReadRequest {
   const filter = filterOf(body);
   return {
     q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,

@@ -1,8 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import { SETTINGS } from '../core/settings.ts';
 import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
 import {
-  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_DIVERSITY, DEFAULT_NORMALIZATION, DEFAULT_TOKEN_BUDGET, MAX_CANDIDATES, MAX_NEIGHBORS,
-  MAX_PASSAGES, MAX_TOKEN_BUDGET,
+  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_NORMALIZATION, MAX_CANDIDATES,
 } from '../engine/index.ts';
 import { DEFAULT_RRF_K } from '../hybrid/index.ts';
 
@@ -215,11 +215,11 @@ export const StatsSchema = z.object({
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
   query: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
-  tokenBudget: int('json', 1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).describe(`Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.`),
-  k: int('json', 1, MAX_PASSAGES).default(10).describe(`Most passages, 1–${MAX_PASSAGES}.`),
+  tokenBudget: int('json', SETTINGS.tokenBudget.min, SETTINGS.tokenBudget.max).default(SETTINGS.tokenBudget.default).describe(`Most tokens the context may hold (the embedding model's tokenizer), ${SETTINGS.tokenBudget.min}–${SETTINGS.tokenBudget.max}.`),
+  k: int('json', SETTINGS.passages.min, SETTINGS.passages.max).default(SETTINGS.passages.default).describe(`Most passages, ${SETTINGS.passages.min}–${SETTINGS.passages.max}.`),
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
-  neighbors: int('json', 0, MAX_NEIGHBORS).default(0).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
-  diversity: real('json', 0, 1).default(DEFAULT_DIVERSITY).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
+  neighbors: int('json', SETTINGS.neighbors.min, SETTINGS.neighbors.max).default(SETTINGS.neighbors.default).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
+  diversity: real('json', SETTINGS.diversity.min, SETTINGS.diversity.max).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
 }).strict().openapi('RetrieveRequest');

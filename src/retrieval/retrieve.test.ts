@@ -7,7 +7,8 @@ import type { Report } from '../core/types.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
-import { buildIndex, citationLine, Engine, mmr, pack, type Candidate } from './index.ts';
+import { buildIndex, Engine } from '../engine/index.ts';
+import { citationLine, mmr, pack, retrievalOf, type Candidate } from './index.ts';
 
 const words = (text: string): number => (text.match(/\S+/g) ?? []).length;
 
@@ -102,7 +103,7 @@ describe('Engine.retrieve', () => {
   });
 
   it('packs passages with citations that resolve to real paragraphs, within the budget', async () => {
-    const r = await engine.retrieve({ query: 'cocoa arrivals ports', tokenBudget: 200, k: 5 });
+    const r = await retrievalOf(engine).retrieve({ query: 'cocoa arrivals ports', tokenBudget: 200, k: 5 });
     expect(r.totalTokens).toBeLessThanOrEqual(200);
     expect(r.totalTokens).toBe(embedder.countTokens(r.context));
     r.passages.forEach((p, i) => {
@@ -116,14 +117,14 @@ describe('Engine.retrieve', () => {
 
   it('drops near-duplicate briefs by MMR (diversity 0.7), keeps them at diversity 1', async () => {
     const dups = (ps: Array<{ reportId: string }>) => ps.filter((p) => p.reportId.startsWith('dup-')).length;
-    const diverse = await engine.retrieve({ query: 'cocoa arrivals ports record tonnage', k: 4, tokenBudget: 1000 });
-    const greedy = await engine.retrieve({ query: 'cocoa arrivals ports record tonnage', k: 4, tokenBudget: 1000, diversity: 1 });
+    const diverse = await retrievalOf(engine).retrieve({ query: 'cocoa arrivals ports record tonnage', k: 4, tokenBudget: 1000 });
+    const greedy = await retrievalOf(engine).retrieve({ query: 'cocoa arrivals ports record tonnage', k: 4, tokenBudget: 1000, diversity: 1 });
     expect(dups(greedy.passages)).toBe(3);
     expect(dups(diverse.passages)).toBe(1);
   });
 
   it('merges neighbours in reading order and never repeats a paragraph', async () => {
-    const r = await engine.retrieve({ query: 'farmgate price growers harvest', k: 3, neighbors: 1, tokenBudget: 1000, filter: { reportId: ['cocoa-long'] } });
+    const r = await retrievalOf(engine).retrieve({ query: 'farmgate price growers harvest', k: 3, neighbors: 1, tokenBudget: 1000, filter: { reportId: ['cocoa-long'] } });
     expect(r.passages[0]!.key).toBe('cocoa-long#2');
     expect(r.passages[0]!.keys).toEqual(['cocoa-long#1', 'cocoa-long#2']);
     expect(r.passages[0]!.text.split('\n\n')).toEqual(engine.report('cocoa-long')!.slice(1).map((p) => p.text));
@@ -132,7 +133,7 @@ describe('Engine.retrieve', () => {
   });
 
   it('cuts a passage that alone exceeds the budget at a sentence boundary and marks it', async () => {
-    const r = await engine.retrieve({ query: 'cocoa board buyers', k: 1, neighbors: 3, tokenBudget: 30, filter: { reportId: ['cocoa-long'] } });
+    const r = await retrievalOf(engine).retrieve({ query: 'cocoa board buyers', k: 1, neighbors: 3, tokenBudget: 30, filter: { reportId: ['cocoa-long'] } });
     expect(r.passages).toHaveLength(1);
     expect(r.passages[0]!.truncated).toBe(true);
     expect(r.totalTokens).toBeLessThanOrEqual(30);
@@ -144,14 +145,14 @@ describe('Engine.retrieve', () => {
       [{ query: '  ' }, 'query'], [{ query: 'x', tokenBudget: 0 }, 'tokenBudget'], [{ query: 'x', neighbors: 4 }, 'neighbors'],
       [{ query: 'x', diversity: 1.5 }, 'diversity'], [{ query: 'x', k: 0 }, 'k'],
     ] as const) {
-      await expect(engine.retrieve(request)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field } });
+      await expect(retrievalOf(engine).retrieve(request)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field } });
     }
   });
 
   it('counts with the word-piece estimate when there is no model', async () => {
     const lexical = Engine.open({ indexDir: join(tmp, 'index'), readOnly: true });
     try {
-      const r = await lexical.retrieve({ query: 'cocoa', tokenBudget: 60 });
+      const r = await retrievalOf(lexical).retrieve({ query: 'cocoa', tokenBudget: 60 });
       expect(r.mode).toBe('bm25');
       expect(r.totalTokens).toBe(estimateWordPieces(r.context));
       expect(r.totalTokens).toBeLessThanOrEqual(60);

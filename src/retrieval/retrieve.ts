@@ -2,8 +2,7 @@ import { SearchError } from '../core/errors.ts';
 import { inRange, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { splitSentences } from '../ingest/index.ts';
-import type { SearchMode } from './searcher.ts';
-import type { SearchFilter } from './filter.ts';
+import type { SearchFilter, SearchMode } from '../engine/index.ts';
 
 /** A retrieval for a chat assistant: passages for a query, packed into a token budget. */
 export interface RetrieveRequest {
@@ -62,12 +61,6 @@ export interface RetrieveResult {
   /** Ready to paste: numbered blocks `[n] Title (date), paragraph m` followed by the passage text. */
   context: string;
 }
-
-export const DEFAULT_TOKEN_BUDGET = SETTINGS.tokenBudget.default;
-export const MAX_TOKEN_BUDGET = SETTINGS.tokenBudget.max;
-export const DEFAULT_DIVERSITY = SETTINGS.diversity.default;
-export const MAX_NEIGHBORS = SETTINGS.neighbors.max;
-export const MAX_PASSAGES = SETTINGS.passages.max;
 
 /** A candidate for packing: a hit, its relevance, and its vector when the index has embeddings. */
 export interface Candidate {
