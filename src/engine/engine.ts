@@ -375,7 +375,7 @@ export class Engine {
    * marking the words of a text that match it).
    */
   analyze(query: string): { query: LexicalQuery; analyzer: Analyzer } {
-    const lexical = this.index.searcher.lexical;
+    const lexical = this.index.searcher.view.lexical;
     return { query: lexical.parse(query), analyzer: lexical.analyzer };
   }
 
@@ -557,7 +557,7 @@ export class Engine {
       deletedParagraphs: index.deletedCount,
       segments: index.segmentCount,
       writesSinceBuild: index.appliedWrites,
-      ...(model && index.searcher.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.vectors.kind, vectors: index.searcher.vectors.size } } : {}),
+      ...(model && index.searcher.view.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.view.vectors.kind, vectors: index.searcher.view.vectors.size } } : {}),
     };
   }
 

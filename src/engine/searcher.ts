@@ -5,7 +5,8 @@ import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
 import type { ClauseContribution, LexicalQuery, LexicalSearcher } from '../lexical/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
-import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts';
+import { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, type IndexView, type VectorRetriever } from './backend.ts';
+import type { SearchFilter } from './filter.ts';
 
 /** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
 export type SearchMode = 'hybrid' | 'bm25' | 'vector';
@@ -63,9 +64,6 @@ export const DEFAULT_FUSION: FusionOptions = { method: CHOICES.fusion.default, n
 export const DEFAULT_ALPHA = SETTINGS.alpha.default;
 export { DEFAULT_ADAPTIVE };
 export const DEFAULT_CANDIDATES = SETTINGS.candidates.default;
-// A filtered vector search over at most this many accepted paragraphs scans them exactly (a few
-// milliseconds); above it the HNSW graph is walked with the filter, and scanned only if it comes up short.
-const EXACT_FILTERED_MAX = 4096;
 
 /** Hybrid settings as requests carry them (HTTP and MCP fields, CLI flags), each optional. */
 export interface HybridSettings {
@@ -126,7 +124,7 @@ export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
   explain?: HitExplanation;
 }
 
-/** What a {@link Searcher} is made of. */
+/** What a local {@link Searcher} is made of. */
 export interface SearcherParts {
   /** Every paragraph by doc id, deleted ones included. */
   paragraphs: readonly Paragraph[];
@@ -142,57 +140,56 @@ export interface SearcherParts {
 }
 
 /**
- * Answers queries over an index: paragraphs by doc id, the lexical searcher over them and, when the
- * index has embeddings, their vector index. Every search is synchronous, so it sees one state of the
- * index even while writes are applied between searches.
+ * Answers queries over one state of an index (an {@link IndexView}: paragraphs, a lexical retriever
+ * and, when the index has embeddings, a vector retriever): BM25, vector and hybrid rankings with
+ * paging, grouping by report, filters, a relevance floor and explanations. Every search is
+ * synchronous, so it sees one state of the index even while writes are applied between searches.
  */
 export class Searcher {
+  /** The local parts, for a searcher over a local index (undefined over another backend). */
   readonly paragraphs: readonly Paragraph[];
   readonly lexical: LexicalSearcher;
   readonly vectors: VectorIndex | undefined;
-  private readonly store: ExactVectorIndex | undefined;
-  private readonly deleted: Uint8Array | undefined;
-  private readonly live: number;
-  private keyToDoc: Map<string, number> | undefined; // built on first lookup by key
+  /** The retrievers and paragraphs every ranking goes through (the backend seam). */
+  readonly view: IndexView;
 
+  /** A searcher over local parts (a generation and the writes on top of it). */
   constructor(parts: SearcherParts) {
     this.paragraphs = parts.paragraphs;
     this.lexical = parts.lexical;
     this.vectors = parts.vectors;
-    this.store = parts.store ?? (parts.vectors?.kind === 'exact' ? (parts.vectors as ExactVectorIndex) : undefined);
-    this.deleted = parts.deleted;
-    this.live = parts.live ?? parts.paragraphs.length;
+    const store = parts.store ?? (parts.vectors?.kind === 'exact' ? (parts.vectors as ExactVectorIndex) : undefined);
+    const live = parts.live ?? parts.paragraphs.length;
     if (this.lexical.docCount !== this.paragraphs.length) {
       throw new SearchError('INDEX_CORRUPT', `index holds ${this.lexical.docCount} documents but ${this.paragraphs.length} paragraphs`);
     }
-    if (this.vectors && this.vectors.size !== this.live) {
-      throw new SearchError('INDEX_CORRUPT', `index holds ${this.vectors.size} vectors but ${this.live} paragraphs`);
+    if (this.vectors && this.vectors.size !== live) {
+      throw new SearchError('INDEX_CORRUPT', `index holds ${this.vectors.size} vectors but ${live} paragraphs`);
     }
+    const paragraphs = new LocalParagraphs(parts.paragraphs, parts.deleted, live);
+    this.view = {
+      paragraphs,
+      lexical: new LocalLexicalRetriever(parts.lexical, paragraphs),
+      ...(parts.vectors ? { vectors: new LocalVectorRetriever(parts.vectors, store, paragraphs) } : {}),
+    };
   }
 
   /** Number of live paragraphs. */
   get size(): number {
-    return this.live;
+    return this.view.paragraphs.size;
   }
 
   /** The live paragraph with a key, or undefined. */
   get(key: string): Paragraph | undefined {
-    if (!this.keyToDoc) {
-      this.keyToDoc = new Map();
-      this.paragraphs.forEach((p, i) => {
-        if (this.deleted?.[i] !== 1) this.keyToDoc!.set(p.key, i);
-      });
-    }
-    const doc = this.keyToDoc.get(key);
-    return doc === undefined ? undefined : this.paragraphs[doc];
+    return this.view.paragraphs.get(key);
   }
 
   /** Ranks paragraphs by BM25 (syntax: words, "phrases", +required, -excluded, prefix*). */
   search(query: string, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
-    const parsed = this.lexical.parse(query);
-    const filter = this.docFilter(options.filter);
-    const ranked = (depth: number) => this.lexical.search(parsed, { k: depth, ...(filter ? { filter } : {}) });
+    const lexical = this.view.lexical;
+    const parsed = lexical.parse(query);
+    const ranked = (depth: number) => lexical.search(parsed, depth, options.filter);
     const docs = this.ranking(ranked, k + offset, options.groupByReport);
     return this.hits(docs, offset, (d, i) => (options.explain ? { bm25: { ...this.bm25Of(parsed, d.docId), rank: offset + i + 1 } } : undefined));
   }
@@ -204,7 +201,8 @@ export class Searcher {
   searchVector(query: Float32Array, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const floor = similarityFloor(options.minSimilarity);
-    const ranker = this.vectorRanker(query, options.filter);
+    const vectors = this.vectorRetriever();
+    const ranker = (depth: number) => vectors.search(query, depth, options.filter);
     const ranked = floor === undefined ? ranker : (depth: number) => ranker(depth).filter((d) => d.score >= floor);
     const docs = this.ranking(ranked, k + offset, options.groupByReport);
     return this.hits(docs, offset, (d, i) => (options.explain ? { vector: { similarity: d.score, rank: offset + i + 1 } } : undefined), (d) => d.score);
@@ -218,16 +216,16 @@ export class Searcher {
   searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
-    const parsed = this.lexical.parse(query);
+    const parsed = this.view.lexical.parse(query);
     const ranking = this.fusedRanking(parsed, vector, options);
-    const similarity = (docId: number) => this.store?.similarity(docId, vector);
+    const similarity = (docId: number) => this.view.vectors?.similarity(docId, vector);
     let fused = ranking.hits;
     const floor = similarityFloor(options.minSimilarity);
     if (floor !== undefined) fused = fused.filter((h) => (similarity(h.docId) ?? -Infinity) >= floor);
     if (options.groupByReport) {
       const seen = new Set<string>();
       fused = fused.filter((h) => {
-        const report = this.paragraphs[h.docId]!.reportId;
+        const report = this.view.paragraphs.paragraph(h.docId).reportId;
         if (seen.has(report)) return false;
         seen.add(report);
         return true;
@@ -253,23 +251,24 @@ export class Searcher {
     if (!Number.isInteger(candidates) || candidates < 1 || candidates > MAX_CANDIDATES) {
       throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
     }
-    const parsed = typeof query === 'string' ? this.lexical.parse(query) : query;
-    const filter = this.docFilter(options.filter);
-    const lexicalHits = this.lexical.search(parsed, { k: candidates, ...(filter ? { filter } : {}) });
-    const vectorHits = this.withGraphMisses(this.vectorRanker(vector, options.filter)(candidates), lexicalHits, vector, candidates);
+    const lexical = this.view.lexical;
+    const parsed = typeof query === 'string' ? lexical.parse(query) : query;
+    const vectors = this.vectorRetriever();
+    const lexicalHits = lexical.search(parsed, candidates, options.filter);
+    const vectorHits = this.withGraphMisses(vectors, vectors.search(vector, candidates, options.filter), lexicalHits, vector, candidates);
     let lexicalEvidence: number | null = null;
     let bm25Weight = 1 - alpha;
     // Alpha 0 asks for BM25 alone: there is nothing to shift its weight to, so the gate stays out.
     if ((options.adaptive ?? DEFAULT_ADAPTIVE) && alpha > 0) {
       const gate = DEFAULT_LEXICAL_GATE;
-      const covered = this.lexical.coverage(parsed, lexicalHits.slice(0, gate.depth).map((h) => h.docId));
+      const covered = lexical.coverage(parsed, lexicalHits.slice(0, gate.depth).map((h) => h.docId));
       lexicalEvidence = covered.reduce((best, c) => Math.max(best, c), 0);
       bm25Weight *= lexicalGateFactor(lexicalEvidence, gate);
     }
     const fusion = options.fusion ?? DEFAULT_FUSION;
     // Theoretical normalisation maps each retriever's possible scores to [0, 1]; BM25's top is per query.
     const theoretical = fusion.method === 'linear' && fusion.normalization === 'theoretical';
-    const lexicalBound = theoretical ? this.lexical.scoreBound(parsed) : 0;
+    const lexicalBound = theoretical ? lexical.scoreBound(parsed) : 0;
     const hits = fuse([
       { name: 'bm25', hits: lexicalHits, weight: bm25Weight, ...(lexicalBound > 0 ? { bounds: [0, lexicalBound] as const } : {}) },
       { name: 'vector', hits: vectorHits, weight: alpha, bounds: [-1, 1] },
@@ -282,15 +281,14 @@ export class Searcher {
    * of the vector window is such a miss: it takes its place in the window (of `depth`) with that
    * similarity. An exact scan misses nothing, so its window is returned as it is.
    */
-  private withGraphMisses(vectorHits: ScoredDoc[], lexicalHits: readonly ScoredDoc[], vector: Float32Array, depth: number): ScoredDoc[] {
-    const store = this.store;
-    if (!store || this.vectors?.kind === 'exact' || vectorHits.length === 0) return vectorHits;
+  private withGraphMisses(vectors: VectorRetriever, vectorHits: ScoredDoc[], lexicalHits: readonly ScoredDoc[], vector: Float32Array, depth: number): ScoredDoc[] {
+    if (vectors.kind === 'exact' || vectorHits.length === 0) return vectorHits;
     const lowest = vectorHits[vectorHits.length - 1]!.score;
     const seen = new Set(vectorHits.map((h) => h.docId));
     const missed: ScoredDoc[] = [];
     for (const { docId } of lexicalHits) {
       if (seen.has(docId)) continue;
-      const similarity = store.similarity(docId, vector);
+      const similarity = vectors.similarity(docId, vector);
       if (similarity !== undefined && similarity > lowest) missed.push({ docId, score: similarity });
     }
     return missed.length === 0 ? vectorHits : [...vectorHits, ...missed].sort(compareScoredDocs).slice(0, depth);
@@ -299,53 +297,32 @@ export class Searcher {
   private hybridExplanation(parsed: LexicalQuery, vector: Float32Array, hit: FusedHit, fusion: FusionOptions, ranking: FusedRanking): HitExplanation {
     return {
       bm25: { ...this.bm25Of(parsed, hit.docId), rank: hit.ranks.bm25 ?? null },
-      vector: { similarity: this.store?.similarity(hit.docId, vector) ?? null, rank: hit.ranks.vector ?? null },
+      vector: { similarity: this.view.vectors?.similarity(hit.docId, vector) ?? null, rank: hit.ranks.vector ?? null },
       fusion: { method: fusion.method, score: hit.score, alpha: ranking.alpha, bm25Weight: ranking.bm25Weight, lexicalEvidence: ranking.lexicalEvidence },
     };
   }
 
   private bm25Of(parsed: LexicalQuery, docId: number): { score: number; terms: NonNullable<HitExplanation['bm25']>['terms'] } {
-    const terms = this.lexical.explain(parsed, docId).map(describe);
+    const terms = this.view.lexical.explain(parsed, docId).map(describe);
     return { score: terms.reduce((sum, t) => sum + t.score, 0), terms };
   }
 
-  // A ranking function over the vectors (depth → best `depth`), honouring the filter before top-k.
-  private vectorRanker(query: Float32Array, filter: SearchFilter | undefined): (depth: number) => ScoredDoc[] {
-    const vectors = this.vectors;
+  // The vector retriever, or INVALID_ARGUMENT when the index has no embeddings.
+  private vectorRetriever(): VectorRetriever {
+    const vectors = this.view.vectors;
     if (!vectors) throw new SearchError('INVALID_ARGUMENT', 'this index has no embeddings (it was built without a model); use mode bm25', { details: { field: 'mode' } });
-    if (isEmptyFilter(filter)) return (depth) => vectors.search(query, depth);
-    const matches = paragraphMatcher(filter!);
-    const accepted: number[] = [];
-    this.paragraphs.forEach((p, d) => {
-      if (this.deleted?.[d] !== 1 && matches(p)) accepted.push(d);
-    });
-    const store = this.store;
-    if (store && (vectors.kind === 'exact' || accepted.length <= EXACT_FILTERED_MAX)) return (depth) => store.searchAmong(query, depth, accepted);
-    const acceptedSet = new Uint8Array(this.paragraphs.length);
-    for (const d of accepted) acceptedSet[d] = 1;
-    return (depth) => {
-      const hits = vectors.search(query, depth, (d) => acceptedSet[d] === 1);
-      // A graph walk can come up short when the filter is selective; the scan cannot.
-      if (hits.length < Math.min(depth, accepted.length) && store) return store.searchAmong(query, depth, accepted);
-      return hits;
-    };
-  }
-
-  private docFilter(filter: SearchFilter | undefined): ((docId: number) => boolean) | undefined {
-    if (isEmptyFilter(filter)) return undefined;
-    const matches = paragraphMatcher(filter!);
-    return (d) => matches(this.paragraphs[d]!);
+    return vectors;
   }
 
   private ranking(search: (depth: number) => ScoredDoc[], n: number, groupByReport = false): ScoredDoc[] {
-    return groupByReport ? firstPerGroup(search, (d) => this.paragraphs[d.docId]!.reportId, n) : search(n);
+    return groupByReport ? firstPerGroup(search, (d) => this.view.paragraphs.paragraph(d.docId).reportId, n) : search(n);
   }
 
   private hits<T extends ScoredDoc>(
     ranked: T[], offset: number, explain: (doc: T, i: number) => HitExplanation | undefined, similarityOf?: (doc: T) => number | undefined,
   ): SearchHit[] {
     return ranked.slice(offset).map((doc, i) => {
-      const { start: _start, end: _end, ...fields } = this.paragraphs[doc.docId]!;
+      const { start: _start, end: _end, ...fields } = this.view.paragraphs.paragraph(doc.docId);
       const explanation = explain(doc, i);
       const similarity = similarityOf?.(doc);
       return { ...fields, score: doc.score, rank: offset + i + 1, ...(similarity === undefined ? {} : { similarity }), ...(explanation ? { explain: explanation } : {}) };
