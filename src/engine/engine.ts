@@ -2,14 +2,14 @@ import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import { SETTINGS } from '../core/settings.ts';
-import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, MODELS, type Embedder } from '../embedding/index.ts';
+import { MODELS, type Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, watchCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
-import { BACKGROUND_SLICES, checkModel, modelFingerprint, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
-import { embeddingText, paragraphsOf } from './writer.ts';
+import { BACKGROUND_SLICES, checkModel, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
+import { putWritesOf } from './writer.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
@@ -444,43 +444,8 @@ export class Engine {
     if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
     const { signal } = options;
     await this.turns.take(signal);
-    const embedder = this.options.embedder;
     const index = this.index;
-    if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
-    const byId = new Map(reports.map((r) => [r.id, r])); // the last report with an id wins
-    const ids = [...byId.keys()];
-    const paragraphsOfReport = [...byId.values()].map((r) => paragraphsOf([r], index.meta.options, index.hasVectors ? embedder : undefined));
-    const writes: JournalWrite[] = [];
-    let embedded = 0;
-    let reused = 0;
-    if (index.hasVectors) {
-      // Vectors of the paragraphs being replaced, reusable where a text did not change.
-      const cache = new EmbeddingCache(embedder!.info.dimension);
-      for (const id of byId.keys()) {
-        for (const doc of index.report(id)?.docIds ?? []) {
-          const e = index.embeddingOf(doc);
-          if (e) cache.set(Buffer.from(e.key).toString('hex'), e.vector);
-        }
-      }
-      const all = paragraphsOfReport.flat();
-      const result = await embedWithCache(embedder!, all.map(embeddingText), cache, { signal });
-      embedded = result.embedded;
-      reused = result.cacheHits;
-      const dimension = embedder!.info.dimension;
-      let at = 0;
-      paragraphsOfReport.forEach((paragraphs, r) => {
-        const n = paragraphs.length;
-        writes.push({
-          op: 'put', reportId: ids[r]!, paragraphs,
-          vectors: result.vectors.slice(at * dimension, (at + n) * dimension),
-          keys: result.keys.slice(at * EMBEDDING_KEY_BYTES, (at + n) * EMBEDDING_KEY_BYTES),
-          model: modelFingerprint(embedder!.info),
-        });
-        at += n;
-      });
-    } else {
-      paragraphsOfReport.forEach((paragraphs, r) => writes.push({ op: 'put', reportId: ids[r]!, paragraphs }));
-    }
+    const { ids, writes, embedded, reused } = await putWritesOf(reports, index, this.options.embedder, signal);
     // The documents were embedded on worker threads; applying them is main-thread work again.
     if (index.hasVectors) await this.turns.take(signal);
     // Nothing awaits from here on: the check and the commit are one step, no timer can fire between.

@@ -4,9 +4,10 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, prestartBuildWorkers, type BuiltSegment } from '../lexical/index.ts';
-import { Journal, journalState, type JournalPosition, type JournalState, WriterLock } from '../storage/index.ts';
+import { Journal, journalState, type JournalPosition, type JournalState, type JournalWrite, WriterLock } from '../storage/index.ts';
 import { buildVectorIndex, validateVectorIndexOptions } from '../vector/index.ts';
 import { liveGeneration, modelFingerprint, previousEmbeddings, saveGeneration, type BuiltIndex, type BuiltVectors, type LiveGeneration } from './generation.ts';
+import type { LiveIndex } from './live-index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 
 // The writer of an index folder: builds (reports → paragraphs → segments → embeddings → a saved
@@ -329,3 +330,52 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+
+/** The journal writes that put reports, as {@link putWritesOf} prepares them. */
+export interface PutWrites {
+  /** Report ids in order (a later report with the same id replaced an earlier one). */
+  ids: string[];
+  writes: JournalWrite[];
+  /** Paragraphs that went through the model, and those whose vectors were reused (unchanged text). */
+  embedded: number;
+  reused: number;
+}
+
+/**
+ * The write path's first half: reports written through the API, split into paragraphs as the live
+ * index's options say and, when it has embeddings, embedded (the vectors of a replaced report's
+ * unchanged paragraphs are reused), as journal writes carrying their paragraphs and vectors, so a
+ * replay needs no model. The engine commits them and applies them in one step. Throws
+ * `MODEL_UNAVAILABLE` when the index has embeddings and no model is loaded; when `signal` aborts, the
+ * embedding stops at its next batch and this rejects with the signal's error.
+ */
+export async function putWritesOf(reports: readonly Report[], index: LiveIndex, embedder: Embedder | undefined, signal?: AbortSignal): Promise<PutWrites> {
+  if (index.hasVectors && !embedder) throw new SearchError('MODEL_UNAVAILABLE', 'this index has embeddings but the embedding model is not loaded, so reports cannot be embedded');
+  const byId = new Map(reports.map((r) => [r.id, r])); // the last report with an id wins
+  const ids = [...byId.keys()];
+  const paragraphsOfReport = [...byId.values()].map((r) => paragraphsOf([r], index.meta.options, index.hasVectors ? embedder : undefined));
+  if (!index.hasVectors) return { ids, writes: paragraphsOfReport.map((paragraphs, r) => ({ op: 'put', reportId: ids[r]!, paragraphs })), embedded: 0, reused: 0 };
+  // Vectors of the paragraphs being replaced, reusable where a text did not change.
+  const cache = new EmbeddingCache(embedder!.info.dimension);
+  for (const id of byId.keys()) {
+    for (const doc of index.report(id)?.docIds ?? []) {
+      const e = index.embeddingOf(doc);
+      if (e) cache.set(Buffer.from(e.key).toString('hex'), e.vector);
+    }
+  }
+  const result = await embedWithCache(embedder!, paragraphsOfReport.flat().map(embeddingText), cache, { signal });
+  const dimension = embedder!.info.dimension;
+  const model = modelFingerprint(embedder!.info);
+  const writes: JournalWrite[] = [];
+  let at = 0;
+  paragraphsOfReport.forEach((paragraphs, r) => {
+    const n = paragraphs.length;
+    writes.push({
+      op: 'put', reportId: ids[r]!, paragraphs, model,
+      vectors: result.vectors.slice(at * dimension, (at + n) * dimension),
+      keys: result.keys.slice(at * EMBEDDING_KEY_BYTES, (at + n) * EMBEDDING_KEY_BYTES),
+    });
+    at += n;
+  });
+  return { ids, writes, embedded: result.embedded, reused: result.cacheHits };
+}
