@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SearchError } from './errors.ts';
 
 /**
  * The one table of shoal's tunable settings: each number's range (inclusive), whether it must be an
@@ -98,4 +99,17 @@ export const MODEL = { env: 'SHOAL_MODEL', default: 'bge-small' } as const;
 /** The index folder: the flag's value, else `SHOAL_INDEX_DIR`, else {@link INDEX_DIR}'s default. */
 export function indexDirOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? env[INDEX_DIR.env] ?? INDEX_DIR.default;
+}
+
+/**
+ * The one rule for a query at every door: trimmed, not empty, and at most `queryChars` characters.
+ * Returns the trimmed query; throws `INVALID_ARGUMENT` naming `field` (the API's zod schemas state
+ * the same rule for the OpenAPI document, from the same bounds).
+ */
+export function queryText(value: string, field: string): string {
+  const query = value.trim();
+  if (query === '') throw new SearchError('INVALID_ARGUMENT', `${field} must not be empty`, { details: { field } });
+  const max = SETTINGS.queryChars.max;
+  if (query.length > max) throw new SearchError('INVALID_ARGUMENT', `${field} must be at most ${max} characters, got ${query.length}`, { details: { field } });
+  return query;
 }

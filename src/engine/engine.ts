@@ -1,7 +1,7 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { SETTINGS } from '../core/settings.ts';
+import { queryText, SETTINGS } from '../core/settings.ts';
 import { MODELS, type Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
@@ -343,8 +343,7 @@ export class Engine {
     const queued = performance.now();
     await this.turns.take(options.signal);
     const t0 = performance.now();
-    const query = request.q.trim();
-    if (query === '') throw new SearchError('INVALID_ARGUMENT', 'the query is empty', { details: { field: 'q' } });
+    const query = queryText(request.q, 'q');
     const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
     if (mode !== 'bm25' && !this.semantic) {
       const why = this.index.hasVectors ? 'the embedding model is not loaded' : 'this index has no embeddings (it was built without a model)';

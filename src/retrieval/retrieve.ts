@@ -1,5 +1,5 @@
 import { SearchError } from '../core/errors.ts';
-import { inRange, SETTINGS, type NumberSetting } from '../core/settings.ts';
+import { inRange, queryText, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { splitSentences } from '../ingest/index.ts';
 import type { SearchFilter, SearchMode } from '../engine/index.ts';
@@ -74,7 +74,7 @@ export function validateRetrieveRequest(r: RetrieveRequest): void {
   const check = (field: string, ok: boolean, message: string) => {
     if (!ok) throw new SearchError('INVALID_ARGUMENT', `${field} ${message}`, { details: { field } });
   };
-  check('query', r.query.trim() !== '', 'must not be empty');
+  queryText(r.query, 'query');
   const checkRange = (field: string, value: unknown, setting: NumberSetting, suffix = '') => {
     if (value !== undefined) check(field, inRange(setting, value), `must be ${setting.integer ? 'an integer ' : ''}from ${setting.min} to ${setting.max}${suffix}`);
   };
