@@ -4,15 +4,15 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import {
+  filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+  toRetrieveRequest,
+} from '../api/index.ts';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { RetrieveRequest, RetrieveResult, SearchRequest, SearchResult } from '../engine/index.ts';
-import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
-import {
-  filterFields, HitSchema, IdParamSchema, MinSimilaritySchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-} from '../server/schemas.ts';
 
 /** What the MCP tools need of an engine; shoal's `Engine` satisfies it. */
 export interface McpEngine {

@@ -7,23 +7,22 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
+import {
+  EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+  SearchQuerySchema, SearchResponseSchema, StatsSchema, text, WriteResponseSchema, reportBody, toRetrieveRequest, toSearchRequest, type SearchRequestBody,
+} from '../api/index.ts';
 import { SearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
 import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
 import { mcpHttpHandler } from '../mcp/index.ts';
-import { reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
 import { createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
 import { LOOPBACK_HOSTS } from './config.ts';
 import { apiReferencePage } from './docs-page.ts';
 import { codeForStatus, errorResponse, indexDirLabel, pathRedactor, toErrorResponse, validationError } from './errors.ts';
 import { createHostPolicy } from './hosts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import {
-  EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, IdParamSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  SearchQuerySchema, SearchResponseSchema, StatsSchema, text, WriteResponseSchema, type SearchRequestBody,
-} from './schemas.ts';
 import { searchPage } from './search-page.ts';
 
 declare module 'hono' {
