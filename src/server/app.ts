@@ -15,7 +15,7 @@ import { SearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { Report } from '../core/types.ts';
 import type { Engine } from '../engine/index.ts';
-import { parseJsonlReport, parseMarkdownReport, parseTextReport } from '../ingest/index.ts';
+import { bodyFormat, reportFromBody, reportsFromBody } from '../ingest/index.ts';
 import { mcpHttpHandler } from '../mcp/index.ts';
 import { createAccessControl, TokenBuckets, type AccessOptions } from './access.ts';
 import { LOOPBACK_HOSTS } from './config.ts';
@@ -310,8 +310,9 @@ export function createApp(options: AppOptions): OpenAPIHono {
     },
     responses: { 201: json(WriteResponseSchema, 'Written (durable)'), ...errors, 413: json(ErrorSchema, 'Body too large'), 415: json(ErrorSchema, 'Unsupported content type') },
   }), async (c) => {
-    const reports = isJson(c) ? reportsFromJson(c.req.valid('json' as never) as z.infer<typeof ReportBatchSchema>) : [reportFromText(await c.req.text(), c.req.query('id'), isMarkdown(c))];
-    return writeResult(c, reports, 201) as never;
+    const type = c.req.header('content-type');
+    const body = bodyFormat(type) === 'json' ? c.req.valid('json' as never) as z.infer<typeof ReportBatchSchema> : await c.req.text();
+    return writeResult(c, reportsFromBody(type, body, c.req.query('id')), 201) as never;
   });
   app.openapi(createRoute({
     method: 'put', path: '/reports/{id}', summary: 'Create or replace one report',
@@ -319,16 +320,9 @@ export function createApp(options: AppOptions): OpenAPIHono {
     responses: { 200: json(WriteResponseSchema, 'Written (durable)'), ...errors },
   }), async (c) => {
     const { id } = c.req.valid('param');
-    let report: Report;
-    if (isJson(c)) {
-      const body = c.req.valid('json' as never) as z.infer<typeof ReportSchema>;
-      if (body.id !== undefined && body.id !== id) throw new SearchError('INVALID_ARGUMENT', `the body's id "${body.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
-      report = reportFromJson({ ...body, id }, 0);
-    } else {
-      report = reportFromText(await c.req.text(), id, isMarkdown(c));
-      if (report.id !== id) throw new SearchError('INVALID_ARGUMENT', `the front matter's id "${report.id}" differs from the path's "${id}"`, { details: { field: 'id' } });
-    }
-    return writeResult(c, [report], 200) as never;
+    const type = c.req.header('content-type');
+    const body = bodyFormat(type) === 'json' ? c.req.valid('json' as never) as z.infer<typeof ReportSchema> : await c.req.text();
+    return writeResult(c, [reportFromBody(type, body, id)], 200) as never;
   });
   app.openapi(createRoute({
     method: 'delete', path: '/reports/{id}', summary: 'Delete a report',
@@ -439,44 +433,3 @@ function malformedUrlField(url: string): string | undefined {
 
 // Methods that only read: a page of another origin may send them (it cannot read the answer without CORS).
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-function isJson(c: Context): boolean {
-  return (c.req.header('content-type') ?? '').toLowerCase().includes('json');
-}
-
-function isMarkdown(c: Context): boolean {
-  return (c.req.header('content-type') ?? '').toLowerCase().includes('markdown');
-}
-
-function reportsFromJson(body: z.infer<typeof ReportBatchSchema>): Report[] {
-  const list = Array.isArray(body) ? body : 'reports' in body ? body.reports : [body];
-  return list.map((r, i) => reportFromJson(r, i));
-}
-
-// The file ingest's own parser checks dates, tags and ids, so a report reads the same from a file and the API.
-function reportFromJson(r: z.infer<typeof ReportSchema>, i: number): Report {
-  const field = (name: string) => `reports.${i}.${name}`;
-  if (r.id === undefined) throw new SearchError('INVALID_ARGUMENT', `${field('id')}: a report needs an id`, { details: { field: field('id') } });
-  if (r.body !== undefined && r.text !== undefined) throw new SearchError('INVALID_ARGUMENT', `${field('body')}: give body or text, not both`, { details: { field: field('body') } });
-  const { body, ...rest } = r;
-  try {
-    return parseJsonlReport(JSON.stringify({ ...rest, text: body ?? r.text ?? '' }), 'api');
-  } catch (error) {
-    if (error instanceof SearchError) throw new SearchError('INVALID_ARGUMENT', `reports.${i}: ${error.message}`, { details: { field: `reports.${i}` }, cause: error });
-    throw error;
-  }
-}
-
-// Markdown (front matter, `# Title`) or plain text (the first line is the title), as the file ingest reads them.
-function reportFromText(text: string, id: string | undefined, markdown: boolean): Report {
-  if (text.trim() === '') throw new SearchError('INVALID_ARGUMENT', 'the report body is empty', { details: { field: 'body' } });
-  if (!markdown && id === undefined) throw new SearchError('INVALID_ARGUMENT', 'a plain-text report needs an id: give it as ?id=', { details: { field: 'id' } });
-  try {
-    const report = markdown ? parseMarkdownReport(text, id ?? '', 'api') : parseTextReport(text, id!, 'api');
-    if (report.id === '') throw new SearchError('INVALID_ARGUMENT', 'a report needs an id: give one in the front matter or as ?id=', { details: { field: 'id' } });
-    return report;
-  } catch (error) {
-    if (error instanceof SearchError && error.code === 'INPUT_MALFORMED') throw new SearchError('INVALID_ARGUMENT', error.message, { details: { field: 'body' }, cause: error });
-    throw error;
-  }
-}
