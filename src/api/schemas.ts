@@ -170,6 +170,9 @@ export const ReportBatchSchema = z.union([
   z.object({ reports: z.array(ReportSchema).min(1).max(MAX_BATCH) }).strict(),
 ]).openapi('ReportBatch');
 
+/** The query of `POST /reports`: the id of a Markdown report whose front matter names none, or of a plain-text report. */
+export const ReportIdQuerySchema = z.object({ id: text().min(1).max(512).optional() });
+
 export const WriteResponseSchema = z.object({
   reports: z.array(z.string()),
   paragraphs: z.number().int(),
@@ -177,6 +180,9 @@ export const WriteResponseSchema = z.object({
   reused: z.number().int(),
   seq: z.number().int().describe('Journal sequence number: the write is durable.'),
 }).openapi('WriteResult');
+
+/** The answer to `DELETE /reports/{id}`: the id deleted and the journal sequence number (durable). */
+export const DeleteResponseSchema = z.object({ deleted: z.string(), seq: z.number().int() });
 
 export const ReportResponseSchema = z.object({
   id: z.string(),
@@ -211,6 +217,15 @@ export const StatsSchema = z.object({
   uptimeSeconds: z.number(),
   version: z.string(),
 }).openapi('Stats');
+
+/** The answer to `GET /healthz`. */
+export const HealthSchema = z.object({ status: z.literal('ok') });
+
+/** The answer to `GET /readyz` once ready: the generation served and whether it searches by meaning. */
+export const ReadySchema = z.object({ ready: z.literal(true), generation: z.string(), semantic: z.boolean() });
+
+/** The answer to `POST /admin/reload`: whether the generation changed, and the one now served. */
+export const ReloadResponseSchema = z.object({ reloaded: z.boolean(), generation: z.string() });
 
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
