@@ -67,9 +67,25 @@ const hybridFieldsOf = (door: Door) => ({
   adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`),
 });
 
+/** The text of a query: trimmed, not empty, at most {@link MAX_QUERY_CHARS} characters. */
+const queryText = () => text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS);
+const QUERY_EXAMPLE = 'territorial disputes near islands';
+
+/**
+ * A search names its query once: as `query`, or as `q`, its other name (kept for the clients written
+ * when /search took only `q`); both only with the same text. Refines the search request schemas.
+ */
+export function checkOneQuery(request: { query?: string | undefined; q?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (request.query === undefined && request.q === undefined) ctx.addIssue({ code: 'custom', path: ['query'], message: 'must be given (q is another name for it)' });
+  else if (request.query !== undefined && request.q !== undefined && request.query !== request.q) {
+    ctx.addIssue({ code: 'custom', path: ['query'], message: 'must be the same as q, its other name, when both are given' });
+  }
+}
+
 // A search request at either door: the same fields, each read as its door says it.
 const searchRequestOf = (door: Door) => z.object({
-  q: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
+  query: queryText().optional().describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: QUERY_EXAMPLE }),
+  q: queryText().optional().describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).').openapi({ deprecated: true, param: { deprecated: true } }),
   // The default is stated for the document too: it does not show through a query field's text-to-number pipe.
   k: int(door, 1, MAX_PAGE).default(10).openapi({ default: 10 }).describe(`Results per page, 1–${MAX_PAGE}.`),
   offset: int(door, 0, MAX_OFFSET).default(0).openapi({ default: 0 }).describe('Results to skip (pagination).'),
@@ -80,7 +96,7 @@ const searchRequestOf = (door: Door) => z.object({
   groupByReport: bool(door).default(false).describe('Only the best paragraph of each report.'),
   highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
   explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
-}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
+}).strict().superRefine(checkOneQuery).refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
 
 /** A search request as a JSON body (`POST /search`; MCP's `search_reports` takes its fields). */
 export const SearchRequestSchema = searchRequestOf('json').openapi('SearchRequest');
@@ -229,7 +245,7 @@ export const ReloadResponseSchema = z.object({ reloaded: z.boolean(), generation
 
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
-  query: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
+  query: queryText().openapi({ example: QUERY_EXAMPLE }),
   tokenBudget: int('json', 1, MAX_TOKEN_BUDGET).default(DEFAULT_TOKEN_BUDGET).describe(`Most tokens the context may hold (the embedding model's tokenizer), 1–${MAX_TOKEN_BUDGET}.`),
   k: int('json', 1, MAX_PASSAGES).default(10).describe(`Most passages, 1–${MAX_PASSAGES}.`),
   mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),

@@ -6,8 +6,8 @@ import type {
   RetrieveResponseSchema, SearchRequestSchema, SearchResponseSchema, StatsSchema, WriteResponseSchema,
 } from '../api/index.ts';
 
-/** A search request: `q` and any of the optional fields of `GET /search`. */
-export type SearchRequest = z.input<typeof SearchRequestSchema>;
+/** A search request: `query` (or `q`, its other name, accepted for compatibility) and any of the optional fields of `GET /search`. */
+export type SearchRequest = Omit<z.input<typeof SearchRequestSchema>, 'query' | 'q'> & ({ query: string; q?: string } | { q: string; query?: string });
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 export type Hit = SearchResponse['hits'][number];
 /** A retrieval request: `query` and any of the optional fields of `POST /retrieve`. */
