@@ -237,6 +237,18 @@ describe.skipIf(!haveChromium)('the search page', () => {
     }
   });
 
+  it('sends the query as query, and searches at once for the query in its address (?query=, or ?q=)', async () => {
+    const sent = page.waitForRequest((request) => request.method() === 'POST' && new URL(request.url()).pathname === '/search');
+    await search('Senkaku', 'bm25');
+    expect(JSON.parse((await sent).postData()!)).toMatchObject({ query: 'Senkaku', mode: 'bm25' });
+    for (const name of ['query', 'q']) {
+      await page.goto(`/?${name}=Senkaku`);
+      await page.waitForFunction("document.getElementById('status').textContent.startsWith('results')");
+      expect(await page.inputValue('#q')).toBe('Senkaku');
+      expect(await page.locator('ol#results > li').count()).toBeGreaterThan(0);
+    }
+  });
+
   it('loaded nothing from elsewhere and logged no errors (screenshot for a look)', async () => {
     await page.check('#explain');
     await search('territorial disputes near islands', 'hybrid');

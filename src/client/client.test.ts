@@ -40,6 +40,13 @@ describe('the typed client', () => {
     expect((await client.stats()).reports).toBe(20);
   });
 
+  it('searches by query, as by q, its other name', async () => {
+    const byQuery = await client.search({ query: 'harbour dredging', k: 3, mode: 'bm25' });
+    expect(byQuery.query).toBe('harbour dredging');
+    expect(byQuery.hits.map((h) => h.key)).toEqual((await client.search({ q: 'harbour dredging', k: 3, mode: 'bm25' })).hits.map((h) => h.key));
+    await expect(client.search({ query: 'harbour', q: 'grain' })).rejects.toMatchObject({ status: 400, code: 'INVALID_ARGUMENT', details: { field: 'query' } });
+  });
+
   it('writes, reads and deletes reports', async () => {
     expect(await client.addReports({ id: 'c1', title: 'Client report', body: 'The client wrote this report about lighthouses on the cape.' }))
       .toMatchObject({ reports: ['c1'], paragraphs: 1 });

@@ -1,13 +1,13 @@
 // A typed client for shoal's HTTP API. Request and response types come from the zod schemas that
-// validate the server's requests (type-only imports: nothing of the server is loaded at run time).
+// validate the server's requests, the API contract in src/api (type-only imports: nothing of it is loaded at run time).
 import type { z } from 'zod';
 import type {
   EmbeddingsRequestSchema, EmbeddingsResponseSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema,
   RetrieveResponseSchema, SearchRequestSchema, SearchResponseSchema, StatsSchema, WriteResponseSchema,
-} from '../server/schemas.ts';
+} from '../api/index.ts';
 
-/** A search request: `q` and any of the optional fields of `GET /search`. */
-export type SearchRequest = z.input<typeof SearchRequestSchema>;
+/** A search request: `query` (or `q`, its other name, accepted for compatibility) and any of the optional fields of `GET /search`. */
+export type SearchRequest = Omit<z.input<typeof SearchRequestSchema>, 'query' | 'q'> & ({ query: string; q?: string } | { q: string; query?: string });
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 export type Hit = SearchResponse['hits'][number];
 /** A retrieval request: `query` and any of the optional fields of `POST /retrieve`. */

@@ -5,3 +5,4 @@ export { parseTextReport } from './parse-text.ts';
 export { parseMarkdownReport } from './parse-markdown.ts';
 export { parseJsonlReport } from './parse-jsonl.ts';
 export { parseReportDate } from './report-fields.ts';
+export { bodyFormat, reportFromBody, reportsFromBody, type BodyFormat, type ReportRecord, type ReportRecords } from './parse-body.ts';

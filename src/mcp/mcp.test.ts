@@ -90,7 +90,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);
     const search = schema('search_reports');
-    expect(Object.keys(search.properties)).toEqual(['q', 'k', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
     expect(search.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(search.additionalProperties).toBe(false);
     expect(schema('get_report').required).toEqual(['id']);
@@ -113,6 +113,20 @@ describe('MCP over streamable HTTP (stateless)', () => {
       expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'similarity', 'source', 'text', 'title']);
       expect(engine.report(hit.reportId)!.find((p) => p.key === hit.key)?.text).toBe(hit.text);
     }
+  });
+
+  it('search_reports takes the query as query, and as q, its other name (both only with the same text)', async () => {
+    const keysOf = (result: CallToolResult) => {
+      expect(result.isError).toBeFalsy();
+      return (result.structuredContent as { hits: Hit[] }).hits.map((h) => h.key);
+    };
+    const viaQ = keysOf(await call(client, 'search_reports', { q: 'wool auction', k: 5 }));
+    expect(viaQ).toHaveLength(5);
+    expect(keysOf(await call(client, 'search_reports', { query: 'wool auction', k: 5 }))).toEqual(viaQ);
+    expect(keysOf(await call(client, 'search_reports', { query: 'wool auction', q: 'wool auction', k: 5 }))).toEqual(viaQ);
+    const invalid = (problem: string) => `MCP error -32602: Input validation error: Invalid arguments for tool search_reports: ${problem}`;
+    expect(errorText(await call(client, 'search_reports', { query: 'wool', q: 'grain' }))).toBe(invalid('must be the same as q, its other name, when both are given at query'));
+    expect(errorText(await call(client, 'search_reports', { k: 5 }))).toBe(invalid('must be given (q is another name for it) at query'));
   });
 
   it('search_reports applies filters and the mode', async () => {

@@ -4,15 +4,15 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import {
+  checkOneQuery, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
+  queryOf, toRetrieveRequest,
+} from '../api/index.ts';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { ReadRequest, ReadResult, RetrieveRequest, RetrieveResult } from '../retrieval/index.ts';
-import { filterOf, reportBody, toRetrieveRequest } from '../server/requests.ts';
-import {
-  filterFields, HitSchema, IdParamSchema, MinSimilaritySchema, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-} from '../server/schemas.ts';
 
 /** What the MCP tools need of an engine; shoal's `Retrieval` (over an `Engine`) satisfies it. */
 export interface McpEngine {
@@ -28,14 +28,15 @@ export interface McpServerInfo {
 }
 
 // The tools take the HTTP API's own field schemas, so limits, defaults and messages stay one definition.
-// SearchRequestSchema carries a refinement (offset + k), so zod refuses .pick(): the fields are taken from
-// .shape. RetrieveRequestSchema is a plain strict object and is used whole.
-const { q, k, mode } = SearchRequestSchema.shape;
+// SearchRequestSchema carries refinements (one query; offset + k), so zod refuses .pick(): the fields are
+// taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule.
+// RetrieveRequestSchema is a plain strict object and is used whole.
+const { query, q, k, mode } = SearchRequestSchema.shape;
 const SearchInput = z.object({
-  q, k, mode,
+  query, q, k, mode,
   minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
   ...filterFields,
-}).strict();
+}).strict().superRefine(checkOneQuery);
 const SearchOutput = z.object({
   query: z.string(),
   mode: z.enum(['hybrid', 'bm25', 'vector']),
@@ -69,7 +70,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
   }, (args) => answer(async () => {
     const filter = filterOf(args);
     const result = await engine.search({
-      q: args.q, k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
+      q: queryOf(args), k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
     }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
     const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });

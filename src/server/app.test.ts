@@ -101,7 +101,7 @@ describe('GET and POST /search', () => {
   });
 
   it.each([
-    ['/search', 'q'],
+    ['/search', 'query'],
     ['/search?q=', 'q'],
     ['/search?q=x&k=0', 'k'],
     ['/search?q=x&k=101', 'k'],
@@ -140,9 +140,34 @@ describe('GET and POST /search', () => {
     }
   });
 
+  it('takes the query as query, and as q, its other name (both only with the same text)', async () => {
+    const keysOf = async (response: Response) => {
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as SearchJson & { query: string };
+      expect(body.query).toBe('wool auction');
+      return body.hits.map((h) => h.key);
+    };
+    const viaQ = await keysOf(await get('/search?q=wool+auction&k=7&mode=bm25'));
+    expect(viaQ.length).toBeGreaterThan(0);
+    expect(await keysOf(await get('/search?query=wool+auction&k=7&mode=bm25'))).toEqual(viaQ);
+    expect(await keysOf(await get('/search?query=wool+auction&q=+wool+auction+&k=7&mode=bm25'))).toEqual(viaQ);
+    expect(await keysOf(await send('POST', '/search', { query: 'wool auction', k: 7, mode: 'bm25' }))).toEqual(viaQ);
+    expect(await keysOf(await send('POST', '/search', { query: 'wool auction', q: 'wool auction', k: 7, mode: 'bm25' }))).toEqual(viaQ);
+  });
+
+  it('refuses a query given twice with different texts, or not at all, naming query', async () => {
+    const conflict = 'query: must be the same as q, its other name, when both are given';
+    expect((await expectError(await get('/search?query=wool&q=grain'), 400, 'INVALID_ARGUMENT', 'query')).error.message).toBe(conflict);
+    expect((await expectError(await send('POST', '/search', { query: 'wool', q: 'grain' }), 400, 'INVALID_ARGUMENT', 'query')).error.message).toBe(conflict);
+    expect((await expectError(await get('/search?k=5'), 400, 'INVALID_ARGUMENT', 'query')).error.message).toBe('query: must be given (q is another name for it)');
+    await expectError(await get('/search?query='), 400, 'INVALID_ARGUMENT', 'query');
+    await expectError(await get(`/search?query=${'x'.repeat(2001)}`), 400, 'INVALID_ARGUMENT', 'query');
+    await expectError(await send('POST', '/search', { query: 'wool', q: '  ' }), 400, 'INVALID_ARGUMENT', 'q');
+  });
+
   it('POST /search refuses bad JSON, a missing body and a wrong content type in the one shape', async () => {
     await expectError(await send('POST', '/search', '{"q": "x",'), 400, 'INVALID_ARGUMENT');
-    await expectError(await send('POST', '/search', { k: 5 }), 400, 'INVALID_ARGUMENT', 'q');
+    await expectError(await send('POST', '/search', { k: 5 }), 400, 'INVALID_ARGUMENT', 'query');
     await expectError(await send('POST', '/search', { q: 'x', filter: { source: 'a' } }), 400, 'INVALID_ARGUMENT', 'filter');
     await expectError(await app.request('/search', { method: 'POST', body: 'q=x' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
@@ -344,6 +369,23 @@ describe('operations', () => {
     const page = await get('/');
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     expect(await page.text()).toContain('<form id="search"');
+  });
+
+  it('/openapi.json documents the query as query, and q as its deprecated other name', async () => {
+    interface Parameter { name: string; required: boolean; deprecated?: boolean; description: string }
+    const doc = (await (await get('/openapi.json')).json()) as {
+      paths: { '/search': { get: { parameters: Parameter[] } } };
+      components: { schemas: { SearchRequest: { required?: string[]; properties: Record<string, { deprecated?: boolean; description: string }> } } };
+    };
+    const [query, q] = doc.paths['/search'].get.parameters;
+    expect(query).toMatchObject({ name: 'query', required: false });
+    expect(query!.description).toMatch(/^The query \(required: here, or as q\)/);
+    expect(q).toMatchObject({ name: 'q', required: false, deprecated: true });
+    expect(q!.description).toMatch(/^Another name for query/);
+    const body = doc.components.schemas.SearchRequest;
+    expect(Object.keys(body.properties).slice(0, 2)).toEqual(['query', 'q']);
+    expect(body.properties.q!.deprecated).toBe(true);
+    expect(body.required ?? []).not.toContain('q');
   });
 
   it('unknown routes and methods are 404s in the one shape', async () => {

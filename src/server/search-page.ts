@@ -2,7 +2,7 @@ import { DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_FUSION } from '../engine/index
 
 /**
  * The search page served at `/`: one HTML document (no build step, no CDN) that searches through the
- * typed client (`/client.js`, compiled from src/client at start-up). Text from the index is inserted with `textContent`; only the server's snippet, whose
+ * typed client (`/client.js`, built from src/client by `npm run build:client`, which `npm ci` runs). Text from the index is inserted with `textContent`; only the server's snippet, whose
  * text the server has escaped, is inserted as HTML.
  */
 export function searchPage(): string {
@@ -45,7 +45,7 @@ const PAGE = `<!doctype html>
 <h1>shoal <small>hybrid search over reports · <a href="/docs">API</a></small></h1>
 <form id="search" role="search">
   <div class="row">
-    <input id="q" name="q" type="search" placeholder="Search reports, e.g. territorial disputes near islands" autofocus required maxlength="2000">
+    <input id="q" name="query" type="search" placeholder="Search reports, e.g. territorial disputes near islands" autofocus required maxlength="2000">
     <button type="submit">Search</button>
   </div>
   <div class="row">
@@ -92,7 +92,7 @@ $('prev').addEventListener('click', () => { offset = Math.max(0, offset - Number
 $('next').addEventListener('click', () => { offset += Number($('k').value); run(); });
 
 function request() {
-  const r = { q: $('q').value, mode: $('mode').value, k: Number($('k').value), offset, highlight: true };
+  const r = { query: $('q').value, mode: $('mode').value, k: Number($('k').value), offset, highlight: true };
   if ($('mode').value === 'hybrid') { r.fusion = $('fusion').value; r.alpha = Number($('alpha').value); r.adaptive = $('adaptive').checked; }
   if ($('group').checked) r.groupByReport = true;
   if ($('explain').checked) r.explain = true;
@@ -157,7 +157,8 @@ function render(hit) {
   return li;
 }
 
-const initial = new URLSearchParams(location.search).get('q');
+const params = new URLSearchParams(location.search);
+const initial = params.get('query') ?? params.get('q');
 if (initial) { $('q').value = initial; run(); }
 </script>
 </body>

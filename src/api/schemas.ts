@@ -1,19 +1,15 @@
 import { z } from '@hono/zod-openapi';
-import { SETTINGS } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
-import {
-  DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_CANDIDATES, DEFAULT_NORMALIZATION, MAX_CANDIDATES,
-} from '../engine/index.ts';
-import { DEFAULT_RRF_K } from '../hybrid/index.ts';
 
 /** The largest page `/search` returns. */
-export const MAX_PAGE = 100;
+export const MAX_PAGE = SETTINGS.pageK.max;
 /** The deepest `/search` pages: offset + k beyond this is refused. */
-export const MAX_OFFSET = 10_000;
+export const MAX_OFFSET = SETTINGS.offset.max;
 /** The longest query accepted, in characters. */
-export const MAX_QUERY_CHARS = 2_000;
+export const MAX_QUERY_CHARS = SETTINGS.queryChars.max;
 /** The most reports one `POST /reports` may carry. */
-export const MAX_BATCH = 1_000;
+export const MAX_BATCH = SETTINGS.batch.max;
 
 // One rule for every door (JSON bodies, query strings, MCP tool calls): text is well-formed Unicode,
 // numbers and booleans are what the door can say exactly, and a list is never split out of a string.
@@ -31,16 +27,16 @@ export const text = () => z.string().refine(isWellFormed, NOT_WELL_FORMED);
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const number = (door: Door, inner: z.ZodNumber, doc: { type: 'integer' | 'number'; minimum: number; maximum: number }) => door === 'json' ? inner
   : z.string({ error: 'must be one number (the parameter is given more than once)' }).regex(JSON_NUMBER, 'must be a number').transform(Number).pipe(inner).openapi(doc);
-const int = (door: Door, min: number, max: number) => number(door, z.number().int().min(min).max(max), { type: 'integer', minimum: min, maximum: max });
-const real = (door: Door, min: number, max: number) => number(door, z.number().min(min).max(max), { type: 'number', minimum: min, maximum: max });
+/** A setting of the one table ({@link SETTINGS}) at a door: the table's zod number (type and range), read as the door says. */
+const setting = (door: Door, of: NumberSetting) => number(door, numberSchema(of), { type: of.integer ? 'integer' : 'number', minimum: of.min, maximum: of.max });
 const bool = (door: Door) => door === 'json' ? z.boolean()
   : z.enum(['true', 'false', '1', '0', ''], { error: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === '').openapi({ type: 'boolean' });
 // The same at both doors: a query parameter given more than once arrives as an array. Values are
 // trimmed (ids, sources and tags are stored trimmed) but never split at commas: each of them may hold one.
 const list = z.union([text(), z.array(text())]).transform((v) => (Array.isArray(v) ? v : [v]).map((s) => s.trim()).filter(Boolean));
 const isoDate = text().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
-const minSimilarity = (door: Door) => z.union([z.literal('auto'), real(door, -1, 1)], { error: 'must be a number from -1 to 1, or auto' })
-  .openapi({ anyOf: [{ type: 'number', minimum: -1, maximum: 1 }, { type: 'string', enum: ['auto'] }] });
+const minSimilarity = (door: Door) => z.union([z.literal('auto'), setting(door, SETTINGS.minSimilarity)], { error: `must be a number from ${SETTINGS.minSimilarity.min} to ${SETTINGS.minSimilarity.max}, or auto` })
+  .openapi({ anyOf: [{ type: 'number', minimum: SETTINGS.minSimilarity.min, maximum: SETTINGS.minSimilarity.max }, { type: 'string', enum: ['auto'] }] });
 /** A relevance floor in a JSON body or a tool call: a cosine similarity, or `auto` for the model's calibrated one. */
 export const MinSimilaritySchema = minSimilarity('json');
 
@@ -59,28 +55,44 @@ export const filterFields = {
 
 /** How mode hybrid fuses; what is left out takes the one set of defaults (`hybridOptionsOf`). */
 const hybridFieldsOf = (door: Door) => ({
-  fusion: z.enum(['linear', 'rrf']).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
-  normalization: z.enum(['zscore', 'minmax', 'theoretical']).optional().describe(`Linear fusion: z-score or min-max normalisation over each candidate window, or theoretical (BM25 by its highest possible score for the query, cosine from [-1, 1]). Default ${DEFAULT_NORMALIZATION}.`),
-  rrfK: int(door, 1, 10_000).optional().describe(`RRF rank offset k. Default ${DEFAULT_RRF_K}.`),
-  alpha: real(door, 0, 1).optional().describe(`Mode hybrid: weight of the vector ranking, 0–1 (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${DEFAULT_ALPHA}.`),
-  candidates: int(door, 1, MAX_CANDIDATES).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${DEFAULT_CANDIDATES}.`),
+  fusion: z.enum(CHOICES.fusion.values).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
+  normalization: z.enum(CHOICES.normalization.values).optional().describe(`Linear fusion: z-score or min-max normalisation over each candidate window, or theoretical (BM25 by its highest possible score for the query, cosine from [-1, 1]). Default ${CHOICES.normalization.default}.`),
+  rrfK: setting(door, SETTINGS.rrfK).optional().describe(`RRF rank offset k. Default ${SETTINGS.rrfK.default}.`),
+  alpha: setting(door, SETTINGS.alpha).optional().describe(`Mode hybrid: weight of the vector ranking, ${SETTINGS.alpha.min}–${SETTINGS.alpha.max} (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${SETTINGS.alpha.default}.`),
+  candidates: setting(door, SETTINGS.candidates).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${SETTINGS.candidates.default}.`),
   adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`),
 });
 
+/** The text of a query: trimmed, not empty, at most {@link MAX_QUERY_CHARS} characters. */
+const queryText = () => text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS);
+const QUERY_EXAMPLE = 'territorial disputes near islands';
+
+/**
+ * A search names its query once: as `query`, or as `q`, its other name (kept for the clients written
+ * when /search took only `q`); both only with the same text. Refines the search request schemas.
+ */
+export function checkOneQuery(request: { query?: string | undefined; q?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (request.query === undefined && request.q === undefined) ctx.addIssue({ code: 'custom', path: ['query'], message: 'must be given (q is another name for it)' });
+  else if (request.query !== undefined && request.q !== undefined && request.query !== request.q) {
+    ctx.addIssue({ code: 'custom', path: ['query'], message: 'must be the same as q, its other name, when both are given' });
+  }
+}
+
 // A search request at either door: the same fields, each read as its door says it.
 const searchRequestOf = (door: Door) => z.object({
-  q: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).describe('The query. BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: 'territorial disputes near islands' }),
+  query: queryText().optional().describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: QUERY_EXAMPLE }),
+  q: queryText().optional().describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).').openapi({ deprecated: true, param: { deprecated: true } }),
   // The default is stated for the document too: it does not show through a query field's text-to-number pipe.
-  k: int(door, 1, MAX_PAGE).default(10).openapi({ default: 10 }).describe(`Results per page, 1–${MAX_PAGE}.`),
-  offset: int(door, 0, MAX_OFFSET).default(0).openapi({ default: 0 }).describe('Results to skip (pagination).'),
-  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
+  k: setting(door, SETTINGS.pageK).default(SETTINGS.pageK.default).openapi({ default: SETTINGS.pageK.default }).describe(`Results per page, ${SETTINGS.pageK.min}–${SETTINGS.pageK.max}.`),
+  offset: setting(door, SETTINGS.offset).default(SETTINGS.offset.default).openapi({ default: SETTINGS.offset.default }).describe('Results to skip (pagination).'),
+  mode: z.enum(CHOICES.mode.values).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
   ...hybridFieldsOf(door),
   minSimilarity: minSimilarity(door).optional().describe('Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this (-1 to 1), or `auto` for the model\'s calibrated relevance floor. Default none.'),
   ...filterFields,
   groupByReport: bool(door).default(false).describe('Only the best paragraph of each report.'),
   highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
   explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
-}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
+}).strict().superRefine(checkOneQuery).refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
 
 /** A search request as a JSON body (`POST /search`; MCP's `search_reports` takes its fields). */
 export const SearchRequestSchema = searchRequestOf('json').openapi('SearchRequest');
@@ -127,7 +139,7 @@ export const HitSchema = z.object({
 
 export const SearchResponseSchema = z.object({
   query: z.string(),
-  mode: z.enum(['hybrid', 'bm25', 'vector']),
+  mode: z.enum(CHOICES.mode.values),
   generation: z.string(),
   k: z.number().int(),
   offset: z.number().int(),
@@ -170,6 +182,9 @@ export const ReportBatchSchema = z.union([
   z.object({ reports: z.array(ReportSchema).min(1).max(MAX_BATCH) }).strict(),
 ]).openapi('ReportBatch');
 
+/** The query of `POST /reports`: the id of a Markdown report whose front matter names none, or of a plain-text report. */
+export const ReportIdQuerySchema = z.object({ id: text().min(1).max(512).optional() });
+
 export const WriteResponseSchema = z.object({
   reports: z.array(z.string()),
   paragraphs: z.number().int(),
@@ -177,6 +192,9 @@ export const WriteResponseSchema = z.object({
   reused: z.number().int(),
   seq: z.number().int().describe('Journal sequence number: the write is durable.'),
 }).openapi('WriteResult');
+
+/** The answer to `DELETE /reports/{id}`: the id deleted and the journal sequence number (durable). */
+export const DeleteResponseSchema = z.object({ deleted: z.string(), seq: z.number().int() });
 
 export const ReportResponseSchema = z.object({
   id: z.string(),
@@ -212,14 +230,23 @@ export const StatsSchema = z.object({
   version: z.string(),
 }).openapi('Stats');
 
+/** The answer to `GET /healthz`. */
+export const HealthSchema = z.object({ status: z.literal('ok') });
+
+/** The answer to `GET /readyz` once ready: the generation served and whether it searches by meaning. */
+export const ReadySchema = z.object({ ready: z.literal(true), generation: z.string(), semantic: z.boolean() });
+
+/** The answer to `POST /admin/reload`: whether the generation changed, and the one now served. */
+export const ReloadResponseSchema = z.object({ reloaded: z.boolean(), generation: z.string() });
+
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
-  query: text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS).openapi({ example: 'territorial disputes near islands' }),
-  tokenBudget: int('json', SETTINGS.tokenBudget.min, SETTINGS.tokenBudget.max).default(SETTINGS.tokenBudget.default).describe(`Most tokens the context may hold (the embedding model's tokenizer), ${SETTINGS.tokenBudget.min}–${SETTINGS.tokenBudget.max}.`),
-  k: int('json', SETTINGS.passages.min, SETTINGS.passages.max).default(SETTINGS.passages.default).describe(`Most passages, ${SETTINGS.passages.min}–${SETTINGS.passages.max}.`),
-  mode: z.enum(['hybrid', 'bm25', 'vector']).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
-  neighbors: int('json', SETTINGS.neighbors.min, SETTINGS.neighbors.max).default(SETTINGS.neighbors.default).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
-  diversity: real('json', SETTINGS.diversity.min, SETTINGS.diversity.max).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
+  query: queryText().openapi({ example: QUERY_EXAMPLE }),
+  tokenBudget: setting('json', SETTINGS.tokenBudget).default(SETTINGS.tokenBudget.default).describe(`Most tokens the context may hold (the embedding model's tokenizer), ${SETTINGS.tokenBudget.min}–${SETTINGS.tokenBudget.max}.`),
+  k: setting('json', SETTINGS.passages).default(SETTINGS.passages.default).describe(`Most passages, ${SETTINGS.passages.min}–${SETTINGS.passages.max}.`),
+  mode: z.enum(CHOICES.mode.values).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
+  neighbors: setting('json', SETTINGS.neighbors).default(SETTINGS.neighbors.default).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
+  diversity: setting('json', SETTINGS.diversity).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
 }).strict().openapi('RetrieveRequest');
@@ -228,7 +255,7 @@ export type RetrieveRequestBody = z.infer<typeof RetrieveRequestSchema>;
 
 export const RetrieveResponseSchema = z.object({
   query: z.string(),
-  mode: z.enum(['hybrid', 'bm25', 'vector']),
+  mode: z.enum(CHOICES.mode.values),
   passages: z.array(z.object({
     citation: z.number().int(), key: z.string(), keys: z.array(z.string()), reportId: z.string(), title: z.string(),
     date: z.string().optional(), source: z.string().optional(), ordinal: z.number().int(), text: z.string(),

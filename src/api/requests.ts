@@ -1,4 +1,5 @@
 import type { z } from '@hono/zod-openapi';
+import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
 import type { ReadRequest, RetrieveRequest } from '../retrieval/index.ts';
@@ -7,11 +8,18 @@ import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } fro
 // Parsed request bodies → engine requests, and engine answers → response bodies: shared by the HTTP
 // routes and the MCP tools, so both speak the same API.
 
+/** The query of a /search body: `query`, or `q`, its other name (the schema lets no request through without one). */
+export function queryOf(body: Pick<SearchRequestBody, 'query' | 'q'>): string {
+  const query = body.query ?? body.q;
+  if (query === undefined) throw new SearchError('INTERNAL', 'a search request without a query passed the schema');
+  return query;
+}
+
 /** A /search body as the engine's request. */
 export function toSearchRequest(body: SearchRequestBody): ReadRequest {
   const filter = filterOf(body);
   return {
-    q: body.q, k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
+    q: queryOf(body), k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
     ...(filter ? { filter } : {}),

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
-import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
-import { buildIndex, Engine } from '../engine/index.ts';
-import { createApp } from './app.ts';
+import { corpus, writeCorpus } from '../../../tests/support/corpus.ts';
+import { fakeEmbedder } from '../../../tests/support/fake-embedder.ts';
+import { buildIndex, Engine } from '../../engine/index.ts';
+import { createApp } from '../app.ts';
 
 const ADMIN = 'timeout-admin-key-0123456789';
 const DIMENSION = 16;
