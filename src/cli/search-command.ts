@@ -74,6 +74,5 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   } finally {
     engine.close();
-    await engine.options.embedder?.close();
   }
 }

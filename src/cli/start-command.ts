@@ -112,7 +112,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
   if (server.state.engine) {
     io.err(`shoal is serving ${server.state.engine.stats().paragraphs} paragraphs at ${server.url}`);
     io.err(`  search page: ${server.url}/   API reference: ${server.url}/docs`);
-    io.err(`  curl '${server.url}/search?q=territorial+disputes+near+islands&k=3'`);
+    io.err(`  curl '${server.url}/search?query=territorial+disputes+near+islands&k=3'`);
   }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

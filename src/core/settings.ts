@@ -16,53 +16,53 @@ export interface NumberSetting {
   readonly default?: number;
   /** One sentence: what the setting does. */
   readonly doc: string;
+  /** Where it is set: request fields, command-line flags, environment variables. */
+  readonly where: string;
 }
 
 type Defaulted = NumberSetting & { readonly default: number };
-function setting(integer: boolean, min: number, max: number, fallback: number, doc: string): Defaulted;
-function setting(integer: boolean, min: number, max: number, fallback: undefined, doc: string): NumberSetting;
-function setting(integer: boolean, min: number, max: number, fallback: number | undefined, doc: string): NumberSetting {
-  return { min, max, integer, ...(fallback === undefined ? {} : { default: fallback }), doc };
+function setting(integer: boolean, min: number, max: number, fallback: number | undefined, where: string, doc: string): NumberSetting {
+  return { min, max, integer, ...(fallback === undefined ? {} : { default: fallback }), where, doc };
 }
-const int = <D extends number | undefined>(min: number, max: number, fallback: D, doc: string) =>
-  setting(true, min, max, fallback as number, doc) as D extends number ? Defaulted : NumberSetting;
-const real = <D extends number | undefined>(min: number, max: number, fallback: D, doc: string) =>
-  setting(false, min, max, fallback as number, doc) as D extends number ? Defaulted : NumberSetting;
+const int = <D extends number | undefined>(min: number, max: number, fallback: D, where: string, doc: string) =>
+  setting(true, min, max, fallback, where, doc) as D extends number ? Defaulted : NumberSetting;
+const real = <D extends number | undefined>(min: number, max: number, fallback: D, where: string, doc: string) =>
+  setting(false, min, max, fallback, where, doc) as D extends number ? Defaulted : NumberSetting;
 
 /** The numeric settings, by name (the name is the field name at the HTTP and MCP doors). */
 export const SETTINGS = {
   // Searching.
   /** Results of one engine search (the CLI's `-k`); the HTTP page is {@link SETTINGS.pageK}. */
-  k: int(1, 1_000, 10, 'Results per search.'),
+  k: int(1, 1_000, 10, '`shoal search -k`', 'Results per search.'),
   /** Results of one HTTP or MCP search page. */
-  pageK: int(1, 100, 10, 'Results per page.'),
+  pageK: int(1, 100, 10, '`k` of `/search` and `search_reports`', 'Results per page.'),
   /** How deep HTTP pages go: offset + k may not exceed this plus the largest page. */
-  offset: int(0, 10_000, 0, 'Results to skip (pagination).'),
-  queryChars: int(1, 2_000, undefined, 'The longest query, in characters.'),
-  candidates: int(1, 1_000, 100, 'Mode hybrid: candidates per retriever; the fused list is their union.'),
-  alpha: real(0, 1, 0.625, 'Mode hybrid: weight of the vector ranking (BM25 gets 1 − alpha, times the lexical gate when adaptive).'),
-  rrfK: int(1, 10_000, 60, 'RRF rank offset k.'),
-  minSimilarity: real(-1, 1, undefined, 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
+  offset: int(0, 10_000, 0, '`offset` of `/search` (`shoal search --offset` has no upper bound)', 'Results to skip (pagination).'),
+  queryChars: int(1, 2_000, undefined, '`query` of `/search`, `/retrieve` and the MCP tools', 'The longest query, in characters.'),
+  candidates: int(1, 1_000, 100, '`candidates`, `--candidates`', 'Mode hybrid: candidates per retriever; the fused list is their union.'),
+  alpha: real(0, 1, 0.625, '`alpha`, `--alpha`', 'Mode hybrid: weight of the vector ranking (BM25 gets 1 − alpha, times the lexical gate when adaptive).'),
+  rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
+  minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
   // Retrieval for chat assistants.
-  tokenBudget: int(1, 16_000, 1_500, 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
-  passages: int(1, 50, 10, 'Most passages of one retrieval.'),
-  neighbors: int(0, 3, 0, 'Paragraphs of context on each side of a retrieved hit, merged in reading order.'),
-  diversity: real(0, 1, 0.7, 'MMR\'s λ: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.'),
+  tokenBudget: int(1, 16_000, 1_500, '`tokenBudget` of `/retrieve` and `retrieve_context`', 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
+  passages: int(1, 50, 10, '`k` of `/retrieve` and `retrieve_context`', 'Most passages of one retrieval.'),
+  neighbors: int(0, 3, 0, '`neighbors` of `/retrieve` and `retrieve_context`', 'Paragraphs of context on each side of a retrieved hit, merged in reading order.'),
+  diversity: real(0, 1, 0.7, '`diversity` of `/retrieve` and `retrieve_context`', 'MMR\'s λ: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.'),
   // BM25 scoring (Lucene's BM25Similarity).
-  k1: real(0, 10, 1.5, 'BM25 term-frequency saturation (best mean nDCG@10 over SciFact and TIME train; Anserini uses 0.9).'),
-  b: real(0, 1, 0.75, 'BM25 length normalisation, 0 (none) to 1 (full); Lucene\'s default.'),
+  k1: real(0, 10, 1.5, '`--k1`', 'BM25 term-frequency saturation (best mean nDCG@10 over SciFact and TIME train; Anserini uses 0.9).'),
+  b: real(0, 1, 0.75, '`--b`', 'BM25 length normalisation, 0 (none) to 1 (full); Lucene\'s default.'),
   // What an index holds (recorded in its manifest).
-  titleWeight: real(0, 10, 1.5, 'How much a title occurrence counts in BM25\'s term frequency and length.'),
-  minParagraphWords: int(0, 1_000, 5, 'Paragraphs shorter than this many words are merged into a neighbour.'),
-  maxParagraphTokens: int(16, 100_000, 256, 'Paragraphs longer than this many word pieces are split at sentence boundaries.'),
-  hnswM: int(2, 256, 16, 'HNSW graph links per node.'),
-  hnswEfConstruction: int(1, 10_000, 200, 'HNSW candidate list while building.'),
-  hnswEfSearch: int(1, 10_000, 384, 'HNSW candidate list while searching (recall@10 ≥ 0.99 on the Reuters paragraphs).'),
-  hnswSeed: int(0, 2 ** 31 - 1, 100, 'HNSW level generator seed.'),
-  exactBelow: int(0, 2 ** 31 - 1, 10_000, 'Collections with fewer vectors than this are scanned exactly instead of an HNSW graph.'),
+  titleWeight: real(0, 10, 1.5, '`--title-weight`', 'How much a title occurrence counts in BM25\'s term frequency and length.'),
+  minParagraphWords: int(0, 1_000, 5, '`--min-paragraph-words`', 'Paragraphs shorter than this many words are merged into a neighbour.'),
+  maxParagraphTokens: int(16, 100_000, 256, '`--max-paragraph-tokens`', 'Paragraphs longer than this many word pieces are split at sentence boundaries.'),
+  hnswM: int(2, 256, 16, '`--hnsw-m`', 'HNSW graph links per node.'),
+  hnswEfConstruction: int(1, 10_000, 200, '`--hnsw-ef-construction`', 'HNSW candidate list while building.'),
+  hnswEfSearch: int(1, 10_000, 384, '`--hnsw-ef-search`', 'HNSW candidate list while searching (recall@10 ≥ 0.99 on the Reuters paragraphs).'),
+  hnswSeed: int(0, 2 ** 31 - 1, 100, 'the index manifest', 'HNSW level generator seed.'),
+  exactBelow: int(0, 2 ** 31 - 1, 10_000, '`--exact-below`', 'Collections with fewer vectors than this are scanned exactly instead of an HNSW graph.'),
   // Writes.
-  batch: int(1, 1_000, undefined, 'The most reports one write request may carry.'),
-  compactAfterWrites: int(0, 100_000_000, 1_000, 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
+  batch: int(1, 1_000, undefined, 'reports of one `POST /reports`', 'The most reports one write request may carry.'),
+  compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
 } as const satisfies Record<string, NumberSetting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -112,4 +112,12 @@ export function queryText(value: string, field: string): string {
   const max = SETTINGS.queryChars.max;
   if (query.length > max) throw new SearchError('INVALID_ARGUMENT', `${field} must be at most ${max} characters, got ${query.length}`, { details: { field } });
   return query;
+}
+
+/** The table as Markdown, for docs/configuration.md (a test keeps that copy identical). */
+export function settingsMarkdown(): string {
+  const number = (n: number) => (Number.isInteger(n) && Math.abs(n) >= 10_000 ? n.toLocaleString('en-US') : String(n));
+  const rows = Object.entries(SETTINGS).map(([name, s]: [string, NumberSetting]) =>
+    `| \`${name}\` | ${s.where} | ${number(s.min)}–${number(s.max)}${s.integer ? '' : ' (real)'} | ${s.default === undefined ? '' : number(s.default)} | ${s.doc} |`);
+  return ['| setting | set by | range | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

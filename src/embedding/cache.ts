@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
+import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { writeFileAtomic } from '../storage/atomic.ts';
 import type { Embedder, EmbeddingModelInfo, EmbedOptions } from './embedder.ts';
 
@@ -53,12 +54,13 @@ export class EmbeddingCache {
 
   /** Adds the vectors of a saved index: `keys` (16 bytes each) and `vectors` (dimension floats each), in the same order. */
   addAll(keys: Uint8Array, vectors: Float32Array): void {
-    const count = keys.length / EMBEDDING_KEY_BYTES;
+    const count = rowCount(keys, EMBEDDING_KEY_BYTES);
     if (!Number.isInteger(count) || vectors.length !== count * this.dimension) {
       throw new SearchError('INDEX_CORRUPT', `embedding keys (${keys.length} bytes) and vectors (${vectors.length} floats) do not match`);
     }
     for (let i = 0; i < count; i++) {
-      const key = Buffer.from(keys.buffer, keys.byteOffset + i * EMBEDDING_KEY_BYTES, EMBEDDING_KEY_BYTES).toString('hex');
+      const row = rowsOf(keys, EMBEDDING_KEY_BYTES, i);
+      const key = Buffer.from(row.buffer, row.byteOffset, row.byteLength).toString('hex');
       this.vectors.set(key, vectors.subarray(i * this.dimension, (i + 1) * this.dimension));
     }
   }
@@ -91,11 +93,11 @@ export async function embedWithCache(
   let cacheHits = 0;
   texts.forEach((text, i) => {
     const bytes = keyBytes(text);
-    keys.set(bytes, i * EMBEDDING_KEY_BYTES);
+    setRows(keys, EMBEDDING_KEY_BYTES, i, bytes);
     const key = bytes.toString('hex');
     const cached = cache?.get(key);
     if (cached) {
-      vectors.set(cached, i * dimension);
+      setRows(vectors, dimension, i, cached);
       cacheHits++;
       return;
     }
@@ -117,7 +119,7 @@ export async function embedWithCache(
   let j = 0;
   for (const [key, positions] of missing) {
     const vector = fresh[j++]!;
-    for (const i of positions) vectors.set(vector, i * dimension);
+    for (const i of positions) setRows(vectors, dimension, i, vector);
     cache?.set(key, vector);
   }
   return { vectors, keys, cacheHits, embedded: missingTexts.length };
@@ -153,7 +155,7 @@ export function saveEmbeddingCache(dir: string, model: EmbeddingModelInfo, cache
   const vectors = new Float32Array(cache.size * model.dimension);
   let i = 0;
   for (const [key, vector] of cache.entries()) {
-    keys.set(Buffer.from(key, 'hex'), i * EMBEDDING_KEY_BYTES);
+    setRows(keys, EMBEDDING_KEY_BYTES, i, Buffer.from(key, 'hex'));
     vectors.set(vector, i * model.dimension);
     i++;
   }

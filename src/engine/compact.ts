@@ -1,6 +1,7 @@
 import { ERROR_CODES, SearchError, type ErrorCode } from '../core/errors.ts';
 import { spawnTsWorker } from '../core/ts-worker.ts';
 import type { Paragraph } from '../core/types.ts';
+import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
 import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
 import { buildVectorIndex } from '../vector/index.ts';
@@ -97,19 +98,19 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
     const data = new Float32Array(paragraphs.length * dimension);
     const keys = new Uint8Array(paragraphs.length * EMBEDDING_KEY_BYTES);
     kept.forEach((d, i) => {
-      data.set(oldVectors.subarray(d * dimension, (d + 1) * dimension), i * dimension);
-      keys.set(oldKeys.subarray(d * EMBEDDING_KEY_BYTES, (d + 1) * EMBEDDING_KEY_BYTES), i * EMBEDDING_KEY_BYTES);
+      setRows(data, dimension, i, rowsOf(oldVectors, dimension, d));
+      setRows(keys, EMBEDDING_KEY_BYTES, i, rowsOf(oldKeys, EMBEDDING_KEY_BYTES, d));
     });
     let at = kept.length;
     const fingerprint = modelFingerprint(model);
     for (const put of puts) {
       const n = put.paragraphs.length;
-      if (put.model !== fingerprint || !put.vectors || !put.keys || put.vectors.length !== n * dimension || put.keys.length !== n * EMBEDDING_KEY_BYTES) {
+      if (put.model !== fingerprint || !put.vectors || !put.keys || rowCount(put.vectors, dimension) !== n || rowCount(put.keys, EMBEDDING_KEY_BYTES) !== n) {
         // Only a rebuild with the model can embed it again; the journal keeps it meanwhile.
         throw new SearchError('INDEX_INCOMPATIBLE', `write ${put.seq} (report "${put.reportId}") carries no vectors of ${model.name} as this index was embedded; rebuild with \`shoal index\` and the model instead`);
       }
-      data.set(put.vectors, at * dimension);
-      keys.set(put.keys, at * EMBEDDING_KEY_BYTES);
+      setRows(data, dimension, at, put.vectors);
+      setRows(keys, EMBEDDING_KEY_BYTES, at, put.keys);
       at += n;
     }
     vectors = { model, data, keys, index: buildVectorIndex(data, dimension, meta.options.vector) };

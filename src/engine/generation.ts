@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
+import { rowCount } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, floatsOf, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { decodeSegmentSteps, encodeSegment, LexicalSearcher, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
 import { decodeParagraphsSteps, encodeParagraphs, loadSnapshot, readCurrent, saveSnapshot, startSnapshotLoad, type JournalPosition, type Manifest } from '../storage/index.ts';
@@ -321,7 +322,7 @@ function* segmentSteps(dir: string, listed: IndexMeta['segments'][number], data:
 function vectorFiles(dir: string, vector: VectorMeta, data: Buffer | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer } {
   const { dimension } = vector.model;
   if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
-  if (data.byteLength !== vector.count * dimension * 4 || keys.byteLength !== vector.count * EMBEDDING_KEY_BYTES) {
+  if (data.byteLength !== vector.count * dimension * 4 || rowCount(keys, EMBEDDING_KEY_BYTES) !== vector.count) {
     throw new SearchError('INDEX_CORRUPT', `${dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
   }
   return { store: ExactVectorIndex.fromVectors(floatsOf(data), dimension), keys };

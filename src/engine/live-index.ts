@@ -1,6 +1,7 @@
 import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
+import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES } from '../embedding/index.ts';
 import { LexicalSearcher, SegmentBuilder, type Bm25Options, type LexicalSegment, type SegmentView } from '../lexical/index.ts';
 import type { JournalEntry } from '../storage/index.ts';
@@ -114,7 +115,7 @@ export class LiveIndex {
   embeddingOf(docId: number): { vector: Float32Array; key: Uint8Array } | undefined {
     const vector = this.store?.vector(docId);
     if (!vector) return undefined;
-    return { vector, key: this.keys.subarray(docId * EMBEDDING_KEY_BYTES, (docId + 1) * EMBEDDING_KEY_BYTES) };
+    return { vector, key: rowsOf(this.keys, EMBEDDING_KEY_BYTES, docId) };
   }
 
   /**
@@ -148,7 +149,7 @@ export class LiveIndex {
     const { paragraphs, vectors, keys } = entry;
     if (this.vectorIndex) {
       const dimension = this.vectorIndex.dimension;
-      if (!vectors || vectors.length !== paragraphs.length * dimension || !keys || keys.length !== paragraphs.length * EMBEDDING_KEY_BYTES) {
+      if (!vectors || vectors.length !== paragraphs.length * dimension || !keys || rowCount(keys, EMBEDDING_KEY_BYTES) !== paragraphs.length) {
         throw new SearchError('INDEX_CORRUPT', `write ${entry.seq} (report ${entry.reportId}) does not carry one vector of dimension ${dimension} per paragraph`);
       }
     }
@@ -162,7 +163,7 @@ export class LiveIndex {
         const vector = vectors.subarray(i * this.vectorIndex.dimension, (i + 1) * this.vectorIndex.dimension);
         this.store!.add(doc, vector);
         if (this.vectorIndex !== this.store) this.vectorIndex.add(doc, vector);
-        this.setKey(doc, keys.subarray(i * EMBEDDING_KEY_BYTES, (i + 1) * EMBEDDING_KEY_BYTES));
+        this.setKey(doc, rowsOf(keys, EMBEDDING_KEY_BYTES, i));
       }
     });
     this.ensureDeletedCapacity(this.paragraphs.length);
@@ -198,7 +199,7 @@ export class LiveIndex {
       grown.set(this.keys);
       this.keys = grown;
     }
-    this.keys.set(key, doc * EMBEDDING_KEY_BYTES);
+    setRows(this.keys, EMBEDDING_KEY_BYTES, doc, key);
   }
 
   private ensureDeletedCapacity(docs: number): void {

@@ -1,6 +1,7 @@
 import { createAnalyzer } from '../analysis/index.ts';
 import { SearchError, isSearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
+import { rowsOf } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } from '../embedding/index.ts';
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, prestartBuildWorkers, type BuiltSegment } from '../lexical/index.ts';
@@ -237,7 +238,7 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
       if (put.model !== model || !put.vectors || !put.keys) continue;
       cache ??= new EmbeddingCache(request.embedder.info.dimension);
       const dimension = request.embedder.info.dimension;
-      put.paragraphs.forEach((_, i) => cache!.set(Buffer.from(put.keys!.subarray(i * EMBEDDING_KEY_BYTES, (i + 1) * EMBEDDING_KEY_BYTES)).toString('hex'), put.vectors!.subarray(i * dimension, (i + 1) * dimension)));
+      put.paragraphs.forEach((_, i) => cache!.set(Buffer.from(rowsOf(put.keys!, EMBEDDING_KEY_BYTES, i)).toString('hex'), rowsOf(put.vectors!, dimension, i)));
     }
     vectors = await embedParagraphs(paragraphs, request.embedder, options, {
       ...(cache ? { cache } : {}),
@@ -372,8 +373,8 @@ export async function putWritesOf(reports: readonly Report[], index: LiveIndex, 
     const n = paragraphs.length;
     writes.push({
       op: 'put', reportId: ids[r]!, paragraphs, model,
-      vectors: result.vectors.slice(at * dimension, (at + n) * dimension),
-      keys: result.keys.slice(at * EMBEDDING_KEY_BYTES, (at + n) * EMBEDDING_KEY_BYTES),
+      vectors: rowsOf(result.vectors, dimension, at, at + n).slice(),
+      keys: rowsOf(result.keys, EMBEDDING_KEY_BYTES, at, at + n).slice(),
     });
     at += n;
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SearchError } from '../../core/errors.ts';
 import type { Paragraph } from '../../core/types.ts';
+import { rowsOf, setRows } from '../../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../../embedding/index.ts';
 import { compactIndex, Engine, GENERATION_FILES, modelFingerprint, type CompactSummary, type IndexMeta } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
@@ -113,8 +114,8 @@ function appendWrites(dir: string, n: number): void {
         write.vectors = new Float32Array(docs.length * dimension);
         write.keys = new Uint8Array(docs.length * EMBEDDING_KEY_BYTES);
         docs.forEach((d, j) => {
-          write.vectors!.set(vectors.subarray(d * dimension, (d + 1) * dimension), j * dimension);
-          write.keys!.set(keys.subarray(d * EMBEDDING_KEY_BYTES, (d + 1) * EMBEDDING_KEY_BYTES), j * EMBEDDING_KEY_BYTES);
+          setRows(write.vectors!, dimension, j, rowsOf(vectors, dimension, d));
+          setRows(write.keys!, EMBEDDING_KEY_BYTES, j, rowsOf(keys, EMBEDDING_KEY_BYTES, d));
         });
         write.model = modelFingerprint(vector.model);
       }
