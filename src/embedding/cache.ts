@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { rowCount, rowsOf, setRows } from '../core/rows.ts';
-import { writeFileAtomic } from '../storage/atomic.ts';
+import { writeFileAtomic } from '../storage/index.ts';
 import type { Embedder, EmbeddingModelInfo, EmbedOptions } from './embedder.ts';
 
 /** Bytes of an embedding key (a truncated SHA-256 of the embedded text). */
