@@ -203,7 +203,11 @@ class SpanCache {
    */
   resolve(text: string, start: number, end: number, h: number, fold: number, valueOf: (token: string) => number): number {
     const hit = this.lookup(text, start, end, h, fold);
-    if (hit !== MISS) return hit;
+    return hit !== MISS ? hit : this.resolveMiss(text, start, end, h, fold, valueOf);
+  }
+
+  // The miss path of resolve(), kept apart so the hit path stays small enough to inline.
+  private resolveMiss(text: string, start: number, end: number, h: number, fold: number, valueOf: (token: string) => number): number {
     if (this.size >= this.maxEntries) {
       this.reset(this.slots.length >> 2);
       this.onClear();
