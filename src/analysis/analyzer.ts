@@ -78,8 +78,12 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
   // token callbacks are made once and forward to the caller's sink, so analyzing a text allocates
   // no closures.
   // The cache maps a token to an index into `cachedTerms` (-1: stopword); both reset together.
-  const cache = new SpanCache();
   let cachedTerms: string[] = [];
+  const cache = new SpanCache(() => (cachedTerms = []));
+  const cachedTermOf = (token: string): number => {
+    const t = term(token);
+    return t === undefined ? -1 : cachedTerms.push(t) - 1;
+  };
   let target: TokenSink = () => {};
   const onToken: TokenSink = (token, position) => {
     const t = term(token);
@@ -88,16 +92,7 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
   // 32 while the text being analyzed is ASCII whose A–Z the tokenizer folds (see run()).
   let fold = 0;
   const onSpan: SpanSink = (source, start, end, position, hash) => {
-    let n = cache.lookup(source, start, end, hash, fold);
-    if (n === MISS) {
-      if (cache.full) {
-        cache.clear();
-        cachedTerms = [];
-      }
-      const t = term(fold ? source.slice(start, end).toLowerCase() : source.slice(start, end));
-      n = t === undefined ? -1 : cachedTerms.push(t) - 1;
-      cache.insert(source, start, end, hash, n, fold);
-    }
+    const n = cache.resolve(source, start, end, hash, fold, cachedTermOf);
     if (n >= 0) target(cachedTerms[n]!, position);
   };
   // ASCII text skips normalization: its only effect would be lower-casing, which the tokenizer
@@ -144,12 +139,7 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
       if (n >= 0) numberTarget(n, position);
     };
     const onNumberSpan: SpanSink = (source, start, end, position, hash) => {
-      let n = numberCache.lookup(source, start, end, hash, fold);
-      if (n === MISS) {
-        if (numberCache.full) numberCache.clear();
-        n = numberOf(fold ? source.slice(start, end).toLowerCase() : source.slice(start, end));
-        numberCache.insert(source, start, end, hash, n, fold);
-      }
+      const n = numberCache.resolve(source, start, end, hash, fold, numberOf);
       if (n >= 0) numberTarget(n, position);
     };
     return {
@@ -184,14 +174,15 @@ export function createAnalyzer(partial: Partial<AnalyzerOptions> = {}): Analyzer
   };
 }
 
-/** Returned by {@link SpanCache.lookup} for a token not in the cache. */
+/** What `SpanCache`'s lookup returns for a token not in the cache. */
 const MISS = -2;
 
 /**
  * Open-addressing map from a token's characters to a small integer (a term number, or -1 for a
  * stopword), keyed by a hash of the span, so lookups need no substring. Slots and characters live in
  * typed arrays (hash, offset, length, value side by side), which keeps a lookup to about two cache
- * lines. Bounded: cleared when it holds `maxEntries` tokens.
+ * lines. Bounded: cleared when it holds `maxEntries` tokens, and `onClear` then lets the owner forget
+ * what the values pointed to.
  */
 class SpanCache {
   private slots = new Int32Array(0);
@@ -199,12 +190,36 @@ class SpanCache {
   private used = 0;
   private size = 0;
 
-  constructor(private readonly maxEntries = 1 << 18) {
+  constructor(
+    private readonly onClear: () => void = () => {},
+    private readonly maxEntries = 1 << 18,
+  ) {
     this.reset(1 << 14);
   }
 
-  /** The value of `text[start, end)` (FNV-1a hash `h`, A–Z folded when `fold` is 32), or MISS. */
-  lookup(text: string, start: number, end: number, h: number, fold: number): number {
+  /**
+   * The value of `text[start, end)` (FNV-1a hash `h`, A–Z folded when `fold` is 32). On a miss it is
+   * `valueOf` the token's characters (lower-cased when folded), cached for the next time; a full
+   * cache is cleared first.
+   */
+  resolve(text: string, start: number, end: number, h: number, fold: number, valueOf: (token: string) => number): number {
+    const hit = this.lookup(text, start, end, h, fold);
+    return hit !== MISS ? hit : this.resolveMiss(text, start, end, h, fold, valueOf);
+  }
+
+  // The miss path of resolve(), kept apart so the hit path stays small enough to inline.
+  private resolveMiss(text: string, start: number, end: number, h: number, fold: number, valueOf: (token: string) => number): number {
+    if (this.size >= this.maxEntries) {
+      this.reset(this.slots.length >> 2);
+      this.onClear();
+    }
+    const value = valueOf(fold ? text.slice(start, end).toLowerCase() : text.slice(start, end));
+    this.insert(text, start, end, h, value, fold);
+    return value;
+  }
+
+  // The value of `text[start, end)`, or MISS.
+  private lookup(text: string, start: number, end: number, h: number, fold: number): number {
     const slots = this.slots;
     const mask = (slots.length >> 2) - 1;
     const len = end - start;
@@ -225,18 +240,8 @@ class SpanCache {
     }
   }
 
-  /** True when the cache holds `maxEntries` tokens; the caller then clears it before inserting. */
-  get full(): boolean {
-    return this.size >= this.maxEntries;
-  }
-
-  /** Forgets every token. */
-  clear(): void {
-    this.reset(this.slots.length >> 2);
-  }
-
-  /** Adds a token that {@link lookup} missed (the cache must not be full). */
-  insert(text: string, start: number, end: number, h: number, value: number, fold: number): void {
+  // Adds a token that lookup() missed (the cache must not be full).
+  private insert(text: string, start: number, end: number, h: number, value: number, fold: number): void {
     if (2 * (this.size + 1) > this.slots.length >> 2) this.rehash();
     const len = end - start;
     if (this.used + len > this.chars.length) {
