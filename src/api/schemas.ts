@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CHOICES, DEFAULT_ADAPTIVE, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
+import { DEFAULT_LEXICAL_GATE } from '../hybrid/index.ts';
 
 /** The largest page `/search` returns. */
 export const MAX_PAGE = SETTINGS.pageK.max;
@@ -60,7 +61,7 @@ const hybridFieldsOf = (door: Door) => ({
   rrfK: setting(door, SETTINGS.rrfK).optional().describe(`RRF rank offset k. Default ${SETTINGS.rrfK.default}.`),
   alpha: setting(door, SETTINGS.alpha).optional().describe(`Mode hybrid: weight of the vector ranking, ${SETTINGS.alpha.min}–${SETTINGS.alpha.max} (BM25 gets 1 − alpha, times the lexical gate when adaptive). Default ${SETTINGS.alpha.default}.`),
   candidates: setting(door, SETTINGS.candidates).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${SETTINGS.candidates.default}.`),
-  adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below 35 %, full from 85 %). Default ${DEFAULT_ADAPTIVE}.`),
+  adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below ${DEFAULT_LEXICAL_GATE.from * 100} %, full from ${DEFAULT_LEXICAL_GATE.to * 100} %). Default ${DEFAULT_ADAPTIVE}.`),
 });
 
 /** The text of a query: trimmed, not empty, at most {@link MAX_QUERY_CHARS} characters. */

@@ -1,3 +1,4 @@
+import { SETTINGS } from '../core/settings.ts';
 import { DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_FUSION } from '../engine/index.ts';
 
 /**
@@ -51,7 +52,7 @@ const PAGE = `<!doctype html>
   <div class="row">
     <label>mode <select id="mode" name="mode"><option value="hybrid">hybrid</option><option value="bm25">bm25</option><option value="vector">vector</option></select></label>
     <label>fusion <select id="fusion" name="fusion"><option value="linear"${DEFAULT_FUSION.method === 'linear' ? ' selected' : ''}>linear</option><option value="rrf"${DEFAULT_FUSION.method === 'rrf' ? ' selected' : ''}>rrf</option></select></label>
-    <label>alpha <input id="alpha" name="alpha" type="range" min="0" max="1" step="0.025" value="${DEFAULT_ALPHA}"> <output id="alpha-value">${DEFAULT_ALPHA.toFixed(3)}</output></label>
+    <label>alpha <input id="alpha" name="alpha" type="range" min="${SETTINGS.alpha.min}" max="${SETTINGS.alpha.max}" step="0.025" value="${DEFAULT_ALPHA}"> <output id="alpha-value">${DEFAULT_ALPHA.toFixed(3)}</output></label>
     <label title="scale BM25's weight by how much of the query its best matches cover"><input id="adaptive" type="checkbox"${DEFAULT_ADAPTIVE ? ' checked' : ''}> adaptive</label>
     <label>per page <select id="k" name="k"><option>10</option><option>20</option><option>50</option></select></label>
     <label><input id="group" type="checkbox"> one per report</label>
