@@ -18,7 +18,12 @@ import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts'
 //   remote backend numbers the paragraphs it returns; the local one uses its dense ids;
 // - a view is one state: the local backend's is immutable (writes publish a new one); a remote
 //   backend's generation is an index behind an alias, and the atomic switch of `CURRENT` is the
-//   alias swap.
+//   alias swap;
+// - the interfaces are synchronous, because a search runs synchronously over one view. A remote
+//   backend answers them from a view it prepares per query, asynchronously and in one round trip
+//   (an `_msearch` of the BM25 query and the k-NN query, each with the filter, returning scores,
+//   paragraphs and vectors): the searcher's calls are then answered from what came back
+//   (similarity from the returned vectors, coverage and explanations by the shared analyzer).
 
 /** A BM25 retriever over the live paragraphs of one view. */
 export interface LexicalRetriever {
