@@ -54,6 +54,8 @@ export interface WriterLockOptions {
 // How long a refused process waits for the holder's note to appear, when the note it finds names a
 // process that is gone (the holder took the lock an instant ago and has not written its note yet).
 const NOTE_WAIT_MS = 500;
+// How long an acquisition retries a busy lock at the least: see WriterLock.acquire.
+const RACE_RETRY_MS = 200;
 const NOTE_POLL_MS = 25;
 
 /**
@@ -88,8 +90,11 @@ export class WriterLock {
     let db: Database.Database | undefined;
     try {
       mkdirSync(indexDir, { recursive: true });
-      // timeout 0: a lock held by another process is refused at once; otherwise SQLite retries until then.
-      db = new Database(file, { timeout: options.waitMs ?? 0 });
+      // SQLite retries a busy lock until the timeout. Even when refusing "at once", processes that ask
+      // in the same instant each hold SQLite's SHARED lock for a moment on the way to EXCLUSIVE, and
+      // with no retry at all every one of them could be refused; a short retry lets exactly one win
+      // (SQLite refuses the others at once: they hold SHARED while another holds RESERVED).
+      db = new Database(file, { timeout: Math.max(options.waitMs ?? 0, RACE_RETRY_MS) });
       db.pragma('journal_mode = MEMORY');
       db.pragma('locking_mode = EXCLUSIVE');
       // In exclusive locking mode the EXCLUSIVE lock, once taken, is kept until the connection closes.
