@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   model: async () => { const m = await import('./model-command.ts'); return { run: m.modelCommand, usage: m.MODEL_USAGE }; },
   start: async () => { const m = await import('./start-command.ts'); return { run: m.startCommand, usage: m.START_USAGE }; },
   mcp: async () => { const m = await import('./mcp-command.ts'); return { run: m.mcpCommand, usage: m.MCP_USAGE }; },
+  opensearch: async () => { const m = await import('./opensearch-command.ts'); return { run: m.opensearchCommand, usage: m.OPENSEARCH_USAGE }; },
 };
 
 /**
