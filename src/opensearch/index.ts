@@ -1,1 +1,1 @@
-export { defaultClusterDir, nodeConfig, OPENSEARCH_VERSION, pluginDescriptor, startLocalCluster, stopLocalCluster, stopLocalNode, type LocalCluster, type LocalClusterOptions } from './local-cluster.ts';
+export { defaultClusterDir, nodeConfig, OPENSEARCH_VERSION, pluginDescriptor, startLocalCluster, stopLocalCluster, type LocalCluster, type LocalClusterOptions } from './local-cluster.ts';

@@ -133,14 +133,6 @@ export async function stopLocalCluster(options: { dir?: string } = {}): Promise<
   return stopped;
 }
 
-/** Stops one node of a local cluster (for failover tests): `n1` or `n2`. */
-export async function stopLocalNode(dir: string, name: string): Promise<void> {
-  const pid = readPid(join(dir, name, 'os.pid'));
-  if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  while (alive(pid)) await sleep(100);
-}
-
 /** The `opensearch.yml` of one node: loopback only, its ports, its folders, single-node or a two-node cluster. */
 export function nodeConfig(c: { name: string; node: string; nodes: number; httpPort: number; transportPort: number; firstTransportPort: number }): string {
   const lines = [
