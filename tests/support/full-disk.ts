@@ -2,7 +2,7 @@
 // user namespace that maps this user to root, and a mount namespace, so no privileges are needed) in
 // which a folder is a fresh tmpfs of a fixed size; the mount is visible to that child and to the
 // processes it starts only, and ends with them. Inside, `fillDisk` fills the tmpfs to its last byte.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, ftruncateSync, fstatSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,78 +50,34 @@ export interface ChildResult {
   stderr: string;
 }
 
-/** A child running in a private mount namespace over a tmpfs. */
-export class TmpfsChild {
-  readonly process: ChildProcess;
-  stdout = '';
-  stderr = '';
-  /** Resolves once the child has ended and its output is read. */
-  readonly exited: Promise<ChildResult>;
-  private readonly waiters = new Set<() => void>();
-  private done = false;
-
-  constructor(dir: string, sizeKiB: number, command: readonly string[], env: Record<string, string> = {}) {
-    // `sh -c` mounts, then execs the command in its place; "$0" is the folder.
-    const script = `mount -t tmpfs -o size=${sizeKiB}k tmpfs "$0" && exec "$@"`;
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-    delete childEnv.SHOAL_FAILPOINT;
-    this.process = spawn('unshare', ['-rm', 'sh', '-c', script, dir, ...command], { env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.process.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      this.stdout += text;
-      this.notify();
-    });
-    this.process.stderr!.setEncoding('utf8').on('data', (text: string) => {
-      this.stderr += text;
-      this.notify();
-    });
-    const hang = setTimeout(() => this.kill(), HANG_MS);
-    this.exited = new Promise((resolve) => {
-      this.process.once('close', (code, signal) => {
-        clearTimeout(hang);
-        this.done = true;
-        this.notify();
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
-      });
-    });
-  }
-
-  /** Resolves with the first match of `pattern` in stdout or stderr; rejects if the child ends first. */
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = pattern.exec(this.stdout) ?? pattern.exec(this.stderr);
-        if (m || this.done) this.waiters.delete(check);
-        if (m) resolve(m);
-        else if (this.done) reject(new Error(`the child ended before printing ${pattern}\n--- stderr\n${this.stderr.slice(-4000)}\n--- stdout\n${this.stdout.slice(-4000)}`));
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** SIGKILLs the child's process group (everything it started) and waits for its end. */
-  kill(): Promise<ChildResult> {
-    if (!this.done) {
-      try {
-        process.kill(-this.process.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    return this.exited;
-  }
-
-  private notify(): void {
-    for (const check of [...this.waiters]) check();
-  }
-}
-
 /**
- * Runs `command` in a private mount namespace in which `dir` (an existing, empty folder) is a fresh
- * tmpfs of `sizeKiB` KiB; everything the command writes there is gone when it ends.
+ * Runs `command` to its end in a private mount namespace in which `dir` (an existing, empty folder) is
+ * a fresh tmpfs of `sizeKiB` KiB; everything the command writes there is gone when it ends. A child
+ * still running after {@link HANG_MS} (a hang) is SIGKILLed with everything it started.
  */
-export function onTmpfs(dir: string, sizeKiB: number, command: readonly string[], env: Record<string, string> = {}): TmpfsChild {
-  return new TmpfsChild(dir, sizeKiB, command, env);
+export function runOnTmpfs(dir: string, sizeKiB: number, command: readonly string[], env: Record<string, string> = {}): Promise<ChildResult> {
+  // `sh -c` mounts, then execs the command in its place; "$0" is the folder.
+  const script = `mount -t tmpfs -o size=${sizeKiB}k tmpfs "$0" && exec "$@"`;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.SHOAL_FAILPOINT;
+  const child = spawn('unshare', ['-rm', 'sh', '-c', script, dir, ...command], { env: childEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const hang = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, HANG_MS);
+  return new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      clearTimeout(hang);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 /**
@@ -131,7 +87,7 @@ export function onTmpfs(dir: string, sizeKiB: number, command: readonly string[]
  */
 export async function runScenario<T>(dir: string, sizeKiB: number, scenario: string, args: readonly string[] = []): Promise<{ result: T; child: ChildResult }> {
   const fixture = fileURLToPath(new URL('./full-disk-fixture.ts', import.meta.url));
-  const child = await onTmpfs(dir, sizeKiB, [process.execPath, '--import', 'tsx', fixture, scenario, dir, ...args]).exited;
+  const child = await runOnTmpfs(dir, sizeKiB, [process.execPath, '--import', 'tsx', fixture, scenario, dir, ...args]);
   const last = child.stdout.trim().split('\n').at(-1) ?? '';
   if (child.code !== 0 || !last.startsWith('{')) {
     throw new Error(`scenario ${scenario} failed (${JSON.stringify({ code: child.code, signal: child.signal })})\n--- stderr\n${child.stderr.slice(-6000)}\n--- stdout\n${child.stdout.slice(-3000)}`);
@@ -148,7 +104,7 @@ export interface Filler {
 
 /**
  * Fills the filesystem holding `dir` to its last byte (writes in shrinking chunks down to one byte
- * until `ENOSPC`), then gives back `leaveBytes`. Meant for a tmpfs (see {@link onTmpfs}), where space
+ * until `ENOSPC`), then gives back `leaveBytes`. Meant for a tmpfs (see {@link runOnTmpfs}), where space
  * is handed out in 4 KiB pages: `leaveBytes` is best a multiple of 4096.
  */
 export function fillDisk(dir: string, leaveBytes = 0): Filler {
