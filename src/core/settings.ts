@@ -65,8 +65,6 @@ export const SETTINGS = {
   compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
 } as const satisfies Record<string, NumberSetting>;
 
-export type SettingName = keyof typeof SETTINGS;
-
 /** True when `value` is a finite number within the setting's range (and an integer where it must be). */
 export function inRange(setting: NumberSetting, value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= setting.min && value <= setting.max && (!setting.integer || Number.isInteger(value));

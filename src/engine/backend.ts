@@ -139,7 +139,7 @@ export class LocalLexicalRetriever implements LexicalRetriever {
   }
 
   coverage(query: LexicalQuery, docIds: readonly number[]): number[] {
-    return this.searcher.coverage(query, docIds as number[]);
+    return this.searcher.coverage(query, docIds);
   }
 
   scoreBound(query: LexicalQuery): number {

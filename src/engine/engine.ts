@@ -1,7 +1,7 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { queryText, SETTINGS } from '../core/settings.ts';
+import { queryText } from '../core/settings.ts';
 import { MODELS, type Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
@@ -80,7 +80,9 @@ export interface EngineOptions {
   /**
    * Fold the journal into a new generation in the background (a worker thread: {@link compactInBackground})
    * once this many writes sit on top of the served generation, then switch to it; 0 (the default)
-   * never does. A server takes {@link DEFAULT_COMPACT_AFTER_WRITES}.
+   * never does. A server takes the `compactAfterWrites` setting (core/settings.ts): start-up then
+   * replays at most about that many writes, and deleted paragraphs stop counting in BM25's statistics;
+   * compaction re-indexes the collection (the HNSW graph from scratch), so it should not run after every few writes.
    */
   compactAfterWrites?: number;
   /** Told when a background compaction starts, finishes or fails (for the server's log). */
@@ -123,13 +125,6 @@ export type CompactionEvent =
   | { phase: 'finished'; summary: CompactSummary }
   | { phase: 'failed'; error: SearchError };
 
-/**
- * A server folds its journal into a new generation once this many writes sit on top of the one it
- * serves: start-up then replays at most about this many writes, and deleted paragraphs stop counting
- * in BM25's statistics. Compaction re-indexes the collection (the HNSW graph from scratch), so it
- * should not run after every few writes of a large index.
- */
-export const DEFAULT_COMPACT_AFTER_WRITES = SETTINGS.compactAfterWrites.default;
 
 
 /**

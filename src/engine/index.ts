@@ -5,5 +5,5 @@ export { Searcher, hybridOptionsOf, MAX_K, MAX_CANDIDATES, DEFAULT_ADAPTIVE, DEF
 export { isEmptyFilter, paragraphMatcher, validateFilter, type SearchFilter } from './filter.ts';
 export { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, type IndexView, type LexicalRetriever, type ParagraphStore, type VectorRetriever } from './backend.ts';
 export { compactIndex, compactInBackground, type BackgroundCompaction, type CompactOptions, type CompactSummary } from './compact.ts';
-export { Engine, DEFAULT_COMPACT_AFTER_WRITES, type CompactionEvent, type EngineOptions, type EngineStats, type OpenAsyncOptions, type ReloadOutcome, type SearchMode, type SearchRequest, type SearchResult, type WriteResult } from './engine.ts';
+export { Engine, type CompactionEvent, type EngineOptions, type EngineStats, type OpenAsyncOptions, type ReloadOutcome, type SearchMode, type SearchRequest, type SearchResult, type WriteResult } from './engine.ts';
 export { LiveIndex, type LiveReport } from './live-index.ts';
