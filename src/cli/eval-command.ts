@@ -1,5 +1,6 @@
 import { SearchError } from '../core/errors.ts';
 import { readReports } from '../ingest/index.ts';
+import { backendOf, connectionOf } from '../opensearch/index.ts';
 import { hybridOptionsOf } from '../engine/index.ts';
 import type { KnownItemMetrics, KnownItemResult, RankingOptions } from '../measure/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
@@ -10,7 +11,7 @@ import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptions
 // autocannon), which `shoal --help` (it reads EVAL_USAGE) does without.
 const measure = () => import('../measure/index.ts');
 
-export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hybrid [--qrels TSV] [--engine shoal|fts5] [--json] [--min-ndcg X]
+export const EVAL_USAGE = `shoal eval --data <BEIR folder> --mode bm25|vector|hybrid [--qrels TSV] [--engine shoal|fts5] [--backend embedded|opensearch] [--json] [--min-ndcg X]
 shoal eval --known-items <set.jsonl> --data <file or folder>... --mode bm25|vector|hybrid [--split train|heldout|all]
   [--distractors N] [--json] [--min-mrr X] [--check]
   [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
@@ -20,6 +21,7 @@ BEIR: prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits
 Known items: paragraph MRR@10, Recall@10 and report Recall@10, by lexical overlap (0-1 vs 2+ shared content words);
 exits 1 when MRR@10 < --min-mrr. --distractors N indexes the set's reports plus N others (a fixed choice);
 --check only checks the set against its rules and corpus.
+--backend opensearch (or SHOAL_BACKEND=opensearch) builds the corpus into the OpenSearch index <SHOAL_OPENSEARCH_INDEX>-eval-<dataset> and ranks through it.
 Modes vector and hybrid keep paragraph embeddings in index/.embed-cache between runs (--no-embed-cache: embed all).`;
 
 /** `shoal eval`: retrieval quality on a BEIR data set or a known-item set. Returns the exit code. */
@@ -27,7 +29,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string', multiple: true }, 'known-items': { type: 'string' }, split: { type: 'string' }, distractors: { type: 'string' },
     'min-mrr': { type: 'string' }, check: { type: 'boolean' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
-    json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, 'no-embed-cache': { type: 'boolean' },
+    json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, 'no-embed-cache': { type: 'boolean' }, backend: { type: 'string' },
     unanswerable: { type: 'string' }, ...HYBRID_FLAGS, ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   }, false);
   const data = values.data ?? [];
@@ -45,9 +47,12 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
   const index = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
   const { KNOWN_ITEM_RULES, runEval, runKnownItemEval } = await measure();
   let lastProgress = 0;
+  const backend = backendOf(values.backend);
   const ranking: RankingOptions = {
     mode,
     engine,
+    backend,
+    ...(backend === 'opensearch' ? { connection: connectionOf() } : {}),
     index,
     bm25: bm25From(values),
     ...(mode !== 'bm25' ? { embedder: await embedderFrom(values, io) } : {}),

@@ -1,8 +1,7 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { queryText } from '../core/settings.ts';
-import { MODELS, type Embedder } from '../embedding/index.ts';
+import type { Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -13,63 +12,11 @@ import { putWritesOf } from './writer.ts';
 import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
-import type { HybridOptions, SearchHit, SearchMode } from './searcher.ts';
+import type { SearchMode } from './searcher.ts';
+import { planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
 
 export type { SearchMode } from './searcher.ts';
-
-/** A search as the engine takes it (the HTTP API and the CLI build one). */
-export interface SearchRequest extends Omit<HybridOptions, 'minSimilarity'> {
-  /** The query text; BM25 reads its syntax (words, "phrases", +required, -excluded, prefix*). */
-  q: string;
-  /**
-   * Modes vector and hybrid: drop paragraphs whose cosine similarity to the query is below this (−1–1);
-   * `auto` takes the model's calibrated floor ({@link relevanceFloor}), and in mode bm25 means none.
-   * Default none.
-   */
-  minSimilarity?: number | 'auto';
-  /** Default `hybrid` when the index has embeddings, else `bm25`. */
-  mode?: SearchMode;
-  /** Embed the query in mode bm25 too, when the model is loaded (highlighting wants it); returned as `queryVector`. Default false. */
-  withQueryVector?: boolean;
-}
-
-/** The answer to a {@link SearchRequest}. */
-export interface SearchResult {
-  query: string;
-  mode: SearchMode;
-  /** The index generation that answered, and how many writes it had on top. */
-  generation: string;
-  hits: SearchHit[];
-  /** The query's embedding, when the search made one (modes vector and hybrid, or `withQueryVector`). */
-  queryVector?: Float32Array;
-  /** Waiting for a turn (other requests ahead), then embedding and ranking; `totalMs` leaves the wait out. */
-  timings: { queueMs: number; embedMs: number; searchMs: number; totalMs: number };
-}
-
-/** What a write did. */
-export interface WriteResult {
-  /** Ids of the reports written, in order. */
-  reports: string[];
-  paragraphs: number;
-  /** Paragraphs that went through the model, and those whose vectors were reused (unchanged text). */
-  embedded: number;
-  reused: number;
-  /** Journal sequence number of the last write (durable). */
-  seq: number;
-}
-
-/** Counts and facts about the index being served. */
-export interface EngineStats {
-  indexDir: string;
-  generation: string;
-  reports: number;
-  paragraphs: number;
-  deletedParagraphs: number;
-  segments: number;
-  /** Writes applied on top of the generation (from the journal). */
-  writesSinceBuild: number;
-  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number };
-}
+export type { EngineStats, ReloadOutcome, SearchRequest, SearchResult, WriteResult } from './surface.ts';
 
 /** Options of {@link Engine.open}. */
 export interface EngineOptions {
@@ -113,8 +60,6 @@ export interface OpenAsyncOptions extends Omit<EngineOptions, 'embedder'> {
   model?: (name: string) => Promise<Embedder | undefined>;
 }
 
-/** What a watching engine's reload did, as {@link Engine.watch} tells it. */
-export type ReloadOutcome = { reloaded: boolean; generation: string } | { error: unknown };
 
 // Journal writes replayed between two turns of the event loop while a generation is prepared.
 const REPLAY_PAGE = 64;
@@ -132,7 +77,7 @@ export type CompactionEvent =
  * the embedder, and the write path. Searches are answered from one state of the index; writes are
  * made durable in the journal, then applied; a reload switches to a new generation in one step.
  */
-export class Engine {
+export class Engine implements SearchEngine {
   private index: LiveIndex;
   /** Searches, retrievals, embeddings and writes take turns, in arrival order (see {@link Turns}). */
   private readonly turns = new Turns();
@@ -276,13 +221,12 @@ export class Engine {
    * model, or for a model shoal has no calibration for.
    */
   get relevanceFloor(): number | undefined {
-    const model = this.options.embedder?.info.name;
-    return model === undefined ? undefined : MODELS[model]?.relevanceFloor;
+    return relevanceFloorOf(this.options.embedder);
   }
 
   /** The relevance floor a request asks for: `auto` is the model's (none in mode bm25, which has no similarity). */
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined {
-    return requested === 'auto' ? (mode === 'bm25' ? undefined : this.relevanceFloor) : requested;
+    return similarityFloorOf(mode, requested, this.relevanceFloor);
   }
 
   /**
@@ -338,25 +282,13 @@ export class Engine {
     const queued = performance.now();
     await this.turns.take(options.signal);
     const t0 = performance.now();
-    const query = queryText(request.q, 'q');
-    const mode = request.mode ?? (this.semantic ? 'hybrid' : 'bm25');
-    if (mode !== 'bm25' && !this.semantic) {
-      const why = this.index.hasVectors ? 'the embedding model is not loaded' : 'this index has no embeddings (it was built without a model)';
-      throw new SearchError('INVALID_ARGUMENT', `mode ${mode} needs embeddings: ${why}; use mode bm25`, { details: { field: 'mode' } });
-    }
-    if (mode === 'bm25' && typeof request.minSimilarity === 'number') {
-      throw new SearchError('INVALID_ARGUMENT', 'minSimilarity needs mode vector or hybrid (it is a floor on cosine similarity to the query)', { details: { field: 'minSimilarity' } });
-    }
-    const ranked = { ...request, minSimilarity: this.similarityFloor(mode, request.minSimilarity) };
-    const wantsVector = mode !== 'bm25' || (request.withQueryVector === true && this.semantic);
-    const vector = wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
+    const plan = planSearch(request, { semantic: this.semantic, hasVectors: this.index.hasVectors, relevanceFloor: this.relevanceFloor });
+    const { query, mode } = plan;
+    const vector = plan.wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
-    const searcher = index.searcher;
-    const hits: SearchHit[] = mode === 'bm25' ? searcher.search(query, ranked)
-      : mode === 'vector' ? searcher.searchVector(vector!, ranked)
-        : searcher.searchHybrid(query, vector!, ranked);
+    const hits = rankPlan(index.searcher, plan, vector);
     const t2 = performance.now();
     return {
       query, mode, generation: index.generation, hits, ...(vector ? { queryVector: vector } : {}),
@@ -509,6 +441,7 @@ export class Engine {
     const index = this.index;
     const model = index.meta.vector?.model;
     return {
+      backend: 'embedded',
       indexDir: this.options.indexDir,
       generation: index.generation,
       reports: index.reportCount,
@@ -518,6 +451,11 @@ export class Engine {
       writesSinceBuild: index.appliedWrites,
       ...(model && index.searcher.view.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.view.vectors.kind, vectors: index.searcher.view.vectors.size } } : {}),
     };
+  }
+
+  /** Always ready once open: the index is in this process. */
+  ready(): undefined {
+    return undefined;
   }
 
   /** Stops a background compaction, closes the journal, and makes a reload under way give up. */

@@ -346,7 +346,7 @@ function opened(generation: string, meta: IndexMeta, paragraphs: Paragraph[], se
  * Throws `INDEX_INCOMPATIBLE` unless an index's vectors were made by the same model as `model`
  * (queries must be embedded by the model that embedded the paragraphs).
  */
-export function checkModel(meta: IndexMeta, model: EmbeddingModelInfo): void {
+export function checkModel(meta: Pick<IndexMeta, 'vector'> | { vector?: Pick<VectorMeta, 'model'> }, model: EmbeddingModelInfo): void {
   const indexed = meta.vector?.model;
   if (!indexed) return;
   if (!sameModel(indexed, model)) {

@@ -144,35 +144,11 @@ export interface SearcherParts {
  * and, when the index has embeddings, a vector retriever): BM25, vector and hybrid rankings with
  * paging, grouping by report, filters, a relevance floor and explanations. Every search is
  * synchronous, so it sees one state of the index even while writes are applied between searches.
+ * {@link Searcher} is the one over a local index; a remote backend ranks over its own view.
  */
-export class Searcher {
-  /** The local parts, for a searcher over a local index (undefined over another backend). */
-  readonly paragraphs: readonly Paragraph[];
-  readonly lexical: LexicalSearcher;
-  readonly vectors: VectorIndex | undefined;
-  /** The retrievers and paragraphs every ranking goes through (the backend seam). */
-  readonly view: IndexView;
-
-  /** A searcher over local parts (a generation and the writes on top of it). */
-  constructor(parts: SearcherParts) {
-    this.paragraphs = parts.paragraphs;
-    this.lexical = parts.lexical;
-    this.vectors = parts.vectors;
-    const store = parts.store ?? (parts.vectors?.kind === 'exact' ? (parts.vectors as ExactVectorIndex) : undefined);
-    const live = parts.live ?? parts.paragraphs.length;
-    if (this.lexical.docCount !== this.paragraphs.length) {
-      throw new SearchError('INDEX_CORRUPT', `index holds ${this.lexical.docCount} documents but ${this.paragraphs.length} paragraphs`);
-    }
-    if (this.vectors && this.vectors.size !== live) {
-      throw new SearchError('INDEX_CORRUPT', `index holds ${this.vectors.size} vectors but ${live} paragraphs`);
-    }
-    const paragraphs = new LocalParagraphs(parts.paragraphs, parts.deleted, live);
-    this.view = {
-      paragraphs,
-      lexical: new LocalLexicalRetriever(parts.lexical, paragraphs),
-      ...(parts.vectors ? { vectors: new LocalVectorRetriever(parts.vectors, store, paragraphs) } : {}),
-    };
-  }
+export class ViewSearcher {
+  /** @param view The retrievers and paragraphs every ranking goes through (the backend seam). */
+  constructor(readonly view: IndexView) {}
 
   /** Number of live paragraphs. */
   get size(): number {
@@ -327,6 +303,34 @@ export class Searcher {
       const similarity = similarityOf?.(doc);
       return { ...fields, score: doc.score, rank: offset + i + 1, ...(similarity === undefined ? {} : { similarity }), ...(explanation ? { explain: explanation } : {}) };
     });
+  }
+}
+
+/** A {@link ViewSearcher} over a local index: a generation and the writes on top of it. */
+export class Searcher extends ViewSearcher {
+  /** Every paragraph by doc id, deleted ones included. */
+  readonly paragraphs: readonly Paragraph[];
+  readonly lexical: LexicalSearcher;
+  readonly vectors: VectorIndex | undefined;
+
+  constructor(parts: SearcherParts) {
+    const store = parts.store ?? (parts.vectors?.kind === 'exact' ? (parts.vectors as ExactVectorIndex) : undefined);
+    const live = parts.live ?? parts.paragraphs.length;
+    if (parts.lexical.docCount !== parts.paragraphs.length) {
+      throw new SearchError('INDEX_CORRUPT', `index holds ${parts.lexical.docCount} documents but ${parts.paragraphs.length} paragraphs`);
+    }
+    if (parts.vectors && parts.vectors.size !== live) {
+      throw new SearchError('INDEX_CORRUPT', `index holds ${parts.vectors.size} vectors but ${live} paragraphs`);
+    }
+    const paragraphs = new LocalParagraphs(parts.paragraphs, parts.deleted, live);
+    super({
+      paragraphs,
+      lexical: new LocalLexicalRetriever(parts.lexical, paragraphs),
+      ...(parts.vectors ? { vectors: new LocalVectorRetriever(parts.vectors, store, paragraphs) } : {}),
+    });
+    this.paragraphs = parts.paragraphs;
+    this.lexical = parts.lexical;
+    this.vectors = parts.vectors;
   }
 }
 

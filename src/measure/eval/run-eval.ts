@@ -11,6 +11,7 @@ import type { FusionOptions } from '../../hybrid/index.ts';
 import { ExactVectorIndex } from '../../vector/index.ts';
 import type { Bm25Options } from '../../lexical/index.ts';
 import { loadBeir } from './beir.ts';
+import type { Backend, OpenSearchConnection } from '../../opensearch/index.ts';
 import { createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, missingPositions, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
 
@@ -40,6 +41,12 @@ export interface EvalOptions {
   embedCacheDir?: string;
   /** Called as paragraphs are embedded. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Where the index lives: shoal's own (`embedded`, the default) or an OpenSearch cluster, where the
+   * corpus is built into the index `<connection.index>-eval-<dataset>` and ranked through it.
+   */
+  backend?: Backend;
+  connection?: OpenSearchConnection;
 }
 
 /** Scores of one evaluation run (the `--json` contract). */
@@ -91,7 +98,8 @@ export type RankingOptions = Omit<EvalOptions, 'data' | 'qrels'>;
  * paragraphs in the chosen mode: BM25 (shoal or FTS5), vector similarity, or the Searcher's fused
  * hybrid list (the code the server runs).
  */
-async function prepareRanker(corpus: readonly Report[], options: RankingOptions): Promise<Prepared> {
+async function prepareRanker(corpus: readonly Report[], options: RankingOptions, dataset: string): Promise<Prepared> {
+  if (options.backend === 'opensearch') return prepareOpenSearchRanker(corpus, options, dataset);
   const indexOptions = resolveIndexOptions(options.index);
   const extra: Prepared['extra'] = {};
   let paragraphs: Paragraph[];
@@ -138,6 +146,54 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
   return { paragraphs, ranker, buildMs: performance.now() - t0, extra };
 }
 
+// Paragraphs an OpenSearch ranking is fetched to in modes bm25 and vector (enough for 100 reports).
+const REMOTE_DEPTH = 2000;
+
+/**
+ * The same ranking through an OpenSearch index: the corpus built into `<index>-eval-<dataset>` (the
+ * same paragraphs, the vectors from the embedding cache), then each query ranked by the OpenSearch
+ * engine's view: its BM25, its k-NN, or the searcher's fused list over them, as `shoal start` serves it.
+ */
+async function prepareOpenSearchRanker(corpus: readonly Report[], options: RankingOptions, dataset: string): Promise<Prepared> {
+  const { buildOpenSearchIndex, connectionOf, OpenSearchEngine } = await import('../../opensearch/index.ts');
+  const base = options.connection ?? connectionOf();
+  const connection = { ...base, index: `${base.index}-eval-${dataset.toLowerCase().replace(/[^a-z0-9._-]/g, '-')}` };
+  const embedder = options.mode === 'bm25' ? undefined : options.embedder;
+  if (options.mode !== 'bm25' && !embedder) throw new SearchError('INVALID_ARGUMENT', `mode ${options.mode} needs an embedding model`);
+  if (options.engine === 'fts5') throw new SearchError('INVALID_ARGUMENT', 'engine fts5 ranks on the embedded backend only', { details: { field: 'engine' } });
+  const t0 = performance.now();
+  const paragraphs = paragraphsOf(corpus, resolveIndexOptions(options.index), embedder);
+  const cache = embedder && options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, embedder.info) : undefined;
+  const built = await buildOpenSearchIndex({
+    connection, inputs: [], reports: corpus, allowEmpty: true, discardWrites: true,
+    ...(options.index ? { options: options.index } : {}), ...(options.bm25 ? { bm25: options.bm25 } : {}),
+    ...(embedder ? { embedder } : {}), ...(cache ? { cache } : {}),
+  });
+  if (cache && embedder && options.embedCacheDir && (built.vectors?.embedded ?? 0) > 0) saveEmbeddingCache(options.embedCacheDir, embedder.info, cache);
+  if (built.paragraphs !== paragraphs.length) throw new SearchError('INTERNAL', `OpenSearch holds ${built.paragraphs} paragraphs, the corpus splits into ${paragraphs.length}`);
+  const engine = await OpenSearchEngine.open({ connection, ...(embedder ? { embedder } : {}), readOnly: true });
+  const position = new Map(paragraphs.map((p, i) => [p.key, i]));
+  const mode = options.mode;
+  const ranker: Ranker = {
+    name: 'shoal-opensearch',
+    prepare: async (query) => {
+      const vector = embedder ? await embedder.embedQuery(query) : undefined;
+      const keys = await engine.onView(vector, (searcher) => {
+        const { view } = searcher;
+        const docs = mode === 'bm25' ? view.lexical.search(view.lexical.parse(query), REMOTE_DEPTH)
+          : mode === 'vector' ? view.vectors!.search(vector!, REMOTE_DEPTH)
+            : searcher.hybridRanking(query, vector!, options);
+        return docs.map((d) => view.paragraphs.paragraph(d.docId).key);
+      });
+      const ranked = keys.map((k) => position.get(k)!);
+      return { ranked: (depth) => ranked.slice(0, depth) };
+    },
+    close: () => void engine.close(),
+  };
+  const extra: Prepared['extra'] = built.vectors ? { model: built.vectors.model, embedded: built.vectors.embedded, cacheHits: built.vectors.cacheHits } : {};
+  return { paragraphs, ranker, buildMs: performance.now() - t0, extra };
+}
+
 /**
  * Evaluates retrieval on a BEIR data set. Reports are split into paragraphs and indexed as shoal
  * serves them; a report's score is its best paragraph's (max-passage), and the first 100 distinct
@@ -146,7 +202,7 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions)
  */
 export async function runEval(options: EvalOptions): Promise<EvalResult> {
   const data = loadBeir(options.data, options.qrels);
-  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(data.corpus, options);
+  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(data.corpus, options, basename(resolve(options.data)));
   const ndcg: number[] = [];
   const recall: number[] = [];
   const mrr: number[] = [];
@@ -245,7 +301,7 @@ export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<K
   const [missing] = missingPositions(items, all);
   if (missing) throw new SearchError('INPUT_MALFORMED', `${options.items}: ${missing.id}: ${missing.problem}`);
   const corpus = options.distractors === undefined ? read.reports : withDistractors(read.reports, items, options.distractors);
-  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(corpus, options);
+  const { paragraphs, ranker, buildMs, extra } = await prepareRanker(corpus, options, `known-${basename(resolve(options.items)).replace(/\.[^.]*$/, '')}`);
   const byReport = new Map<string, Paragraph[]>();
   for (const p of paragraphs) {
     const list = byReport.get(p.reportId);

@@ -1,0 +1,436 @@
+import type { Analyzer } from '../analysis/index.ts';
+import { SearchError } from '../core/errors.ts';
+import type { Paragraph } from '../core/types.ts';
+import { bm25Idf, parseQuery, type ClauseContribution, type LexicalQuery, type QueryClause, type ScoredDoc } from '../lexical/index.ts';
+import type { IndexView, LexicalRetriever, ParagraphStore, SearchFilter, VectorRetriever } from '../engine/index.ts';
+import type { Cluster } from './connection.ts';
+import { PARAGRAPH_FIELDS, paragraphOf } from './documents.ts';
+import { cosineOf, exactSimilarityQuery, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
+
+// The engine's backend seam (engine/backend.ts) over an OpenSearch index, for one search.
+//
+// The searcher asks its retrievers synchronously, and a search runs over one view. A remote view
+// answers from what it has fetched; what it lacks it records as a need. `onRemoteView` runs the
+// search once to learn what it asks (answering with nothing), fetches every need in one `_msearch`,
+// and runs it again; a run that asks for something still missing stops (`Missing`), and its needs are
+// fetched in the next round trip. A hybrid search takes two: the BM25 and k-NN candidates with the
+// query's term statistics, then the exact similarity of the BM25 candidates the k-NN walk did not
+// return (the embedded engine's graph-miss rule). Doc ids are numbers given to paragraphs as they
+// arrive, stable within the view.
+
+/** What a remote view's search asked for that it does not have yet. */
+interface Needs {
+  lexical: Map<string, { query: LexicalQuery; filter: SearchFilter | undefined; depth: number }>;
+  vector: Map<string, { filter: SearchFilter | undefined; depth: number }>;
+  /** Term statistics (document frequencies) of these queries' terms. */
+  stats: Map<string, LexicalQuery>;
+  /** Exact similarity of these docs to the query vector. */
+  similarity: Set<number>;
+  /** BM25 explanations of these docs, per query. */
+  explain: Map<string, { query: LexicalQuery; docs: Set<number> }>;
+  keys: Set<string>;
+}
+
+function noNeeds(): Needs {
+  return { lexical: new Map(), vector: new Map(), stats: new Map(), similarity: new Set(), explain: new Map(), keys: new Set() };
+}
+
+function hasNeeds(n: Needs): boolean {
+  return n.lexical.size + n.vector.size + n.stats.size + n.similarity.size + n.explain.size + n.keys.size > 0;
+}
+
+/** Thrown by a view that lacks what the search asked (caught by {@link onRemoteView}, which fetches it). */
+class Missing extends Error {}
+
+/** What a view needs to know about the index it reads. */
+export interface RemoteIndexFacts {
+  cluster: Cluster;
+  /** The concrete index of the generation (not the alias: one view reads one generation). */
+  index: string;
+  analyzer: Analyzer;
+  score: ScoreScale;
+  efSearch: number;
+  hasVectors: boolean;
+  /** Live paragraphs, as last counted. */
+  size: number;
+  /** More than one primary shard: BM25 statistics are gathered across shards first (`dfs_query_then_fetch`). */
+  sharded: boolean;
+}
+
+// The round trips one search may take: grouping by report asks for deeper and deeper lists.
+const MAX_ROUNDS = 8;
+// OpenSearch's result window (index.max_result_window).
+const MAX_DEPTH = 10_000;
+
+/**
+ * Runs a synchronous search over a remote view of an index, fetching what it asks for (see the
+ * file's header). `vector` is the query's embedding, when the search has one.
+ */
+export async function onRemoteView<T>(facts: RemoteIndexFacts, vector: Float32Array | undefined, search: (view: IndexView) => T): Promise<T> {
+  const view = new RemoteView(facts, vector);
+  let result = search(view);
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (!hasNeeds(view.needs)) return result;
+    await view.fetch();
+    view.strict = true;
+    try {
+      result = search(view);
+    } catch (error) {
+      if (!(error instanceof Missing)) throw error;
+    }
+  }
+  if (!hasNeeds(view.needs)) return result;
+  throw new SearchError('INTERNAL', `a search over OpenSearch still lacked data after ${MAX_ROUNDS} round trips`);
+}
+
+/** The view: paragraphs, BM25 and k-NN answers as fetched so far. */
+class RemoteView implements IndexView {
+  /** Planning (first run: answer with nothing, record needs) or strict (a need stops the run). */
+  strict = false;
+  needs = noNeeds();
+  readonly paragraphs: RemoteParagraphs;
+  readonly lexical: RemoteLexical;
+  readonly vectors?: RemoteVectors;
+  // Doc ids by key, and what is known of each doc.
+  readonly docs = new Map<string, number>();
+  readonly byDoc: Paragraph[] = [];
+  readonly similarities = new Map<number, number>();
+  readonly lexicalResults = new Map<string, { depth: number; hits: ScoredDoc[]; matched: Map<number, string[]> }>();
+  readonly vectorResults = new Map<string, { depth: number; hits: ScoredDoc[] }>();
+  readonly stats = new Map<string, { docCount: number; docFreq: Map<string, number> }>();
+  readonly explanations = new Map<string, Map<number, ClauseContribution[]>>();
+  readonly absent = new Set<string>();
+
+  constructor(readonly facts: RemoteIndexFacts, readonly vector: Float32Array | undefined) {
+    this.paragraphs = new RemoteParagraphs(this);
+    this.lexical = new RemoteLexical(this);
+    if (facts.hasVectors) this.vectors = new RemoteVectors(this);
+  }
+
+  /** Records a need; in strict mode the run stops here. */
+  need(record: (needs: Needs) => void): void {
+    record(this.needs);
+    if (this.strict) throw new Missing();
+  }
+
+  docOf(source: Record<string, unknown>): number {
+    const p = paragraphOf(source);
+    let doc = this.docs.get(p.key);
+    if (doc === undefined) {
+      doc = this.byDoc.length;
+      this.docs.set(p.key, doc);
+      this.byDoc.push(p);
+    }
+    return doc;
+  }
+
+  /** Fetches every need in one `_msearch`, then clears them. */
+  async fetch(): Promise<void> {
+    const needs = this.needs;
+    this.needs = noNeeds();
+    const { facts } = this;
+    const header = { index: facts.index, ...(facts.sharded ? { search_type: 'dfs_query_then_fetch' } : {}) };
+    const lines: unknown[] = [];
+    const readers: Array<(response: SearchResponse) => void> = [];
+    const add = (body: Record<string, unknown>, read: (response: SearchResponse) => void): void => {
+      lines.push(header, body);
+      readers.push(read);
+    };
+    for (const [key, { query, filter, depth }] of needs.lexical) {
+      const dsl = lexicalQuery(query, filter, facts.score);
+      if (!dsl) {
+        this.lexicalResults.set(key, { depth: Infinity, hits: [], matched: new Map() });
+        continue;
+      }
+      add({ size: depth, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: dsl }, (r) => {
+        const matched = new Map<number, string[]>();
+        const hits = r.hits.hits.map((h) => {
+          const docId = this.docOf(h._source!);
+          matched.set(docId, h.matched_queries ?? []);
+          return { docId, score: h._score ?? 0 };
+        });
+        this.lexicalResults.set(key, { depth, hits, matched });
+      });
+    }
+    for (const [key, { filter, depth }] of needs.vector) {
+      const vector = this.vector!;
+      add({ size: depth, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: knnQuery(vector, depth, filter, facts.efSearch) }, (r) => {
+        const hits = r.hits.hits.map((h) => {
+          const docId = this.docOf(h._source!);
+          const similarity = cosineOf(h._score ?? 0);
+          this.similarities.set(docId, similarity);
+          return { docId, score: similarity };
+        });
+        this.vectorResults.set(key, { depth, hits });
+      });
+    }
+    for (const [key, query] of needs.stats) {
+      const terms = termsOf(query);
+      const filters: Record<string, unknown> = {};
+      terms.forEach((t, i) => (filters[String(i)] = t.startsWith('p:') ? { prefix: { terms: t.slice(2) } } : { term: { terms: t.slice(2) } }));
+      add({ size: 0, track_total_hits: true, query: { match_all: {} }, ...(terms.length ? { aggs: { df: { filters: { filters } } } } : {}) }, (r) => {
+        const buckets = r.aggregations?.df?.buckets ?? {};
+        const docFreq = new Map(terms.map((t, i) => [t, buckets[String(i)]?.doc_count ?? 0]));
+        this.stats.set(key, { docCount: r.hits.total?.value ?? 0, docFreq });
+      });
+    }
+    if (needs.similarity.size > 0) {
+      const docs = [...needs.similarity];
+      const keys = docs.map((d) => this.byDoc[d]!.key);
+      add({ size: keys.length, track_total_hits: false, _source: false, query: exactSimilarityQuery(this.vector!, keys) }, (r) => {
+        for (const h of r.hits.hits) this.similarities.set(this.docs.get(h._id)!, cosineOf(h._score ?? 0));
+        // A paragraph deleted since it was returned has no similarity any more.
+        for (const d of docs) if (!this.similarities.has(d)) this.similarities.set(d, Number.NaN);
+      });
+    }
+    for (const [key, { query, docs }] of needs.explain) {
+      const ids = [...docs];
+      const dsl = lexicalQuery(query, undefined, facts.score, [{ ids: { values: ids.map((d) => this.byDoc[d]!.key) } }]);
+      const explained = this.explanations.get(key) ?? new Map<number, ClauseContribution[]>();
+      this.explanations.set(key, explained);
+      const stats = this.stats.get(key);
+      const zero = (): ClauseContribution[] => query.clauses.map((clause) => ({ clause, score: 0, termFreq: 0, idf: stats ? clauseIdf(clause, stats) : 0 }));
+      for (const d of ids) explained.set(d, zero());
+      if (!dsl) continue;
+      add({ size: ids.length, track_total_hits: false, _source: false, explain: true, query: dsl }, (r) => {
+        for (const h of r.hits.hits) explained.set(this.docs.get(h._id)!, contributionsOf(h._explanation, query, facts.score.scale, stats));
+      });
+    }
+    if (needs.keys.size > 0) {
+      const keys = [...needs.keys];
+      add({ size: keys.length, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: { ids: { values: keys } } }, (r) => {
+        for (const h of r.hits.hits) this.docOf(h._source!);
+        for (const k of keys) if (!this.docs.has(k)) this.absent.add(k);
+      });
+    }
+    if (lines.length === 0) return;
+    const { body } = await facts.cluster.request<{ responses: SearchResponse[] }>({ method: 'POST', path: '/_msearch', lines });
+    body.responses.forEach((response, i) => {
+      checkResponse(response);
+      readers[i]!(response);
+    });
+  }
+}
+
+/** The part of a search response a view reads. */
+interface SearchResponse {
+  error?: { type?: string; reason?: string; root_cause?: Array<{ reason?: string }> };
+  status?: number;
+  timed_out?: boolean;
+  _shards?: { total: number; successful: number; failed: number; failures?: Array<{ reason?: { reason?: string } }> };
+  hits: { total?: { value: number }; hits: Array<{ _id: string; _score: number | null; _source?: Record<string, unknown>; matched_queries?: string[]; _explanation?: Explanation }> };
+  aggregations?: { df?: { buckets?: Record<string, { doc_count: number }> } };
+}
+
+/**
+ * A search that failed, or that some shards could not answer (a red index: its answer would be
+ * partial), is `UNAVAILABLE`: shoal never ranks over part of the collection without saying so.
+ */
+function checkResponse(r: SearchResponse): void {
+  if (r.error) {
+    const reason = r.error.root_cause?.[0]?.reason ?? r.error.reason ?? r.error.type ?? 'unknown';
+    throw new SearchError(r.status !== undefined && r.status < 500 && r.status !== 429 ? 'INTERNAL' : 'UNAVAILABLE', `OpenSearch could not search: ${reason}`, { details: { status: r.status } });
+  }
+  const shards = r._shards;
+  if (shards && (shards.failed > 0 || shards.successful < shards.total)) {
+    throw new SearchError('UNAVAILABLE', `OpenSearch answered from ${shards.successful} of ${shards.total} shards (${shards.failures?.[0]?.reason?.reason ?? 'shards unavailable'}): not ranking over part of the collection`);
+  }
+  if (r.timed_out) throw new SearchError('UNAVAILABLE', 'OpenSearch timed out searching');
+}
+
+// The statistics keys of a query's clauses: `t:<term>` for terms and phrase terms, `p:<prefix>` for prefixes.
+function termsOf(query: LexicalQuery): string[] {
+  const keys = new Set<string>();
+  for (const c of query.clauses) {
+    if (c.kind === 'term') keys.add(`t:${c.term}`);
+    else if (c.kind === 'phrase') for (const t of c.terms) keys.add(`t:${t}`);
+    else keys.add(`p:${c.prefix}`);
+  }
+  return [...keys];
+}
+
+// A clause's idf as the embedded engine computes it: a phrase sums its terms', a prefix uses its union's frequency.
+function clauseIdf(c: QueryClause, stats: { docCount: number; docFreq: Map<string, number> }): number {
+  const idf = (key: string) => bm25Idf(stats.docCount, stats.docFreq.get(key) ?? 0);
+  if (c.kind === 'term') return idf(`t:${c.term}`);
+  if (c.kind === 'phrase') return c.terms.reduce((sum, t) => sum + idf(`t:${t}`), 0);
+  return idf(`p:${c.prefix}`);
+}
+
+function queryKey(query: LexicalQuery, filter?: SearchFilter): string {
+  return JSON.stringify([query.clauses, filter ?? null]);
+}
+
+/** Lucene's explanation tree. */
+interface Explanation {
+  value: number;
+  description: string;
+  details?: Explanation[];
+}
+
+/** Per-clause contributions from a hit's explanation: each `weight(field:text in doc)` node assigned to its clause. */
+function contributionsOf(explanation: Explanation | undefined, query: LexicalQuery, scale: number, stats: { docCount: number; docFreq: Map<string, number> } | undefined): ClauseContribution[] {
+  const out = query.clauses.map((clause) => ({ clause, score: 0, termFreq: 0, idf: stats ? clauseIdf(clause, stats) : 0 }));
+  const visit = (e: Explanation): void => {
+    const m = /^weight\((terms|phrase):(.*) in \d+\)/s.exec(e.description);
+    if (!m) {
+      for (const d of e.details ?? []) visit(d);
+      return;
+    }
+    const [, field, text] = m;
+    // A term's own clause first; an expansion of a prefix otherwise.
+    const exact = query.clauses.findIndex((c) => (field === 'terms' ? c.kind === 'term' && c.term === text : c.kind === 'phrase' && `"${phraseText(c.terms, c.offsets)}"` === text));
+    const at = exact >= 0 ? exact : query.clauses.findIndex((c) => field === 'terms' && c.kind === 'prefix' && text!.startsWith(c.prefix));
+    if (at < 0 || query.clauses[at]!.occur === 'mustNot') return;
+    out[at]!.score += e.value;
+    const freq = findValue(e, /^(freq|phraseFreq)/);
+    if (freq !== undefined) out[at]!.termFreq += field === 'terms' ? freq / scale : freq;
+  };
+  if (explanation) visit(explanation);
+  return out;
+}
+
+function findValue(e: Explanation, description: RegExp): number | undefined {
+  if (description.test(e.description)) return e.value;
+  for (const d of e.details ?? []) {
+    const v = findValue(d, description);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+class RemoteParagraphs implements ParagraphStore {
+  constructor(private readonly view: RemoteView) {}
+
+  get size(): number {
+    return this.view.facts.size;
+  }
+
+  paragraph(docId: number): Paragraph {
+    const p = this.view.byDoc[docId];
+    if (!p) throw new SearchError('INTERNAL', `doc ${docId} was not returned by this view`);
+    return p;
+  }
+
+  get(key: string): Paragraph | undefined {
+    const view = this.view;
+    const doc = view.docs.get(key);
+    if (doc !== undefined) return view.byDoc[doc];
+    if (view.absent.has(key)) return undefined;
+    view.need((n) => n.keys.add(key));
+    return undefined;
+  }
+}
+
+class RemoteLexical implements LexicalRetriever {
+  constructor(private readonly view: RemoteView) {}
+
+  get analyzer(): Analyzer {
+    return this.view.facts.analyzer;
+  }
+
+  parse(query: string): LexicalQuery {
+    return parseQuery(query, this.view.facts.analyzer);
+  }
+
+  search(query: LexicalQuery, k: number, filter?: SearchFilter): ScoredDoc[] {
+    const view = this.view;
+    const key = queryKey(query, filter);
+    const found = view.lexicalResults.get(key);
+    const depth = Math.min(k, MAX_DEPTH);
+    // A result of `depth` hits answers any shallower search, and a shorter one (every match) any search.
+    if (found && (found.depth >= depth || found.hits.length < found.depth)) return found.hits.slice(0, k);
+    view.need((n) => n.lexical.set(key, { query, filter, depth: Math.max(depth, n.lexical.get(key)?.depth ?? 0) }));
+    return [];
+  }
+
+  coverage(query: LexicalQuery, docIds: readonly number[]): number[] {
+    const view = this.view;
+    const stats = view.stats.get(queryKey(query));
+    if (!stats) {
+      view.need((n) => n.stats.set(queryKey(query), query));
+      return docIds.map(() => 0);
+    }
+    const idfs = query.clauses.map((c) => clauseIdf(c, stats));
+    let mass = 0;
+    query.clauses.forEach((c, i) => {
+      if (c.occur !== 'mustNot') mass += c.weight * idfs[i]!;
+    });
+    if (!(mass > 0)) return docIds.map(() => 0);
+    // Which clauses a doc matched, from the BM25 results it came back in.
+    const matchedOf = (docId: number): string[] | undefined => {
+      for (const result of view.lexicalResults.values()) {
+        const m = result.matched.get(docId);
+        if (m) return m;
+      }
+      return undefined;
+    };
+    return docIds.map((docId) => {
+      const matched = matchedOf(docId) ?? [];
+      let covered = 0;
+      for (const name of matched) {
+        const c = query.clauses[Number(name)];
+        if (c && c.occur !== 'mustNot') covered += c.weight * idfs[Number(name)]!;
+      }
+      return covered / mass;
+    });
+  }
+
+  scoreBound(query: LexicalQuery): number {
+    const view = this.view;
+    const stats = view.stats.get(queryKey(query));
+    if (!stats) {
+      view.need((n) => n.stats.set(queryKey(query), query));
+      return 0;
+    }
+    const k1p1 = view.facts.score.k1 + 1;
+    return query.clauses.reduce((sum, c) => (c.occur === 'mustNot' ? sum : sum + c.weight * clauseIdf(c, stats) * k1p1), 0);
+  }
+
+  explain(query: LexicalQuery, docId: number): ClauseContribution[] {
+    const view = this.view;
+    const key = queryKey(query);
+    const found = view.explanations.get(key)?.get(docId);
+    if (found) return found;
+    view.need((n) => {
+      if (!view.stats.has(key)) n.stats.set(key, query);
+      const entry = n.explain.get(key) ?? { query, docs: new Set<number>() };
+      entry.docs.add(docId);
+      n.explain.set(key, entry);
+    });
+    return query.clauses.map((clause) => ({ clause, score: 0, termFreq: 0, idf: 0 }));
+  }
+}
+
+class RemoteVectors implements VectorRetriever {
+  readonly kind = 'hnsw' as const;
+
+  constructor(private readonly view: RemoteView) {}
+
+  get size(): number {
+    return this.view.facts.size;
+  }
+
+  search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[] {
+    const view = this.view;
+    if (vector !== view.vector) throw new SearchError('INTERNAL', 'a remote view answers for the query vector it was made with');
+    const key = JSON.stringify(filter ?? null);
+    const found = view.vectorResults.get(key);
+    const depth = Math.min(k, MAX_DEPTH);
+    if (found && (found.depth >= depth || found.hits.length < found.depth)) return found.hits.slice(0, k);
+    view.need((n) => n.vector.set(key, { filter, depth: Math.max(depth, n.vector.get(key)?.depth ?? 0) }));
+    return [];
+  }
+
+  similarity(docId: number, vector: Float32Array): number | undefined {
+    const view = this.view;
+    if (vector !== view.vector) throw new SearchError('INTERNAL', 'a remote view answers for the query vector it was made with');
+    const known = view.similarities.get(docId);
+    if (known !== undefined) return Number.isNaN(known) ? undefined : known;
+    // Every paragraph seen without a similarity is asked for at once: one round trip, not one per doc.
+    view.need((n) => {
+      for (let d = 0; d < view.byDoc.length; d++) if (!view.similarities.has(d)) n.similarity.add(d);
+    });
+    return undefined;
+  }
+}
