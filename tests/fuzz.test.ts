@@ -58,7 +58,7 @@ beforeAll(async () => {
   await buildIndex({ inputs: [writeCorpus(join(tmp, 'reports'), corpus(20))], indexDir, embedder });
   state = { engine: Engine.open({ indexDir, embedder }) };
   app = createApp({ state, log, maxBodyBytes: MAX_BODY_BYTES, version: '0.0.0-fuzz', access: { adminKey: ADMIN_KEY }, allowedHosts: ['shoal.test'] });
-  baseline = { reports: state.engine!.stats().reports, harbour: await harbourKeys() };
+  baseline = { reports: (await state.engine!.stats()).reports, harbour: await harbourKeys() };
 });
 
 afterAll(() => {
@@ -649,13 +649,13 @@ describe('fuzzing the HTTP API', () => {
         headerValue,
       ),
       async (method, target, body, type, accept, key) => {
-        const writesBefore = state.engine!.stats().writesSinceBuild;
+        const writesBefore = (await state.engine!.stats()).writesSinceBuild;
         // Only the admin key may write: the header as access.ts reads it, `Bearer <key>` (any case, blanks).
         const admin = key === true || (typeof key === 'string' && /^Bearer[ ]+(\S+)[ ]*$/i.exec(key)?.[1] === ADMIN_KEY);
         const bodyless = method.toUpperCase() === 'GET' || method.toUpperCase() === 'HEAD';
         const headers: Record<string, string> = { ...(type === null ? {} : { 'content-type': type }), ...(accept === undefined ? {} : { accept }) };
         const answer = await send({ method, path: target, headers, key, ...(body === undefined || bodyless ? {} : { body }) });
-        if (!admin) expect(state.engine!.stats().writesSinceBuild, `a write without the admin key (${JSON.stringify(key)}): ${method} ${target}`).toBe(writesBefore);
+        if (!admin) expect((await state.engine!.stats()).writesSinceBuild, `a write without the admin key (${JSON.stringify(key)}): ${method} ${target}`).toBe(writesBefore);
         const written = (answer?.json as { reports?: unknown } | undefined)?.reports;
         if (answer && answer.status < 300 && Array.isArray(written)) await readBackAndDelete(answer, `${method} ${target}`);
       },
@@ -711,7 +711,7 @@ describe('after the fuzzing', () => {
     expect(hits.map((h) => h.rank)).toEqual([1, 2, 3, 4, 5]);
     expect(hits[0]!.text).toMatch(/harbour|dredging/);
     // Every fuzzed write was deleted again, so the corpus answers as it did before the fuzzing.
-    expect(state.engine!.stats().reports).toBe(baseline.reports);
+    expect((await state.engine!.stats()).reports).toBe(baseline.reports);
     expect(await harbourKeys()).toEqual(baseline.harbour);
     // No body reached an object's prototype.
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -219,7 +219,8 @@ export const ErrorSchema = z.object({
 }).openapi('Error');
 
 export const StatsSchema = z.object({
-  indexDir: z.string(),
+  backend: z.enum(['embedded', 'opensearch']).openapi({ description: 'Where the index lives: shoal\'s own files, or an OpenSearch cluster.' }),
+  indexDir: z.string().openapi({ description: 'The index folder (its name), or the OpenSearch alias.' }),
   generation: z.string(),
   reports: z.number().int(),
   paragraphs: z.number().int(),
@@ -227,6 +228,10 @@ export const StatsSchema = z.object({
   segments: z.number().int(),
   writesSinceBuild: z.number().int(),
   vector: z.object({ model: z.string(), dimension: z.number().int(), kind: z.enum(['exact', 'hnsw']), vectors: z.number().int() }).optional(),
+  cluster: z.object({
+    name: z.string(), status: z.enum(['green', 'yellow', 'red']), nodes: z.number().int(),
+    activePrimaryShards: z.number().int(), activeShards: z.number().int(), unassignedShards: z.number().int(),
+  }).optional().openapi({ description: 'With the OpenSearch backend: the cluster\'s health for the served index.' }),
   uptimeSeconds: z.number(),
   version: z.string(),
 }).openapi('Stats');

@@ -1,4 +1,6 @@
-import { BUILD_LOCK_WAIT_MS, buildIndex } from '../engine/index.ts';
+import { BUILD_LOCK_WAIT_MS, buildIndex, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import type { Embedder } from '../embedding/index.ts';
+import { backendOf, buildOpenSearchIndex, connectionOf } from '../opensearch/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { indexDirOf } from '../core/settings.ts';
@@ -9,7 +11,7 @@ export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR
   [--follow-symlinks] [--allow-empty] [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
   [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
-  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N]
+  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N] [--backend embedded|opensearch]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
 embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.
 Reports written or deleted through the API are kept (they win over files with the same id) unless
@@ -17,14 +19,16 @@ Reports written or deleted through the API are kept (they win over files with th
 Every path named must exist (else nothing is built, exit 2). Symbolic links inside the folders are
 skipped and listed, unless --follow-symlinks, which follows those that stay inside the named folders
 (loops are cut, each file is read once). A build that would replace a live index holding reports
-with an empty one (no report files, or every input skipped) is refused unless --allow-empty.`;
+with an empty one (no report files, or every input skipped) is refused unless --allow-empty.
+With --backend opensearch (or SHOAL_BACKEND=opensearch) the index is built in the OpenSearch cluster
+SHOAL_OPENSEARCH_URL names, as a new index behind the alias SHOAL_OPENSEARCH_INDEX, switched atomically.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
     'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' },
-    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
@@ -35,6 +39,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
   const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
   const progress = createProgress(io);
+  if (backendOf(values.backend) === 'opensearch') return indexIntoOpenSearch(values, positionals, options, embedder, io, progress);
   const summary = await buildIndex({
     inputs: positionals,
     indexDir,
@@ -71,5 +76,43 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   else io.out('embeddings: none (--no-embeddings)');
   io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: ${summary.indexDir} (generation ${summary.generation})`);
+  return 0;
+}
+
+// `shoal index` into an OpenSearch cluster: the same reading, splitting and embedding; a new index, then the alias switch.
+async function indexIntoOpenSearch(
+  values: { strict?: boolean; json?: boolean; 'discard-writes'?: boolean; 'follow-symlinks'?: boolean; 'allow-empty'?: boolean },
+  inputs: string[], options: DeepPartial<IndexOptions>, embedder: Embedder | undefined, io: Io, progress: ReturnType<typeof createProgress>,
+): Promise<number> {
+  const connection = connectionOf();
+  const summary = await buildOpenSearchIndex({
+    connection, inputs, options, strict: values.strict ?? false,
+    ...(embedder ? { embedder } : {}),
+    ...(values['discard-writes'] ? { discardWrites: true } : {}),
+    ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
+    ...(values['allow-empty'] ? { allowEmpty: true } : {}),
+    onProgress: (event) => {
+      if (!values.json && event.phase !== 'switch') progress.update({ phase: event.phase, done: event.done, total: event.total });
+    },
+  }).finally(() => progress.stop());
+  if (values.json) {
+    io.out(JSON.stringify(summary));
+    return 0;
+  }
+  for (const p of summary.skipped.slice(0, 20)) io.err(`skipped ${p.origin}: ${p.reason}`);
+  if (summary.skipped.length > 20) io.err(`… and ${summary.skipped.length - 20} more skipped inputs`);
+  const t = summary.timings;
+  io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs in OpenSearch (${summary.layout.shards} shards, ${summary.layout.replicas} replicas)`);
+  io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
+  const api = summary.apiWrites;
+  if (api.put + api.deleted > 0) {
+    io.out(api.discarded ? `API writes discarded: ${api.put} reports written and ${api.deleted} deleted through the API are gone`
+      : `API writes kept: ${api.put} reports written and ${api.deleted} deleted through the API (--discard-writes drops them)`);
+  }
+  const v = summary.vectors;
+  if (v) io.out(`embeddings (${v.model}, k-NN): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
+  else io.out('embeddings: none (--no-embeddings)');
+  io.out(`time: read ${ms(t.readMs)} ms, embed ${ms(t.embedMs)} ms, bulk load ${ms(t.indexMs)} ms (${Math.round(summary.paragraphs / Math.max(t.indexMs, 1) * 1000)} paragraphs/s), switch ${ms(t.switchMs)} ms, total ${ms(t.totalMs)} ms`);
+  io.out(`index: OpenSearch alias ${summary.index} → ${summary.generation}${summary.previous ? ` (was ${summary.previous})` : ''}`);
   return 0;
 }

@@ -1,4 +1,5 @@
-import { Engine, hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
+import { hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
+import { openReadOnly } from './open-engine.ts';
 import { retrievalOf, type ReadRequest } from '../retrieval/index.ts';
 import { BM25_FLAGS, bm25From, HYBRID_FLAGS, hybridFlags } from './index-options.ts';
 import { choiceFlag, numberFlag, parseFlags, type Io } from './io.ts';
@@ -9,6 +10,7 @@ export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode hybrid|b
   [--explain] [--highlight] [--json] [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k N] [--alpha X]
   [--candidates N] [--no-adaptive] [--min-similarity X]
   [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--source S]... [--report ID]... [--tag T]... [--k1 X] [--b X] [--model-dir DIR]
+  [--backend embedded|opensearch]
 Mode hybrid (default when the index has embeddings) fuses BM25 and embedding similarity; bm25 (default
 otherwise) reads query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*;
 vector ranks by embedding similarity, with the model the index was built with.`;
@@ -20,7 +22,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     'group-by-report': { type: 'boolean' }, explain: { type: 'boolean' }, highlight: { type: 'boolean' }, json: { type: 'boolean' },
     mode: { type: 'string' }, 'min-similarity': { type: 'string' }, ...HYBRID_FLAGS,
     from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, report: { type: 'string', multiple: true },
-    tag: { type: 'string', multiple: true }, 'model-dir': { type: 'string' }, ...BM25_FLAGS,
+    tag: { type: 'string', multiple: true }, 'model-dir': { type: 'string' }, backend: { type: 'string' }, ...BM25_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(SEARCH_USAGE);
@@ -50,7 +52,8 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   // when the mode (or highlight) needs it.
   const needsModel = request.mode !== 'bm25' || request.highlight === true;
   const model = (name: string) => embedderFrom({ model: name, 'model-dir': values['model-dir'] }, io);
-  const engine = await Engine.openAsync({ indexDir, readOnly: true, bm25: bm25From(values), ...(needsModel ? { model } : {}) });
+  const bm25 = bm25From(values);
+  const engine = await openReadOnly({ backend: values.backend, indexDir, ...(values.k1 !== undefined || values.b !== undefined ? { bm25 } : {}), ...(needsModel ? { model } : {}) });
   try {
     const result = await retrievalOf(engine).search(request);
     if (values.json) {
@@ -73,6 +76,6 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     io.out(`${result.hits.length} results (${result.mode}) in ${result.timings.totalMs.toFixed(2)} ms`);
     return 0;
   } finally {
-    engine.close();
+    await engine.close();
   }
 }

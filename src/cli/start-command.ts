@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { isSearchError } from '../core/errors.ts';
 import { loadEmbedder, type Embedder } from '../embedding/index.ts';
-import { buildIndex, Engine, hasIndex } from '../engine/index.ts';
+import { buildIndex, Engine, hasIndex, type SearchEngine } from '../engine/index.ts';
+import { buildOpenSearchIndex, connectionOf, OpenSearchEngine } from '../opensearch/index.ts';
 import { parseServerConfig, startServer, type RunningServer, type ServerConfig } from '../server/index.ts';
 import { parseFlags, type Io } from './io.ts';
 import { INDEX_DIR, MODEL } from '../core/settings.ts';
@@ -13,7 +14,7 @@ import { MODELS_DIR } from './model-options.ts';
 export const SAMPLES_DIR = fileURLToPath(new URL('../../index/samples', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
-export const START_USAGE = `shoal start [--config FILE] [--port N] [--host H] [--index DIR] [--model bge-small|minilm] [--model-dir DIR]
+export const START_USAGE = `shoal start [--config FILE] [--port N] [--host H] [--index DIR] [--backend embedded|opensearch] [--model bge-small|minilm] [--model-dir DIR]
   [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N] [--rate-limit N]
   [--request-timeout-ms N] [--cors-origins LIST] [--allowed-hosts LIST] [--max-connections N]
 Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds an index over the
@@ -25,14 +26,15 @@ SHOAL_ALLOWED_HOSTS (default: the loopback names and the --host address), SHOAL_
 the open-file limit less 256, at most 4,096), SHOAL_HEADERS_TIMEOUT_MS, SHOAL_KEEP_ALIVE_TIMEOUT_MS,
 and the keys SHOAL_ADMIN_KEY (writes, reload), SHOAL_READ_KEY and SHOAL_READ_AUTH (auto|on|off), or
 from a JSON config file (--config / SHOAL_CONFIG). Flags win over the environment, which wins over
-the file. Without SHOAL_ADMIN_KEY the server refuses writes.`;
+the file. Without SHOAL_ADMIN_KEY the server refuses writes. With SHOAL_BACKEND=opensearch the index lives
+in the OpenSearch cluster SHOAL_OPENSEARCH_URL names (docs/opensearch.md).`;
 
 /** Flags of `shoal start`. */
 export const START_FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, index: { type: 'string' }, model: { type: 'string' }, 'model-dir': { type: 'string' },
   'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' }, config: { type: 'string' },
   'rate-limit': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, 'cors-origins': { type: 'string' },
-  'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' },
+  'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' }, backend: { type: 'string' },
 } as const;
 
 /**
@@ -41,7 +43,7 @@ export const START_FLAGS = {
  * index opens (neither waits for the other). Without the model a new index is lexical-only (with a
  * warning) and an embedded one serves mode bm25 until restarted.
  */
-export async function openEngine(config: ServerConfig, log: Logger): Promise<{ engine: Engine; embedder?: Embedder }> {
+export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<{ engine: SearchEngine; embedder?: Embedder }> {
   const load = (model: string): Promise<Embedder> => loadEmbedder({
     model, cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
   });
@@ -56,6 +58,20 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
     }
   };
   let built: Embedder | undefined;
+  if (config.backend === 'opensearch') {
+    const connection = connectionOf(env);
+    const engine = await OpenSearchEngine.open({ connection, model: (name) => (built?.info.name === name ? Promise.resolve(built) : loadOrWarn('serving mode bm25 only', name)) }).catch(async (error: unknown) => {
+      if (!isSearchError(error, 'INDEX_NOT_FOUND')) throw error;
+      log.info({ index: connection.index, urls: connection.urls, samples: SAMPLES_DIR }, 'no OpenSearch index yet: building one over the sample reports');
+      built = await loadOrWarn('building a lexical-only index (rebuild once the model is available)', config.model ?? MODEL.default);
+      const summary = await buildOpenSearchIndex({ connection, inputs: [SAMPLES_DIR], ...(built ? { embedder: built } : {}) });
+      log.info({ reports: summary.reports, paragraphs: summary.paragraphs, generation: summary.generation, ms: Math.round(summary.timings.totalMs) }, 'built the sample index in OpenSearch');
+      return OpenSearchEngine.open({ connection, ...(built ? { embedder: built } : {}) });
+    });
+    log.info({ index: connection.index, generation: engine.generation }, 'OpenSearch index opened');
+    const loaded = engine.options.embedder;
+    return { engine, ...(loaded ? { embedder: loaded } : {}) };
+  }
   if (!hasIndex(config.indexDir)) {
     log.info({ indexDir: config.indexDir, samples: SAMPLES_DIR }, 'no index yet: building one over the sample reports');
     built = await loadOrWarn('building a lexical-only index (rebuild once the model is available)', config.model ?? MODEL.default);
@@ -89,7 +105,7 @@ export async function openEngine(config: ServerConfig, log: Logger): Promise<{ e
 export async function startFromFlags(argv: string[], env: NodeJS.ProcessEnv, log?: Logger): Promise<RunningServer> {
   const { values } = parseFlags(argv, START_FLAGS, false);
   const config = parseServerConfig(values, env, { indexDir: INDEX_DIR.default });
-  return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l) => (await openEngine(config, l)).engine });
+  return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l) => (await openEngine(config, l, env)).engine });
 }
 
 /**
@@ -110,7 +126,7 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
     throw failed;
   }
   if (server.state.engine) {
-    io.err(`shoal is serving ${server.state.engine.stats().paragraphs} paragraphs at ${server.url}`);
+    io.err(`shoal is serving ${(await server.state.engine.stats()).paragraphs} paragraphs at ${server.url}`);
     io.err(`  search page: ${server.url}/   API reference: ${server.url}/docs`);
     io.err(`  curl '${server.url}/search?query=territorial+disputes+near+islands&k=3'`);
   }

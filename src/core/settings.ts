@@ -91,6 +91,9 @@ export const DEFAULT_ADAPTIVE = true;
 /** Where shoal keeps an index when no `--index` flag names one. */
 export const INDEX_DIR = { env: 'SHOAL_INDEX_DIR', default: 'index/default' } as const;
 
+/** Where an index lives: shoal's own folder (`embedded`) or an OpenSearch cluster (`opensearch`, reached as `SHOAL_OPENSEARCH_*` say). */
+export const BACKEND = { env: 'SHOAL_BACKEND', values: ['embedded', 'opensearch'], default: 'embedded' } as const;
+
 /** The embedding model a new index is built with when none is named. */
 export const MODEL = { env: 'SHOAL_MODEL', default: 'bge-small' } as const;
 

@@ -14,10 +14,10 @@ import { isValidUtf8 } from '../core/text.ts';
 import type { Paragraph } from '../core/types.ts';
 import type { ReadRequest, ReadResult, RetrieveRequest, RetrieveResult } from '../retrieval/index.ts';
 
-/** What the MCP tools need of an engine; shoal's `Retrieval` (over an `Engine`) satisfies it. */
+/** What the MCP tools need of an engine; shoal's `Retrieval` (over either engine) satisfies it. */
 export interface McpEngine {
   search(request: ReadRequest, options?: Cancellable): Promise<ReadResult>;
-  report(id: string): Paragraph[] | undefined;
+  report(id: string): Promise<Paragraph[] | undefined>;
   retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
 }
 
@@ -84,7 +84,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
     outputSchema: ReportResponseSchema,
     annotations: READ_ONLY,
   }, ({ id }) => answer(async () => {
-    const paragraphs = engine.report(id);
+    const paragraphs = await engine.report(id);
     if (!paragraphs) return toolError(`NOT_FOUND: no report "${id}"`);
     const output = reportBody(id, paragraphs);
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };

@@ -43,6 +43,7 @@ export interface OpenSearchBuildSummary {
   reports: number;
   paragraphs: number;
   skipped: IngestProblem[];
+  replaced: Array<{ id: string; origin: string; replacedOrigin: string }>;
   apiWrites: { put: number; deleted: number; discarded: boolean; caughtUp: number };
   vectors?: { model: string; embedded: number; cacheHits: number };
   layout: ShardLayout;
@@ -84,7 +85,7 @@ async function build(cluster: Cluster, request: OpenSearchBuildOptions): Promise
   const through = logged.at(-1)?.seq;
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const read = request.reports
-    ? { reports: [...request.reports], problems: [], files: 0 }
+    ? { reports: [...request.reports], problems: [], files: 0, replaced: [] }
     : readReports(request.inputs, { strict: request.strict ?? false, followSymlinks: request.followSymlinks ?? false });
   if (!request.allowEmpty && !request.reports && read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
     throw new SearchError('INPUT_UNREADABLE', `no report files (.txt, .md, .jsonl) found in ${request.inputs.join(', ')} (--allow-empty builds without them)`);
@@ -153,7 +154,7 @@ async function build(cluster: Cluster, request: OpenSearchBuildOptions): Promise
   if (request.discardWrites && through !== undefined) await discardLoggedWrites(cluster, alias, through);
   const t4 = performance.now();
   return {
-    index: alias, generation, ...(previous ? { previous } : {}), files: read.files, reports: reports.length, paragraphs: paragraphs.length, skipped: read.problems,
+    index: alias, generation, ...(previous ? { previous } : {}), files: read.files, reports: reports.length, paragraphs: paragraphs.length, skipped: read.problems, replaced: read.replaced,
     apiWrites: { put: logged.filter((w) => w.op === 'put').length, deleted: logged.filter((w) => w.op === 'delete').length, discarded: request.discardWrites ?? false, caughtUp: later.length },
     ...(vectorSummary ? { vectors: vectorSummary } : {}), layout,
     timings: { readMs: t1 - t0, embedMs: t2 - t1, indexMs: t3 - t2, switchMs: t4 - t3, totalMs: t4 - t0 },

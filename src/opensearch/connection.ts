@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Client, errors } from '@opensearch-project/opensearch';
 import { SearchError } from '../core/errors.ts';
+import { BACKEND } from '../core/settings.ts';
 
 // Where shoal's OpenSearch backend finds its cluster, and the one door every request goes through:
 // the official client (a pool over the given nodes, retries on another node, a timeout per request),
 // its failures turned into shoal's error codes.
 
 /** Which store an index lives in: shoal's own files (`embedded`) or an OpenSearch cluster. */
-export type Backend = 'embedded' | 'opensearch';
-
-/** The backend setting: `SHOAL_BACKEND`, or a command's `--backend` flag. */
-export const BACKEND = { env: 'SHOAL_BACKEND', values: ['embedded', 'opensearch'] as const, default: 'embedded' as Backend };
+export type Backend = (typeof BACKEND.values)[number];
 
 /** How shoal reaches an OpenSearch cluster. */
 export interface OpenSearchConnection {

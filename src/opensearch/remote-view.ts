@@ -132,6 +132,8 @@ class RemoteView implements IndexView {
     const header = { index: facts.index, ...(facts.sharded ? { search_type: 'dfs_query_then_fetch' } : {}) };
     const lines: unknown[] = [];
     const readers: Array<(response: SearchResponse) => void> = [];
+    // Answers needing no request, read once the statistics are in.
+    const after: Array<() => void> = [];
     const add = (body: Record<string, unknown>, read: (response: SearchResponse) => void): void => {
       lines.push(header, body);
       readers.push(read);
@@ -188,13 +190,14 @@ class RemoteView implements IndexView {
       const dsl = lexicalQuery(query, undefined, facts.score, [{ ids: { values: ids.map((d) => this.byDoc[d]!.key) } }]);
       const explained = this.explanations.get(key) ?? new Map<number, ClauseContribution[]>();
       this.explanations.set(key, explained);
-      const stats = this.stats.get(key);
-      const zero = (): ClauseContribution[] => query.clauses.map((clause) => ({ clause, score: 0, termFreq: 0, idf: stats ? clauseIdf(clause, stats) : 0 }));
-      for (const d of ids) explained.set(d, zero());
-      if (!dsl) continue;
-      add({ size: ids.length, track_total_hits: false, _source: false, explain: true, query: dsl }, (r) => {
-        for (const h of r.hits.hits) explained.set(this.docs.get(h._id)!, contributionsOf(h._explanation, query, facts.score.scale, stats));
-      });
+      // Read after the statistics fetched in the same round trip (their answers come first).
+      const read = (r: SearchResponse | undefined): void => {
+        const stats = this.stats.get(key);
+        for (const d of ids) explained.set(d, contributionsOf(undefined, query, facts.score.scale, stats));
+        for (const h of r?.hits.hits ?? []) explained.set(this.docs.get(h._id)!, contributionsOf(h._explanation, query, facts.score.scale, stats));
+      };
+      if (!dsl) after.push(() => read(undefined));
+      else add({ size: ids.length, track_total_hits: false, _source: false, explain: true, query: dsl }, read);
     }
     if (needs.keys.size > 0) {
       const keys = [...needs.keys];
@@ -203,12 +206,14 @@ class RemoteView implements IndexView {
         for (const k of keys) if (!this.docs.has(k)) this.absent.add(k);
       });
     }
-    if (lines.length === 0) return;
-    const { body } = await facts.cluster.request<{ responses: SearchResponse[] }>({ method: 'POST', path: '/_msearch', lines });
-    body.responses.forEach((response, i) => {
-      checkResponse(response);
-      readers[i]!(response);
-    });
+    if (lines.length > 0) {
+      const { body } = await facts.cluster.request<{ responses: SearchResponse[] }>({ method: 'POST', path: '/_msearch', lines });
+      body.responses.forEach((response, i) => {
+        checkResponse(response);
+        readers[i]!(response);
+      });
+    }
+    for (const read of after) read();
   }
 }
 

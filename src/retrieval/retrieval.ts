@@ -1,7 +1,7 @@
 import type { Cancellable } from '../core/abort.ts';
 import { SETTINGS } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
-import type { Engine, SearchHit, SearchRequest, SearchResult } from '../engine/index.ts';
+import type { SearchEngine, SearchHit, SearchRequest, SearchResult } from '../engine/index.ts';
 import { estimateWordPieces } from '../ingest/index.ts';
 import { matchedTerms, renderSnippet, sentencesOf, type Highlight } from './highlight.ts';
 import { mmr, pack, validateRetrieveRequest, type Candidate, type Passage, type RetrieveRequest, type RetrieveResult } from './retrieve.ts';
@@ -37,14 +37,14 @@ const MAX_K_FOR_RETRIEVE = 150;
 export class Retrieval {
   private readonly sentenceVectors = new Map<string, Float32Array>();
 
-  constructor(readonly engine: Engine) {}
+  constructor(readonly engine: SearchEngine) {}
 
-  /** The paragraphs of a report in reading order (see {@link Engine.report}). */
-  report(reportId: string): Paragraph[] | undefined {
-    return this.engine.report(reportId);
+  /** The paragraphs of a report in reading order (see {@link SearchEngine.report}). */
+  async report(reportId: string): Promise<Paragraph[] | undefined> {
+    return await this.engine.report(reportId);
   }
 
-  /** {@link Engine.search}, with highlights when asked for (`signal` also stops the embedding of highlight sentences). */
+  /** {@link SearchEngine.search}, with highlights when asked for (`signal` also stops the embedding of highlight sentences). */
   async search(request: ReadRequest, options: Cancellable = {}): Promise<ReadResult> {
     const { highlight, ...search } = request;
     const { queryVector, ...result } = await this.engine.search(highlight ? { ...search, withQueryVector: true } : search, options);
@@ -107,8 +107,9 @@ export class Retrieval {
       q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
       ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
     }, options);
-    const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h) => {
-      const vector = engine.paragraphVector(h.reportId, h.ordinal);
+    const vectors = await Promise.all(result.hits.map((h) => engine.paragraphVector(h.reportId, h.ordinal)));
+    const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h, i) => {
+      const vector = vectors[i];
       return {
         paragraph: { ...h, start: 0, end: 0 }, score: h.score, ...(vector ? { vector } : {}), ...(h.similarity === undefined ? {} : { similarity: h.similarity }),
       };
@@ -119,7 +120,7 @@ export class Retrieval {
     const passages: Array<Omit<Passage, 'citation' | 'tokens' | 'truncated'>> = [];
     for (const { paragraph: p, score, similarity } of picked) {
       if (used.has(p.key)) continue; // already inside an earlier passage's neighbours
-      const all = engine.report(p.reportId) ?? [p];
+      const all = (await engine.report(p.reportId)) ?? [p];
       const window = all.filter((q) => Math.abs(q.ordinal - p.ordinal) <= neighbors && !used.has(q.key));
       for (const q of window) used.add(q.key);
       passages.push({
@@ -134,10 +135,10 @@ export class Retrieval {
   }
 }
 
-const byEngine = new WeakMap<Engine, Retrieval>();
+const byEngine = new WeakMap<SearchEngine, Retrieval>();
 
 /** The one {@link Retrieval} of an engine (its highlight cache is shared by every request to that engine). */
-export function retrievalOf(engine: Engine): Retrieval {
+export function retrievalOf(engine: SearchEngine): Retrieval {
   let retrieval = byEngine.get(engine);
   if (!retrieval) byEngine.set(engine, (retrieval = new Retrieval(engine)));
   return retrieval;

@@ -300,9 +300,9 @@ describe('operations', () => {
     expect(await (await get('/readyz')).json()).toMatchObject({ ready: true, semantic: true });
     const stats = (await (await get('/stats')).json()) as Record<string, unknown>;
     expect(stats).toMatchObject({ version: '9.9.9', vector: { model: 'fake', dimension: 32, kind: 'exact' } });
-    expect(stats.paragraphs).toBe(state.engine!.stats().paragraphs);
+    expect(stats.paragraphs).toBe((await state.engine!.stats()).paragraphs);
     // The index folder by its name: no answer shows where on the machine it lives.
-    expect(state.engine!.stats().indexDir).toMatch(/^\/.+\/index$/);
+    expect((await state.engine!.stats()).indexDir).toMatch(/^\/.+\/index$/);
     expect(stats.indexDir).toBe('index');
   });
 
@@ -343,7 +343,7 @@ describe('operations', () => {
     expect(text).toMatch(/shoal_http_requests_total\{method="GET",route="\/search",status="200"\} \d+/);
     expect(text).toMatch(/shoal_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/search"\}/);
     expect(text).toMatch(/shoal_search_duration_seconds_count\{mode="hybrid",stage="embed"\} \d+/);
-    expect(text).toMatch(new RegExp(`shoal_index_paragraphs ${state.engine!.stats().paragraphs}\\b`));
+    expect(text).toMatch(new RegExp(`shoal_index_paragraphs ${(await state.engine!.stats()).paragraphs}\\b`));
   });
 
   it('builds the OpenAPI document and the reference page once, not per request', async () => {

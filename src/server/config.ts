@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
-import { INDEX_DIR, MODEL, SETTINGS } from '../core/settings.ts';
+import { BACKEND, INDEX_DIR, MODEL, SETTINGS } from '../core/settings.ts';
 import { hostName } from './hosts.ts';
 
 // Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
@@ -20,6 +20,8 @@ export const ServerConfigSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   /** `--index` / `SHOAL_INDEX_DIR`: the index folder; built over the sample reports when it holds none. */
   indexDir: z.string().min(1),
+  /** `--backend` / `SHOAL_BACKEND`: where the index lives, shoal's own folder or an OpenSearch cluster (`SHOAL_OPENSEARCH_*`). Default embedded. */
+  backend: z.enum(BACKEND.values).default(BACKEND.default),
   /** `--model` / `SHOAL_MODEL`: the embedding model used when a new index is built (an existing index names its own). */
   model: z.enum(Object.keys(MODELS) as [string, ...string[]]).optional(),
   /** `--model-dir` / `SHOAL_MODEL_DIR`: a folder holding the model files (skips the model cache and downloads). */
@@ -82,6 +84,7 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   port: { flag: 'port', env: 'PORT' },
   host: { flag: 'host', env: 'HOST' },
   indexDir: { flag: 'index', env: INDEX_DIR.env },
+  backend: { flag: 'backend', env: BACKEND.env },
   model: { flag: 'model', env: MODEL.env },
   modelDir: { flag: 'model-dir', env: 'SHOAL_MODEL_DIR' },
   logLevel: { flag: 'log-level', env: 'SHOAL_LOG_LEVEL' },

@@ -1,9 +1,9 @@
 import { SearchError } from '../core/errors.ts';
-import type { Engine } from '../engine/index.ts';
+import type { SearchEngine } from '../engine/index.ts';
 
 /** Where the engine stands: being opened (model loading, index opening), serving, or failed to open. */
 export interface EngineState {
-  engine?: Engine;
+  engine?: SearchEngine;
   /** Set when opening failed: the server stays up to say why (`/readyz`, every route that needs the engine). */
   error?: SearchError;
 }
@@ -14,7 +14,7 @@ export function notReady(state: EngineState): SearchError {
 }
 
 /** The open engine; throws {@link notReady} while there is none. */
-export function engineOf(state: EngineState): Engine {
+export function engineOf(state: EngineState): SearchEngine {
   if (state.engine) return state.engine;
   throw notReady(state);
 }

@@ -1,6 +1,6 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EngineStats } from '../engine/index.ts';
+import type { EngineStats, MaybePromise } from '../engine/index.ts';
 
 // Latency buckets in seconds, from a cached BM25 lookup to a slow write.
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -24,7 +24,14 @@ export interface Metrics {
  * embedding, ranking, highlighting), write counts, and index size gauges read from `stats` when
  * scraped; plus Node's process metrics.
  */
-export function createMetrics(stats: () => EngineStats | undefined): Metrics {
+export function createMetrics(readStats: () => MaybePromise<EngineStats | undefined>): Metrics {
+  // One reading per scrape, shared by the gauges (an OpenSearch engine asks its cluster for it).
+  let reading: { at: number; stats: Promise<EngineStats | undefined> } | undefined;
+  const stats = (): Promise<EngineStats | undefined> => {
+    const now = Date.now();
+    if (!reading || now - reading.at > 1000) reading = { at: now, stats: Promise.resolve().then(readStats) };
+    return reading.stats;
+  };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shoal_' });
   const requests = new Counter({ name: 'shoal_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
@@ -46,10 +53,14 @@ export function createMetrics(stats: () => EngineStats | undefined): Metrics {
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
     new Gauge({
       name, help, registers: [registry],
-      collect: safely(function (this: Gauge) {
-        const s = stats();
-        if (s) this.set(read(s));
-      }),
+      async collect(this: Gauge) {
+        try {
+          const s = await stats();
+          if (s) this.set(read(s));
+        } catch {
+          // keep the last value
+        }
+      },
     });
   observeMajorGcs();
   new Gauge({

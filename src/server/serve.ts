@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
-import type { Engine } from '../engine/index.ts';
+import type { SearchEngine } from '../engine/index.ts';
 import { createApp, type EngineState } from './app.ts';
 import { allowedHostsOf, readRequiresKey, type ServerConfig } from './config.ts';
 import { answerClientErrors, guardConnections } from './connections.ts';
@@ -23,7 +23,7 @@ const IDLE_GRACE_MS = 5_000;
 export interface StartServerOptions {
   config: ServerConfig;
   /** Opens the engine (builds a first index, loads the model); the server answers `/healthz` meanwhile. */
-  open: (log: Logger) => Promise<Engine>;
+  open: (log: Logger) => Promise<SearchEngine>;
   log?: Logger;
   version?: string;
 }
@@ -100,9 +100,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url }, 'listening');
 
-  const ready = options.open(log).then((engine) => {
+  const ready = options.open(log).then(async (engine) => {
     state.engine = engine;
-    log.info({ generation: engine.generation, paragraphs: engine.stats().paragraphs, semantic: engine.semantic }, 'ready');
+    log.info({ generation: engine.generation, paragraphs: (await engine.stats()).paragraphs, semantic: engine.semantic }, 'ready');
     if (config.watch) {
       engine.watch(config.watchIntervalMs, (outcome) => {
         if ('error' in outcome) log.error({ err: outcome.error }, 'reload failed; still serving the previous index');
@@ -127,7 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       });
       clearTimeout(grace);
       await ready;
-      state.engine?.close();
+      await state.engine?.close();
       delete state.engine;
     },
   };

@@ -12,8 +12,8 @@ export function healthRoutes({ state, metrics, version }: RouteDeps): OpenAPIHon
   app.openapi(createRoute({
     method: 'get', path: '/stats', summary: 'Index counts and facts',
     responses: { 200: jsonResponse(StatsSchema, 'Stats'), ...ERROR_RESPONSES },
-  }), (c) => {
-    const stats = engineOf(state).stats();
+  }), async (c) => {
+    const stats = await engineOf(state).stats();
     return c.json({ ...stats, indexDir: indexDirLabel(stats.indexDir), uptimeSeconds: (Date.now() - started) / 1000, version }, 200);
   });
   app.openapi(createRoute({
@@ -27,10 +27,13 @@ export function healthRoutes({ state, metrics, version }: RouteDeps): OpenAPIHon
       503: jsonResponse(ErrorSchema, 'Not ready, and why'),
       ...PUBLIC_ERROR_RESPONSES,
     },
-  }), (c) => {
+  }), async (c) => {
     // Not ready is 503 whatever the reason (a probe reads the status); the body names the reason's own code.
     const engine = state.engine;
     if (!engine) return errorResponse(c, notReady(state), 503) as never;
+    // An OpenSearch engine is not ready while its index is red (a shard without a copy).
+    const why = await engine.ready();
+    if (why) return errorResponse(c, why, 503) as never;
     return c.json({ ready: true as const, generation: engine.generation, semantic: engine.semantic }, 200);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));

@@ -52,9 +52,9 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
     method: 'delete', path: '/reports/{id}', summary: 'Delete a report',
     request: { params: IdParamSchema },
     responses: { 200: jsonResponse(DeleteResponseSchema, 'Deleted (durable)'), 404: jsonResponse(ErrorSchema, 'No such report'), ...ERROR_RESPONSES },
-  }), (c) => {
+  }), async (c) => {
     const { id } = c.req.valid('param');
-    const result = engineOf(state).deleteReport(id, { signal: c.get('signal') });
+    const result = await engineOf(state).deleteReport(id, { signal: c.get('signal') });
     if (!result.deleted) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
     metrics.writes.inc({ op: 'delete' });
     return c.json({ deleted: id, seq: result.seq! }, 200);
@@ -63,9 +63,9 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
     method: 'get', path: '/reports/{id}', summary: 'A report and its paragraphs',
     request: { params: IdParamSchema },
     responses: { 200: jsonResponse(ReportResponseSchema, 'The report'), 404: jsonResponse(ErrorSchema, 'No such report'), ...ERROR_RESPONSES },
-  }), (c) => {
+  }), async (c) => {
     const { id } = c.req.valid('param');
-    const paragraphs = engineOf(state).report(id);
+    const paragraphs = await engineOf(state).report(id);
     if (!paragraphs) throw new SearchError('NOT_FOUND', `no report "${id}"`, { details: { field: 'id' } });
     return c.json(reportBody(id, paragraphs), 200);
   });
