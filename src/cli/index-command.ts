@@ -1,4 +1,4 @@
-import { BUILD_LOCK_WAIT_MS, buildIndex, type DeepPartial, type IndexOptions } from '../engine/index.ts';
+import { BUILD_LOCK_WAIT_MS, buildIndex, type BuildSummary, type DeepPartial, type IndexOptions } from '../engine/index.ts';
 import type { Embedder } from '../embedding/index.ts';
 import { backendOf, buildOpenSearchIndex, connectionOf } from '../opensearch/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
@@ -59,18 +59,8 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     io.out(JSON.stringify(summary));
     return 0;
   }
-  for (const p of summary.skipped.slice(0, 20)) io.err(`skipped ${p.origin}: ${p.reason}`);
-  if (summary.skipped.length > 20) io.err(`… and ${summary.skipped.length - 20} more skipped inputs`);
-  for (const r of summary.replaced.slice(0, 20)) io.err(`warning: report "${r.id}" from ${r.origin} replaces the one from ${r.replacedOrigin}`);
-  if (summary.replaced.length > 20) io.err(`… and ${summary.replaced.length - 20} more replaced reports`);
   const t = summary.timings;
-  io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs, ${summary.terms} terms`);
-  io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
-  const api = summary.apiWrites;
-  if (api.put + api.deleted > 0) {
-    io.out(api.discarded ? `API writes discarded: ${api.put} reports written and ${api.deleted} deleted through the API are gone`
-      : `API writes kept: ${api.put} reports written and ${api.deleted} deleted through the API (--discard-writes drops them)`);
-  }
+  printInputs(summary, `into ${summary.paragraphs} paragraphs, ${summary.terms} terms`, io);
   const v = summary.vectors;
   if (v) io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
   else io.out('embeddings: none (--no-embeddings)');
@@ -99,20 +89,27 @@ async function indexIntoOpenSearch(
     io.out(JSON.stringify(summary));
     return 0;
   }
-  for (const p of summary.skipped.slice(0, 20)) io.err(`skipped ${p.origin}: ${p.reason}`);
-  if (summary.skipped.length > 20) io.err(`… and ${summary.skipped.length - 20} more skipped inputs`);
   const t = summary.timings;
-  io.out(`indexed ${summary.reports} reports (${summary.files} files) into ${summary.paragraphs} paragraphs in OpenSearch (${summary.layout.shards} shards, ${summary.layout.replicas} replicas)`);
-  io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
-  const api = summary.apiWrites;
-  if (api.put + api.deleted > 0) {
-    io.out(api.discarded ? `API writes discarded: ${api.put} reports written and ${api.deleted} deleted through the API are gone`
-      : `API writes kept: ${api.put} reports written and ${api.deleted} deleted through the API (--discard-writes drops them)`);
-  }
+  printInputs(summary, `into ${summary.paragraphs} paragraphs in OpenSearch (${summary.layout.shards} shards, ${summary.layout.replicas} replicas)`, io);
   const v = summary.vectors;
   if (v) io.out(`embeddings (${v.model}, k-NN): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
   else io.out('embeddings: none (--no-embeddings)');
   io.out(`time: read ${ms(t.readMs)} ms, embed ${ms(t.embedMs)} ms, bulk load ${ms(t.indexMs)} ms (${Math.round(summary.paragraphs / Math.max(t.indexMs, 1) * 1000)} paragraphs/s), switch ${ms(t.switchMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: OpenSearch alias ${summary.index} → ${summary.generation}${summary.previous ? ` (was ${summary.previous})` : ''}`);
   return 0;
+}
+
+// What a build read and kept: skipped inputs, replaced ids, and the API writes it kept or dropped.
+function printInputs(summary: Pick<BuildSummary, 'reports' | 'files' | 'skipped' | 'replaced'> & { apiWrites: { put: number; deleted: number; discarded: boolean } }, into: string, io: Io): void {
+  for (const p of summary.skipped.slice(0, 20)) io.err(`skipped ${p.origin}: ${p.reason}`);
+  if (summary.skipped.length > 20) io.err(`… and ${summary.skipped.length - 20} more skipped inputs`);
+  for (const r of summary.replaced.slice(0, 20)) io.err(`warning: report "${r.id}" from ${r.origin} replaces the one from ${r.replacedOrigin}`);
+  if (summary.replaced.length > 20) io.err(`… and ${summary.replaced.length - 20} more replaced reports`);
+  io.out(`indexed ${summary.reports} reports (${summary.files} files) ${into}`);
+  io.out(`skipped inputs: ${summary.skipped.length}; replaced duplicate ids: ${summary.replaced.length}`);
+  const api = summary.apiWrites;
+  if (api.put + api.deleted > 0) {
+    io.out(api.discarded ? `API writes discarded: ${api.put} reports written and ${api.deleted} deleted through the API are gone`
+      : `API writes kept: ${api.put} reports written and ${api.deleted} deleted through the API (--discard-writes drops them)`);
+  }
 }
