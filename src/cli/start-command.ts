@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { isSearchError } from '../core/errors.ts';
@@ -43,7 +44,7 @@ export const START_FLAGS = {
  * index opens (neither waits for the other). Without the model a new index is lexical-only (with a
  * warning) and an embedded one serves mode bm25 until restarted.
  */
-export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<{ engine: SearchEngine; embedder?: Embedder }> {
+export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<{ engine: SearchEngine; embedder?: Embedder }> {
   const load = (model: string): Promise<Embedder> => loadEmbedder({
     model, cacheDir: MODELS_DIR, ...(config.modelDir ? { modelDir: config.modelDir } : {}), log: (line) => log.info(line),
   });
@@ -60,7 +61,8 @@ export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.
   let built: Embedder | undefined;
   if (config.backend === 'opensearch') {
     const connection = connectionOf(env);
-    const engine = await OpenSearchEngine.open({ connection, model: (name) => (built?.info.name === name ? Promise.resolve(built) : loadOrWarn('serving mode bm25 only', name)) }).catch(async (error: unknown) => {
+    const open = () => OpenSearchEngine.open({ connection, model: (name) => (built?.info.name === name ? Promise.resolve(built) : loadOrWarn('serving mode bm25 only', name)) });
+    const engine = await untilAnswered(open, log, signal).catch(async (error: unknown) => {
       if (!isSearchError(error, 'INDEX_NOT_FOUND')) throw error;
       log.info({ index: connection.index, urls: connection.urls, samples: SAMPLES_DIR }, 'no OpenSearch index yet: building one over the sample reports');
       built = await loadOrWarn('building a lexical-only index (rebuild once the model is available)', config.model ?? MODEL.default);
@@ -101,11 +103,27 @@ export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.
   return { engine, ...(loaded ? { embedder: loaded } : {}) };
 }
 
+/**
+ * Opens an OpenSearch engine, trying again while the cluster does not answer (it may be starting,
+ * or a node may be down): the server meanwhile answers /readyz with 503, and serves once it opens.
+ */
+async function untilAnswered(open: () => Promise<SearchEngine>, log: Logger, signal: AbortSignal | undefined): Promise<SearchEngine> {
+  for (let waitMs = 1000; ; waitMs = Math.min(waitMs * 2, 30_000)) {
+    try {
+      return await open();
+    } catch (error) {
+      if (!isSearchError(error, 'UNAVAILABLE')) throw error;
+      log.warn({ err: error, retryInMs: waitMs }, 'OpenSearch does not answer yet; trying again');
+      await sleep(waitMs, undefined, signal ? { signal } : {});
+    }
+  }
+}
+
 /** Starts a server from flags and environment (used by `shoal start` and tests). */
 export async function startFromFlags(argv: string[], env: NodeJS.ProcessEnv, log?: Logger): Promise<RunningServer> {
   const { values } = parseFlags(argv, START_FLAGS, false);
   const config = parseServerConfig(values, env, { indexDir: INDEX_DIR.default });
-  return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l) => (await openEngine(config, l, env)).engine });
+  return startServer({ config, version: VERSION, ...(log ? { log } : {}), open: async (l, signal) => (await openEngine(config, l, env, signal)).engine });
 }
 
 /**

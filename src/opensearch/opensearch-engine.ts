@@ -74,7 +74,9 @@ export class OpenSearchEngine implements SearchEngine {
   private static async resolve(cluster: Cluster, alias: string): Promise<Served> {
     const index = await aliasTarget(cluster, alias);
     if (!index) throw new SearchError('INDEX_NOT_FOUND', `no OpenSearch index ${alias} at ${cluster.connection.urls.join(', ')}: build one with SHOAL_BACKEND=opensearch shoal index <reports>`);
-    const [meta, shards, size] = await Promise.all([readRemoteMeta(cluster, index), primaryShards(cluster, index), countParagraphs(cluster, index)]);
+    // The count needs the shards; the rest is cluster state. An index that is red now opens (size 0
+    // until counted again) and answers 503 until its shards are back, rather than failing for good.
+    const [meta, shards, size] = await Promise.all([readRemoteMeta(cluster, index), primaryShards(cluster, index), countParagraphs(cluster, index).catch(() => 0)]);
     const analyzer = createAnalyzer(meta.options.analyzer);
     return {
       index, meta,

@@ -22,8 +22,11 @@ const IDLE_GRACE_MS = 5_000;
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
   config: ServerConfig;
-  /** Opens the engine (builds a first index, loads the model); the server answers `/healthz` meanwhile. */
-  open: (log: Logger) => Promise<SearchEngine>;
+  /**
+   * Opens the engine (builds a first index, loads the model); the server answers `/healthz` meanwhile.
+   * `signal` aborts when the server closes first (an open that waits for a cluster gives up).
+   */
+  open: (log: Logger, signal: AbortSignal) => Promise<SearchEngine>;
   log?: Logger;
   version?: string;
 }
@@ -100,7 +103,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url }, 'listening');
 
-  const ready = options.open(log).then(async (engine) => {
+  const opening = new AbortController();
+  const ready = options.open(log, opening.signal).then(async (engine) => {
     state.engine = engine;
     log.info({ generation: engine.generation, paragraphs: (await engine.stats()).paragraphs, semantic: engine.semantic }, 'ready');
     if (config.watch) {
@@ -126,6 +130,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       });
       clearTimeout(grace);
+      opening.abort();
       await ready;
       await state.engine?.close();
       delete state.engine;
