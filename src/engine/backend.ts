@@ -62,6 +62,9 @@ export interface ParagraphStore {
   readonly size: number;
   /** The paragraph a retriever returned under this doc id. */
   paragraph(docId: number): Paragraph;
+  /** Its key and its report's id (grouping by report asks them of every candidate; a remote store has them without the paragraph). */
+  keyOf(docId: number): string;
+  reportOf(docId: number): string;
   /** The live paragraph with a key (`<reportId>#<ordinal>`), or undefined. */
   get(key: string): Paragraph | undefined;
 }
@@ -88,6 +91,14 @@ export class LocalParagraphs implements ParagraphStore {
 
   paragraph(docId: number): Paragraph {
     return this.all[docId]!;
+  }
+
+  keyOf(docId: number): string {
+    return this.all[docId]!.key;
+  }
+
+  reportOf(docId: number): string {
+    return this.all[docId]!.reportId;
   }
 
   get(key: string): Paragraph | undefined {

@@ -201,7 +201,7 @@ export class ViewSearcher {
     if (options.groupByReport) {
       const seen = new Set<string>();
       fused = fused.filter((h) => {
-        const report = this.view.paragraphs.paragraph(h.docId).reportId;
+        const report = this.view.paragraphs.reportOf(h.docId);
         if (seen.has(report)) return false;
         seen.add(report);
         return true;
@@ -291,7 +291,7 @@ export class ViewSearcher {
   }
 
   private ranking(search: (depth: number) => ScoredDoc[], n: number, groupByReport = false): ScoredDoc[] {
-    return groupByReport ? firstPerGroup(search, (d) => this.view.paragraphs.paragraph(d.docId).reportId, n) : search(n);
+    return groupByReport ? firstPerGroup(search, (d) => this.view.paragraphs.reportOf(d.docId), n) : search(n);
   }
 
   private hits<T extends ScoredDoc>(

@@ -13,10 +13,16 @@ import { cosineOf, exactSimilarityQuery, knnQuery, lexicalQuery, phraseText, typ
 // answers from what it has fetched; what it lacks it records as a need. `onRemoteView` runs the
 // search once to learn what it asks (answering with nothing), fetches every need in one `_msearch`,
 // and runs it again; a run that asks for something still missing stops (`Missing`), and its needs are
-// fetched in the next round trip. A hybrid search takes two: the BM25 and k-NN candidates with the
-// query's term statistics, then the exact similarity of the BM25 candidates the k-NN walk did not
-// return (the embedded engine's graph-miss rule). Doc ids are numbers given to paragraphs as they
-// arrive, stable within the view.
+// fetched in the next round trip. Doc ids are numbers given to paragraphs as they arrive, stable
+// within the view.
+//
+// What a round trip carries was measured (SciFact, one node): fetching `_source` for 100 candidates
+// tripled a query's time, so deep candidate lists come back as ids, scores and report ids (doc
+// values), and the paragraphs of the page are fetched once the ranking is known; a shallow list (a
+// page of bm25 or vector hits) comes back with its paragraphs. The BM25 candidates of a search with a
+// query vector carry their exact cosine similarity (the k-NN plugin's painless `cosineSimilarity` in a
+// script field), which the graph-miss rule and the hits' similarity need. A hybrid search takes two
+// round trips: the candidates of both retrievers with the query's term statistics, then the page.
 
 /** What a remote view's search asked for that it does not have yet. */
 interface Needs {
@@ -28,6 +34,7 @@ interface Needs {
   similarity: Set<number>;
   /** BM25 explanations of these docs, per query. */
   explain: Map<string, { query: LexicalQuery; docs: Set<number> }>;
+  /** Paragraphs to fetch, by key (the page's, or one asked for by key). */
   keys: Set<string>;
 }
 
@@ -61,6 +68,8 @@ export interface RemoteIndexFacts {
 const MAX_ROUNDS = 8;
 // OpenSearch's result window (index.max_result_window).
 const MAX_DEPTH = 10_000;
+// Candidate lists up to this deep come back with their paragraphs; deeper ones without (see the header).
+const SOURCE_DEPTH = 50;
 
 /**
  * Runs a synchronous search over a remote view of an index, fetching what it asks for (see the
@@ -94,6 +103,8 @@ class RemoteView implements IndexView {
   // Doc ids by key, and what is known of each doc.
   readonly docs = new Map<string, number>();
   readonly byDoc: Paragraph[] = [];
+  /** Docs known by key and report only (their paragraph is fetched when the page asks for it). */
+  readonly partial = new Set<number>();
   readonly similarities = new Map<number, number>();
   readonly lexicalResults = new Map<string, { depth: number; hits: ScoredDoc[]; matched: Map<number, string[]> }>();
   readonly vectorResults = new Map<string, { depth: number; hits: ScoredDoc[] }>();
@@ -113,13 +124,17 @@ class RemoteView implements IndexView {
     if (this.strict) throw new Missing();
   }
 
-  docOf(source: Record<string, unknown>): number {
-    const p = paragraphOf(source);
-    let doc = this.docs.get(p.key);
+  /** The doc id of a hit: a new one for a paragraph not seen yet; the paragraph filled in when the hit carries it. */
+  docOf(hit: Hit): number {
+    let doc = this.docs.get(hit._id);
     if (doc === undefined) {
       doc = this.byDoc.length;
-      this.docs.set(p.key, doc);
-      this.byDoc.push(p);
+      this.docs.set(hit._id, doc);
+      this.byDoc.push(hit._source ? paragraphOf(hit._source) : placeholder(hit._id, hit.fields?.reportId?.[0] ?? ''));
+      if (!hit._source) this.partial.add(doc);
+    } else if (hit._source && this.partial.has(doc)) {
+      this.byDoc[doc] = paragraphOf(hit._source);
+      this.partial.delete(doc);
     }
     return doc;
   }
@@ -144,11 +159,18 @@ class RemoteView implements IndexView {
         this.lexicalResults.set(key, { depth: Infinity, hits: [], matched: new Map() });
         continue;
       }
-      add({ size: depth, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: dsl }, (r) => {
+      const vector = this.vector;
+      // With a query vector, each candidate's exact similarity comes along (float32, as Lucene computes it).
+      const similarity = vector && facts.hasVectors
+        ? { script_fields: { similarity: { script: { source: 'cosineSimilarity(params.query, doc[\'vector\'])', params: { query: Array.from(vector) } } } } }
+        : {};
+      add({ size: depth, track_total_hits: false, ...fields(depth), ...similarity, query: dsl }, (r) => {
         const matched = new Map<number, string[]>();
         const hits = r.hits.hits.map((h) => {
-          const docId = this.docOf(h._source!);
+          const docId = this.docOf(h);
           matched.set(docId, h.matched_queries ?? []);
+          const cos = h.fields?.similarity?.[0];
+          if (typeof cos === 'number') this.similarities.set(docId, cos);
           return { docId, score: h._score ?? 0 };
         });
         this.lexicalResults.set(key, { depth, hits, matched });
@@ -156,9 +178,9 @@ class RemoteView implements IndexView {
     }
     for (const [key, { filter, depth }] of needs.vector) {
       const vector = this.vector!;
-      add({ size: depth, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: knnQuery(vector, depth, filter, facts.efSearch) }, (r) => {
+      add({ size: depth, track_total_hits: false, ...fields(depth), query: knnQuery(vector, depth, filter, facts.efSearch) }, (r) => {
         const hits = r.hits.hits.map((h) => {
-          const docId = this.docOf(h._source!);
+          const docId = this.docOf(h);
           const similarity = cosineOf(h._score ?? 0);
           this.similarities.set(docId, similarity);
           return { docId, score: similarity };
@@ -202,7 +224,7 @@ class RemoteView implements IndexView {
     if (needs.keys.size > 0) {
       const keys = [...needs.keys];
       add({ size: keys.length, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: { ids: { values: keys } } }, (r) => {
-        for (const h of r.hits.hits) this.docOf(h._source!);
+        for (const h of r.hits.hits) this.docOf(h);
         for (const k of keys) if (!this.docs.has(k)) this.absent.add(k);
       });
     }
@@ -217,13 +239,33 @@ class RemoteView implements IndexView {
   }
 }
 
+/** A hit as a view reads it. */
+interface Hit {
+  _id: string;
+  _score: number | null;
+  _source?: Record<string, unknown>;
+  fields?: { reportId?: string[]; similarity?: number[] };
+  matched_queries?: string[];
+  _explanation?: Explanation;
+}
+
+/** What a candidate list brings back: the paragraphs when shallow, ids and report ids when deep. */
+function fields(depth: number): Record<string, unknown> {
+  return depth <= SOURCE_DEPTH ? { _source: PARAGRAPH_FIELDS } : { _source: false, docvalue_fields: ['reportId'] };
+}
+
+/** A doc known by key and report only. */
+function placeholder(key: string, reportId: string): Paragraph {
+  return { key, reportId, ordinal: 0, title: '', tags: [], text: '', start: 0, end: 0 };
+}
+
 /** The part of a search response a view reads. */
 interface SearchResponse {
   error?: { type?: string; reason?: string; root_cause?: Array<{ reason?: string }> };
   status?: number;
   timed_out?: boolean;
   _shards?: { total: number; successful: number; failed: number; failures?: Array<{ reason?: { reason?: string } }> };
-  hits: { total?: { value: number }; hits: Array<{ _id: string; _score: number | null; _source?: Record<string, unknown>; matched_queries?: string[]; _explanation?: Explanation }> };
+  hits: { total?: { value: number }; hits: Hit[] };
   aggregations?: { df?: { buckets?: Record<string, { doc_count: number }> } };
 }
 
@@ -311,7 +353,26 @@ class RemoteParagraphs implements ParagraphStore {
     return this.view.facts.size;
   }
 
+  /**
+   * The paragraph, when fetched. A doc known by key only is recorded as a need and stood in for (the
+   * run goes on: only the page asks, and what the page shows does not change the ranking); the run
+   * after the fetch returns it.
+   */
   paragraph(docId: number): Paragraph {
+    const p = this.known(docId);
+    if (this.view.partial.has(docId)) this.view.needs.keys.add(p.key);
+    return p;
+  }
+
+  keyOf(docId: number): string {
+    return this.known(docId).key;
+  }
+
+  reportOf(docId: number): string {
+    return this.known(docId).reportId;
+  }
+
+  private known(docId: number): Paragraph {
     const p = this.view.byDoc[docId];
     if (!p) throw new SearchError('INTERNAL', `doc ${docId} was not returned by this view`);
     return p;
@@ -320,7 +381,7 @@ class RemoteParagraphs implements ParagraphStore {
   get(key: string): Paragraph | undefined {
     const view = this.view;
     const doc = view.docs.get(key);
-    if (doc !== undefined) return view.byDoc[doc];
+    if (doc !== undefined && !view.partial.has(doc)) return view.byDoc[doc];
     if (view.absent.has(key)) return undefined;
     view.need((n) => n.keys.add(key));
     return undefined;

@@ -183,7 +183,7 @@ async function prepareOpenSearchRanker(corpus: readonly Report[], options: Ranki
         const docs = mode === 'bm25' ? view.lexical.search(view.lexical.parse(query), REMOTE_DEPTH)
           : mode === 'vector' ? view.vectors!.search(vector!, REMOTE_DEPTH)
             : searcher.hybridRanking(query, vector!, options);
-        return docs.map((d) => view.paragraphs.paragraph(d.docId).key);
+        return docs.map((d) => view.paragraphs.keyOf(d.docId));
       });
       const ranked = keys.map((k) => position.get(k)!);
       return { ranked: (depth) => ranked.slice(0, depth) };
