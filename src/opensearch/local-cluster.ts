@@ -121,16 +121,32 @@ export async function stopLocalCluster(options: { dir?: string } = {}): Promise<
   if (!existsSync(dir)) return false;
   let stopped = false;
   for (const name of readdirSync(dir).filter((n) => /^n\d+$/.test(n)).sort()) {
-    const pid = readPid(join(dir, name, 'os.pid'));
-    if (pid === undefined || !alive(pid)) continue;
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 30_000;
-    while (alive(pid) && Date.now() < deadline) await sleep(100);
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-    while (alive(pid)) await sleep(50);
-    stopped = true;
+    if (await stopNodeIn(join(dir, name))) stopped = true;
   }
   return stopped;
+}
+
+/**
+ * Stops one node of a local cluster in `dir` (`node` 1 or 2) as {@link stopLocalCluster} does, and
+ * leaves the other running: what a failover test needs. True when that node was running. Two nodes
+ * keep one vote (the elected cluster manager's): stopping the manager leaves the other without one,
+ * so exclude the node from voting first (`POST /_cluster/voting_config_exclusions?node_names=n2`).
+ */
+export async function stopLocalNode(options: { dir?: string; node: 1 | 2 }): Promise<boolean> {
+  return await stopNodeIn(join(options.dir ?? defaultClusterDir(), `n${options.node}`));
+}
+
+// Stops the node whose folder is `node` (its `os.pid`): SIGTERM lets it leave the cluster cleanly;
+// SIGKILL after 30 s, for a node that hangs. Resolves once the process is gone; true when it was running.
+async function stopNodeIn(node: string): Promise<boolean> {
+  const pid = readPid(join(node, 'os.pid'));
+  if (pid === undefined || !alive(pid)) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (alive(pid)) await sleep(50);
+  return true;
 }
 
 /** The `opensearch.yml` of one node: loopback only, its ports, its folders, single-node or a two-node cluster. */
