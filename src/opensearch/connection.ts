@@ -124,11 +124,19 @@ export class Cluster {
     });
   }
 
-  /** Sends a request; the answer's body, or a {@link SearchError} (see {@link clusterError}). */
+  /**
+   * Sends a request; the answer's body, or a {@link SearchError} (see {@link clusterError}). A
+   * `_search` is sent with `allow_partial_search_results=false` (`_msearch` takes it in each search's
+   * header: remote-view.ts): when a shard cannot
+   * answer (a red index), the cluster refuses it rather than answering for part of the collection
+   * (a report's paragraphs sit on several shards: a partial read would return part of a report, or
+   * delete part of one).
+   */
   async request<T = Record<string, unknown>>(r: ClusterRequest): Promise<{ status: number; body: T }> {
+    const query = /\/_search$/.test(r.path) ? { allow_partial_search_results: false, ...r.query } : r.query;
     try {
       const response = await this.client.transport.request(
-        { method: r.method, path: r.path, ...(r.body !== undefined ? { body: r.body as Record<string, unknown> } : {}), ...(r.lines ? { bulkBody: r.lines as Array<Record<string, unknown>> } : {}), ...(r.query ? { querystring: r.query } : {}) },
+        { method: r.method, path: r.path, ...(r.body !== undefined ? { body: r.body as Record<string, unknown> } : {}), ...(r.lines ? { bulkBody: r.lines as Array<Record<string, unknown>> } : {}), ...(query ? { querystring: query } : {}) },
         { ...(r.ignore ? { ignore: r.ignore } : {}), ...(r.timeoutMs ? { requestTimeout: r.timeoutMs } : {}) },
       );
       return { status: response.statusCode ?? 200, body: response.body as T };

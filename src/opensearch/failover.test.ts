@@ -18,6 +18,8 @@ import { buildOpenSearchIndex, connectionOf, OpenSearchEngine, startLocalCluster
 const samplesDir = fileURLToPath(new URL('../../index/samples', import.meta.url));
 const PORT = 9270;
 const ALIAS = 'failover';
+// An index without replicas: red once node 2 stops.
+const UNREPLICATED = 'failover-unreplicated';
 const MODES: SearchMode[] = ['bm25', 'vector', 'hybrid'];
 // A paragraph every mode ranks first for this query, by a wide margin.
 const SHIPPING = { q: 'Houthi attacks keep container ships away from the Red Sea and the Suez Canal', key: '04-red-sea-suez-rerouting#0' };
@@ -103,6 +105,12 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('a two-node OpenSearc
     for (const shard of ['0', '1']) expect(shards.filter((s) => s.shard === shard).map((s) => s.node).sort()).toEqual(['n1', 'n2']);
     // The build allocates the primaries before the replicas, one on each node: node 2's stop promotes a replica.
     expect(shards.filter((s) => s.prirep === 'p').map((s) => s.node).sort()).toEqual(['n1', 'n2']);
+  }, 600_000);
+
+  it('builds a second index without replicas, one primary on each node (it goes red when node 2 stops)', async () => {
+    const summary = await buildOpenSearchIndex({ connection: connectionOf({}, { urls: cluster.urls, index: UNREPLICATED }), inputs: [samplesDir], embedder, layout: { shards: 2, replicas: 0 } });
+    const shards = await get<Array<{ prirep: string; node: string }>>(`/_cat/shards/${summary.generation}?format=json&h=prirep,node`);
+    expect(shards.map((s) => `${s.prirep} ${s.node}`).sort()).toEqual(['p n1', 'p n2']);
   }, 600_000);
 
   it('acknowledges new reports, a replacement and a deletion, each visible at once', async () => {
@@ -201,6 +209,24 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('a two-node OpenSearc
       }
     }
   }, 300_000);
+
+  it('takes writes with node 1 alone', async () => {
+    const late = newReport('gallowmere', 6);
+    expect((await writer.putReports([late])).paragraphs).toBe(2);
+    expect((await writer.search({ q: 'gallowmere', mode: 'bm25' })).hits.map((h) => h.reportId)).toEqual([late.id, late.id]);
+    expect(await writer.deleteReport(late.id)).toMatchObject({ deleted: true });
+  }, 120_000);
+
+  it('refuses to read or change part of an index that lost a shard: 503, never part of a report', async () => {
+    const red = await OpenSearchEngine.open({ connection: connectionOf({}, { urls: [node1()], index: UNREPLICATED }), embedder });
+    engines.push(red);
+    // A report's paragraphs are spread over both shards: reading or deleting it needs both.
+    await expect(red.report(SHIPPING.key.split('#')[0]!)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(red.deleteReport(SHIPPING.key.split('#')[0]!)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    for (const mode of MODES) await expect(red.search({ q: SHIPPING.q, mode })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(red.stats()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(await red.ready()).toMatchObject({ code: 'UNAVAILABLE' });
+  }, 120_000);
 
   it('reports yellow with 1 node in stats, the same reports and paragraphs, and is ready', async () => {
     const stats = await writer.stats();

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeConfig, pluginDescriptor, startLocalCluster, stopLocalCluster, type LocalCluster } from './index.ts';
 
 describe('local cluster configuration', () => {
@@ -29,8 +29,12 @@ describe('local cluster configuration', () => {
 // A real node: fetched from Maven Central (once, into the cache), assembled and started. CI runs it
 // (SHOAL_OPENSEARCH_TESTS=1 in .ci/run); a plain npm test skips it, as it needs Java 17 and a download.
 describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('a local OpenSearch node', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shoal-os-test-'));
+  // Made when the suite runs, not when a skipped suite is collected.
+  let dir = '';
   let cluster: LocalCluster;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'shoal-os-test-'));
+  });
   afterAll(async () => {
     await stopLocalCluster({ dir });
     rmSync(dir, { recursive: true, force: true });

@@ -119,15 +119,18 @@ describe('OpenSearch connection settings', () => {
 // A real node (CI: SHOAL_OPENSEARCH_TESTS=1): the same reports built embedded and in OpenSearch rank
 // alike through every door, writes are read back at once, and a red index or a dead node answers 503.
 describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('the OpenSearch backend on a real node', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shoal-os-engine-'));
-  // Its own folder: the nodes run as nobody, who must be able to reach it (dir is 0700).
-  const clusterDir = mkdtempSync(join(tmpdir(), 'shoal-os-engine-cluster-'));
+  // Made when the suite runs (not when a skipped suite is collected). The cluster has its own folder:
+  // its nodes run as nobody, who must be able to reach it (a mkdtemp folder is 0700).
+  let dir = '';
+  let clusterDir = '';
   const embedder = fakeEmbedder(32);
   let connection: OpenSearchConnection;
   let remote: OpenSearchEngine;
   let local: Engine;
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shoal-os-engine-'));
+    clusterDir = mkdtempSync(join(tmpdir(), 'shoal-os-engine-cluster-'));
     const cluster = await startLocalCluster({ dir: clusterDir, port: 9290 });
     connection = connectionOf({}, { urls: [cluster.url], index: 'shoal-test' });
     const inputs = [join(import.meta.dirname, '../../index/samples')];
@@ -141,7 +144,7 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('the OpenSearch backe
     await remote?.close();
     local?.close();
     await stopLocalCluster({ dir: clusterDir });
-    for (const d of [dir, clusterDir]) rmSync(d, { recursive: true, force: true });
+    for (const d of [dir, clusterDir]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   const searchBoth = async (request: SearchRequest) => Promise.all([local.search(request), remote.search(request)]);

@@ -144,7 +144,8 @@ class RemoteView implements IndexView {
     const needs = this.needs;
     this.needs = noNeeds();
     const { facts } = this;
-    const header = { index: facts.index, ...(facts.sharded ? { search_type: 'dfs_query_then_fetch' } : {}) };
+    // A shard that cannot answer fails the search (never an answer for part of the collection).
+    const header = { index: facts.index, allow_partial_search_results: false, ...(facts.sharded ? { search_type: 'dfs_query_then_fetch' } : {}) };
     const lines: unknown[] = [];
     const readers: Array<(response: SearchResponse) => void> = [];
     // Answers needing no request, read once the statistics are in.

@@ -73,7 +73,9 @@ export async function primaryShards(cluster: Cluster, index: string): Promise<nu
 
 /** Live paragraphs of an index. */
 export async function countParagraphs(cluster: Cluster, index: string): Promise<number> {
-  const { body } = await cluster.request<{ count: number }>({ method: 'GET', path: `/${index}/_count` });
+  const { body } = await cluster.request<{ count: number; _shards?: { total: number; successful: number } }>({ method: 'GET', path: `/${index}/_count` });
+  const shards = body._shards;
+  if (shards && shards.successful < shards.total) throw new SearchError('UNAVAILABLE', `OpenSearch counted ${index} on ${shards.successful} of ${shards.total} shards`);
   return body.count;
 }
 
@@ -96,9 +98,12 @@ export async function reportParagraphs(cluster: Cluster, index: string, reportId
 /** Embeddings of paragraphs by key (undefined for a key that is not there). */
 export async function embeddingsByKey(cluster: Cluster, index: string, keys: readonly string[]): Promise<Array<Float32Array | undefined>> {
   if (keys.length === 0) return [];
-  const { body } = await cluster.request<{ docs: Array<{ found?: boolean; _source?: { embedding?: string } }> }>({
+  const { body } = await cluster.request<{ docs: Array<{ found?: boolean; _source?: { embedding?: string }; error?: { reason?: string } }> }>({
     method: 'POST', path: `/${index}/_mget`, body: { ids: keys }, query: { _source_includes: 'embedding' },
   });
+  // A document on a shard that cannot answer comes back as an error, not as "not found".
+  const failed = body.docs.find((d) => d.error);
+  if (failed) throw new SearchError('UNAVAILABLE', `OpenSearch could not read a paragraph of ${index}: ${failed.error!.reason ?? 'shard unavailable'}`);
   return body.docs.map((d) => (d.found ? embeddingOf(d._source?.embedding) : undefined));
 }
 
