@@ -1,9 +1,10 @@
-import type { CodeTree, EngineStats } from '../measure/index.ts';
+import type { CodeTree, EngineStats, HttpBenchResult, HttpModeStats, StoreBenchResult } from '../measure/index.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
+import { backendOf, connectionOf } from '../opensearch/index.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
-import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, MODELS_DIR, modelNameOf, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 // The measuring code is loaded when a benchmark runs: it needs the dev dependencies (autocannon,
@@ -23,9 +24,17 @@ HNSW build time, and query p50/p99 and recall@10 against the exact scan for seve
 Paragraph embeddings are kept in index/.embed-cache between runs.
 
 shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
-  [--connections N] [--model M] [--json]
+  [--connections N] [--rounds N] [--modes hybrid,bm25,vector] [--backend embedded|opensearch] [--model M] [--json]
 Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
-with autocannon: p50/p99 at concurrency 1 and queries/s at concurrency 16, for hybrid, bm25 and vector.
+with autocannon: p50/p99 at concurrency 1 (--requests per mode, default 300) and queries/s at
+concurrency 16 (--connections; --seconds per mode, default 10), for hybrid, bm25 and vector (--modes),
+in --rounds rounds (default 2: --requests and --seconds are per round; every concurrency-1 round
+first, the order reversed every other round, the rounds pooled).
+--backend opensearch (or SHOAL_BACKEND=opensearch) measures the OpenSearch backend against the embedded
+one in the same run: the same paragraphs with the same vectors (from index/.embed-cache) are built into
+the alias <SHOAL_OPENSEARCH_INDEX>-bench-http-<data's name> at SHOAL_OPENSEARCH_URL (once; reused while it
+matches), both servers are up, and every run alternates between them; the JSON's modes are OpenSearch's,
+baseline.modes the embedded server's, ratios OpenSearch over embedded.
 
 shoal bench load --data <reports file or folder> [--index DIR] [--seconds N] [--connections N] [--model M] [--json]
 Serves a throw-away copy of the bench http index and drives it for --seconds (default 60, after a 3 s
@@ -58,9 +67,24 @@ shoal bench compact --index DIR [--writes N] [--opens N] [--scratch DIR] [--json
 On a copy of DIR: the time to open the index as built, after --writes writes through the journal
 (default 1,000: 4 in 5 write a report again with its own paragraphs and vectors, 1 in 5 delete one),
 and after shoal compact folded them into a new generation (median of --opens, default 3), with the
-writes replayed and the deleted paragraphs held at each open, and what the compaction took.`;
+writes replayed and the deleted paragraphs held at each open, and what the compaction took.
 
-const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact'];
+shoal bench store --data <reports file or folder> [--repeats N] [--model M] [--scratch DIR] [--json]
+Bulk indexing, paragraphs/s, of the embedded store and of OpenSearch (SHOAL_OPENSEARCH_URL, the alias
+<SHOAL_OPENSEARCH_INDEX>-bench-store, deleted after each build) over the same paragraphs, every vector
+from index/.embed-cache (paragraphs it lacks are embedded into it first, untimed), so it measures the
+stores, not the model; --repeats builds per store (default 1), interleaved; the median counts (of an
+even number, the faster middle one).
+Embedded (a build into an empty folder, --scratch or a temporary one) counts: analysing the paragraphs
+and building the BM25 segments, building the HNSW graph, and writing the generation.
+OpenSearch counts the build's bulk load: creating the index (no refresh, no replica), shoal analysing
+each paragraph and sending it with its vector in _bulk requests of 500 (2 in flight), OpenSearch
+indexing the terms and Lucene's HNSW graph, restoring refresh and replicas, a refresh, and the wait
+until every copy is allocated.
+Neither counts reading and splitting the reports or looking the vectors up in the cache; nor, for
+OpenSearch, the alias switch and the merges the cluster still runs after the build (reported apart).`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact', 'store'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -73,6 +97,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'reload') return reloadBench(rest, io);
   if (suite === 'start') return startBench(rest, io);
   if (suite === 'compact') return compactBench(rest, io);
+  if (suite === 'store') return storeBench(rest, io);
   if (suite !== 'lexical') {
     io.err(BENCH_USAGE);
     if (suite === undefined || suite === '--help') return 2;
@@ -172,36 +197,77 @@ async function vectorBench(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
+const HTTP_MODES = ['hybrid', 'bm25', 'vector'] as const;
+
+/** The http bench's settings from its flags (checked before the model loads). */
+export function httpFlagsOf(values: { queries?: string; requests?: string; seconds?: string; connections?: string; rounds?: string; modes?: string; backend?: string }, env: NodeJS.ProcessEnv = process.env) {
+  const backend = backendOf(values.backend, env);
+  const modes = values.modes?.split(',').map((m) => choiceFlag('modes', m.trim(), HTTP_MODES)!);
+  if (modes && new Set(modes).size !== modes.length) throw new SearchError('INVALID_ARGUMENT', `--modes names a mode twice: ${values.modes}`, { details: { field: 'modes' } });
+  return {
+    backend,
+    ...(backend === 'opensearch' ? { connection: connectionOf(env) } : {}),
+    queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 300,
+    requests: numberFlag('requests', values.requests, { min: 1, max: 1_000_000, integer: true }) ?? 300,
+    seconds: numberFlag('seconds', values.seconds, { min: 1, max: 3600, integer: true }) ?? 10,
+    connections: numberFlag('connections', values.connections, { min: 1, max: 1024, integer: true }) ?? 16,
+    rounds: numberFlag('rounds', values.rounds, { min: 1, max: 100, integer: true }) ?? 2,
+    ...(modes ? { modes } : {}),
+  };
+}
+
 async function httpBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, index: { type: 'string' }, queries: { type: 'string' }, requests: { type: 'string' }, seconds: { type: 'string' },
-    connections: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+    connections: { type: 'string' }, rounds: { type: 'string' }, modes: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
   if (!values.data) {
     io.err(BENCH_USAGE);
     return 2;
   }
+  const flags = httpFlagsOf(values);
   const { runHttpBench } = await measure();
   const r = await runHttpBench({
     data: values.data,
     indexDir: values.index ?? BENCH_HTTP_DIR,
     embedder: await embedderFrom(values, io),
     embedCacheDir: EMBED_CACHE_DIR,
-    queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 300,
-    requests: numberFlag('requests', values.requests, { min: 1, max: 1_000_000, integer: true }) ?? 300,
-    seconds: numberFlag('seconds', values.seconds, { min: 1, max: 3600, integer: true }) ?? 10,
-    connections: numberFlag('connections', values.connections, { min: 1, max: 1024, integer: true }) ?? 16,
+    ...flags,
     log: (line) => io.err(line),
   });
-  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
-  io.out(`| mode    | c=1 p50 ms | c=1 p99 ms | server embed ms | server rank ms | c=${String(r.connections).padEnd(2)} q/s | c=${String(r.connections).padEnd(2)} p50 ms | c=${String(r.connections).padEnd(2)} p99 ms | errors |`);
-  io.out('|---------|------------|------------|-----------------|----------------|---------|------------|------------|--------|');
-  for (const m of r.modes) {
-    io.out(`| ${m.mode.padEnd(7)} | ${ms(m.p50Ms).padStart(10)} | ${ms(m.p99Ms).padStart(10)} | ${ms(m.server.embedMs).padStart(15)} | ${ms(m.server.rankMs).padStart(14)} | ${m.qps.toFixed(0).padStart(7)} | ${ms(m.loadedP50Ms).padStart(10)} | ${ms(m.loadedP99Ms).padStart(10)} | ${String(m.errors).padStart(6)} |`);
-  }
-  io.out('server embed / rank: mean per request at concurrency 1, as the server timed it (the rest of the latency is HTTP and JSON).');
+  printHttp(r, io);
   if (values.json) io.out(JSON.stringify(r));
   return 0;
+}
+
+function printHttp(r: HttpBenchResult, io: Io): void {
+  const c = String(r.connections).padEnd(2);
+  const compared = r.baseline !== undefined;
+  const backendCell = (b: string) => (compared ? ` ${b.padEnd(10)} |` : '');
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
+  if (r.baseline && r.opensearch) {
+    io.out(`backend opensearch (${r.opensearch.index} → ${r.opensearch.generation}) against the embedded baseline (${r.baseline.vectorKind} vectors) in the same run: ${r.rounds} rounds, interleaved; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
+  }
+  io.out(`| mode    |${compared ? ' backend    |' : ''} c=1 p50 ms | c=1 p99 ms | server embed ms | server rank ms | c=${c} q/s | c=${c} p50 ms | c=${c} p99 ms | errors |`);
+  io.out(`|---------|${compared ? '------------|' : ''}------------|------------|-----------------|----------------|---------|------------|------------|--------|`);
+  const row = (m: HttpModeStats, backend: string) =>
+    io.out(`| ${m.mode.padEnd(7)} |${backendCell(backend)} ${ms(m.p50Ms).padStart(10)} | ${ms(m.p99Ms).padStart(10)} | ${ms(m.server.embedMs).padStart(15)} | ${ms(m.server.rankMs).padStart(14)} | ${m.qps.toFixed(0).padStart(7)} | ${ms(m.loadedP50Ms).padStart(10)} | ${ms(m.loadedP99Ms).padStart(10)} | ${String(m.errors).padStart(6)} |`);
+  for (const m of r.modes) {
+    row(m, r.backend);
+    const b = r.baseline?.modes.find((s) => s.mode === m.mode);
+    if (b) row(b, r.baseline!.backend);
+  }
+  io.out('server embed / rank: mean per request at concurrency 1, as the server timed it (the rest of the latency is HTTP and JSON).');
+  if (!r.ratios) return;
+  io.out(`opensearch / embedded (latency above 1: slower; q/s below 1: fewer):`);
+  io.out(`| mode    | c=1 p50 | c=1 p99 | c=${c} q/s | c=${c} p50 | c=${c} p99 |`);
+  io.out('|---------|---------|---------|---------|---------|---------|');
+  const x = (v: number, width: number) => v.toFixed(2).padStart(width);
+  for (const q of r.ratios) io.out(`| ${q.mode.padEnd(7)} | ${x(q.p50, 7)} | ${x(q.p99, 7)} | ${x(q.qps, 7)} | ${x(q.loadedP50, 7)} | ${x(q.loadedP99, 7)} |`);
+  for (const m of r.modes) {
+    if (!m.cluster) continue;
+    io.out(`opensearch ${m.mode}, per request at c=1: ${m.cluster.searches.toFixed(1)} shard searches, ${ms(m.cluster.queryMs)} ms query + ${ms(m.cluster.fetchMs)} ms fetch inside OpenSearch, of ${ms(m.server.rankMs)} ms ranking in the server`);
+  }
 }
 
 async function loadBench(argv: string[], io: Io): Promise<number> {
@@ -344,4 +410,38 @@ async function startBench(argv: string[], io: Io): Promise<number> {
   io.out(mine.readyMsMedian <= 2000 ? 'PASS (median ready <= 2 s)' : `FAIL (median ready ${ms(mine.readyMsMedian)} ms; target <= 2000 ms)`);
   if (values.json) io.out(JSON.stringify(r));
   return 0;
+}
+
+async function storeBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, { data: { type: 'string' }, repeats: { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS }, false);
+  if (!values.data) {
+    io.err(BENCH_USAGE);
+    return 2;
+  }
+  const repeats = numberFlag('repeats', values.repeats, { min: 1, max: 100, integer: true }) ?? 1;
+  const connection = connectionOf();
+  const { runStoreBench } = await measure();
+  const r = await runStoreBench({
+    data: values.data, embedder: await embedderFrom(values, io), embedCacheDir: EMBED_CACHE_DIR, connection, repeats,
+    ...(values.scratch ? { scratch: values.scratch } : {}),
+    log: (line) => io.err(line),
+  });
+  printStore(r, io);
+  if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+function printStore(r: StoreBenchResult, io: Io): void {
+  const median = (values: number[]) => values.length === 0 ? 0 : [...values].sort((a, b) => a - b)[Math.ceil(values.length / 2) - 1]!;
+  const o = r.opensearch;
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports, ${r.model} vectors from the embedding cache (${r.embeddedBeforehand} embedded into it beforehand, untimed); ${r.repeats} build${r.repeats === 1 ? '' : 's'} per store, interleaved; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
+  io.out(`OpenSearch: ${o.urls.join(', ')}, index ${o.index}, ${o.shards} shard${o.shards === 1 ? '' : 's'}, ${o.replicas} replica${o.replicas === 1 ? '' : 's'}`);
+  io.out('| store      | paragraphs/s | store ms (median) | counted (medians)                               | not counted (medians)                              |');
+  io.out('|------------|--------------|-------------------|-------------------------------------------------|----------------------------------------------------|');
+  const e = r.embedded.runs;
+  const counted = `index ${ms(median(e.map((x) => x.indexMs)))} + vectors ${ms(median(e.map((x) => x.vectorsMs)))} + save ${ms(median(e.map((x) => x.saveMs)))} ms`;
+  io.out(`| embedded   | ${r.embedded.paragraphsPerSecond.toFixed(0).padStart(12)} | ${ms(r.embedded.storeMsMedian).padStart(17)} | ${counted.padEnd(47)} | ${`lookups ${ms(median(e.map((x) => x.lookupMs)))} ms`.padEnd(50)} |`);
+  const notCounted = `lookups ${ms(median(o.runs.map((x) => x.lookupMs)))}, switch ${ms(median(o.runs.map((x) => x.switchMs)))}, merging after ${ms(median(o.runs.map((x) => x.mergingAfterMs)))} ms`;
+  io.out(`| opensearch | ${o.paragraphsPerSecond.toFixed(0).padStart(12)} | ${ms(o.storeMsMedian).padStart(17)} | ${'bulk load (with refresh and allocation)'.padEnd(47)} | ${notCounted.padEnd(50)} |`);
+  io.out(`opensearch/embedded paragraphs/s: ${r.ratio.toFixed(3)}`);
 }

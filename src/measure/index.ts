@@ -4,9 +4,10 @@ export { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, 
 export { runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from './eval/run-eval.ts';
 export { runCompactBench } from './bench/compact-bench.ts';
 export { runEmbedBench } from './bench/embed-bench.ts';
-export { runHttpBench } from './bench/http-bench.ts';
+export { runHttpBench, type HttpBenchResult, type HttpMode, type HttpModeStats } from './bench/http-bench.ts';
 export { runLexicalBench, type EngineStats } from './bench/lexical-bench.ts';
 export { runLoadBench } from './bench/load-bench.ts';
 export { runReloadBench, THIS_TREE, type CodeTree } from './bench/reload-bench.ts';
 export { runStartBench } from './bench/start-bench.ts';
+export { runStoreBench, type StoreBenchResult } from './bench/store-bench.ts';
 export { runVectorBench } from './bench/vector-bench.ts';

@@ -44,7 +44,9 @@ describe('embedding and vector benches', () => {
 
   it('bench http serves the collection in a child process and drives every mode with autocannon', async () => {
     const r = await runHttpBench({ data: dir, indexDir: join(dir, 'http-index'), embedder, queries: 5, requests: 5, seconds: 1, connections: 2 });
-    expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'exact', queries: 5, connections: 2 });
+    expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'exact', queries: 5, connections: 2, backend: 'embedded', rounds: 2 });
+    // One backend: no baseline and no ratios, the contract as it was.
+    expect(Object.keys(r).sort()).toEqual(['backend', 'connections', 'loadAverage', 'modes', 'paragraphs', 'queries', 'reports', 'rounds', 'vectorKind']);
     expect(r.modes.map((m) => m.mode)).toEqual(['hybrid', 'bm25', 'vector']);
     for (const m of r.modes) {
       expect(m.errors).toBe(0);
@@ -52,6 +54,7 @@ describe('embedding and vector benches', () => {
       expect(m.p99Ms).toBeGreaterThanOrEqual(m.p50Ms);
       expect(m.qps).toBeGreaterThan(0);
       expect(m.server.rankMs).toBeGreaterThan(0);
+      expect(m.cluster).toBeUndefined();
       if (m.mode === 'bm25') expect(m.server.embedMs).toBeLessThan(0.5); // no query embedding in mode bm25
       else expect(m.server.embedMs).toBeGreaterThan(0.5);
     }
