@@ -11,7 +11,7 @@ export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR
   [--follow-symlinks] [--allow-empty] [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
   [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
-  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N] [--backend embedded|opensearch]
+  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N] [--backend embedded|opensearch] [--no-force-merge]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
 embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.
 Reports written or deleted through the API are kept (they win over files with the same id) unless
@@ -21,14 +21,15 @@ skipped and listed, unless --follow-symlinks, which follows those that stay insi
 (loops are cut, each file is read once). A build that would replace a live index holding reports
 with an empty one (no report files, or every input skipped) is refused unless --allow-empty.
 With --backend opensearch (or SHOAL_BACKEND=opensearch) the index is built in the OpenSearch cluster
-SHOAL_OPENSEARCH_URL names, as a new index behind the alias SHOAL_OPENSEARCH_INDEX, switched atomically.`;
+SHOAL_OPENSEARCH_URL names, as a new index behind the alias SHOAL_OPENSEARCH_INDEX, each shard merged into
+one segment (--no-force-merge skips it), then switched atomically.`;
 
 /** `shoal index`: builds an index and prints a summary. Returns the exit code. */
 export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
     'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' },
-    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, 'no-force-merge': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) {
     io.err(INDEX_USAGE);
@@ -71,7 +72,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
 
 // `shoal index` into an OpenSearch cluster: the same reading, splitting and embedding; a new index, then the alias switch.
 async function indexIntoOpenSearch(
-  values: { strict?: boolean; json?: boolean; 'discard-writes'?: boolean; 'follow-symlinks'?: boolean; 'allow-empty'?: boolean },
+  values: { strict?: boolean; json?: boolean; 'discard-writes'?: boolean; 'follow-symlinks'?: boolean; 'allow-empty'?: boolean; 'no-force-merge'?: boolean },
   inputs: string[], options: DeepPartial<IndexOptions>, embedder: Embedder | undefined, io: Io, progress: ReturnType<typeof createProgress>,
 ): Promise<number> {
   const connection = connectionOf();
@@ -81,8 +82,10 @@ async function indexIntoOpenSearch(
     ...(values['discard-writes'] ? { discardWrites: true } : {}),
     ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
     ...(values['allow-empty'] ? { allowEmpty: true } : {}),
+    ...(values['no-force-merge'] ? { forceMerge: false } : {}),
     onProgress: (event) => {
-      if (!values.json && event.phase !== 'switch') progress.update({ phase: event.phase, done: event.done, total: event.total });
+      if (!values.json && event.phase !== 'switch' && event.phase !== 'merge') progress.update({ phase: event.phase, done: event.done, total: event.total });
+      if (!values.json && event.phase === 'merge' && event.done === 0) io.err('merging each shard into one segment…');
     },
   }).finally(() => progress.stop());
   if (values.json) {
@@ -94,7 +97,7 @@ async function indexIntoOpenSearch(
   const v = summary.vectors;
   if (v) io.out(`embeddings (${v.model}, k-NN): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
   else io.out('embeddings: none (--no-embeddings)');
-  io.out(`time: read ${ms(t.readMs)} ms, embed ${ms(t.embedMs)} ms, bulk load ${ms(t.indexMs)} ms (${Math.round(summary.paragraphs / Math.max(t.indexMs, 1) * 1000)} paragraphs/s), switch ${ms(t.switchMs)} ms, total ${ms(t.totalMs)} ms`);
+  io.out(`time: read ${ms(t.readMs)} ms, embed ${ms(t.embedMs)} ms, bulk load ${ms(t.indexMs)} ms (${Math.round(summary.paragraphs / Math.max(t.indexMs, 1) * 1000)} paragraphs/s), merge ${ms(t.mergeMs)} ms, switch ${ms(t.switchMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: OpenSearch alias ${summary.index} → ${summary.generation}${summary.previous ? ` (was ${summary.previous})` : ''}`);
   return 0;
 }

@@ -31,7 +31,12 @@ export interface OpenSearchBuildOptions {
   discardWrites?: boolean;
   /** Shards and replicas of the new index. Default {@link layoutOf} the environment and the cluster. */
   layout?: ShardLayout;
-  onProgress?: (event: { phase: 'read' | 'embed' | 'index' | 'switch'; done: number; total: number }) => void;
+  /**
+   * Merge each shard into one segment before the switch (one HNSW graph to walk per shard instead of
+   * one per segment). Default true; it takes minutes on a collection of 100,000 paragraphs.
+   */
+  forceMerge?: boolean;
+  onProgress?: (event: { phase: 'read' | 'embed' | 'index' | 'merge' | 'switch'; done: number; total: number }) => void;
 }
 
 /** What an OpenSearch build did. */
@@ -47,7 +52,8 @@ export interface OpenSearchBuildSummary {
   apiWrites: { put: number; deleted: number; discarded: boolean; caughtUp: number };
   vectors?: { model: string; embedded: number; cacheHits: number };
   layout: ShardLayout;
-  timings: { readMs: number; embedMs: number; indexMs: number; switchMs: number; totalMs: number };
+  /** `indexMs` is the bulk load, `mergeMs` the force merge and allocation of the copies, `switchMs` the alias switch and catch-up. */
+  timings: { readMs: number; embedMs: number; indexMs: number; mergeMs: number; switchMs: number; totalMs: number };
 }
 
 // Paragraphs per bulk request, and bulk requests in flight.
@@ -118,27 +124,39 @@ async function build(cluster: Cluster, request: OpenSearchBuildOptions): Promise
   // Loading: no refresh, no replica (copied once at the end); restored before the switch.
   const settings = (body.settings as { index: Record<string, unknown> }).index;
   await cluster.request({ method: 'PUT', path: `/${generation}`, body: { ...body, settings: { index: { ...settings, refresh_interval: '-1', number_of_replicas: 0 } } } });
+  let tLoaded = 0;
   try {
     const dimension = request.embedder?.info.dimension ?? 0;
     let next = 0;
     let done = 0;
     const load = async (): Promise<void> => {
       while (next < paragraphs.length) {
+        // Taken before the await: the other loader moves `next` on meanwhile.
         const from = next;
-        next = Math.min(paragraphs.length, next + BULK_PARAGRAPHS);
+        const to = Math.min(paragraphs.length, from + BULK_PARAGRAPHS);
+        next = to;
         const lines: unknown[] = [];
-        for (let i = from; i < next; i++) {
+        for (let i = from; i < to; i++) {
           const p = paragraphs[i]!;
           lines.push({ index: { _index: generation, _id: p.key } }, paragraphDocument(p, analyzer, options.lexical.titleWeight, scale, vectors?.subarray(i * dimension, (i + 1) * dimension)));
         }
         await bulk(cluster, lines, {}, 120_000);
-        done += next - from;
+        done += to - from;
         request.onProgress?.({ phase: 'index', done, total: paragraphs.length });
       }
     };
     await Promise.all(Array.from({ length: BULK_IN_FLIGHT }, load));
-    await cluster.request({ method: 'PUT', path: `/${generation}/_settings`, body: { index: { refresh_interval: settings.refresh_interval, number_of_replicas: layout.replicas } } });
+    tLoaded = performance.now();
     await cluster.request({ method: 'POST', path: `/${generation}/_refresh` });
+    // One segment per shard: Lucene walks one HNSW graph per segment, and on Reuters (108,484
+    // paragraphs, 14 segments after the load) merging halved a hybrid search's time in OpenSearch.
+    // Merged before the replicas exist, so they copy the merged files.
+    if (request.forceMerge ?? true) {
+      request.onProgress?.({ phase: 'merge', done: 0, total: 1 });
+      await cluster.request({ method: 'POST', path: `/${generation}/_forcemerge`, query: { max_num_segments: 1 }, timeoutMs: 3_600_000 });
+      request.onProgress?.({ phase: 'merge', done: 1, total: 1 });
+    }
+    await cluster.request({ method: 'PUT', path: `/${generation}/_settings`, body: { index: { refresh_interval: settings.refresh_interval, number_of_replicas: layout.replicas } } });
     // Every copy allocated before the alias moves: a search right after the switch must not meet a red index.
     await cluster.request({ method: 'GET', path: `/_cluster/health/${generation}`, query: { wait_for_status: layout.replicas < health.body.number_of_nodes ? 'green' : 'yellow', timeout: '120s' }, timeoutMs: 130_000 });
   } catch (error) {
@@ -157,7 +175,7 @@ async function build(cluster: Cluster, request: OpenSearchBuildOptions): Promise
     index: alias, generation, ...(previous ? { previous } : {}), files: read.files, reports: reports.length, paragraphs: paragraphs.length, skipped: read.problems, replaced: read.replaced,
     apiWrites: { put: logged.filter((w) => w.op === 'put').length, deleted: logged.filter((w) => w.op === 'delete').length, discarded: request.discardWrites ?? false, caughtUp: later.length },
     ...(vectorSummary ? { vectors: vectorSummary } : {}), layout,
-    timings: { readMs: t1 - t0, embedMs: t2 - t1, indexMs: t3 - t2, switchMs: t4 - t3, totalMs: t4 - t0 },
+    timings: { readMs: t1 - t0, embedMs: t2 - t1, indexMs: tLoaded - t2, mergeMs: t3 - tLoaded, switchMs: t4 - t3, totalMs: t4 - t0 },
   };
 }
 

@@ -148,7 +148,8 @@ export async function runStoreBench(options: StoreBenchOptions): Promise<StoreBe
   const remote = async (i: number): Promise<void> => {
     await dropAlias(cluster, connection.index); // a live generation would be scanned for vectors: not a fresh load
     try {
-      const summary = await buildOpenSearchIndex({ connection, inputs: [options.data], embedder, cache, discardWrites: true });
+      // The bulk load is what is compared: the force merge a served build adds afterwards is left out.
+      const summary = await buildOpenSearchIndex({ connection, inputs: [options.data], embedder, cache, discardWrites: true, forceMerge: false });
       layout = summary.layout;
       const built = performance.now();
       await mergesDone(cluster, summary.generation);
