@@ -13,7 +13,7 @@ import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
 import type { SearchMode } from './searcher.ts';
-import { planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
+import { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
 
 export type { SearchMode } from './searcher.ts';
 export type { EngineStats, ReloadOutcome, SearchRequest, SearchResult, WriteResult } from './surface.ts';
@@ -321,29 +321,8 @@ export class Engine implements SearchEngine {
   async embed(texts: readonly string[], kind: 'document' | 'query' = 'document', options: Cancellable = {}): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
     const embedder = this.options.embedder;
     if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
-    const { signal } = options;
-    const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
-    await this.turns.take(signal);
-    let tokens = 0;
-    texts.forEach((text, i) => {
-      const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
-      if (n > embedder.info.maxLength) {
-        throw new SearchError('INVALID_ARGUMENT', `input[${i}] takes ${n} word pieces; ${embedder.info.name} reads at most ${embedder.info.maxLength}`, { details: { field: `input.${i}` } });
-      }
-      tokens += n;
-    });
-    let vectors: Float32Array[];
-    if (kind === 'query') {
-      // Queries run on the calling thread, one forward pass each: an abort is seen between two of them.
-      vectors = [];
-      for (const text of texts) {
-        throwIfAborted(signal);
-        vectors.push(await embedder.embedQuery(text));
-      }
-    } else {
-      vectors = await embedder.embedDocuments(texts, { signal });
-    }
-    return { model: embedder.info.name, vectors, tokens };
+    await this.turns.take(options.signal);
+    return embedTexts(embedder, texts, kind, options.signal);
   }
 
   /** The loaded model's facts, when there is one. */

@@ -6,5 +6,5 @@ export { isEmptyFilter, paragraphMatcher, validateFilter, type SearchFilter } fr
 export { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, type IndexView, type LexicalRetriever, type ParagraphStore, type VectorRetriever } from './backend.ts';
 export { compactIndex, compactInBackground, type BackgroundCompaction, type CompactOptions, type CompactSummary } from './compact.ts';
 export { Engine, type CompactionEvent, type EngineOptions, type OpenAsyncOptions, type SearchMode } from './engine.ts';
-export { planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type MaybePromise, type ReloadOutcome, type SearchEngine, type SearchPlan, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
+export { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type MaybePromise, type ReloadOutcome, type SearchEngine, type SearchPlan, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
 export { LiveIndex, type LiveReport } from './live-index.ts';

@@ -1,4 +1,4 @@
-import type { Cancellable } from '../core/abort.ts';
+import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { queryText } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
@@ -148,6 +148,36 @@ export function planSearch(request: SearchRequest, index: { semantic: boolean; h
     query, mode, options: { ...rest, ...(minSimilarity === undefined ? {} : { minSimilarity }) },
     wantsVector: mode !== 'bm25' || (request.withQueryVector === true && index.semantic),
   };
+}
+
+/**
+ * Embeds texts with a model, as documents (as paragraphs are) or as queries (with the model's query
+ * instruction), one vector per text, with the word pieces each took. `INVALID_ARGUMENT` for a text
+ * longer than the model's window; when `signal` aborts, the work stops at the next input (queries)
+ * or batch (documents) and this rejects with the signal's error.
+ */
+export async function embedTexts(embedder: Embedder, texts: readonly string[], kind: 'document' | 'query', signal: AbortSignal | undefined): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
+  const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
+  let tokens = 0;
+  texts.forEach((text, i) => {
+    const n = embedder.countTokens(prefix + text) + 2; // [CLS] and [SEP]
+    if (n > embedder.info.maxLength) {
+      throw new SearchError('INVALID_ARGUMENT', `input[${i}] takes ${n} word pieces; ${embedder.info.name} reads at most ${embedder.info.maxLength}`, { details: { field: `input.${i}` } });
+    }
+    tokens += n;
+  });
+  let vectors: Float32Array[];
+  if (kind === 'query') {
+    // Queries run on the calling thread, one forward pass each: an abort is seen between two of them.
+    vectors = [];
+    for (const text of texts) {
+      throwIfAborted(signal);
+      vectors.push(await embedder.embedQuery(text));
+    }
+  } else {
+    vectors = await embedder.embedDocuments(texts, { signal });
+  }
+  return { model: embedder.info.name, vectors, tokens };
 }
 
 /** Ranks a planned search over one view: synchronous, so it sees one state of the index. */

@@ -4,7 +4,7 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import type { Embedder } from '../embedding/index.ts';
 import {
-  checkModel, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, ViewSearcher,
+  checkModel, embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, ViewSearcher,
   type EngineStats, type ReloadOutcome, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult, type WriteResult,
 } from '../engine/index.ts';
 import { parseQuery, type LexicalQuery } from '../lexical/index.ts';
@@ -159,25 +159,7 @@ export class OpenSearchEngine implements SearchEngine {
   async embed(texts: readonly string[], kind: 'document' | 'query' = 'document', options: Cancellable = {}): Promise<{ model: string; vectors: Float32Array[]; tokens: number }> {
     const embedder = this.options.embedder;
     if (!embedder) throw new SearchError('MODEL_UNAVAILABLE', 'no embedding model is loaded');
-    const prefix = kind === 'query' ? embedder.info.queryInstruction : '';
-    let tokens = 0;
-    texts.forEach((text, i) => {
-      const n = embedder.countTokens(prefix + text) + 2;
-      if (n > embedder.info.maxLength) {
-        throw new SearchError('INVALID_ARGUMENT', `input[${i}] takes ${n} word pieces; ${embedder.info.name} reads at most ${embedder.info.maxLength}`, { details: { field: `input.${i}` } });
-      }
-      tokens += n;
-    });
-    const vectors: Float32Array[] = [];
-    if (kind === 'query') {
-      for (const text of texts) {
-        throwIfAborted(options.signal);
-        vectors.push(await embedder.embedQuery(text));
-      }
-    } else {
-      vectors.push(...await embedder.embedDocuments(texts, { signal: options.signal }));
-    }
-    return { model: embedder.info.name, vectors, tokens };
+    return embedTexts(embedder, texts, kind, options.signal);
   }
 
   async report(reportId: string): Promise<Paragraph[] | undefined> {
