@@ -164,7 +164,7 @@ export function clusterError(error: unknown, what: string): SearchError {
     const type = typeof error.body === 'object' && error.body !== null ? (error.body as { error?: { type?: string } }).error?.type : undefined;
     if (status === 404 && type === 'index_not_found_exception') return new SearchError('INDEX_NOT_FOUND', `the OpenSearch index is not there (${what}): ${reason}; build it with shoal index`, { cause: error });
     if (status === 401 || status === 403) return new SearchError('INVALID_CONFIG', `OpenSearch refused shoal's credentials (${status}, ${what}): ${reason}; check ${CONNECTION_ENV.username.env} and ${CONNECTION_ENV.password.env}`, { cause: error });
-    if (status === 429 || status >= 500 || type === 'cluster_block_exception' || type === 'search_phase_execution_exception' || type === 'no_shard_available_action_exception') {
+    if (failureCode(status, type) === 'UNAVAILABLE') {
       return new SearchError('UNAVAILABLE', `OpenSearch cannot serve this now (${status}, ${what}): ${reason}`, { cause: error });
     }
     return new SearchError('INTERNAL', `OpenSearch refused ${what} (${status}): ${reason}`, { cause: error });
@@ -174,6 +174,16 @@ export function clusterError(error: unknown, what: string): SearchError {
     return new SearchError('UNAVAILABLE', `no OpenSearch node answers (${what}): ${(error as Error).message}`, { cause: error });
   }
   return new SearchError('INTERNAL', `${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/**
+ * What a failure the cluster answered means for shoal, by its status and type (also for the items of
+ * `_bulk` and `_msearch`): overload, a shard or cluster that cannot serve, or a server error is
+ * `UNAVAILABLE` (503: retry later); anything else is `INTERNAL` (shoal sent what the cluster refuses).
+ */
+export function failureCode(status: number | undefined, type?: string): 'UNAVAILABLE' | 'INTERNAL' {
+  if (status === undefined || status === 429 || status >= 500) return 'UNAVAILABLE';
+  return type === 'cluster_block_exception' || type === 'search_phase_execution_exception' || type === 'no_shard_available_action_exception' ? 'UNAVAILABLE' : 'INTERNAL';
 }
 
 function errorReason(body: unknown): string {

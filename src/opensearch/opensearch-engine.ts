@@ -13,8 +13,8 @@ import type { RemoteMeta } from './documents.ts';
 import { onRemoteView, type RemoteIndexFacts } from './remote-view.ts';
 import { deleteLines, prepareReports } from './writes.ts';
 import {
-  aliasTarget, bulk, clusterHealth, countParagraphs, embeddingsByKey, ensureWritesLog, logWrite, loggedWrites, primaryShards, readRemoteMeta, reportParagraphs,
-  type ClusterHealth,
+  aliasTarget, bulk, clusterHealth, countParagraphs, embeddingsByKey, countLoggedWrites, ensureWritesLog, logWrite, primaryShards, readRemoteMeta, reportParagraphs,
+  type ClusterHealth, type LoggedWrite,
 } from './store.ts';
 
 /** Options of {@link OpenSearchEngine.open}. */
@@ -46,6 +46,7 @@ export class OpenSearchEngine implements SearchEngine {
   private closed = false;
   private readonly unwatch: Array<() => void> = [];
   // Paragraph vectors asked for in one turn of the event loop are fetched in one `_mget`.
+  private writesLog: Promise<void> | undefined;
   private pendingVectors: Array<{ key: string; resolve: (v: Float32Array | undefined) => void; reject: (e: unknown) => void }> = [];
 
   private constructor(readonly cluster: Cluster, readonly options: OpenSearchEngineOptions, served: Served) {
@@ -116,7 +117,9 @@ export class OpenSearchEngine implements SearchEngine {
     const vector = plan.wantsVector ? await this.options.embedder!.embedQuery(plan.query) : undefined;
     const t1 = performance.now();
     throwIfAborted(options.signal);
-    const hits = await onRemoteView(served.facts, vector, (view) => rankPlan(new ViewSearcher(view), plan, vector));
+    // Mode bm25 with a vector (for highlights) ranks without it: no similarity to fetch.
+    const ranking = plan.mode === 'bm25' ? undefined : vector;
+    const hits = await onRemoteView(served.facts, ranking, (view) => rankPlan(new ViewSearcher(view), plan, ranking));
     const t2 = performance.now();
     return {
       query: plan.query, mode: plan.mode, generation: served.meta.generation, hits, ...(vector ? { queryVector: vector } : {}),
@@ -177,12 +180,10 @@ export class OpenSearchEngine implements SearchEngine {
     this.writable();
     if (reports.length === 0) throw new SearchError('INVALID_ARGUMENT', 'no reports to write', { details: { field: 'reports' } });
     const served = this.served;
-    const alias = this.options.connection.index;
     const write = await prepareReports(this.cluster, served, reports, this.options.embedder, options.signal);
     throwIfAborted(options.signal);
-    await ensureWritesLog(this.cluster, alias);
     let seq = 0;
-    for (const report of write.reports) seq = await logWrite(this.cluster, alias, { op: 'put', reportId: report.id, report });
+    for (const report of write.reports) seq = await this.log({ op: 'put', reportId: report.id, report });
     await bulk(this.cluster, write.lines, { refresh: 'wait_for' });
     served.facts.size += write.paragraphs - write.replaced;
     return { reports: write.reports.map((r) => r.id), paragraphs: write.paragraphs, embedded: write.embedded, reused: write.reused, seq };
@@ -196,11 +197,21 @@ export class OpenSearchEngine implements SearchEngine {
     const lines = await deleteLines(this.cluster, served.index, reportId);
     if (lines.length === 0) return { deleted: false };
     throwIfAborted(options.signal);
-    await ensureWritesLog(this.cluster, this.options.connection.index);
-    const seq = await logWrite(this.cluster, this.options.connection.index, { op: 'delete', reportId });
+    const seq = await this.log({ op: 'delete', reportId });
     await bulk(this.cluster, lines, { refresh: 'wait_for' });
     served.facts.size -= lines.length;
     return { deleted: true, seq };
+  }
+
+  // Records a write in the writes log (made once per engine, not checked before every write).
+  private async log(write: Omit<LoggedWrite, 'seq'>): Promise<number> {
+    const alias = this.options.connection.index;
+    this.writesLog ??= ensureWritesLog(this.cluster, alias).catch((error: unknown) => {
+      this.writesLog = undefined;
+      throw error;
+    });
+    await this.writesLog;
+    return logWrite(this.cluster, alias, write);
   }
 
   private writable(): void {
@@ -254,7 +265,7 @@ export class OpenSearchEngine implements SearchEngine {
       }),
       this.cluster.request<{ _all: { primaries: { docs: { deleted: number }; segments: { count: number } } } }>({ method: 'GET', path: `/${index}/_stats/docs,segments` }),
     ]);
-    const logged = await loggedWrites(this.cluster, this.options.connection.index, meta.writesThrough);
+    const logged = await countLoggedWrites(this.cluster, this.options.connection.index, meta.writesThrough);
     const paragraphs = counts.body.hits.total.value;
     this.served.facts.size = paragraphs;
     const cluster: ClusterHealth = health;
@@ -262,7 +273,7 @@ export class OpenSearchEngine implements SearchEngine {
       backend: 'opensearch', indexDir: this.options.connection.index, generation: meta.generation,
       reports: counts.body.aggregations.reports.value, paragraphs,
       deletedParagraphs: writes.body._all.primaries.docs.deleted, segments: writes.body._all.primaries.segments.count,
-      writesSinceBuild: logged.length,
+      writesSinceBuild: logged,
       ...(meta.vector ? { vector: { model: meta.vector.model.name, dimension: meta.vector.model.dimension, kind: 'hnsw' as const, vectors: paragraphs } } : {}),
       cluster,
     };

@@ -97,16 +97,6 @@ export function knnQuery(vector: Float32Array, k: number, filter: SearchFilter |
   };
 }
 
-/** The exact cosine similarity of some paragraphs (by key) to a vector, as scores `(1 + cos) / 2`. */
-export function exactSimilarityQuery(vector: Float32Array, keys: readonly string[]): Record<string, unknown> {
-  return {
-    script_score: {
-      query: { ids: { values: keys } },
-      script: { source: 'knn_score', lang: 'knn', params: { field: 'vector', query_value: Array.from(vector), space_type: 'cosinesimil' } },
-    },
-  };
-}
-
 /** A cosine similarity from a Lucene cosine score `(1 + cos) / 2`. */
 export function cosineOf(score: number): number {
   return 2 * score - 1;

@@ -3,9 +3,9 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { bm25Idf, parseQuery, type ClauseContribution, type LexicalQuery, type QueryClause, type ScoredDoc } from '../lexical/index.ts';
 import type { IndexView, LexicalRetriever, ParagraphStore, SearchFilter, VectorRetriever } from '../engine/index.ts';
-import type { Cluster } from './connection.ts';
+import { failureCode, type Cluster } from './connection.ts';
 import { PARAGRAPH_FIELDS, paragraphOf } from './documents.ts';
-import { cosineOf, exactSimilarityQuery, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
+import { cosineOf, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
 
 // The engine's backend seam (engine/backend.ts) over an OpenSearch index, for one search.
 //
@@ -30,8 +30,6 @@ interface Needs {
   vector: Map<string, { filter: SearchFilter | undefined; depth: number }>;
   /** Term statistics (document frequencies) of these queries' terms. */
   stats: Map<string, LexicalQuery>;
-  /** Exact similarity of these docs to the query vector. */
-  similarity: Set<number>;
   /** BM25 explanations of these docs, per query. */
   explain: Map<string, { query: LexicalQuery; docs: Set<number> }>;
   /** Paragraphs to fetch, by key (the page's, or one asked for by key). */
@@ -39,11 +37,11 @@ interface Needs {
 }
 
 function noNeeds(): Needs {
-  return { lexical: new Map(), vector: new Map(), stats: new Map(), similarity: new Set(), explain: new Map(), keys: new Set() };
+  return { lexical: new Map(), vector: new Map(), stats: new Map(), explain: new Map(), keys: new Set() };
 }
 
 function hasNeeds(n: Needs): boolean {
-  return n.lexical.size + n.vector.size + n.stats.size + n.similarity.size + n.explain.size + n.keys.size > 0;
+  return n.lexical.size + n.vector.size + n.stats.size + n.explain.size + n.keys.size > 0;
 }
 
 /** Thrown by a view that lacks what the search asked (caught by {@link onRemoteView}, which fetches it). */
@@ -199,15 +197,6 @@ class RemoteView implements IndexView {
         this.stats.set(key, { docCount: r.hits.total?.value ?? 0, docFreq });
       });
     }
-    if (needs.similarity.size > 0) {
-      const docs = [...needs.similarity];
-      const keys = docs.map((d) => this.byDoc[d]!.key);
-      add({ size: keys.length, track_total_hits: false, _source: false, query: exactSimilarityQuery(this.vector!, keys) }, (r) => {
-        for (const h of r.hits.hits) this.similarities.set(this.docs.get(h._id)!, cosineOf(h._score ?? 0));
-        // A paragraph deleted since it was returned has no similarity any more.
-        for (const d of docs) if (!this.similarities.has(d)) this.similarities.set(d, Number.NaN);
-      });
-    }
     for (const [key, { query, docs }] of needs.explain) {
       const ids = [...docs];
       const dsl = lexicalQuery(query, undefined, facts.score, [{ ids: { values: ids.map((d) => this.byDoc[d]!.key) } }]);
@@ -277,7 +266,7 @@ interface SearchResponse {
 function checkResponse(r: SearchResponse): void {
   if (r.error) {
     const reason = r.error.root_cause?.[0]?.reason ?? r.error.reason ?? r.error.type ?? 'unknown';
-    throw new SearchError(r.status !== undefined && r.status < 500 && r.status !== 429 ? 'INTERNAL' : 'UNAVAILABLE', `OpenSearch could not search: ${reason}`, { details: { status: r.status } });
+    throw new SearchError(failureCode(r.status, r.error.type), `OpenSearch could not search: ${reason}`, { details: { status: r.status } });
   }
   const shards = r._shards;
   if (shards && (shards.failed > 0 || shards.successful < shards.total)) {
@@ -492,12 +481,8 @@ class RemoteVectors implements VectorRetriever {
   similarity(docId: number, vector: Float32Array): number | undefined {
     const view = this.view;
     if (vector !== view.vector) throw new SearchError('INTERNAL', 'a remote view answers for the query vector it was made with');
-    const known = view.similarities.get(docId);
-    if (known !== undefined) return Number.isNaN(known) ? undefined : known;
-    // Every paragraph seen without a similarity is asked for at once: one round trip, not one per doc.
-    view.need((n) => {
-      for (let d = 0; d < view.byDoc.length; d++) if (!view.similarities.has(d)) n.similarity.add(d);
-    });
-    return undefined;
+    // Every paragraph a view holds came from the k-NN list (its score) or from BM25 with the script
+    // field: a paragraph without one has no vector.
+    return view.similarities.get(docId);
   }
 }

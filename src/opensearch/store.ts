@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import type { Cluster, ClusterRequest } from './connection.ts';
+import { failureCode, type Cluster, type ClusterRequest } from './connection.ts';
 import { embeddingOf, PARAGRAPH_FIELDS, paragraphOf, REMOTE_FORMAT, type RemoteMeta, type ShardLayout } from './documents.ts';
 
 // An OpenSearch-backed index as shoal keeps it: an alias (the connection's index name) naming one
@@ -120,7 +120,7 @@ export async function bulk(cluster: Cluster, lines: unknown[], query: ClusterReq
   const failed = body.items.map((item) => Object.values(item)[0]!).filter((r) => r.error && !(r.status === 404 && !r.error.type?.includes('index')));
   if (failed.length === 0) return;
   const first = failed[0]!;
-  const code = first.status === 429 || first.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL';
+  const code = failureCode(first.status, first.error?.type);
   throw new SearchError(code, `OpenSearch refused ${failed.length} of ${body.items.length} writes (${first.status}): ${first.error?.reason ?? first.error?.type}`);
 }
 
@@ -167,6 +167,15 @@ export async function loggedWrites(cluster: Cluster, alias: string, after?: numb
     if (body.hits.hits.length < 1000) return writes;
     searchAfter = body.hits.hits.at(-1)!.sort;
   }
+}
+
+/** How many writes the log holds after sequence number `after` (as of its last refresh, at most a second old). */
+export async function countLoggedWrites(cluster: Cluster, alias: string, after?: number): Promise<number> {
+  const { status, body } = await cluster.request<{ count: number }>({
+    method: 'POST', path: `/${writesLogOf(alias)}/_count`, ignore: [404],
+    body: { query: after === undefined ? { match_all: {} } : { range: { _seq_no: { gt: after } } } },
+  });
+  return status === 404 ? 0 : body.count;
 }
 
 /** Removes the logged writes up to and including `through` (a rebuild that discards them). */

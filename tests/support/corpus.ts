@@ -51,3 +51,13 @@ export function writeCorpus(dir: string, reports: CorpusReport[]): string {
   writeFileSync(file, reports.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return file;
 }
+
+/** The small JSON Lines collection the bench tests run on (60 reports over 5 topics), written to `path`. */
+export function writeBenchCorpus(path: string): string {
+  const topics = ['cocoa harvest', 'port strike', 'copper prices', 'grain exports', 'interest rates'];
+  const lines = Array.from({ length: 60 }, (_, i) =>
+    JSON.stringify({ _id: String(i), title: `${topics[i % 5]} report ${i}`, text: `Traders said ${topics[i % 5]} moved on day ${i} of the month as buyers waited.` }),
+  );
+  writeFileSync(path, lines.join('\n'));
+  return path;
+}

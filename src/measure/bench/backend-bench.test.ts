@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeBenchCorpus } from '../../../tests/support/corpus.ts';
 import { benchCommand, httpFlagsOf } from '../../cli/bench-command.ts';
 import type { Io } from '../../cli/io.ts';
 import { MODELS_DIR } from '../../cli/model-options.ts';
@@ -99,20 +100,18 @@ describe('bench http across backends, and bench store: their parts', () => {
 // On a real node (SHOAL_OPENSEARCH_TESTS=1, e.g. `npm run opensearch -- start` first; .ci/run sets it):
 // both benches end to end on a small collection, under an alias prefix of their own, removed after.
 describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('bench http --backend opensearch and bench store on a real node', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shoal-backend-bench-'));
-  const data = join(dir, 'corpus.jsonl');
+  // Made when the suite runs, not when a skipped suite is collected.
+  let dir = '';
+  let data = '';
   const connection = connectionOf(process.env, { index: `shoal-test-bench-${randomBytes(3).toString('hex')}` });
   let embedder: Embedder;
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shoal-backend-bench-'));
+    data = writeBenchCorpus(join(dir, 'corpus.jsonl'));
     embedder = await loadEmbedder({ cacheDir: MODELS_DIR, fetch: false });
-    const topics = ['cocoa harvest', 'port strike', 'copper prices', 'grain exports', 'interest rates'];
-    const lines = Array.from({ length: 60 }, (_, i) =>
-      JSON.stringify({ _id: String(i), title: `${topics[i % 5]} report ${i}`, text: `Traders said ${topics[i % 5]} moved on day ${i} of the month as buyers waited.` }),
-    );
-    writeFileSync(data, lines.join('\n'));
   }, 60_000);
   afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
     const cluster = new Cluster(connection);
     try {
       await cluster.request({ method: 'DELETE', path: `/${connection.index}-*`, ignore: [404] });

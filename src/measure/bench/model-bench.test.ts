@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeBenchCorpus } from '../../../tests/support/corpus.ts';
 import { MODELS_DIR } from '../../cli/model-options.ts';
 import { loadEmbedder, type Embedder } from '../../embedding/index.ts';
 import { runEmbedBench } from './embed-bench.ts';
@@ -14,11 +15,7 @@ describe('embedding and vector benches', () => {
   let embedder: Embedder;
   beforeAll(async () => {
     embedder = await loadEmbedder({ cacheDir: MODELS_DIR, fetch: false });
-    const topics = ['cocoa harvest', 'port strike', 'copper prices', 'grain exports', 'interest rates'];
-    const lines = Array.from({ length: 60 }, (_, i) =>
-      JSON.stringify({ _id: String(i), title: `${topics[i % 5]} report ${i}`, text: `Traders said ${topics[i % 5]} moved on day ${i} of the month as buyers waited.` }),
-    );
-    writeFileSync(join(dir, 'corpus.jsonl'), lines.join('\n'));
+    writeBenchCorpus(join(dir, 'corpus.jsonl'));
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
