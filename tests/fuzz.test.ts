@@ -650,8 +650,9 @@ describe('fuzzing the HTTP API', () => {
       ),
       async (method, target, body, type, accept, key) => {
         const writesBefore = (await state.engine!.stats()).writesSinceBuild;
-        // Only the admin key may write: the header as access.ts reads it, `Bearer <key>` (any case, blanks).
-        const admin = key === true || (typeof key === 'string' && /^Bearer[ ]+(\S+)[ ]*$/i.exec(key)?.[1] === ADMIN_KEY);
+        // Only the admin key may write: the header as access.ts reads it, `Bearer <key>` (any case, blanks),
+        // after HTTP has trimmed the value's leading and trailing spaces and tabs (Fetch's Headers and Node both do).
+        const admin = key === true || (typeof key === 'string' && /^Bearer[ ]+(\S+)[ ]*$/i.exec(key.replace(/^[ \t]+|[ \t]+$/g, ''))?.[1] === ADMIN_KEY);
         const bodyless = method.toUpperCase() === 'GET' || method.toUpperCase() === 'HEAD';
         const headers: Record<string, string> = { ...(type === null ? {} : { 'content-type': type }), ...(accept === undefined ? {} : { accept }) };
         const answer = await send({ method, path: target, headers, key, ...(body === undefined || bodyless ? {} : { body }) });
