@@ -67,7 +67,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
   let handler: (request: Request) => Promise<Response>;
 
   beforeAll(async () => {
-    handler = mcpHttpHandler(retrievalOf(engine), { version: '9.9.9' });
+    handler = mcpHttpHandler(engine, { version: '9.9.9' });
     const app = new Hono().all('/mcp', (c) => handler(c.req.raw));
     // The client's fetch goes straight into the Hono app: no port is opened.
     const transport = new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.fetch(new Request(url, init)) });
@@ -90,11 +90,14 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);
     const search = schema('search_reports');
-    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'offset', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
     expect(search.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(search.additionalProperties).toBe(false);
     expect(schema('get_report').required).toEqual(['id']);
     for (const tool of tools) {
+      // A model reads these to fill the arguments: every parameter says what it is.
+      const undescribed = Object.entries(schema(tool.name).properties).filter(([, p]) => typeof p.description !== 'string' || p.description === '').map(([name]) => name);
+      expect(undescribed, tool.name).toEqual([]);
       expect(tool.outputSchema).toBeDefined();
       expect(tool.annotations?.readOnlyHint).toBe(true);
     }
@@ -113,6 +116,17 @@ describe('MCP over streamable HTTP (stateless)', () => {
       expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'similarity', 'source', 'text', 'title']);
       expect(engine.report(hit.reportId)!.find((p) => p.key === hit.key)?.text).toBe(hit.text);
     }
+  });
+
+  it('search_reports pages with offset: the next page is offset + k, ranked on from the last', async () => {
+    const page = async (offset: number) => (await call(client, 'search_reports', { query: 'harbour', k: 4, offset, mode: 'bm25' })).structuredContent as { offset: number; hits: Hit[] };
+    const all = (await engine.search({ q: 'harbour', k: 8, mode: 'bm25' })).hits;
+    expect(all).toHaveLength(8);
+    const [first, second] = [await page(0), await page(4)];
+    expect(first.offset).toBe(0);
+    expect(second.offset).toBe(4);
+    expect([...first.hits, ...second.hits].map((h) => h.key)).toEqual(all.map((h) => h.key));
+    expect(second.hits.map((h) => h.rank)).toEqual([5, 6, 7, 8]);
   });
 
   it('search_reports takes the query as query, and as q, its other name (both only with the same text)', async () => {

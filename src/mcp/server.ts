@@ -11,15 +11,8 @@ import {
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
-import type { Paragraph } from '../core/types.ts';
-import type { ReadRequest, ReadResult, RetrieveRequest, RetrieveResult } from '../retrieval/index.ts';
-
-/** What the MCP tools need of an engine; shoal's `Retrieval` (over either engine) satisfies it. */
-export interface McpEngine {
-  search(request: ReadRequest, options?: Cancellable): Promise<ReadResult>;
-  report(id: string): Promise<Paragraph[] | undefined>;
-  retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
-}
+import type { SearchEngine } from '../engine/index.ts';
+import { retrievalOf } from '../retrieval/index.ts';
 
 /** Options of {@link createMcpServer}. */
 export interface McpServerInfo {
@@ -31,15 +24,17 @@ export interface McpServerInfo {
 // SearchRequestSchema carries refinements (one query; offset + k), so zod refuses .pick(): the fields are
 // taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule.
 // RetrieveRequestSchema is a plain strict object and is used whole.
-const { query, q, k, mode } = SearchRequestSchema.shape;
+// (offset + k cannot pass the request schema's depth limit: each field's own range keeps the sum within it.)
+const { query, q, k, offset, mode } = SearchRequestSchema.shape;
 const SearchInput = z.object({
-  query, q, k, mode,
+  query, q, k, offset, mode,
   minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
   ...filterFields,
 }).strict().superRefine(checkOneQuery);
 const SearchOutput = z.object({
   query: z.string(),
   mode: z.enum(['hybrid', 'bm25', 'vector']),
+  offset: z.number().int().describe('Results skipped: the first hit is result offset + 1.'),
   hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true })),
 });
 const ReportInput = IdParamSchema.strict();
@@ -53,8 +48,9 @@ const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: fal
  * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
  * times out does not start its search.
  */
-export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
+export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
   const { signal } = options;
+  const retrieval = retrievalOf(engine);
   const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
     instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
       + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
@@ -63,17 +59,18 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
   server.registerTool('search_reports', {
     title: 'Search reports',
     description: 'Ranks paragraphs of the reports for a query (hybrid BM25 + embedding similarity by default; BM25 reads words, '
-      + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one).',
+      + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one). '
+      + 'Pages: k hits from offset (0 first); for the next page call again with offset + k.',
     inputSchema: SearchInput,
     outputSchema: SearchOutput,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
     const filter = filterOf(args);
-    const result = await engine.search({
-      q: queryOf(args), k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
+    const result = await retrieval.search({
+      q: queryOf(args), k: args.k, offset: args.offset, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
     }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
-    const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
+    const output = SearchOutput.parse({ query: result.query, mode: result.mode, offset: args.offset, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -84,7 +81,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
     outputSchema: ReportResponseSchema,
     annotations: READ_ONLY,
   }, ({ id }) => answer(async () => {
-    const paragraphs = await engine.report(id);
+    const paragraphs = await retrieval.report(id);
     if (!paragraphs) return toolError(`NOT_FOUND: no report "${id}"`);
     const output = reportBody(id, paragraphs);
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
@@ -99,7 +96,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
     outputSchema: RetrieveResponseSchema,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
-    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args), { signal }));
+    const output = RetrieveResponseSchema.parse(await retrieval.retrieve(toRetrieveRequest(args), { signal }));
     return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -127,7 +124,7 @@ async function answer(run: () => Promise<CallToolResult>): Promise<CallToolResul
  * closes); resolves then. Meant for a process of its own: console.log, .info and .debug are sent to
  * stderr, because stdout carries nothing but protocol messages.
  */
-export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Promise<void> {
+export async function runStdio(engine: SearchEngine, info: McpServerInfo = {}): Promise<void> {
   console.log = console.info = console.debug = console.error;
   const server = createMcpServer(engine, info);
   const closed = new Promise<void>((resolve) => {
@@ -192,7 +189,7 @@ export function utf8Lines(refuse: (line: Buffer) => void, maxLineBytes = MAX_LIN
  * answer. GET and DELETE are refused with 405: there is no session to stream to or to end. `options.signal`
  * is handed to the tools (see {@link createMcpServer}).
  */
-export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
+export function mcpHttpHandler(engine: SearchEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== 'POST') {
       const body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless and takes POST only' }, id: null };
