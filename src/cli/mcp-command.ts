@@ -14,8 +14,8 @@ const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.js
 /** Usage of `shoal mcp`. */
 export const MCP_USAGE = `shoal mcp [--index DIR] [--model-dir DIR] [--backend embedded|opensearch]
 Serves an index to an MCP client (a chat assistant, an editor) over stdin/stdout, with the tools
-search_reports, get_report and retrieve_context. Loads the model the index was embedded with; messages
-go to stderr, stdout carries only the protocol. Ends when the client closes stdin.
+search_reports, get_report, retrieve_context and describe_collection. Loads the model the index was
+embedded with; messages go to stderr, stdout carries only the protocol. Ends when the client closes stdin.
 The index is --index, else ${INDEX_DIR.env}, else ${INDEX_DIR.default}; a relative path is taken from the
 folder the client starts the command in, which the client chooses: give it an absolute path.`;
 

@@ -5,9 +5,10 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import {
-  checkOneQuery, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  queryOf, toRetrieveRequest,
+  checkOneQuery, facetRequestOf, FacetsResponseSchema, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema,
+  RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema, queryOf, toRetrieveRequest, TotalSchema,
 } from '../api/index.ts';
+import { CHOICES } from '../core/settings.ts';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
 import { isValidUtf8 } from '../core/text.ts';
@@ -25,7 +26,7 @@ export interface McpServerInfo {
 // taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule.
 // RetrieveRequestSchema is a plain strict object and is used whole.
 // (offset + k cannot pass the request schema's depth limit: each field's own range keeps the sum within it.)
-const { query, q, k, offset, mode } = SearchRequestSchema.shape;
+const { query, q, k, offset, mode, dateInterval, facetSize } = SearchRequestSchema.shape;
 const SearchInput = z.object({
   query, q, k, offset, mode,
   minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
@@ -35,16 +36,19 @@ const SearchOutput = z.object({
   query: z.string(),
   mode: z.enum(['hybrid', 'bm25', 'vector']),
   offset: z.number().int().describe('Results skipped: the first hit is result offset + 1.'),
+  total: TotalSchema.describe('How many paragraphs match: exactly (relation eq) or at least (gte). More pages follow while offset + k is below value.'),
   hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true })),
 });
 const ReportInput = IdParamSchema.strict();
+// The collection's facets take the search's facet fields and filters; every facet is counted, by report.
+const CollectionInput = z.object({ facetSize, dateInterval, ...filterFields }).strict();
 
 const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
 
 /**
- * An MCP server with three read-only tools over an engine: `search_reports` (ranked paragraphs),
- * `get_report` (a report's paragraphs in order) and `retrieve_context` (cited passages packed into a
- * token budget). Arguments that break the schemas, and engine errors, come back as tool errors
+ * An MCP server with four read-only tools over an engine: `search_reports` (ranked paragraphs, a page
+ * at a time), `get_report` (a report's paragraphs in order), `retrieve_context` (cited passages packed
+ * into a token budget) and `describe_collection` (the sources, tags and dates a filter can name). Arguments that break the schemas, and engine errors, come back as tool errors
  * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
  * times out does not start its search.
  */
@@ -53,14 +57,15 @@ export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, 
   const retrieval = retrievalOf(engine);
   const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
     instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
-      + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
+      + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id; '
+      + 'describe_collection for the sources, tags and dates the filters of the other tools can name.',
   });
 
   server.registerTool('search_reports', {
     title: 'Search reports',
     description: 'Ranks paragraphs of the reports for a query (hybrid BM25 + embedding similarity by default; BM25 reads words, '
       + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one). '
-      + 'Pages: k hits from offset (0 first); for the next page call again with offset + k.',
+      + 'Pages: k hits from offset (0 first); total says how many match; for the next page call again with offset + k.',
     inputSchema: SearchInput,
     outputSchema: SearchOutput,
     annotations: READ_ONLY,
@@ -70,7 +75,7 @@ export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, 
       q: queryOf(args), k: args.k, offset: args.offset, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
     }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
-    const output = SearchOutput.parse({ query: result.query, mode: result.mode, offset: args.offset, hits: result.hits });
+    const output = SearchOutput.parse({ query: result.query, mode: result.mode, offset: args.offset, total: result.total, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -98,6 +103,21 @@ export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, 
   }, (args) => answer(async () => {
     const output = RetrieveResponseSchema.parse(await retrieval.retrieve(toRetrieveRequest(args), { signal }));
     return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+  }));
+
+  server.registerTool('describe_collection', {
+    title: 'Describe the collection',
+    description: 'What the collection holds, to filter searches without guessing names: how many reports (total), their sources and '
+      + 'tags with report counts, most frequent first (facetSize of each), reports per month or year (facets.date, by dateInterval), '
+      + 'and the first and last report date (dates). Takes the filters of search_reports, e.g. source to see what one source covers.',
+    inputSchema: CollectionInput,
+    outputSchema: FacetsResponseSchema,
+    annotations: READ_ONLY,
+  }, (args) => answer(async () => {
+    const filter = filterOf(args);
+    const result = await engine.facets({ ...facetRequestOf(args), facets: [...CHOICES.facet.values], groupByReport: true, ...(filter ? { filter } : {}) }, { signal });
+    const output = FacetsResponseSchema.parse(result);
+    return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
   return server;
