@@ -8,9 +8,9 @@ import {
   checkOneQuery, facetRequestOf, FacetsResponseSchema, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema,
   RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema, queryOf, toRetrieveRequest, TotalSchema,
 } from '../api/index.ts';
-import { CHOICES } from '../core/settings.ts';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
+import { CHOICES } from '../core/settings.ts';
 import { isValidUtf8 } from '../core/text.ts';
 import type { SearchEngine } from '../engine/index.ts';
 import { retrievalOf } from '../retrieval/index.ts';
@@ -23,9 +23,9 @@ export interface McpServerInfo {
 
 // The tools take the HTTP API's own field schemas, so limits, defaults and messages stay one definition.
 // SearchRequestSchema carries refinements (one query; offset + k), so zod refuses .pick(): the fields are
-// taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule.
-// RetrieveRequestSchema is a plain strict object and is used whole.
-// (offset + k cannot pass the request schema's depth limit: each field's own range keeps the sum within it.)
+// taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule; the check
+// on offset + k needs no copy, as the two fields' own ranges keep the sum within it. RetrieveRequestSchema
+// is a plain strict object and is used whole.
 const { query, q, k, offset, mode, dateInterval, facetSize } = SearchRequestSchema.shape;
 const SearchInput = z.object({
   query, q, k, offset, mode,
@@ -48,8 +48,9 @@ const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: fal
 /**
  * An MCP server with four read-only tools over an engine: `search_reports` (ranked paragraphs, a page
  * at a time), `get_report` (a report's paragraphs in order), `retrieve_context` (cited passages packed
- * into a token budget) and `describe_collection` (the sources, tags and dates a filter can name). Arguments that break the schemas, and engine errors, come back as tool errors
- * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
+ * into a token budget) and `describe_collection` (the sources, tags and dates a filter can name).
+ * Arguments that break the schemas, and engine errors, come back as tool errors (`isError`), never as
+ * thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
  * times out does not start its search.
  */
 export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
