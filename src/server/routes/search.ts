@@ -24,11 +24,13 @@ export function searchRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'get', path: '/search', summary: 'Search (query parameters)', description: DESCRIPTION,
+    operationId: 'search', tags: ['search'],
     request: { query: SearchQuerySchema },
     responses: { 200: jsonResponse(SearchResponseSchema, 'Ranked paragraphs'), ...ERROR_RESPONSES },
   }), (c) => run(c, c.req.valid('query')) as never);
   app.openapi(createRoute({
     method: 'post', path: '/search', summary: 'Search (JSON body)', description: DESCRIPTION,
+    operationId: 'searchByBody', tags: ['search'],
     request: { body: { content: { 'application/json': { schema: SearchRequestSchema } }, required: true } },
     responses: { 200: jsonResponse(SearchResponseSchema, 'Ranked paragraphs'), ...ERROR_RESPONSES },
   }), (c) => run(c, c.req.valid('json')) as never);
