@@ -85,7 +85,7 @@ export SHOAL_ADMIN_KEY='…'   # the server's admin key (writes and reload)</cod
 <ul>${Object.entries(doc.components?.securitySchemes ?? {}).map(([name, scheme]) => `<li><code>${escapeHtml(name)}</code>: ${inline(scheme.description ?? '')}</li>`).join('')}</ul>
 <table><tr><th>access</th><th>what to send</th><th>routes</th></tr>
 ${ACCESS_ROWS.map(({ label, send, test }) => `<tr><td>${label}</td><td>${send}</td><td>${entries.filter((e) => test(e.op.security)).map((e) =>
-    `<a href="#${escapeHtml(e.anchor)}">${e.method.toUpperCase()}&nbsp;<code>${escapeHtml(e.path)}</code></a>`).join(', ')}${label === 'public' ? `${entries.some((e) => test(e.op.security)) ? ', ' : ''}and the pages: <code>/</code>, <code>/docs</code>, <code>/docs/try</code>, <code>/openapi.json</code>` : ''}</td></tr>`).join('\n')}
+    `<a class="route" href="#${escapeHtml(e.anchor)}">${e.method.toUpperCase()} <code>${escapeHtml(e.path)}</code></a>`).join(', ')}${label === 'public' ? `${entries.some((e) => test(e.op.security)) ? ', ' : ''}and the pages: <code>/</code>, <code>/docs</code>, <code>/docs/try</code>, <code>/openapi.json</code>` : ''}</td></tr>`).join('\n')}
 </table>
 <p>No key, or a key the server does not know, where one is needed: 401 <code>UNAUTHENTICATED</code> (with <code>WWW-Authenticate: Bearer</code>). The read key on a write, or any write on a server without an admin key: 403 <code>FORBIDDEN</code>. A read with the read key:</p>
 <pre><code>${escapeHtml(`curl -H "Authorization: Bearer $${KEY_VARIABLES.readKey}" "$SHOAL/stats"`)}</code></pre></section>`;
@@ -113,7 +113,7 @@ code{font:13px ui-monospace,monospace}pre{background:#f3f5f8;border:1px solid #d
 .m{font:bold 12px ui-monospace,monospace;padding:.1rem .4rem;border-radius:3px;color:#fff;background:#4b6584}
 .m.get{background:#20876b}.m.post{background:#2d6cdf}.m.put{background:#b7791f}.m.delete{background:#c53030}
 section{border-top:1px solid #dde3ea;margin-top:1.5rem}section section{margin-top:1rem}.try{font-size:13px;font-weight:normal;margin-left:.5rem}
-nav ol{padding-left:1.25rem}nav ol ol{list-style:none;padding-left:.5rem}nav a{text-decoration:none}.access{color:#4b5563}</style></head>
+nav ol{padding-left:1.25rem}nav ol ol{list-style:none;padding-left:.5rem}nav a{text-decoration:none}.route{white-space:nowrap}.access{color:#4b5563}</style></head>
 <body><h1>${title} API <small>${escapeHtml(doc.info.version)}</small></h1>
 <p>${inline(doc.info.description ?? '')}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Try the routes from this browser: <a href="${TRY_IT_PATH}">${TRY_IT_PATH}</a>. Search page: <a href="/">/</a>.</p>
