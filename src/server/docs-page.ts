@@ -109,7 +109,7 @@ ${tag.description ? `<p>${inline(tag.description)}</p>` : ''}${ops.map(operation
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#1d2733}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border-bottom:1px solid #dde3ea;padding:.25rem .5rem;text-align:left;vertical-align:top}
-code{font:13px ui-monospace,monospace}pre{background:#f3f5f8;border:1px solid #dde3ea;border-radius:4px;padding:.5rem .75rem;white-space:pre-wrap;word-break:break-all}
+code{font:13px ui-monospace,monospace}pre{background:#f3f5f8;border:1px solid #dde3ea;border-radius:4px;padding:.5rem .75rem;white-space:pre-wrap;overflow-wrap:anywhere}
 .m{font:bold 12px ui-monospace,monospace;padding:.1rem .4rem;border-radius:3px;color:#fff;background:#4b6584}
 .m.get{background:#20876b}.m.post{background:#2d6cdf}.m.put{background:#b7791f}.m.delete{background:#c53030}
 section{border-top:1px solid #dde3ea;margin-top:1.5rem}section section{margin-top:1rem}.try{font-size:13px;font-weight:normal;margin-left:.5rem}
@@ -139,8 +139,8 @@ const ACCESS_ROWS: Array<{ label: string; send: string; test: (security: Securit
 
 function accessLine(security: Security): string {
   if (!security || security.length === 0) return 'public: no key';
-  if (security.some((r) => Object.keys(r).length === 0)) return `a read: no key while reads are open, else <code>Authorization: Bearer</code> the read key or the admin key`;
-  return `needs ${security.map((r) => Object.keys(r).map((name) => `<code>${escapeHtml(name)}</code>`).join(' and ')).join(' or ')} (<code>Authorization: Bearer &lt;key&gt;</code>)`;
+  if (security.some((r) => Object.keys(r).length === 0)) return 'read: no key while reads are open; else the read key or the admin key (<code>Authorization: Bearer &lt;key&gt;</code>)';
+  return `only with ${security.map((r) => Object.keys(r).map((name) => `<code>${escapeHtml(name)}</code>`).join(' and ')).join(' or ')} (<code>Authorization: Bearer &lt;key&gt;</code>)`;
 }
 
 function operationSection({ method, path, op, anchor }: Entry): string {

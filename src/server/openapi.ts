@@ -46,12 +46,10 @@ export const HTTP_METHODS = ['get', 'post', 'put', 'delete', 'patch', 'head', 'o
 export const API_TAGS = [
   { name: 'search', description: 'Ranked paragraphs for a query, and cited passages packed into a token budget for a chat assistant.' },
   { name: 'reports', description: 'Add, replace, delete and read reports. Writes need the admin key and are acknowledged once durable.' },
-  { name: 'openai', description: 'OpenAI-compatible routes: embeddings with the model shoal indexes with, for OpenAI client libraries.' },
-  { name: 'mcp', description: 'The Model Context Protocol tools (search, retrieve, read a report) over streamable HTTP, for assistants.' },
+  { name: 'openai', description: 'OpenAI-compatible routes for OpenAI client libraries: embeddings with the model shoal indexes with.' },
+  { name: 'mcp', description: 'The Model Context Protocol tools (search, retrieve passages, read a report, …) over streamable HTTP, for assistants.' },
   { name: 'operations', description: 'What operators and probes read (stats, liveness, readiness, Prometheus metrics) and the index reload.' },
 ] as const;
-/** The name of one of the {@link API_TAGS}. */
-export type ApiTag = typeof API_TAGS[number]['name'];
 
 /**
  * The API key schemes. shoal takes a key one way only, `Authorization: Bearer <key>`; the two
@@ -145,7 +143,7 @@ export function apiDocument(api: OpenAPIHono, { version }: ApiDocumentOptions): 
     for (const method of HTTP_METHODS) {
       const operation = item[method];
       if (!operation) continue;
-      operation.security = SECURITY[accessFor(method.toUpperCase(), path)];
+      operation.security = SECURITY[accessFor(method.toUpperCase(), path)].map((requirement) => ({ ...requirement }));
       const example = operation.operationId === undefined ? undefined : OPERATION_EXAMPLES[operation.operationId];
       if (example) withExample(operation, example);
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { apiReferencePage, TRY_IT_SCRIPT, tryItPage } from '../docs-page.ts';
+import { apiReferencePage, TRY_IT_PATH, TRY_IT_SCRIPT, tryItPage } from '../docs-page.ts';
 import { apiDocument, createRouter, type ApiDocument } from '../openapi.ts';
 
 /** Options of {@link docsRoutes}. */
@@ -38,7 +38,7 @@ export function docsRoutes({ api, version }: DocsOptions): OpenAPIHono {
   const app = createRouter();
   app.get('/openapi.json', (c) => c.body(reference.json ??= JSON.stringify(doc()), 200, { 'content-type': 'application/json; charset=utf-8' }));
   app.get('/docs', (c) => c.html(reference.html ??= apiReferencePage(doc())));
-  app.get('/docs/try', (c) => c.html(tryItPage(version)));
+  app.get(TRY_IT_PATH, (c) => c.html(tryItPage(version)));
   app.get('/docs/assets/try-it.js', (c) => c.body(TRY_IT_SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   app.get('/docs/assets/:name', (c) => {
     const type = SWAGGER_UI_ASSETS[c.req.param('name')];
