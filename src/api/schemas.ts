@@ -344,9 +344,9 @@ function inputProblem(input: EmbeddingsInput): { path: number[]; message: string
 const tokenIdDoc = { type: 'integer' as const, minimum: 0, description: 'A cl100k_base token id.' };
 
 /**
- * `input`: checked by hand rather than by four zod branches, so that every refusal says what is
- * wrong (too many inputs, an empty string at index i, a number among texts) instead of zod's
- * "Invalid input" for a union none of whose branches fits.
+ * `input`: the four shapes are zod branches that check types only, and the rest is checked by hand,
+ * so that every refusal says what is wrong (too many inputs, an empty string at index i, a number
+ * among texts) instead of zod's "Invalid input" for a union none of whose branches fits.
  */
 const EmbeddingsInputSchema = z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))], { error: (issue) => inputShapeProblem(issue.input) })
   .check((ctx) => {

@@ -66,7 +66,7 @@ export function embeddingsRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   app.openapi(createRoute({
     method: 'get', path: '/v1/models/{model}', operationId: 'retrieveModel', summary: 'One model (OpenAI-compatible)',
     description: 'The served model, by its id or its shoal name; 404 for any other.',
-    request: { params: z.object({ model: z.string().openapi({ param: { name: 'model', in: 'path' }, example: 'bge-small-en-v1.5' }) }) },
+    request: { params: z.object({ model: z.string().openapi({ param: { name: 'model', in: 'path', description: 'The served model\'s id, or its shoal name.' }, example: 'bge-small-en-v1.5' }) }) },
     responses: { 200: jsonResponse(EmbeddingsModelSchema, 'The model'), 404: jsonResponse(ErrorSchema, 'No such model here (the message names the one there is)'), ...ERROR_RESPONSES },
   }), (c) => {
     const { model: wanted } = c.req.valid('param');
