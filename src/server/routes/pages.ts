@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { SearchError } from '../../core/errors.ts';
 import { apiReferencePage } from '../docs-page.ts';
+import { FAVICON_ICO, FAVICON_SVG } from '../favicon.ts';
 import { createRouter } from '../openapi.ts';
 import { searchPage } from '../search-page.ts';
 
@@ -14,9 +15,10 @@ export interface PageOptions {
 }
 
 /**
- * The public pages: the search page (`/`) and its client script (`/client.js`), the OpenAPI document
- * (`/openapi.json`) and its reference page (`/docs`). The client script is read here, when the app is
- * made: a server whose script was never built stops at start-up ({@link readClientScript}).
+ * The public pages: the search page (`/`), its client script (`/client.js`) and icon (`/favicon.svg`,
+ * and `/favicon.ico` for whoever asks for that by convention), the OpenAPI document (`/openapi.json`)
+ * and its reference page (`/docs`). The client script is read here, when the app is made: a server
+ * whose script was never built stops at start-up ({@link readClientScript}).
  */
 export function pageRoutes({ api, version }: PageOptions): OpenAPIHono {
   const clientScript = readClientScript();
@@ -34,7 +36,12 @@ export function pageRoutes({ api, version }: PageOptions): OpenAPIHono {
   const app = createRouter();
   app.get('/openapi.json', (c) => c.body(reference.json ??= JSON.stringify(openApiDocument()), 200, { 'content-type': 'application/json; charset=utf-8' }));
   app.get('/docs', (c) => c.html(reference.html ??= apiReferencePage(openApiDocument() as Parameters<typeof apiReferencePage>[0])));
-  app.get('/', (c) => c.html(searchPage()));
+  const page = searchPage();
+  app.get('/', (c) => c.html(page.html, 200, { 'content-security-policy': page.contentSecurityPolicy, 'x-content-type-options': 'nosniff' }));
+  // The icon never changes within a version: a day's caching spares every page load a request.
+  const icon = { 'cache-control': 'public, max-age=86400', 'x-content-type-options': 'nosniff' };
+  app.get('/favicon.svg', (c) => c.body(FAVICON_SVG, 200, { ...icon, 'content-type': 'image/svg+xml' }));
+  app.get('/favicon.ico', (c) => c.body(FAVICON_ICO, 200, { ...icon, 'content-type': 'image/x-icon' }));
   app.get('/client.js', (c) => c.body(clientScript, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   return app;
 }
