@@ -34,8 +34,8 @@ const LIMITS = {
   // offset + k may be at most this (the API refuses deeper pages).
   deepest: SETTINGS.offset.max + SETTINGS.pageK.max,
   maxOffset: SETTINGS.offset.max,
-  facetSize: 10,
-  facetSizeAll: 100,
+  facetSize: SETTINGS.facetSize.default,
+  facetSizeAll: SETTINGS.facetSize.max,
   // A histogram of more months than this shows years instead.
   maxMonthBars: 36,
 };
