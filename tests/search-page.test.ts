@@ -84,6 +84,8 @@ describe.skipIf(!haveChromium)('the search page', () => {
   beforeEach(async () => {
     await page.goto('/');
     await expect.poll(() => page.title()).toBe('shoal search');
+    // Before a query the page counts the collection: settled once that is shown.
+    await until(page, "document.getElementById('status').textContent !== ''");
   });
 
   /** Runs `action` (a submit or a pager click) and waits until the page has rendered the answer. */
@@ -241,19 +243,21 @@ describe.skipIf(!haveChromium)('the search page', () => {
     try {
       await keyed.ready;
       await other.goto('/');
-      expect(await other.isVisible('#key-row')).toBe(false);
+      // Counting the collection is a read too: the page asks for the key at once.
+      await until(other, "document.getElementById('status').className === 'error'");
+      expect(await other.textContent('#status')).toMatch(/^UNAUTHENTICATED: GET \/facets needs an API key/);
+      expect(await other.isVisible('#key-row')).toBe(true);
       await other.fill('#q', 'Senkaku');
       await other.selectOption('#mode', 'bm25');
       await other.click('button[type=submit]');
-      await until(other, "document.getElementById('status').className === 'error'");
-      expect(await other.textContent('#status')).toMatch(/^UNAUTHENTICATED: /);
-      expect(await other.isVisible('#key-row')).toBe(true);
+      await until(other, "document.getElementById('status').textContent.startsWith('UNAUTHENTICATED: POST /search')");
       await other.fill('#apikey', readKey);
       await other.click('button[type=submit]');
       await until(other, "document.getElementById('status').textContent.startsWith('results')");
       expect(await other.locator('ol#results > li').first().getAttribute('data-key')).toMatch(/^01-takaichi-xi-apec-gyeongju#/);
       await other.reload();
       expect(await other.inputValue('#apikey')).toBe(readKey);
+      await until(other, "document.getElementById('status').textContent.startsWith('results')");
     } finally {
       await other.close();
       await keyed.close();
@@ -270,6 +274,27 @@ describe.skipIf(!haveChromium)('the search page', () => {
       expect(await page.inputValue('#q')).toBe('Senkaku');
       expect(await page.locator('ol#results > li').count()).toBeGreaterThan(0);
     }
+  });
+
+  it('shows what the collection holds before a query, and keeps a filter picked there for the search', async () => {
+    expect(await page.textContent('#status')).toBe('40 reports to search');
+    // The sample reports' sources, by how many reports each has filed (three name none).
+    const sources = await page.locator('#facet-source button').evaluateAll((bs) => bs.map((b) => [b.dataset.value, Number(b.querySelector('.count')!.textContent)]));
+    expect(sources).toEqual([['Meridian Desk', 10], ['Pacific Ledger', 9], ['Northgate Bulletin', 8], ['Harbour Wire', 6], ['Civic Health Brief', 4]]);
+    expect(await page.locator('#facet-tags button').count()).toBe(10);
+    expect(await page.locator('#histogram button:not([disabled])').count()).toBeGreaterThan(1);
+    expect(await settled(() => page.click('#facet-source button[data-value="Harbour Wire"]'))).toBe('6 reports within the filters');
+    expect(address().getAll('source')).toEqual(['Harbour Wire']);
+    // "Show more values" asks for every tag (the samples hold more than ten).
+    await settled(() => page.click('#facet-more'));
+    expect(await page.locator('#facet-tags button').count()).toBeGreaterThan(10);
+    expect(await page.isHidden('#facet-more')).toBe(true);
+
+    await search('coast', 'bm25');
+    expect(address().getAll('source')).toEqual(['Harbour Wire']);
+    const metas = await page.locator('ol#results > li .meta').allTextContents();
+    expect(metas.length).toBeGreaterThan(0);
+    for (const meta of metas) expect(meta.split(' · ')).toContain('Harbour Wire');
   });
 
   it('shows the total, the number the API counts', async () => {

@@ -208,8 +208,7 @@ function show(next, force = false) {
   state = next;
   showState(next);
   const key = searchParams(next).toString();
-  if (!next.query) { latest++; shownSearch = null; clearResults(''); }
-  else if (force || key !== shownSearch) { shownSearch = key; run(next); }
+  if (force || key !== shownSearch) { shownSearch = key; run(next); }
   if (next.report) openReport(next.report, next.at); else closeReport();
 }
 
@@ -219,7 +218,7 @@ function modeChanged() { const hybrid = $('mode').value === 'hybrid'; for (const
 $('alpha').addEventListener('input', () => { $('alpha-value').textContent = Number($('alpha').value).toFixed(3); });
 $('mode').addEventListener('change', modeChanged);
 $('search').addEventListener('submit', (event) => { event.preventDefault(); go({ ...formState(), offset: 0 }, { force: true }); });
-for (const id of ['dateFrom', 'dateTo']) $(id).addEventListener('change', () => { if (state.query) refine({ [id]: $(id).value }); });
+for (const id of ['dateFrom', 'dateTo']) $(id).addEventListener('change', () => refine({ [id]: $(id).value }));
 $('prev').addEventListener('click', () => go({ ...state, offset: Math.max(0, state.offset - state.k) }));
 $('next').addEventListener('click', () => go({ ...state, offset: state.offset + state.k }));
 $('facet-more').addEventListener('click', () => { facetSize = LIMITS.facetSizeAll; run(state); });
@@ -244,15 +243,30 @@ function withoutFilter(r, names, facets) {
   return other;
 }
 
+// Before a query, the page shows what the collection holds (GET /facets: reports by source, tag and
+// date, within the filters), so filters can be picked first. The client has no call for it: fetched here.
+async function collectionFacets(r) {
+  const p = new URLSearchParams([['facetSize', String(r.facetSize)], ['dateInterval', r.dateInterval]]);
+  for (const name of r.facets) p.append('facets', name);
+  for (const name of ['dateFrom', 'dateTo']) if (r[name]) p.set(name, r[name]);
+  for (const name of ['source', 'tags', 'reportId']) for (const v of r[name] ?? []) p.append(name, v);
+  const key = $('apikey').value.trim();
+  const response = await fetch('/facets?' + p, key ? { headers: { authorization: 'Bearer ' + key } } : {});
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(body.error?.message ?? 'HTTP ' + response.status), { code: body.error?.code ?? 'INTERNAL' });
+  return body;
+}
+
 async function run(s) {
   const mine = ++latest;
   const status = $('status');
-  status.className = ''; status.textContent = 'searching…';
+  status.className = ''; status.textContent = s.query ? 'searching…' : '';
   const client = clientWithKey();
+  const count = s.query ? (r) => client.search(r) : collectionFacets;
   const r = requestOf(s);
-  const asked = [client.search({ ...r, facets: ['source', 'tags', 'date'], facetSize, dateInterval: 'month' })];
-  asked.push(s.source.length > 0 ? client.search(withoutFilter(r, ['source'], ['source'])) : null);
-  asked.push(s.dateFrom || s.dateTo ? client.search(withoutFilter(r, ['dateFrom', 'dateTo'], ['date'])) : null);
+  const asked = [count({ ...r, facets: ['source', 'tags', 'date'], facetSize, dateInterval: 'month' })];
+  asked.push(s.source.length > 0 ? count(withoutFilter(r, ['source'], ['source'])) : null);
+  asked.push(s.dateFrom || s.dateTo ? count(withoutFilter(r, ['dateFrom', 'dateTo'], ['date'])) : null);
   let body, sources, dates;
   try {
     [body, sources, dates] = await Promise.all(asked);
@@ -266,10 +280,26 @@ async function run(s) {
     return;
   }
   if (mine !== latest) return;
+  if (s.query) showHits(body, s);
+  else {
+    clearResults(number(body.total.value) + (body.total.value === 1 ? ' report' : ' reports')
+      + (s.dateFrom || s.dateTo || s.source.length + s.tags.length + s.reportId.length > 0 ? ' within the filters' : ' to search'));
+  }
+  const facets = body.facets ?? {};
+  renderFacet('source', sources ? sources.facets.source : facets.source, s.source);
+  renderFacet('tags', facets.tags, s.tags);
+  const lists = [sources ? sources.facets.source : facets.source, facets.tags];
+  $('facet-more').hidden = facetSize >= LIMITS.facetSizeAll || !lists.some((list) => (list ?? []).length >= facetSize);
+  $('facets').hidden = $('facet-source').children.length === 0 && $('facet-tags').children.length === 0;
+  renderHistogram(dates ? dates.facets.date : facets.date, s);
+  renderActive(s);
+}
+
+function showHits(body, s) {
   const total = body.total, k = s.k;
   const end = body.offset + body.hits.length;
   const of = number(total.value) + (total.relation === 'gte' ? ' or more' : '');
-  status.textContent = body.hits.length > 0 ? 'results ' + (body.offset + 1) + '–' + end + ' of ' + of + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)'
+  $('status').textContent = body.hits.length > 0 ? 'results ' + (body.offset + 1) + '–' + end + ' of ' + of + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)'
     : total.value === 0 ? 'no results'
     : 'no results on this page: the ' + of + ' results end before result ' + (body.offset + 1);
   $('results').replaceChildren(...body.hits.map(render));
@@ -280,14 +310,6 @@ async function run(s) {
   $('pager').hidden = body.hits.length === 0 && s.offset === 0;
   $('prev').disabled = s.offset === 0;
   $('next').disabled = !more || body.hits.length === 0 || s.offset + 2 * k > LIMITS.deepest;
-  const facets = body.facets ?? {};
-  renderFacet('source', sources ? sources.facets.source : facets.source, s.source);
-  renderFacet('tags', facets.tags, s.tags);
-  const lists = [sources ? sources.facets.source : facets.source, facets.tags];
-  $('facet-more').hidden = facetSize >= LIMITS.facetSizeAll || !lists.some((list) => (list ?? []).length >= facetSize);
-  $('facets').hidden = $('facet-source').children.length === 0 && $('facet-tags').children.length === 0;
-  renderHistogram(dates ? dates.facets.date : facets.date, s);
-  renderActive(s);
 }
 
 function clearResults(text) {
@@ -395,7 +417,8 @@ function renderHistogram(buckets, s) {
     button.dataset.from = bar.from; button.dataset.to = bar.to;
     const picked = (s.dateFrom || s.dateTo) && (!s.dateFrom || bar.to >= s.dateFrom) && (!s.dateTo || bar.from <= s.dateTo);
     button.setAttribute('aria-pressed', String(Boolean(picked)));
-    button.setAttribute('aria-label', bar.label + ': ' + number(bar.count) + (bar.count === 1 ? ' result' : ' results'));
+    const noun = s.query ? 'result' : 'report';
+    button.setAttribute('aria-label', bar.label + ': ' + number(bar.count) + ' ' + noun + (bar.count === 1 ? '' : 's'));
     button.title = bar.label + ': ' + number(bar.count);
     button.disabled = bar.count === 0;
     const fill = document.createElement('span');
