@@ -223,8 +223,12 @@ $('prev').addEventListener('click', () => go({ ...state, offset: Math.max(0, sta
 $('next').addEventListener('click', () => go({ ...state, offset: state.offset + state.k }));
 $('facet-more').addEventListener('click', () => { facetSize = LIMITS.facetSizeAll; run(state); });
 
+// One hit more than the page shows, when the API serves it: whether it comes back says whether a next
+// page holds anything. The total cannot say so for hybrid, whose pages end with its candidate windows
+// while the total counts every BM25 match (docs/http-api.md, Totals and facets).
 function requestOf(s) {
-  const r = { query: s.query, mode: s.mode, k: s.k, offset: s.offset, highlight: true };
+  const lookahead = s.offset + s.k + 1 <= LIMITS.deepest ? 1 : 0;
+  const r = { query: s.query, mode: s.mode, k: s.k + lookahead, offset: s.offset, highlight: true };
   if (s.mode === 'hybrid') { r.fusion = s.fusion; r.alpha = s.alpha; r.adaptive = s.adaptive; }
   if (s.groupByReport) r.groupByReport = true;
   if (s.explain) r.explain = true;
@@ -297,19 +301,18 @@ async function run(s) {
 
 function showHits(body, s) {
   const total = body.total, k = s.k;
-  const end = body.offset + body.hits.length;
+  const hits = body.hits.slice(0, k), more = body.hits.length > k;
+  const end = body.offset + hits.length;
   const of = number(total.value) + (total.relation === 'gte' ? ' or more' : '');
-  $('status').textContent = body.hits.length > 0 ? 'results ' + (body.offset + 1) + '–' + end + ' of ' + of + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)'
+  $('status').textContent = hits.length > 0 ? 'results ' + (body.offset + 1) + '–' + end + ' of ' + of + ' (' + body.mode + ', ' + body.tookMs.toFixed(1) + ' ms)'
     : total.value === 0 ? 'no results'
-    : 'no results on this page: the ' + of + ' results end before result ' + (body.offset + 1);
-  $('results').replaceChildren(...body.hits.map(render));
-  $('legend').hidden = body.hits.length === 0;
-  // Next only when the next page holds results: the total says so (when it is a lower bound, a full page
-  // may be followed by more), and the API serves it.
-  const more = end < total.value || (total.relation === 'gte' && body.hits.length === k);
-  $('pager').hidden = body.hits.length === 0 && s.offset === 0;
+    : 'no results on this page (' + of + ' in all): they end before result ' + (body.offset + 1);
+  $('results').replaceChildren(...hits.map(render));
+  $('legend').hidden = hits.length === 0;
+  $('pager').hidden = hits.length === 0 && s.offset === 0;
   $('prev').disabled = s.offset === 0;
-  $('next').disabled = !more || body.hits.length === 0 || s.offset + 2 * k > LIMITS.deepest;
+  // Next only to a page that holds results (and that the API serves).
+  $('next').disabled = !more || s.offset + 2 * k > LIMITS.deepest;
 }
 
 function clearResults(text) {
