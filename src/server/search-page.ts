@@ -264,7 +264,8 @@ async function collectionFacets(r) {
 async function run(s) {
   const mine = ++latest;
   const status = $('status');
-  status.className = ''; status.textContent = s.query ? 'searching…' : '';
+  if (s.query) { status.className = ''; status.textContent = 'searching…'; }
+  else clearResults(''); // no query: no results, only the collection's counts (on their way)
   const client = clientWithKey();
   const count = s.query ? (r) => client.search(r) : collectionFacets;
   const r = requestOf(s);
