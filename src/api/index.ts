@@ -5,6 +5,6 @@ export {
   checkOneQuery, DeleteResponseSchema, EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, filterFields, HealthSchema, HitSchema, IdParamSchema,
   MAX_BATCH, MAX_EMBED_INPUTS, MAX_METADATA_DEPTH, MAX_OFFSET, MAX_PAGE, MAX_QUERY_CHARS, MinSimilaritySchema, ReadySchema, ReloadResponseSchema,
   ReportBatchSchema, ReportIdQuerySchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchQuerySchema,
-  SearchRequestSchema, SearchResponseSchema, StatsSchema, text, WriteResponseSchema, type Door, type RetrieveRequestBody, type SearchRequestBody,
+  SearchRequestSchema, SearchResponseSchema, StatsSchema, ParagraphKeyParamSchema, SimilarQuerySchema, SimilarResponseSchema, type SimilarQuery, text, WriteResponseSchema, type Door, type RetrieveRequestBody, type SearchRequestBody,
 } from './schemas.ts';
-export { filterOf, queryOf, reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
+export { filterOf, queryOf, reportBody, toRetrieveRequest, toSearchRequest, toSimilarRequest } from './requests.ts';

@@ -6,6 +6,7 @@ import { MODELS, type Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { LexicalQuery } from '../lexical/index.ts';
 import type { HybridOptions, SearchHit, SearchMode, ViewSearcher } from './searcher.ts';
+import type { SimilarRequest, SimilarResult } from './similar.ts';
 
 // What the doors (HTTP, MCP, retrieval, commands) use of an engine, whatever holds its index: the
 // request and answer types, the `SearchEngine` interface the embedded `Engine` and the OpenSearch
@@ -86,6 +87,11 @@ export interface SearchEngine {
   readonly model: Embedder['info'] | undefined;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
+  /**
+   * More like this: the paragraphs most similar to one (by its stored embedding, else by a BM25 query
+   * of its top terms), its own report left out unless `sameReport`. `NOT_FOUND` for an unknown key.
+   */
+  similar(request: SimilarRequest, options?: Cancellable): Promise<SimilarResult>;
   /** A query as the index analyses it, and the analyzer (for marking matched words). */
   analyze(query: string): { query: LexicalQuery; analyzer: Analyzer };
   /** The vector of a live paragraph, when the index has embeddings. */

@@ -8,3 +8,4 @@ export { pageRoutes, type PageOptions } from './pages.ts';
 export { reportRoutes } from './reports.ts';
 export { retrieveRoutes } from './retrieve.ts';
 export { searchRoutes } from './search.ts';
+export { similarRoutes } from './similar.ts';
