@@ -64,7 +64,7 @@ const hybridFieldsOf = (door: Door) => ({
   adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below ${DEFAULT_LEXICAL_GATE.from * 100} %, full from ${DEFAULT_LEXICAL_GATE.to * 100} %). Default ${DEFAULT_ADAPTIVE}.`),
 });
 
-const COLLAPSE = `Keep one paragraph per group of near-duplicates (embeddings with cosine similarity ≥ ${SETTINGS.duplicateCosine.default}; without embeddings, ≥ ${SETTINGS.duplicateJaccard.default * 100} % shared words): the best-ranked, listing the others' keys in duplicates. Made from the first \`candidates\` ranked paragraphs (mode hybrid: its fused list), so pages never show what another page collapsed.`;
+const COLLAPSE = `Keep one paragraph per group of near-duplicates across reports (embeddings with cosine similarity ≥ ${SETTINGS.duplicateCosine.default}; without embeddings, ≥ ${SETTINGS.duplicateJaccard.default * 100} % shared words): the best-ranked, listing the others' keys in duplicates. Made from the first \`candidates\` ranked paragraphs (mode hybrid: its fused list), so pages never show what another page collapsed.`;
 
 /** The text of a query: trimmed, not empty, at most {@link MAX_QUERY_CHARS} characters. */
 const queryText = () => text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS);

@@ -30,8 +30,9 @@ export interface SearchOptions {
    */
   minSimilarity?: number;
   /**
-   * Keep one paragraph per group of near-duplicates ({@link NEAR_DUPLICATE}): the best-ranked, with
-   * the keys of those collapsed into it (`duplicates`). The collapsed list is made from the first
+   * Keep one paragraph per group of near-duplicates across reports ({@link NEAR_DUPLICATE}; a report's
+   * own paragraphs are never collapsed together): the best-ranked, with the keys of those collapsed
+   * into it (`duplicates`). The collapsed list is made from the first
    * `candidates` ranked paragraphs (mode hybrid: its fused list), so every page is a slice of one
    * list and a paragraph collapsed on one page never shows on another. Default false.
    */
@@ -218,7 +219,7 @@ export class ViewSearcher {
         return true;
       });
     }
-    const docs = options.collapse ? this.collapsed(fused).slice(0, k + offset) : fused.slice(0, k + offset);
+    const docs = options.collapse ? this.collapsed(fused, k + offset) : fused.slice(0, k + offset);
     return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, ranking) : undefined), (d) => similarity(d.docId));
   }
 
@@ -307,20 +308,20 @@ export class ViewSearcher {
     const reportOf = (d: ScoredDoc) => this.view.paragraphs.reportOf(d.docId);
     if (options.collapse) {
       const window = search(collapseWindow(options));
-      return this.collapsed(options.groupByReport ? firstPerGroup(() => window, reportOf, window.length) : window).slice(0, n);
+      return this.collapsed(options.groupByReport ? firstPerGroup(() => window, reportOf, window.length) : window, n);
     }
     return options.groupByReport ? firstPerGroup(search, reportOf, n) : search(n);
   }
 
   /**
-   * A ranking with its near-duplicates collapsed ({@link collapseNearDuplicates}): the paragraphs'
-   * stored embeddings when the index has them (fetched in one batch), else their words.
+   * The first `n` of a ranking with near-duplicates across reports collapsed ({@link collapseNearDuplicates}):
+   * the paragraphs' stored embeddings when the index has them (fetched in one batch), else their words.
    */
-  private collapsed<T extends ScoredDoc>(ranked: readonly T[]): Array<T & { duplicates: number[] }> {
+  private collapsed<T extends ScoredDoc>(ranked: readonly T[], n: number): Array<T & { duplicates: number[] }> {
     const paragraphs = this.view.paragraphs;
     const vectors = this.view.vectors?.vectorsOf(ranked.map((d) => d.docId));
-    const evidence = ranked.map((d, i) => new DuplicateEvidence(() => paragraphs.paragraph(d.docId).text, vectors?.[i]));
-    return collapseNearDuplicates(evidence).map(({ index, duplicates }) => ({ ...ranked[index]!, duplicates: duplicates.map((i) => ranked[i]!.docId) }));
+    const evidence = ranked.map((d, i) => new DuplicateEvidence(() => paragraphs.paragraph(d.docId).text, vectors?.[i], paragraphs.reportOf(d.docId)));
+    return collapseNearDuplicates(evidence, n).map(({ index, duplicates }) => ({ ...ranked[index]!, duplicates: duplicates.map((i) => ranked[i]!.docId) }));
   }
 
   private hits<T extends ScoredDoc & { duplicates?: number[] }>(

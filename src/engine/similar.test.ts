@@ -135,6 +135,11 @@ describe('collapsing near-duplicates', () => {
     const words = ['Ships docked at dawn in the harbour', 'ships DOCKED at dawn in the harbour today', 'Wool prices rose'].map((t) => new DuplicateEvidence(() => t, undefined));
     expect(resemblance(words[0]!, words[1]!)).toEqual({ value: 7 / 8, duplicate: true });
     expect(collapseNearDuplicates(words)).toEqual([{ index: 0, duplicates: [1] }, { index: 2, duplicates: [] }]);
+    // Never two paragraphs of one report; a limit keeps the first kept items and still finds all their duplicates.
+    const grouped = [a, unit(1, 0.01, 0), unit(0, 1, 0), unit(1, 0, 0.001)].map((v, i) => new DuplicateEvidence(() => '', v, i < 2 ? 'r1' : 'r2'));
+    expect(collapseNearDuplicates(grouped)).toEqual([{ index: 0, duplicates: [3] }, { index: 1, duplicates: [] }, { index: 2, duplicates: [] }]);
+    expect(collapseNearDuplicates(evidence, 1)).toEqual([{ index: 0, duplicates: [2, 5] }]);
+    expect(collapseNearDuplicates(evidence, 2)).toEqual(collapseNearDuplicates(evidence).slice(0, 2));
   });
 
   // Words of the harbour story alone: its copies lead every ranking.
@@ -146,13 +151,16 @@ describe('collapsing near-duplicates', () => {
     const p = e.report(key.slice(0, at))!.find((x) => x.key === key)!;
     return new DuplicateEvidence(() => p.text, e.paragraphVector(p.reportId, p.ordinal));
   };
-  // The rule holds: no two hits are near-duplicates; each hit's duplicates are near-duplicates of it and are not hits.
+  // The rule holds: no two hits of different reports are near-duplicates; each hit's duplicates are
+  // near-duplicates of it from other reports, and are not hits.
+  const reportOf = (key: string) => key.slice(0, key.lastIndexOf('#'));
   const expectCollapsed = (e: Engine, hits: SearchHit[], label: string) => {
     const keys = hits.map((h) => h.key);
     hits.forEach((h, i) => {
-      for (const other of keys.slice(i + 1)) expect(duplicate(e, h.key, other), `${label}: ${h.key} ~ ${other}`).toBe(false);
+      for (const other of keys.slice(i + 1)) if (reportOf(other) !== h.reportId) expect(duplicate(e, h.key, other), `${label}: ${h.key} ~ ${other}`).toBe(false);
       for (const d of h.duplicates!) {
         expect(duplicate(e, h.key, d), `${label}: ${d} into ${h.key}`).toBe(true);
+        expect(reportOf(d)).not.toBe(h.reportId);
         expect(keys).not.toContain(d);
       }
     });
