@@ -31,7 +31,7 @@ export interface CollapseBenchOptions {
 
 /** Near-duplicates found in the top k of every query, one way of searching. */
 export interface DuplicateCounts {
-  /** Hits that are near-duplicates (the engine's rule) of a hit ranked above them, summed over queries. */
+  /** Hits that are near-duplicates (the engine's rule) of a hit of another report ranked above them, summed over queries. */
   duplicateHits: number;
   /** Queries whose top k holds at least one. */
   queriesWithDuplicates: number;
@@ -51,14 +51,14 @@ export interface CollapseBenchResult {
     /** Paragraphs collapsed into the top k's hits, summed over queries. */
     collapsed: number;
   };
-  /** Without collapse: hits in the top k that are near-duplicates of a hit above them at other cosine thresholds. */
+  /** Without collapse: hits in the top k that are near-duplicates of another report's hit above them, at other cosine thresholds. */
   thresholds: Array<{ cosine: number; duplicateHits: number; queriesWithDuplicates: number }>;
   /** Ranking time (after the query is embedded) and the whole search, p50 and p99 in ms, and p50 ratios (on / off). */
   latency: { off: { rankP50: number; rankP99: number; totalP50: number }; on: { rankP50: number; rankP99: number; totalP50: number }; rankRatio: number; totalRatio: number };
 }
 
 /**
- * Runs every query with collapse off and on (the order alternating from query to query, 20 untimed
+ * Runs every query with collapse off and on (the order alternating from query to query, 10 untimed
  * warm-up queries first) and counts the near-duplicates left in each top k.
  */
 export async function runCollapseBench(options: CollapseBenchOptions): Promise<CollapseBenchResult> {
@@ -72,9 +72,9 @@ export async function runCollapseBench(options: CollapseBenchOptions): Promise<C
     if (!vectorOf.has(h.key)) vectorOf.set(h.key, engine.paragraphVector(h.reportId, h.ordinal));
     return new DuplicateEvidence(() => h.text, words ? undefined : vectorOf.get(h.key));
   };
-  // Hits that duplicate a hit above them, by a rule.
+  // Hits that duplicate a hit of another report above them, by a rule (what collapse is for).
   const duplicatesIn = (hits: SearchHit[], isDuplicate: (a: SearchHit, b: SearchHit) => boolean): number =>
-    hits.filter((h, i) => hits.slice(0, i).some((above) => isDuplicate(above, h))).length;
+    hits.filter((h, i) => hits.slice(0, i).some((above) => above.reportId !== h.reportId && isDuplicate(above, h))).length;
   const byRule = (a: SearchHit, b: SearchHit) => resemblance(evidence(a, false), evidence(b, false)).duplicate;
   const byWords = (a: SearchHit, b: SearchHit) => resemblance(evidence(a, true), evidence(b, true)).duplicate;
   const cosine = (a: SearchHit, b: SearchHit) => resemblance(evidence(a, false), evidence(b, false)).value;
@@ -86,7 +86,7 @@ export async function runCollapseBench(options: CollapseBenchOptions): Promise<C
   const thresholds = sweep.map((c) => ({ cosine: c, duplicateHits: 0, queriesWithDuplicates: 0 }));
   const rank = { off: [] as number[], on: [] as number[] };
   const total = { off: [] as number[], on: [] as number[] };
-  const warmup = Math.min(20, queries.length);
+  const warmup = Math.min(10, queries.length);
   for (let i = -warmup; i < queries.length; i++) {
     const q = queries[(i + queries.length) % queries.length]!;
     const order = (i & 1) === 0 ? [false, true] : [true, false];
