@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
-import { hybridOptionsOf, type SearchFilter, type SimilarRequest } from '../engine/index.ts';
+import { hybridOptionsOf, type FacetsRequest, type SearchFilter, type SimilarRequest } from '../engine/index.ts';
 import type { ReadRequest, RetrieveRequest } from '../retrieval/index.ts';
 import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody, SimilarQuery } from './schemas.ts';
 
@@ -23,7 +23,15 @@ export function toSearchRequest(body: SearchRequestBody): ReadRequest {
     ...(body.collapse ? { collapse: true } : {}),
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
-    ...(filter ? { filter } : {}),
+    ...(filter ? { filter } : {}), ...facetRequestOf(body),
+  };
+}
+
+/** The facet fields of a body, as the engine takes them (left out when not given). */
+export function facetRequestOf(body: Pick<SearchRequestBody, 'facets' | 'dateInterval' | 'facetSize'>): Pick<FacetsRequest, 'facets' | 'dateInterval' | 'facetSize'> {
+  return {
+    ...(body.facets?.length ? { facets: [...new Set(body.facets)] } : {}), ...(body.dateInterval ? { dateInterval: body.dateInterval } : {}),
+    ...(body.facetSize !== undefined ? { facetSize: body.facetSize } : {}),
   };
 }
 

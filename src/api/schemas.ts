@@ -54,6 +54,19 @@ export const filterFields = {
   tags: list.optional().describe(`Only reports carrying every one of these tags. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
 };
 
+// Facets are few fixed names, none of which holds a comma: a query string may list them comma-separated too.
+const facetNames = z.union([text(), z.array(text())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(CHOICES.facet.values, { error: `must name facets among ${CHOICES.facet.values.join(', ')}` })))
+  .openapi({ type: 'array', items: { type: 'string', enum: [...CHOICES.facet.values] } });
+
+/** What to count beside a search's total (and what `GET /facets` counts). */
+const facetFieldsOf = (door: Door) => ({
+  facets: facetNames.optional().describe(`Facets to count over the matching set: ${CHOICES.facet.values.join(', ')} (repeat the parameter or separate with commas; a JSON array in a body). Counts are of results: paragraphs, or reports when grouped by report.`),
+  dateInterval: z.enum(CHOICES.dateInterval.values).optional().describe(`The date facet's bucket: month (YYYY-MM) or year (YYYY). Default ${CHOICES.dateInterval.default}.`),
+  facetSize: setting(door, SETTINGS.facetSize).optional().describe(`Most values of the source and tags facets (the most frequent), ${SETTINGS.facetSize.min}–${SETTINGS.facetSize.max}. Default ${SETTINGS.facetSize.default}.`),
+});
+
 /** How mode hybrid fuses; what is left out takes the one set of defaults (`hybridOptionsOf`). */
 const hybridFieldsOf = (door: Door) => ({
   fusion: z.enum(CHOICES.fusion.values).optional().describe('Mode hybrid: linear fusion of normalised scores (default) or reciprocal rank fusion.'),
@@ -94,6 +107,7 @@ const searchRequestOf = (door: Door) => z.object({
   ...filterFields,
   groupByReport: bool(door).default(false).describe('Only the best paragraph of each report.'),
   collapse: bool(door).default(false).describe(COLLAPSE),
+  ...facetFieldsOf(door),
   highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
   explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
 }).strict().superRefine(checkOneQuery).refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
@@ -142,12 +156,29 @@ export const HitSchema = z.object({
   explain: ExplainSchema.optional(),
 }).openapi('Hit');
 
+const FacetCountSchema = z.object({ value: z.string(), count: z.number().int() });
+
+/** Counts by facet: source and tags by count descending, date by bucket ascending. */
+export const FacetsSchema = z.object({
+  source: z.array(FacetCountSchema).optional(),
+  tags: z.array(FacetCountSchema).optional(),
+  date: z.array(FacetCountSchema).optional().describe('Buckets YYYY-MM (month) or YYYY (year) with a count, ascending.'),
+}).openapi('Facets');
+
+/** How many results match: exactly, or at least (Elasticsearch's `hits.total`). */
+export const TotalSchema = z.object({
+  value: z.number().int(),
+  relation: z.enum(['eq', 'gte']).describe('eq: exactly value; gte: at least value (a lower bound).'),
+}).openapi('Total');
+
 export const SearchResponseSchema = z.object({
   query: z.string(),
   mode: z.enum(CHOICES.mode.values),
   generation: z.string(),
   k: z.number().int(),
   offset: z.number().int(),
+  total: TotalSchema.describe('Results matching (paragraphs, or reports when grouped): in bm25 every paragraph the query matches; in vector every paragraph above the relevance floor (all of them without one); in hybrid the BM25 matches and the vector retriever\'s candidates. docs/http-api.md, "Totals and facets".'),
+  facets: FacetsSchema.optional().describe('The facets asked for, counted over the same matching set as total.'),
   hits: z.array(HitSchema),
   tookMs: z.number(),
   timings: z.object({ queueMs: z.number(), embedMs: z.number(), searchMs: z.number(), highlightMs: z.number(), totalMs: z.number() }),
@@ -200,6 +231,19 @@ function nestingWithin(value: unknown, max: number): boolean {
   }
   return true;
 }
+
+/** `GET /facets`: what the collection holds within the filters, no query. */
+export const FacetsQuerySchema = z.object({
+  ...facetFieldsOf('query'),
+  ...filterFields,
+  groupByReport: bool('query').default(true).describe('Count reports (default), or paragraphs when false.'),
+}).strict();
+
+export const FacetsResponseSchema = z.object({
+  total: TotalSchema.describe('Reports (or paragraphs) within the filters.'),
+  facets: FacetsSchema,
+  dates: z.object({ from: z.string(), to: z.string() }).optional().describe('The earliest and latest report date (YYYY-MM-DD), when any report is dated.'),
+}).openapi('FacetsResponse');
 
 /** A report as JSON (`POST /reports`, `PUT /reports/{id}`). */
 export const ReportSchema = z.object({

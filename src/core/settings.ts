@@ -43,6 +43,7 @@ export const SETTINGS = {
   alpha: real(0, 1, 0.625, '`alpha`, `--alpha`', 'Mode hybrid: weight of the vector ranking (BM25 gets 1 − alpha, times the lexical gate when adaptive).'),
   rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
   minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
+  facetSize: int(1, 100, 10, '`facetSize` of `/search`', 'Most values a source or tags facet lists (the most frequent).'),
   // Retrieval for chat assistants.
   tokenBudget: int(1, 16_000, 1_500, '`tokenBudget` of `/retrieve` and `retrieve_context`', 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
   passages: int(1, 50, 10, '`k` of `/retrieve` and `retrieve_context`', 'Most passages of one retrieval.'),
@@ -85,6 +86,8 @@ export const CHOICES = {
   mode: { values: ['hybrid', 'bm25', 'vector'], doc: 'Default hybrid when the index has embeddings, else bm25.' },
   fusion: { values: ['linear', 'rrf'], default: 'linear', doc: 'Mode hybrid: linear fusion of normalised scores or reciprocal rank fusion.' },
   normalization: { values: ['zscore', 'minmax', 'theoretical'], default: 'zscore', doc: 'Linear fusion: how each ranking\'s scores are normalised.' },
+  facet: { values: ['source', 'tags', 'date'], doc: 'Facets a search can count over its matching set.' },
+  dateInterval: { values: ['month', 'year'], default: 'month', doc: 'The bucket of the date facet.' },
   stopwords: { values: ['english', 'none'], default: 'none', doc: 'Stopwords dropped at analysis.' },
   stemmer: { values: ['porter', 'none'], default: 'porter', doc: 'Stemmer applied at analysis.' },
 } as const;
