@@ -49,9 +49,9 @@ const LIST = 'Repeat the parameter for more than one (a JSON array in a body); a
 export const filterFields = {
   dateFrom: isoDate.optional().describe('Only reports dated on or after (YYYY-MM-DD).'),
   dateTo: isoDate.optional().describe('Only reports dated on or before (YYYY-MM-DD).'),
-  source: list.optional().describe(`Only reports from these sources. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
-  reportId: list.optional().describe(`Only these reports. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
-  tags: list.optional().describe(`Only reports carrying every one of these tags. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
+  source: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports from these sources (any one of them). ${LIST}`),
+  reportId: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only these reports, by id (as in hits and citations). ${LIST}`),
+  tags: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports carrying every one of these tags. ${LIST}`),
 };
 
 // Facets are few fixed names, none of which holds a comma: a query string may list them comma-separated too.
@@ -96,8 +96,8 @@ export function checkOneQuery(request: { query?: string | undefined; q?: string 
 
 // A search request at either door: the same fields, each read as its door says it.
 const searchRequestOf = (door: Door) => z.object({
-  query: queryText().optional().describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: QUERY_EXAMPLE }),
-  q: queryText().optional().describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).').openapi({ deprecated: true, param: { deprecated: true } }),
+  query: queryText().optional().openapi({ example: QUERY_EXAMPLE }).describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.'),
+  q: queryText().optional().openapi({ deprecated: true, param: { deprecated: true } }).describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).'),
   // The default is stated for the document too: it does not show through a query field's text-to-number pipe.
   k: setting(door, SETTINGS.pageK).default(SETTINGS.pageK.default).openapi({ default: SETTINGS.pageK.default }).describe(`Results per page, ${SETTINGS.pageK.min}–${SETTINGS.pageK.max}.`),
   offset: setting(door, SETTINGS.offset).default(SETTINGS.offset.default).openapi({ default: SETTINGS.offset.default }).describe('Results to skip (pagination).'),
@@ -287,7 +287,7 @@ export const ReportResponseSchema = z.object({
 }).openapi('ReportParagraphs');
 
 export const IdParamSchema = z.object({
-  id: text().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }),
+  id: text().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }).describe('The report\'s id (as in search hits and citations).'),
 });
 
 export const ErrorSchema = z.object({
@@ -327,7 +327,7 @@ export const ReloadResponseSchema = z.object({ reloaded: z.boolean(), generation
 
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
-  query: queryText().openapi({ example: QUERY_EXAMPLE }),
+  query: queryText().openapi({ example: QUERY_EXAMPLE }).describe('The question or search. BM25 reads words, "phrases", +required, -excluded, prefix*.'),
   tokenBudget: setting('json', SETTINGS.tokenBudget).default(SETTINGS.tokenBudget.default).describe(`Most tokens the context may hold (the embedding model's tokenizer), ${SETTINGS.tokenBudget.min}–${SETTINGS.tokenBudget.max}.`),
   k: setting('json', SETTINGS.passages).default(SETTINGS.passages.default).describe(`Most passages, ${SETTINGS.passages.min}–${SETTINGS.passages.max}.`),
   mode: z.enum(CHOICES.mode.values).optional().describe('Default hybrid when the index has embeddings, else bm25.'),

@@ -415,7 +415,7 @@ describe('/mcp', () => {
     const client = new Client({ name: 'app-test', version: '0.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), { fetch: async (url, init) => app.request(String(url), init) }));
     try {
-      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['describe_collection', 'get_report', 'retrieve_context', 'search_reports']);
       const result = await client.callTool({ name: 'retrieve_context', arguments: { query: 'harbour dredging', tokenBudget: 100 } });
       expect(result.isError).toBeFalsy();
       expect((result.content as Array<{ text: string }>)[0]!.text.startsWith('[1] ')).toBe(true);
