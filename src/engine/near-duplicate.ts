@@ -1,10 +1,11 @@
 import { SETTINGS } from '../core/settings.ts';
 
-// The one near-duplicate rule: `/search?collapse=true` keeps one paragraph per group of near-copies
+// The one near-duplicate rule. `/search?collapse=true` keeps one paragraph per group of near-copies
 // across reports by it (a report's own paragraphs are never collapsed together: grouping by report
-// does that, and a table's rows under one title embed alike without being copies), and `/retrieve`'s maximal marginal relevance drops a candidate that is a near-copy of one
-// already picked by it. Wire services file one story many times (Reuters-21578 holds hundreds of
-// near-copies); the copies differ by a dateline, a corrected figure or a reordered sentence.
+// does that, and a table's rows under one title embed alike without being copies); `/retrieve`'s
+// maximal marginal relevance drops a candidate that is a near-copy of one already picked by it.
+// Wire services file one story many times: Reuters-21578 holds re-filings that differ by a dateline
+// or a corrected figure, and daily reports written to one template.
 
 /**
  * When two paragraphs are near-duplicates: the cosine similarity of their embeddings is at least
