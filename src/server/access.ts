@@ -19,13 +19,13 @@ export interface AccessOptions {
 
 /**
  * The access a route needs. Writes to reports and everything under `/admin/` need the admin key; the
- * search page, the client script, the API reference and health checks are public (they hold no
+ * search page, the client script, the API reference (`/docs`, `/docs/…`) and health checks are public (they hold no
  * reports); everything else reads the index.
  */
 export function accessFor(method: string, path: string): Access {
   if (path.startsWith('/admin/')) return 'admin';
   if ((path === '/reports' || path.startsWith('/reports/')) && method !== 'GET' && method !== 'HEAD') return 'admin';
-  if (PUBLIC_PATHS.has(path) || method === 'OPTIONS') return 'public';
+  if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || method === 'OPTIONS') return 'public';
   return 'read';
 }
 const PUBLIC_PATHS = new Set(['/', '/client.js', '/docs', '/openapi.json', '/healthz', '/readyz']);

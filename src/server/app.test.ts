@@ -348,7 +348,7 @@ describe('operations', () => {
 
   it('builds the OpenAPI document and the reference page once, not per request', async () => {
     const fresh = createApp({ state, log });
-    const spy = vi.spyOn(fresh, 'getOpenAPIDocument');
+    const spy = vi.spyOn(fresh, 'getOpenAPI31Document');
     const bodies = new Set<string>();
     for (let i = 0; i < 3; i++) {
       bodies.add(await (await fresh.request('/openapi.json')).text());
@@ -360,7 +360,7 @@ describe('operations', () => {
 
   it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
     const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/paragraphs/{key}/similar', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/mcp', '/metrics', '/paragraphs/{key}/similar', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings']);
     expect(Object.keys(doc.paths['/search']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SearchRequest', 'SearchResponse', 'Hit', 'Error', 'Report']));
     const docs = await (await get('/docs')).text();

@@ -10,6 +10,7 @@ export function embeddingsRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'post', path: '/v1/embeddings', summary: 'Embeddings with the loaded model (OpenAI-compatible)',
+    operationId: 'createEmbedding', tags: ['openai'],
     description: 'The request and response of OpenAI\'s embeddings API, answered by the model shoal indexes with, so a chat stack embeds as shoal does. Vectors are L2-normalised.',
     request: { body: { content: { 'application/json': { schema: EmbeddingsRequestSchema } }, required: true } },
     responses: { 200: jsonResponse(EmbeddingsResponseSchema, 'One embedding per input, in order'), ...ERROR_RESPONSES },

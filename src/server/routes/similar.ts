@@ -11,6 +11,7 @@ export function similarRoutes({ state }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'get', path: '/paragraphs/{key}/similar', summary: 'More like this paragraph', description: DESCRIPTION,
+    operationId: 'similarParagraphs', tags: ['search'],
     request: { params: ParagraphKeyParamSchema, query: SimilarQuerySchema },
     responses: { 200: jsonResponse(SimilarResponseSchema, 'The most similar paragraphs'), 404: jsonResponse(ErrorSchema, 'No such paragraph'), ...ERROR_RESPONSES },
   }), async (c) => {
