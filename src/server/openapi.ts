@@ -109,6 +109,7 @@ export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
   deleteReport: { params: { id: 'api-reference-note' } },
   getReport: { params: { id: '01-takaichi-xi-apec-gyeongju' } },
   similarParagraphs: { params: { key: '01-takaichi-xi-apec-gyeongju#2' }, query: { k: 3 } },
+  retrieveModel: { params: { model: 'bge-small-en-v1.5' } },
   sendMcpMessage: { headers: { accept: 'application/json, text/event-stream' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } },
 };
 
