@@ -49,6 +49,10 @@ export const SETTINGS = {
   passages: int(1, 50, 10, '`k` of `/retrieve` and `retrieve_context`', 'Most passages of one retrieval.'),
   neighbors: int(0, 3, 0, '`neighbors` of `/retrieve` and `retrieve_context`', 'Paragraphs of context on each side of a retrieved hit, merged in reading order.'),
   diversity: real(0, 1, 0.7, '`diversity` of `/retrieve` and `retrieve_context`', 'MMR\'s λ: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.'),
+  // Near-duplicates and more like this.
+  duplicateCosine: real(0, 1, 0.95, 'fixed: the near-duplicate rule of `collapse` and `/retrieve`', 'Two paragraphs whose embeddings have at least this cosine similarity are near-duplicates.'),
+  duplicateJaccard: real(0, 1, 0.8, 'fixed: the near-duplicate rule without embeddings', 'Two paragraphs without embeddings sharing at least this share (Jaccard) of their distinct words are near-duplicates.'),
+  likeTerms: int(1, 100, 25, 'fixed: `/paragraphs/{key}/similar` in mode bm25', 'More like this without embeddings: the paragraph\'s terms (highest tf · idf) its BM25 query keeps (Lucene MoreLikeThis\'s maxQueryTerms).'),
   // BM25 scoring (Lucene's BM25Similarity).
   k1: real(0, 10, 1.5, '`--k1`', 'BM25 term-frequency saturation (best mean nDCG@10 over SciFact and TIME train; Anserini uses 0.9).'),
   b: real(0, 1, 0.75, '`--b`', 'BM25 length normalisation, 0 (none) to 1 (full); Lucene\'s default.'),

@@ -43,6 +43,8 @@ export interface LexicalRetriever {
   scoreBound(query: LexicalQuery): number;
   /** Each clause's contribution to a paragraph's score. */
   explain(query: LexicalQuery, docId: number): ClauseContribution[];
+  /** BM25's statistics of analysed terms: the paragraphs counted, and how many hold each term (in order). */
+  termStats(terms: readonly string[]): { docCount: number; docFreq: number[] };
 }
 
 /** A nearest-neighbour retriever over the embeddings of one view's live paragraphs (cosine similarity). */
@@ -57,6 +59,8 @@ export interface VectorRetriever {
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[];
   /** The exact cosine similarity of a paragraph to `vector`; undefined for a deleted one. */
   similarity(docId: number, vector: Float32Array): number | undefined;
+  /** The stored embeddings of these paragraphs, in order (undefined for a deleted one), asked for in one batch. */
+  vectorsOf(docIds: readonly number[]): Array<Float32Array | undefined>;
 }
 
 /** The paragraphs of one view, by doc id and by key. */
@@ -216,6 +220,10 @@ export class LocalLexicalRetriever implements LexicalRetriever {
   explain(query: LexicalQuery, docId: number): ClauseContribution[] {
     return this.searcher.explain(query, docId);
   }
+
+  termStats(terms: readonly string[]): { docCount: number; docFreq: number[] } {
+    return { docCount: this.searcher.docCount, docFreq: terms.map((t) => this.searcher.docFreq(t)) };
+  }
 }
 
 /**
@@ -255,5 +263,9 @@ export class LocalVectorRetriever implements VectorRetriever {
 
   similarity(docId: number, vector: Float32Array): number | undefined {
     return this.store?.similarity(docId, vector);
+  }
+
+  vectorsOf(docIds: readonly number[]): Array<Float32Array | undefined> {
+    return docIds.map((d) => this.store?.vector(d));
   }
 }

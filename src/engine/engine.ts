@@ -14,6 +14,7 @@ import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
 import type { SearchMode } from './searcher.ts';
 import { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, type EngineStats, type FacetsRequest, type FacetsResult, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
+import { paragraphNotFound, planSimilar, rankSimilar, type SimilarRequest, type SimilarResult } from './similar.ts';
 
 export type { SearchMode } from './searcher.ts';
 export type { EngineStats, ReloadOutcome, SearchRequest, SearchResult, WriteResult } from './surface.ts';
@@ -300,6 +301,28 @@ export class Engine implements SearchEngine {
   async facets(request: FacetsRequest, options: Cancellable = {}): Promise<FacetsResult> {
     await this.turns.take(options.signal);
     return tallyView(this.index.searcher, request);
+  }
+
+  /**
+   * More like this over the live index: the paragraph's stored vector (no model needed) or its
+   * MoreLikeThis query, ranked synchronously over one state of the index. `NOT_FOUND` for a key no
+   * live paragraph has.
+   */
+  async similar(request: SimilarRequest, options: Cancellable = {}): Promise<SimilarResult> {
+    const queued = performance.now();
+    await this.turns.take(options.signal);
+    const t0 = performance.now();
+    const index = this.index;
+    const plan = planSimilar(request, { hasVectors: index.hasVectors });
+    const docId = index.docOf(plan.reportId, plan.ordinal);
+    if (docId === undefined) throw paragraphNotFound(plan.key);
+    const like = plan.mode === 'vector' ? { vector: index.embeddingOf(docId)?.vector } : { text: index.searcher.paragraphs[docId]!.text };
+    const { hits, terms } = rankSimilar(index.searcher, plan, like);
+    const t1 = performance.now();
+    return {
+      key: plan.key, mode: plan.mode, generation: index.generation, hits, ...(terms ? { terms } : {}),
+      timings: { queueMs: t0 - queued, searchMs: t1 - t0, totalMs: t1 - t0 },
+    };
   }
 
   /**

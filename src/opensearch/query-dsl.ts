@@ -55,6 +55,12 @@ export function filterClauses(filter: SearchFilter | undefined): Array<Record<st
   if (f.reportId?.length) clauses.push({ terms: { reportId: f.reportId } });
   // Every tag: one clause each.
   for (const tag of f.tags ?? []) clauses.push({ term: { tags: tag } });
+  // Exclusions in filter context too (a `bool` of `must_not`), so they apply inside the k-NN walk as well.
+  const excluded = [
+    ...(f.excludeReportId?.length ? [{ terms: { reportId: f.excludeReportId } }] : []),
+    ...(f.excludeKey?.length ? [{ ids: { values: f.excludeKey } }] : []),
+  ];
+  if (excluded.length) clauses.push({ bool: { must_not: excluded } });
   return clauses;
 }
 
