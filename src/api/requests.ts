@@ -22,7 +22,7 @@ export function toSearchRequest(body: SearchRequestBody): ReadRequest {
     q: queryOf(body), k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
-    ...(filter ? { filter } : {}),
+    ...(filter ? { filter } : {}), typos: body.typos,
   };
 }
 
@@ -49,6 +49,6 @@ export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
   const filter = filterOf(body);
   return {
     query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
-    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
+    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}), typos: body.typos,
   };
 }

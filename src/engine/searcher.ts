@@ -1,5 +1,5 @@
 import { SearchError } from '../core/errors.ts';
-import { CHOICES, DEFAULT_ADAPTIVE, inRange, SETTINGS } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, DEFAULT_TYPOS, inRange, SETTINGS } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
@@ -28,6 +28,8 @@ export interface SearchOptions {
    * before paging (a relevance floor; −1–1). Default none.
    */
   minSimilarity?: number;
+  /** BM25: expand free words that may be misspelt to the indexed words near them (lexical/typos.ts). Default {@link DEFAULT_TYPOS}. */
+  typos?: boolean;
 }
 
 /** Options of {@link Searcher.searchHybrid}. */
@@ -164,7 +166,7 @@ export class ViewSearcher {
   search(query: string, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const lexical = this.view.lexical;
-    const parsed = lexical.parse(query);
+    const parsed = lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
     const ranked = (depth: number) => lexical.search(parsed, depth, options.filter);
     const docs = this.ranking(ranked, k + offset, options.groupByReport);
     return this.hits(docs, offset, (d, i) => (options.explain ? { bm25: { ...this.bm25Of(parsed, d.docId), rank: offset + i + 1 } } : undefined));
@@ -192,7 +194,7 @@ export class ViewSearcher {
   searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
-    const parsed = this.view.lexical.parse(query);
+    const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
     const ranking = this.fusedRanking(parsed, vector, options);
     const similarity = (docId: number) => this.view.vectors?.similarity(docId, vector);
     let fused = ranking.hits;
@@ -228,7 +230,7 @@ export class ViewSearcher {
       throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
     }
     const lexical = this.view.lexical;
-    const parsed = typeof query === 'string' ? lexical.parse(query) : query;
+    const parsed = typeof query === 'string' ? lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }) : query;
     const vectors = this.vectorRetriever();
     const lexicalHits = lexical.search(parsed, candidates, options.filter);
     const vectorHits = this.withGraphMisses(vectors, vectors.search(vector, candidates, options.filter), lexicalHits, vector, candidates);
@@ -380,6 +382,6 @@ export function firstPerGroup<T>(search: (depth: number) => T[], groupOf: (item:
 function describe(c: ClauseContribution): { clause: string; score: number; termFreq: number; idf: number } {
   const q = c.clause;
   const op = q.occur === 'must' ? '+' : q.occur === 'mustNot' ? '-' : '';
-  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : `${q.prefix}*`;
+  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : q.kind === 'fuzzy' ? `${q.of}~${q.term}` : `${q.prefix}*`;
   return { clause: op + text, score: c.score, termFreq: c.termFreq, idf: c.idf };
 }

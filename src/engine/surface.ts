@@ -86,8 +86,8 @@ export interface SearchEngine {
   readonly model: Embedder['info'] | undefined;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
-  /** A query as the index analyses it, and the analyzer (for marking matched words). */
-  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer };
+  /** A query as the index analyses it (its typos expanded as a search with `typos` expands them), and the analyzer (for marking matched words). */
+  analyze(query: string, options?: { typos?: boolean }): { query: LexicalQuery; analyzer: Analyzer };
   /** The vector of a live paragraph, when the index has embeddings. */
   paragraphVector(reportId: string, ordinal: number): MaybePromise<Float32Array | undefined>;
   embed(texts: readonly string[], kind?: 'document' | 'query', options?: Cancellable): Promise<{ model: string; vectors: Float32Array[]; tokens: number }>;
