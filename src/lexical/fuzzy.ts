@@ -9,7 +9,7 @@
 // Terms sharing a prefix share the rows of that prefix, so each row is computed once per distinct
 // prefix (a walk of the trie the sorted array spells). A row's minimum never falls as the term grows,
 // so once it exceeds the budget no term with that prefix can match: the walk seeks past them all with
-// one binary search, as the automaton's enumeration seeks past a dead state.
+// one search, as the automaton's enumeration seeks past a dead state.
 
 /**
  * The optimal string alignment distance between `a` and `b` in code points (insertions, deletions,
@@ -48,9 +48,9 @@ export function fuzzyTerms(terms: readonly string[], word: string, maxEdits: num
   // d units against the word, the code point that ends there, the depth before it, and the number of
   // code points up to d. Depth 0 is the empty prefix.
   const rows: Int32Array[] = [Int32Array.from({ length: m + 1 }, (_, x) => x)];
-  const endsWith: number[] = [0];
-  const before: number[] = [0];
-  const length: number[] = [0];
+  let endsWith = new Int32Array(32);
+  let before = new Int32Array(32);
+  let length = new Int32Array(32);
   // The term whose rows are held, and up to which depth they are valid.
   let path = '';
   let valid = 0;
@@ -67,6 +67,11 @@ export function fuzzyTerms(terms: readonly string[], word: string, maxEdits: num
     while (d < term.length) {
       const c = term.codePointAt(d)!;
       const next = d + (c > 0xffff ? 2 : 1);
+      if (next >= endsWith.length) {
+        endsWith = grown(endsWith);
+        before = grown(before);
+        length = grown(length);
+      }
       const row = rowAt(rows, next, m);
       const prev = rows[d]!;
       const j = length[d]! + 1;
@@ -75,10 +80,11 @@ export function fuzzyTerms(terms: readonly string[], word: string, maxEdits: num
       row[0] = j;
       let min = j;
       for (let x = 1; x <= m; x++) {
-        const sub = prev[x - 1]! + (q[x - 1] === c ? 0 : 1);
-        let v = Math.min(prev[x]! + 1, row[x - 1]! + 1, sub);
+        let v = prev[x - 1]! + (q[x - 1] === c ? 0 : 1);
+        if (prev[x]! + 1 < v) v = prev[x]! + 1;
+        if (row[x - 1]! + 1 < v) v = row[x - 1]! + 1;
         // Transposition: the word's last two characters are the term's, swapped.
-        if (x > 1 && j > 1 && q[x - 1] === lastChar && q[x - 2] === c) v = Math.min(v, twoBack[x - 2]! + 1);
+        if (x > 1 && j > 1 && q[x - 1] === lastChar && q[x - 2] === c && twoBack[x - 2]! + 1 < v) v = twoBack[x - 2]! + 1;
         row[x] = v;
         if (v < min) min = v;
       }
@@ -87,7 +93,7 @@ export function fuzzyTerms(terms: readonly string[], word: string, maxEdits: num
       length[next] = j;
       if (min > maxEdits) {
         // No term starting with term[0, next) is within budget: seek to the first that does not.
-        t = seekPast(terms, term.slice(0, next), t + 1);
+        t = seekPast(terms, term, next, t + 1);
         continue walk;
       }
       d = next;
@@ -103,27 +109,40 @@ function isHighSurrogate(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdbff;
 }
 
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 // The row array for `depth`, made when the walk first goes that deep.
 function rowAt(rows: Int32Array[], depth: number, m: number): Int32Array {
   while (rows.length <= depth) rows.push(new Int32Array(m + 1));
   return rows[depth]!;
 }
 
-// The index of the first term from `from` on that does not start with `prefix` (terms sorted by code
-// units, so those that do are contiguous and all precede the prefix with its last unit raised by one).
-function seekPast(terms: readonly string[], prefix: string, from: number): number {
-  const last = prefix.charCodeAt(prefix.length - 1);
-  if (last === 0xffff) {
-    while (from < terms.length && terms[from]!.startsWith(prefix)) from++;
-    return from;
-  }
-  const bound = prefix.slice(0, -1) + String.fromCharCode(last + 1);
+// The index of the first term from `from` on that does not start with `term`'s first `length` units.
+// Terms sorted by code units hold those that do contiguously, and the walk has just left one of
+// them: gallop forward (most dead prefixes own a few terms), then binary-search the last step.
+function seekPast(terms: readonly string[], term: string, length: number, from: number): number {
   let lo = from;
-  let hi = terms.length;
+  let hi = from;
+  for (let step = 1; hi < terms.length && startsWith(terms[hi]!, term, length); step <<= 1) {
+    lo = hi + 1;
+    hi += step;
+  }
+  if (hi > terms.length) hi = terms.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (terms[mid]! < bound) lo = mid + 1;
+    if (startsWith(terms[mid]!, term, length)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
+}
+
+// Whether `s` starts with `term`'s first `length` units (compared last first: there they differ most).
+function startsWith(s: string, term: string, length: number): boolean {
+  if (s.length < length) return false;
+  for (let j = length - 1; j >= 0; j--) if (s.charCodeAt(j) !== term.charCodeAt(j)) return false;
+  return true;
 }
