@@ -256,9 +256,9 @@ export const RetrieveRequestSchema = z.object({
   mode: z.enum(CHOICES.mode.values).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
   neighbors: setting('json', SETTINGS.neighbors).default(SETTINGS.neighbors.default).describe('Paragraphs of context on each side of a hit, merged in reading order.'),
   diversity: setting('json', SETTINGS.diversity).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
-  typos: bool('json').default(DEFAULT_TYPOS).describe(TYPOS_DOC),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
+  typos: bool('json').default(DEFAULT_TYPOS).describe(TYPOS_DOC),
 }).strict().openapi('RetrieveRequest');
 
 export type RetrieveRequestBody = z.infer<typeof RetrieveRequestSchema>;
