@@ -1,7 +1,7 @@
 import type { z } from '@hono/zod-openapi';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
-import { hybridOptionsOf, type SearchFilter } from '../engine/index.ts';
+import { hybridOptionsOf, type FacetsRequest, type SearchFilter } from '../engine/index.ts';
 import type { ReadRequest, RetrieveRequest } from '../retrieval/index.ts';
 import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } from './schemas.ts';
 
@@ -22,7 +22,15 @@ export function toSearchRequest(body: SearchRequestBody): ReadRequest {
     q: queryOf(body), k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
-    ...(filter ? { filter } : {}), typos: body.typos,
+    ...(filter ? { filter } : {}), ...facetRequestOf(body), typos: body.typos,
+  };
+}
+
+/** The facet fields of a body, as the engine takes them (left out when not given). */
+export function facetRequestOf(body: Pick<SearchRequestBody, 'facets' | 'dateInterval' | 'facetSize'>): Pick<FacetsRequest, 'facets' | 'dateInterval' | 'facetSize'> {
+  return {
+    ...(body.facets?.length ? { facets: [...new Set(body.facets)] } : {}), ...(body.dateInterval ? { dateInterval: body.dateInterval } : {}),
+    ...(body.facetSize !== undefined ? { facetSize: body.facetSize } : {}),
   };
 }
 

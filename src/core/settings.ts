@@ -43,6 +43,7 @@ export const SETTINGS = {
   alpha: real(0, 1, 0.625, '`alpha`, `--alpha`', 'Mode hybrid: weight of the vector ranking (BM25 gets 1 − alpha, times the lexical gate when adaptive).'),
   rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
   minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
+  facetSize: int(1, 100, 10, '`facetSize` of `/search`', 'Most values a source or tags facet lists (the most frequent).'),
   // Typo tolerance (request field `typos`, on by default): which free words are expanded, and how far.
   typoDocShare: real(0, 0.01, 0.00005, 'this table (a request turns it on or off: `typos`)', 'A free word in at most this share of the paragraphs (or in none) may be misspelt: it is expanded to the more frequent indexed words within its edit budget.'),
   typoOneEditChars: int(1, 100, 5, 'this table', 'Words (as analysed) of at least this many characters are expanded within 1 edit (Meilisearch\'s threshold).'),
@@ -65,6 +66,8 @@ export const SETTINGS = {
   hnswEfSearch: int(1, 10_000, 384, '`--hnsw-ef-search`', 'HNSW candidate list while searching (recall@10 ≥ 0.99 on the Reuters paragraphs).'),
   hnswSeed: int(0, 2 ** 31 - 1, 100, 'the index manifest', 'HNSW level generator seed.'),
   exactBelow: int(0, 2 ** 31 - 1, 10_000, '`--exact-below`', 'Collections with fewer vectors than this are scanned exactly instead of an HNSW graph.'),
+  // OpenAI-compatible embeddings.
+  embedInputs: int(1, 2_048, undefined, '`input` of `POST /v1/embeddings`', 'The most texts (or token arrays) one embeddings request may carry: OpenAI\'s own limit, so its clients\' batches fit.'),
   // Writes.
   batch: int(1, 1_000, undefined, 'reports of one `POST /reports`', 'The most reports one write request may carry.'),
   compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
@@ -86,6 +89,8 @@ export const CHOICES = {
   mode: { values: ['hybrid', 'bm25', 'vector'], doc: 'Default hybrid when the index has embeddings, else bm25.' },
   fusion: { values: ['linear', 'rrf'], default: 'linear', doc: 'Mode hybrid: linear fusion of normalised scores or reciprocal rank fusion.' },
   normalization: { values: ['zscore', 'minmax', 'theoretical'], default: 'zscore', doc: 'Linear fusion: how each ranking\'s scores are normalised.' },
+  facet: { values: ['source', 'tags', 'date'], doc: 'Facets a search can count over its matching set.' },
+  dateInterval: { values: ['month', 'year'], default: 'month', doc: 'The bucket of the date facet.' },
   stopwords: { values: ['english', 'none'], default: 'none', doc: 'Stopwords dropped at analysis.' },
   stemmer: { values: ['porter', 'none'], default: 'porter', doc: 'Stemmer applied at analysis.' },
 } as const;

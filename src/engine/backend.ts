@@ -3,6 +3,7 @@ import type { Paragraph } from '../core/types.ts';
 import type { ScoredDoc } from '../core/top-k.ts';
 import type { ClauseContribution, LexicalQuery, LexicalSearcher } from '../lexical/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
+import { FacetCounter, type Tally, type TallyRequest } from './facets.ts';
 import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts';
 
 // The seam between ranking and where an index's data lives. The searcher (searcher.ts) ranks, fuses,
@@ -53,6 +54,8 @@ export interface VectorRetriever {
   readonly kind: 'exact' | 'hnsw';
   /** Vectors searched (the live paragraphs). */
   readonly size: number;
+  /** Whether a search's total may count every paragraph above a relevance floor exactly (an exact scan; a cluster's script), rather than within a window. */
+  readonly countsAboveFloor: boolean;
   /** The `k` live paragraphs most similar to `vector` that the filter accepts, best first; the filter applies before the top-k. */
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[];
   /** The exact cosine similarity of a paragraph to `vector`; undefined for a deleted one. */
@@ -72,12 +75,31 @@ export interface ParagraphStore {
   get(key: string): Paragraph | undefined;
 }
 
+/**
+ * A search's matching set, as the searcher names it for counting (`ViewSearcher.run` says what it is
+ * per mode): the union of the lexical query's matches (or of every paragraph) and some paragraphs by
+ * doc id, within the filter, and, with a relevance floor, only what is similar enough to the query.
+ */
+export interface MatchSet {
+  /** Every live paragraph the lexical query matches. */
+  lexical?: LexicalQuery;
+  /** Every live paragraph (a vector search without a floor ranks them all). */
+  all?: boolean;
+  /** Further paragraphs (the vector retriever's window), already within the filter and the floor. */
+  docIds?: readonly number[];
+  filter?: SearchFilter;
+  /** A relevance floor on the lexical matches (and on every paragraph with `all`): cosine similarity to `vector` at least `min`. */
+  floor?: { vector: Float32Array; min: number };
+}
+
 /** One state of an index, as the searcher reads it. */
 export interface IndexView {
   paragraphs: ParagraphStore;
   lexical: LexicalRetriever;
   /** Present when the index has embeddings. */
   vectors?: VectorRetriever;
+  /** Counts a matching set: its size and facets (exact). */
+  tally(set: MatchSet, request: TallyRequest): Tally;
 }
 
 // A filtered vector search over at most this many accepted paragraphs scans them exactly (a few
@@ -115,6 +137,11 @@ export class LocalParagraphs implements ParagraphStore {
     return doc === undefined ? undefined : this.all[doc];
   }
 
+  /** Whether a doc id is deleted. */
+  isDeleted(docId: number): boolean {
+    return this.deleted?.[docId] === 1;
+  }
+
   /** A doc id predicate for a filter; undefined for none. */
   matcher(filter: SearchFilter | undefined): ((docId: number) => boolean) | undefined {
     if (isEmptyFilter(filter)) return undefined;
@@ -133,6 +160,35 @@ export class LocalParagraphs implements ParagraphStore {
     this.lastFilter = { filter, accepted };
     return accepted;
   }
+}
+
+/**
+ * Counts a matching set over a local view, each member once: the lexical matches walked through
+ * their postings (`LexicalSearcher.forEachMatch`), then the window's doc ids not among them.
+ */
+export function tallyLocal(set: MatchSet, request: TallyRequest, paragraphs: LocalParagraphs, lexical: LexicalSearcher, vectors: VectorRetriever | undefined): Tally {
+  const floor = set.floor;
+  const similar = floor ? (d: number) => (vectors?.similarity(d, floor.vector) ?? -Infinity) >= floor.min : undefined;
+  const matches = paragraphs.matcher(set.filter);
+  const accepts = similar && matches ? (d: number) => matches(d) && similar(d) : (similar ?? matches);
+  // A paragraph count needs no visit of each match (a search's total, without facets).
+  if (set.lexical && !set.all && !request.groupByReport && !request.facets?.length && !request.dateRange) {
+    return { count: lexical.countMatches(set.lexical, accepts, set.docIds), facets: {} };
+  }
+  const counter = new FacetCounter(request);
+  const inSet = new Uint8Array(paragraphs.all.length);
+  const add = (d: number): void => {
+    if (inSet[d] === 1) return;
+    inSet[d] = 1;
+    counter.add(paragraphs.paragraph(d));
+  };
+  if (set.all) {
+    for (let d = 0; d < paragraphs.all.length; d++) if (!paragraphs.isDeleted(d) && (!accepts || accepts(d))) add(d);
+  } else if (set.lexical) {
+    lexical.forEachMatch(set.lexical, accepts, add);
+  }
+  for (const d of set.docIds ?? []) add(d);
+  return counter.result();
 }
 
 /** BM25 over local segments (`LexicalSearcher`), the filter turned into a doc id predicate inside its loop. */
@@ -179,6 +235,11 @@ export class LocalVectorRetriever implements VectorRetriever {
 
   get size(): number {
     return this.index.size;
+  }
+
+  /** Only an exact index: counting above a floor over an HNSW index would scan every vector. */
+  get countsAboveFloor(): boolean {
+    return this.index.kind === 'exact';
   }
 
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[] {

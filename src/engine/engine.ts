@@ -14,7 +14,7 @@ import { LiveIndex } from './live-index.ts';
 import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
 import type { SearchMode } from './searcher.ts';
-import { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, type EngineStats, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
+import { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, type EngineStats, type FacetsRequest, type FacetsResult, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
 
 export type { SearchMode } from './searcher.ts';
 export type { EngineStats, ReloadOutcome, SearchRequest, SearchResult, WriteResult } from './surface.ts';
@@ -289,12 +289,18 @@ export class Engine implements SearchEngine {
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
-    const hits = rankPlan(index.searcher, plan, vector);
+    const ranked = rankPlan(index.searcher, plan, vector);
     const t2 = performance.now();
     return {
-      query, mode, generation: index.generation, hits, ...(vector ? { queryVector: vector } : {}),
+      query, mode, generation: index.generation, ...ranked, ...(vector ? { queryVector: vector } : {}),
       timings: { queueMs: t0 - queued, embedMs: t1 - t0, searchMs: t2 - t1, totalMs: t2 - t0 },
     };
+  }
+
+  /** Facet counts over the live index within a filter (see {@link SearchEngine.facets}). */
+  async facets(request: FacetsRequest, options: Cancellable = {}): Promise<FacetsResult> {
+    await this.turns.take(options.signal);
+    return tallyView(this.index.searcher, request);
   }
 
   /**

@@ -5,7 +5,8 @@ import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
 import type { ClauseContribution, LexicalQuery, LexicalSearcher } from '../lexical/index.ts';
 import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
-import { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, type IndexView, type VectorRetriever } from './backend.ts';
+import { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, tallyLocal, type IndexView, type MatchSet, type VectorRetriever } from './backend.ts';
+import type { Facets, TallyRequest, Total } from './facets.ts';
 import type { SearchFilter } from './filter.ts';
 
 /** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
@@ -192,6 +193,56 @@ export class ViewSearcher {
    * paragraph. Needs the query as text (BM25) and as a vector (embedded with the index's model).
    */
   searchHybrid(query: string, vector: Float32Array, options: HybridOptions = {}): SearchHit[] {
+    return this.hybridPage(query, vector, options).hits;
+  }
+
+  /**
+   * A search's page with its total and, when asked, facet counts, all over one matching set:
+   * - bm25: every paragraph the query matches (exact);
+   * - vector: every paragraph without a relevance floor (a vector search ranks them all); with one,
+   *   those at or above it: exact over an exact index or OpenSearch, else counted in the retriever's window of
+   *   `max(candidates, offset + k)`, a lower bound (`gte`) when the whole window clears the floor;
+   * - hybrid: what fusion draws on: every paragraph BM25 matches and the vector retriever's window
+   *   of `candidates`, both held to the relevance floor when there is one (`gte` as in vector).
+   * Filters apply throughout; grouped by report, reports are counted.
+   */
+  run(mode: SearchMode, query: string, vector: Float32Array | undefined, options: HybridOptions = {}, tally: TallyRequest = {}): { hits: SearchHit[]; total: Total; facets?: Facets } {
+    const request: TallyRequest = { ...tally, ...(options.groupByReport ? { groupByReport: true } : {}) };
+    const filter = options.filter;
+    const floor = similarityFloor(options.minSimilarity);
+    let hits: SearchHit[];
+    let set: MatchSet;
+    let relation: Total['relation'] = 'eq';
+    if (mode === 'bm25') {
+      hits = this.search(query, options);
+      set = { lexical: this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }), ...(filter ? { filter } : {}) };
+    } else if (mode === 'vector') {
+      hits = this.searchVector(vector!, options);
+      const vectors = this.vectorRetriever();
+      if (floor === undefined || vectors.countsAboveFloor) {
+        set = { all: true, ...(filter ? { filter } : {}), ...(floor === undefined ? {} : { floor: { vector: vector!, min: floor } }) };
+      } else {
+        const depth = Math.max(options.candidates ?? DEFAULT_CANDIDATES, page(options).k + page(options).offset);
+        const window = vectors.search(vector!, depth, filter);
+        const above = window.filter((d) => d.score >= floor);
+        if (above.length === depth) relation = 'gte';
+        set = { docIds: above.map((d) => d.docId) };
+      }
+    } else {
+      const page = this.hybridPage(query, vector!, options);
+      hits = page.hits;
+      const window = floor === undefined ? page.ranking.vectorWindow : page.ranking.vectorWindow.filter((d) => d.score >= floor);
+      if (floor !== undefined && window.length === (options.candidates ?? DEFAULT_CANDIDATES)) relation = 'gte';
+      set = {
+        lexical: page.ranking.query, docIds: window.map((d) => d.docId), ...(filter ? { filter } : {}),
+        ...(floor === undefined ? {} : { floor: { vector: vector!, min: floor } }),
+      };
+    }
+    const counted = this.view.tally(set, request);
+    return { hits, total: { value: counted.count, relation }, ...(request.facets?.length ? { facets: counted.facets } : {}) };
+  }
+
+  private hybridPage(query: string, vector: Float32Array, options: HybridOptions): { hits: SearchHit[]; ranking: FusedRanking } {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
     const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
@@ -210,7 +261,8 @@ export class ViewSearcher {
       });
     }
     const docs = fused.slice(0, k + offset);
-    return this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, ranking) : undefined), (d) => similarity(d.docId));
+    const hits = this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, ranking) : undefined), (d) => similarity(d.docId));
+    return { hits, ranking };
   }
 
   /**
@@ -251,7 +303,7 @@ export class ViewSearcher {
       { name: 'bm25', hits: lexicalHits, weight: bm25Weight, ...(lexicalBound > 0 ? { bounds: [0, lexicalBound] as const } : {}) },
       { name: 'vector', hits: vectorHits, weight: alpha, bounds: [-1, 1] },
     ], fusion);
-    return { hits, alpha, bm25Weight, lexicalEvidence };
+    return { hits, query: parsed, vectorWindow: vectorHits, alpha, bm25Weight, lexicalEvidence };
   }
 
   /**
@@ -325,10 +377,12 @@ export class Searcher extends ViewSearcher {
       throw new SearchError('INDEX_CORRUPT', `index holds ${parts.vectors.size} vectors but ${live} paragraphs`);
     }
     const paragraphs = new LocalParagraphs(parts.paragraphs, parts.deleted, live);
+    const vectors = parts.vectors ? new LocalVectorRetriever(parts.vectors, store, paragraphs) : undefined;
     super({
       paragraphs,
       lexical: new LocalLexicalRetriever(parts.lexical, paragraphs),
-      ...(parts.vectors ? { vectors: new LocalVectorRetriever(parts.vectors, store, paragraphs) } : {}),
+      ...(vectors ? { vectors } : {}),
+      tally: (set, request) => tallyLocal(set, request, paragraphs, parts.lexical, vectors),
     });
     this.paragraphs = parts.paragraphs;
     this.lexical = parts.lexical;
@@ -339,6 +393,10 @@ export class Searcher extends ViewSearcher {
 /** A hybrid ranking and the weights it was fused with. */
 interface FusedRanking {
   hits: FusedHit[];
+  /** The lexical query, parsed. */
+  query: LexicalQuery;
+  /** The vector retriever's candidates (graph misses mended). */
+  vectorWindow: ScoredDoc[];
   alpha: number;
   bm25Weight: number;
   lexicalEvidence: number | null;

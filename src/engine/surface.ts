@@ -5,6 +5,8 @@ import type { Paragraph, Report } from '../core/types.ts';
 import { MODELS, type Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { LexicalQuery } from '../lexical/index.ts';
+import type { Facets, TallyRequest, Total } from './facets.ts';
+import type { SearchFilter } from './filter.ts';
 import type { HybridOptions, SearchHit, SearchMode, ViewSearcher } from './searcher.ts';
 
 // What the doors (HTTP, MCP, retrieval, commands) use of an engine, whatever holds its index: the
@@ -25,6 +27,23 @@ export interface SearchRequest extends Omit<HybridOptions, 'minSimilarity'> {
   mode?: SearchMode;
   /** Embed the query in mode bm25 too, when the model is loaded (highlighting wants it); returned as `queryVector`. Default false. */
   withQueryVector?: boolean;
+  /** Facets to count over the matching set, with their bucket and size (`ViewSearcher.run` defines the set). */
+  facets?: TallyRequest['facets'];
+  dateInterval?: TallyRequest['dateInterval'];
+  facetSize?: number;
+}
+
+/** A {@link SearchEngine.facets} request: what to count over the whole collection, within a filter. */
+export interface FacetsRequest extends Omit<TallyRequest, 'dateRange'> {
+  filter?: SearchFilter;
+}
+
+/** What the collection holds (within the filter): how many paragraphs (or reports), the facets, the dates. */
+export interface FacetsResult {
+  total: Total;
+  facets: Facets;
+  /** The earliest and latest report date, when any is dated. */
+  dates?: { from: string; to: string };
 }
 
 /** The answer to a {@link SearchRequest}. */
@@ -34,6 +53,10 @@ export interface SearchResult {
   /** The index generation that answered, and how many writes it had on top. */
   generation: string;
   hits: SearchHit[];
+  /** How many results match (the same unit as hits: paragraphs, or reports when grouped). */
+  total: Total;
+  /** The facet counts asked for. */
+  facets?: Facets;
   /** The query's embedding, when the search made one (modes vector and hybrid, or `withQueryVector`). */
   queryVector?: Float32Array;
   /** Waiting for a turn (other requests ahead), then embedding and ranking; `totalMs` leaves the wait out. */
@@ -86,6 +109,8 @@ export interface SearchEngine {
   readonly model: Embedder['info'] | undefined;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
+  /** Facet counts over the whole collection within a filter, no query: what a client may filter by. */
+  facets(request: FacetsRequest, options?: Cancellable): Promise<FacetsResult>;
   /** A query as the index analyses it (its typos expanded as a search with `typos` expands them), and the analyzer (for marking matched words). */
   analyze(query: string, options?: { typos?: boolean }): { query: LexicalQuery; analyzer: Analyzer };
   /** The vector of a live paragraph, when the index has embeddings. */
@@ -123,7 +148,9 @@ export function similarityFloorOf(mode: SearchMode, requested: number | 'auto' |
 export interface SearchPlan {
   query: string;
   mode: SearchMode;
-  options: Omit<SearchRequest, 'minSimilarity'> & { minSimilarity?: number };
+  options: Omit<SearchRequest, 'minSimilarity' | 'facets' | 'dateInterval' | 'facetSize'> & { minSimilarity?: number };
+  /** What to count besides the total. */
+  tally: TallyRequest;
   wantsVector: boolean;
 }
 
@@ -143,9 +170,10 @@ export function planSearch(request: SearchRequest, index: { semantic: boolean; h
     throw new SearchError('INVALID_ARGUMENT', 'minSimilarity needs mode vector or hybrid (it is a floor on cosine similarity to the query)', { details: { field: 'minSimilarity' } });
   }
   const minSimilarity = similarityFloorOf(mode, request.minSimilarity, index.relevanceFloor);
-  const { minSimilarity: _, ...rest } = request;
+  const { minSimilarity: _, facets, dateInterval, facetSize, ...rest } = request;
   return {
     query, mode, options: { ...rest, ...(minSimilarity === undefined ? {} : { minSimilarity }) },
+    tally: { ...(facets?.length ? { facets } : {}), ...(dateInterval ? { dateInterval } : {}), ...(facetSize === undefined ? {} : { facetSize }) },
     wantsVector: mode !== 'bm25' || (request.withQueryVector === true && index.semantic),
   };
 }
@@ -180,9 +208,14 @@ export async function embedTexts(embedder: Embedder, texts: readonly string[], k
   return { model: embedder.info.name, vectors, tokens };
 }
 
-/** Ranks a planned search over one view: synchronous, so it sees one state of the index. */
-export function rankPlan(searcher: ViewSearcher, plan: SearchPlan, vector: Float32Array | undefined): SearchHit[] {
-  return plan.mode === 'bm25' ? searcher.search(plan.query, plan.options)
-    : plan.mode === 'vector' ? searcher.searchVector(vector!, plan.options)
-      : searcher.searchHybrid(plan.query, vector!, plan.options);
+/** Ranks a planned search over one view, with its total and facets: synchronous, so it sees one state of the index. */
+export function rankPlan(searcher: ViewSearcher, plan: SearchPlan, vector: Float32Array | undefined): { hits: SearchHit[]; total: Total; facets?: Facets } {
+  return searcher.run(plan.mode, plan.query, vector, plan.options, plan.tally);
+}
+
+/** Counts what a view holds within a filter, as {@link SearchEngine.facets} answers. */
+export function tallyView(searcher: ViewSearcher, request: FacetsRequest): FacetsResult {
+  const { filter, ...tally } = request;
+  const counted = searcher.view.tally({ all: true, ...(filter ? { filter } : {}) }, { ...tally, dateRange: true });
+  return { total: { value: counted.count, relation: 'eq' }, facets: counted.facets, ...(counted.dates ? { dates: counted.dates } : {}) };
 }

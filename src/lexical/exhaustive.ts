@@ -1,5 +1,6 @@
 import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import type { CollectionStats } from './collection-stats.ts';
+import { SegmentMatches } from './matches.ts';
 import { contribution, type QueryWeight } from './weight.ts';
 
 /**
@@ -21,26 +22,11 @@ export function searchExhaustive(
     const n = view.segment.docCount;
     const norms = stats.norms[s]!;
     const acc = new Float64Array(n);
-    const mustHits = new Uint16Array(n);
-    const shouldHit = new Uint8Array(n);
-    const excluded = new Uint8Array(n);
-    let musts = 0;
-    for (const list of lists) {
-      if (list.occur === 'must') musts++;
-      for (let p = list.start; p < list.end; p++) {
-        const d = list.docIds[p]!;
-        if (list.occur === 'mustNot') {
-          excluded[d] = 1;
-          continue;
-        }
-        acc[d] = acc[d]! + contribution(list, p, stats.k1p1, norms);
-        if (list.occur === 'must') mustHits[d]!++;
-        else shouldHit[d] = 1;
-      }
-    }
+    const matches = new SegmentMatches(lists, n, (list, p, d) => {
+      acc[d] = acc[d]! + contribution(list, p, stats.k1p1, norms);
+    });
     for (let d = 0; d < n; d++) {
-      const matched = musts > 0 ? mustHits[d] === musts : shouldHit[d] === 1;
-      if (!matched || excluded[d] || view.deleted?.[d]) continue;
+      if (!matches.has(d) || view.deleted?.[d]) continue;
       const docId = view.docBase + d;
       if (filter && !filter(docId)) continue;
       all.push({ docId, score: acc[d]! });

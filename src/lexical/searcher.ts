@@ -6,6 +6,7 @@ import { ClauseCursors } from './clause-cursors.ts';
 import { CollectionStats, type SegmentView } from './collection-stats.ts';
 import { scoreConjunction } from './conjunction-scorer.ts';
 import { searchExhaustive } from './exhaustive.ts';
+import { countMatches, forEachMatch } from './matches.ts';
 import { scoreMaxScore } from './max-score-scorer.ts';
 import { parseQuery, type LexicalQuery, type QueryClause } from './query.ts';
 import { lowerBound } from './sorted-search.ts';
@@ -95,6 +96,22 @@ export class LexicalSearcher {
   searchExhaustive(query: string | LexicalQuery, options: LexicalSearchOptions = {}): ScoredDoc[] {
     const { k, offset } = pageOf(options);
     return searchExhaustive(this.weight(query), this.stats, k, offset, options.filter);
+  }
+
+  /**
+   * Visits every live document the query matches and `filter` accepts (global doc ids, ascending):
+   * the whole matching set, which a search's total and facets count.
+   */
+  forEachMatch(query: string | LexicalQuery, filter: ((docId: number) => boolean) | undefined, visit: (docId: number) => void): void {
+    forEachMatch(this.weight(query), this.stats, filter, visit);
+  }
+
+  /**
+   * How many live documents the query matches and `filter` accepts ({@link forEachMatch}'s count,
+   * faster), plus those of `also` (live, accepted doc ids) it does not match.
+   */
+  countMatches(query: string | LexicalQuery, filter?: (docId: number) => boolean, also: readonly number[] = []): number {
+    return countMatches(this.weight(query), this.stats, filter, also);
   }
 
   /** Per-clause BM25 contributions for one document (global doc id), in clause order. */

@@ -4,7 +4,7 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import type { Embedder } from '../embedding/index.ts';
 import {
-  checkModel, embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, ViewSearcher,
+  checkModel, embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, ViewSearcher, type FacetsRequest, type FacetsResult,
   type EngineStats, type ReloadOutcome, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult, type WriteResult,
 } from '../engine/index.ts';
 import { parseQuery, type LexicalQuery } from '../lexical/index.ts';
@@ -119,10 +119,10 @@ export class OpenSearchEngine implements SearchEngine {
     throwIfAborted(options.signal);
     // Mode bm25 with a vector (for highlights) ranks without it: no similarity to fetch.
     const ranking = plan.mode === 'bm25' ? undefined : vector;
-    const hits = await onRemoteView(served.facts, ranking, (view) => rankPlan(new ViewSearcher(view), plan, ranking));
+    const ranked = await onRemoteView(served.facts, ranking, (view) => rankPlan(new ViewSearcher(view), plan, ranking));
     const t2 = performance.now();
     return {
-      query: plan.query, mode: plan.mode, generation: served.meta.generation, hits, ...(vector ? { queryVector: vector } : {}),
+      query: plan.query, mode: plan.mode, generation: served.meta.generation, ...ranked, ...(vector ? { queryVector: vector } : {}),
       timings: { queueMs: 0, embedMs: t1 - t0, searchMs: t2 - t1, totalMs: t2 - t0 },
     };
   }
@@ -133,6 +133,12 @@ export class OpenSearchEngine implements SearchEngine {
    */
   onView<T>(vector: Float32Array | undefined, rank: (searcher: ViewSearcher) => T): Promise<T> {
     return onRemoteView(this.served.facts, vector, (view) => rank(new ViewSearcher(view)));
+  }
+
+  /** Facet counts over the served index within a filter, as the cluster aggregates them. */
+  async facets(request: FacetsRequest, options: Cancellable = {}): Promise<FacetsResult> {
+    throwIfAborted(options.signal);
+    return onRemoteView(this.served.facts, undefined, (view) => tallyView(new ViewSearcher(view), request));
   }
 
   analyze(query: string): { query: LexicalQuery; analyzer: Analyzer } {

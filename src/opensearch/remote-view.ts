@@ -2,10 +2,11 @@ import type { Analyzer } from '../analysis/index.ts';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
 import { bm25Idf, parseQuery, type ClauseContribution, type LexicalQuery, type QueryClause, type ScoredDoc } from '../lexical/index.ts';
-import type { IndexView, LexicalRetriever, ParagraphStore, SearchFilter, VectorRetriever } from '../engine/index.ts';
+import { facetList, type IndexView, type LexicalRetriever, type MatchSet, type ParagraphStore, type SearchFilter, type Tally, type TallyRequest, type VectorRetriever } from '../engine/index.ts';
+import { CHOICES, SETTINGS } from '../core/settings.ts';
 import { failureCode, type Cluster } from './connection.ts';
 import { PARAGRAPH_FIELDS, paragraphOf } from './documents.ts';
-import { cosineOf, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
+import { cosineOf, filterClauses, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
 
 // The engine's backend seam (engine/backend.ts) over an OpenSearch index, for one search.
 //
@@ -34,14 +35,16 @@ interface Needs {
   explain: Map<string, { query: LexicalQuery; docs: Set<number> }>;
   /** Paragraphs to fetch, by key (the page's, or one asked for by key). */
   keys: Set<string>;
+  /** Matching sets to count (aggregations), with the keys of their doc ids. */
+  tallies: Map<string, { set: MatchSet; keys: string[]; request: TallyRequest }>;
 }
 
 function noNeeds(): Needs {
-  return { lexical: new Map(), vector: new Map(), stats: new Map(), explain: new Map(), keys: new Set() };
+  return { lexical: new Map(), vector: new Map(), stats: new Map(), explain: new Map(), keys: new Set(), tallies: new Map() };
 }
 
 function hasNeeds(n: Needs): boolean {
-  return n.lexical.size + n.vector.size + n.stats.size + n.explain.size + n.keys.size > 0;
+  return n.lexical.size + n.vector.size + n.stats.size + n.explain.size + n.keys.size + n.tallies.size > 0;
 }
 
 /** Thrown by a view that lacks what the search asked (caught by {@link onRemoteView}, which fetches it). */
@@ -109,11 +112,22 @@ class RemoteView implements IndexView {
   readonly stats = new Map<string, { docCount: number; docFreq: Map<string, number> }>();
   readonly explanations = new Map<string, Map<number, ClauseContribution[]>>();
   readonly absent = new Set<string>();
+  readonly tallies = new Map<string, Tally>();
 
   constructor(readonly facts: RemoteIndexFacts, readonly vector: Float32Array | undefined) {
     this.paragraphs = new RemoteParagraphs(this);
     this.lexical = new RemoteLexical(this);
     if (facts.hasVectors) this.vectors = new RemoteVectors(this);
+  }
+
+  /** A matching set's counts, as the cluster aggregates them (see {@link tallyBody}). */
+  tally(set: MatchSet, request: TallyRequest): Tally {
+    const keys = (set.docIds ?? []).map((d) => this.paragraphs.keyOf(d));
+    const key = JSON.stringify([set.lexical?.clauses ?? null, set.all ?? false, keys, set.filter ?? null, set.floor?.min ?? null, request]);
+    const found = this.tallies.get(key);
+    if (found) return found;
+    this.need((n) => n.tallies.set(key, { set, keys, request }));
+    return { count: 0, facets: {} };
   }
 
   /** Records a need; in strict mode the run stops here. */
@@ -218,6 +232,9 @@ class RemoteView implements IndexView {
         for (const k of keys) if (!this.docs.has(k)) this.absent.add(k);
       });
     }
+    for (const [key, { set, keys, request }] of needs.tallies) {
+      add(tallyBody(set, keys, request, facts.score), (r) => this.tallies.set(key, tallyOf(r, request)));
+    }
     if (lines.length > 0) {
       const { body } = await facts.cluster.request<{ responses: SearchResponse[] }>({ method: 'POST', path: '/_msearch', lines });
       body.responses.forEach((response, i) => {
@@ -256,7 +273,86 @@ interface SearchResponse {
   timed_out?: boolean;
   _shards?: { total: number; successful: number; failed: number; failures?: Array<{ reason?: { reason?: string } }> };
   hits: { total?: { value: number }; hits: Hit[] };
-  aggregations?: { df?: { buckets?: Record<string, { doc_count: number }> } };
+  aggregations?: {
+    df?: { buckets?: Record<string, { doc_count: number }> };
+    reports?: { value: number };
+    source?: { buckets: Bucket[] }; tags?: { buckets: Bucket[] }; date?: { buckets: Bucket[] };
+    from?: { value: number | null; value_as_string?: string }; to?: { value: number | null; value_as_string?: string };
+  };
+}
+
+/** A terms or date histogram bucket, with its report count when grouped. */
+interface Bucket {
+  key: string | number;
+  key_as_string?: string;
+  doc_count: number;
+  reports?: { value: number };
+}
+
+// Exact below this many distinct reports (OpenSearch's largest precision threshold); an estimate above.
+const REPORT_PRECISION = 40_000;
+
+/**
+ * The aggregation request counting a matching set: the union (a `bool` of `should` clauses) of the
+ * lexical query's matches (or every paragraph) and the window's paragraphs by key, the filter in
+ * filter context. A relevance floor holds the matches to it by score: they score their cosine
+ * similarity plus one (the k-NN plugin's painless function, which only a score script may call),
+ * the window's paragraphs (already above it) a constant above any such score, and `min_score` drops
+ * the rest from the count and the aggregations. Grouped by report, each count is the number of
+ * distinct reports (a cardinality, exact below {@link REPORT_PRECISION} reports).
+ */
+function tallyBody(set: MatchSet, keys: readonly string[], request: TallyRequest, score: ScoreScale): Record<string, unknown> {
+  const floor = set.floor;
+  const should: unknown[] = [];
+  const matching = set.all ? { match_all: {} } : set.lexical ? lexicalQuery(set.lexical, undefined, score) : undefined;
+  if (matching) {
+    should.push(floor
+      ? { script_score: { query: matching, script: { source: 'cosineSimilarity(params.query, doc[\'vector\']) + 1.0', params: { query: Array.from(floor.vector) } } } }
+      : matching);
+  }
+  if (keys.length > 0) should.push({ constant_score: { filter: { ids: { values: keys } }, boost: 3 } });
+  const reports = { reports: { cardinality: { field: 'reportId', precision_threshold: REPORT_PRECISION } } };
+  const grouped = request.groupByReport === true;
+  const sub = grouped ? { aggs: reports } : {};
+  const order = grouped ? { order: [{ reports: 'desc' }, { _key: 'asc' }] } : { order: [{ _count: 'desc' }, { _key: 'asc' }] };
+  const size = request.facetSize ?? SETTINGS.facetSize.default;
+  const aggs: Record<string, unknown> = grouped ? { ...reports } : {};
+  for (const facet of request.facets ?? []) {
+    if (facet === 'date') {
+      const interval = request.dateInterval ?? CHOICES.dateInterval.default;
+      aggs.date = { date_histogram: { field: 'date', calendar_interval: interval, format: interval === 'year' ? 'yyyy' : 'yyyy-MM', min_doc_count: 1 }, ...sub };
+    } else aggs[facet] = { terms: { field: facet, size, ...order }, ...sub };
+  }
+  if (request.dateRange) {
+    aggs.from = { min: { field: 'date', format: 'strict_date' } };
+    aggs.to = { max: { field: 'date', format: 'strict_date' } };
+  }
+  return {
+    size: 0, track_total_hits: true,
+    query: { bool: { should, minimum_should_match: 1, filter: filterClauses(set.filter) } },
+    ...(floor ? { min_score: floor.min + 1 } : {}),
+    ...(Object.keys(aggs).length ? { aggs } : {}),
+  };
+}
+
+/** The counts of a {@link tallyBody} answer, in the embedded engine's order. */
+function tallyOf(r: SearchResponse, request: TallyRequest): Tally {
+  const grouped = request.groupByReport === true;
+  const countOf = (b: Bucket) => (grouped ? b.reports?.value ?? 0 : b.doc_count);
+  const facets: Tally['facets'] = {};
+  const size = request.facetSize ?? SETTINGS.facetSize.default;
+  for (const facet of request.facets ?? []) {
+    const buckets = r.aggregations?.[facet]?.buckets ?? [];
+    const counts = new Map<string, number>();
+    for (const b of buckets) if (countOf(b) > 0) counts.set(b.key_as_string ?? String(b.key), countOf(b));
+    facets[facet] = facetList(counts, facet, size);
+  }
+  const from = r.aggregations?.from?.value_as_string;
+  const to = r.aggregations?.to?.value_as_string;
+  return {
+    count: grouped ? r.aggregations?.reports?.value ?? 0 : r.hits.total?.value ?? 0, facets,
+    ...(from && to && r.aggregations?.from?.value !== null ? { dates: { from, to } } : {}),
+  };
 }
 
 /**
@@ -462,6 +558,8 @@ class RemoteLexical implements LexicalRetriever {
 
 class RemoteVectors implements VectorRetriever {
   readonly kind = 'hnsw' as const;
+  /** The cluster counts above a floor with a script on the stored vectors (see `tallyBody`). */
+  readonly countsAboveFloor = true;
 
   constructor(private readonly view: RemoteView) {}
 

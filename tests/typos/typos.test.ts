@@ -56,6 +56,12 @@ describe('typos at /search and /retrieve', () => {
     expect(hits[0]!.highlight!.snippet).toMatch(/<mark>[Ii]slands?<\/mark>/);
   });
 
+  it('counts the expansions\' matches in the total, as it ranks them', async () => {
+    const total = async (query: string) => ((await (await app.request(`/search?${query}`)).json()) as { total: { value: number } }).total.value;
+    expect(await total('q=islads&mode=bm25&k=100')).toBe((await search('q=islads&mode=bm25&k=100')).length);
+    expect(await total('q=islads&mode=bm25&typos=false')).toBe(0);
+  });
+
   it('takes every word as written with typos=false (query string and JSON body)', async () => {
     expect(await search('q=islads&mode=bm25&typos=false')).toEqual([]);
     const response = await app.request('/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'islads', mode: 'bm25', typos: false }) });
