@@ -23,7 +23,7 @@ export function toSearchRequest(body: SearchRequestBody): ReadRequest {
     ...(body.collapse ? { collapse: true } : {}),
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
-    ...(filter ? { filter } : {}), ...facetRequestOf(body),
+    ...(filter ? { filter } : {}), ...facetRequestOf(body), typos: body.typos,
   };
 }
 
@@ -58,7 +58,7 @@ export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
   const filter = filterOf(body);
   return {
     query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
-    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
+    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}), typos: body.typos,
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { CHOICES, DEFAULT_ADAPTIVE, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, DEFAULT_TYPOS, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
 import { DEFAULT_LEXICAL_GATE } from '../hybrid/index.ts';
 
@@ -53,6 +53,8 @@ export const filterFields = {
   reportId: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only these reports, by id (as in hits and citations). ${LIST}`),
   tags: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports carrying every one of these tags. ${LIST}`),
 };
+
+const TYPOS_DOC = `BM25: a free word in (almost) no paragraph may be misspelt: it also matches the more frequent indexed words 1 edit away (words of ${SETTINGS.typoOneEditChars.default}+ characters) or 2 (${SETTINGS.typoTwoEditsChars.default}+), scored below the word itself; false takes every word as written. Default ${DEFAULT_TYPOS}.`;
 
 // Facets are few fixed names, none of which holds a comma: a query string may list them comma-separated too.
 const facetNames = z.union([text(), z.array(text())])
@@ -110,6 +112,7 @@ const searchRequestOf = (door: Door) => z.object({
   ...facetFieldsOf(door),
   highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
   explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
+  typos: bool(door).default(DEFAULT_TYPOS).describe(TYPOS_DOC),
 }).strict().superRefine(checkOneQuery).refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
 
 /** A search request as a JSON body (`POST /search`; MCP's `search_reports` takes its fields). */
@@ -335,6 +338,7 @@ export const RetrieveRequestSchema = z.object({
   diversity: setting('json', SETTINGS.diversity).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
+  typos: bool('json').default(DEFAULT_TYPOS).describe(TYPOS_DOC),
 }).strict().openapi('RetrieveRequest');
 
 export type RetrieveRequestBody = z.infer<typeof RetrieveRequestSchema>;

@@ -44,6 +44,11 @@ export const SETTINGS = {
   rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
   minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
   facetSize: int(1, 100, 10, '`facetSize` of `/search`', 'Most values a source or tags facet lists (the most frequent).'),
+  // Typo tolerance (request field `typos`, on by default): which free words are expanded, and how far.
+  typoDocShare: real(0, 0.01, 0.00005, 'this table (a request turns it on or off: `typos`)', 'A free word in at most this share of the paragraphs (or in none) may be misspelt: it is expanded to the more frequent indexed words within its edit budget.'),
+  typoOneEditChars: int(1, 100, 5, 'this table', 'Words (as analysed) of at least this many characters are expanded within 1 edit (Meilisearch\'s threshold).'),
+  typoTwoEditsChars: int(1, 100, 9, 'this table', 'Words (as analysed) of at least this many characters are expanded within 2 edits (Meilisearch\'s threshold).'),
+  typoMaxExpansions: int(1, 1_000, 50, 'this table', 'Most words one misspelt word expands to, the closest and most frequent kept (Lucene\'s `maxExpansions`).'),
   // Retrieval for chat assistants.
   tokenBudget: int(1, 16_000, 1_500, '`tokenBudget` of `/retrieve` and `retrieve_context`', 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
   passages: int(1, 50, 10, '`k` of `/retrieve` and `retrieve_context`', 'Most passages of one retrieval.'),
@@ -96,6 +101,9 @@ export const CHOICES = {
 
 /** Mode hybrid: scale BM25's weight by the lexical gate (how much of the query's IDF mass its best candidates match). */
 export const DEFAULT_ADAPTIVE = true;
+
+/** Expand free words that may be misspelt (request field `typos`, `shoal search --no-typos`); see the `typo…` settings. */
+export const DEFAULT_TYPOS = true;
 
 /** Where shoal keeps an index when no `--index` flag names one. */
 export const INDEX_DIR = { env: 'SHOAL_INDEX_DIR', default: 'index/default' } as const;

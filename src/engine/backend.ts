@@ -30,8 +30,11 @@ import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts'
 export interface LexicalRetriever {
   /** The analyzer the index was built with (queries and highlights are analysed by it). */
   readonly analyzer: Analyzer;
-  /** A query in the lexical syntax (words, "phrases", +required, -excluded, prefix*); never throws. */
-  parse(query: string): LexicalQuery;
+  /**
+   * A query in the lexical syntax (words, "phrases", +required, -excluded, prefix*); never throws.
+   * With `typos`, free words that may be misspelt are expanded where the backend can (lexical/typos.ts).
+   */
+  parse(query: string, options?: { typos?: boolean }): LexicalQuery;
   /**
    * The best `k` live paragraphs the filter accepts, by BM25 score, best first (ties to the lower doc
    * id). The filter is applied before the top-k: a filtered search returns `k` hits while that many match.
@@ -200,8 +203,8 @@ export class LocalLexicalRetriever implements LexicalRetriever {
     return this.searcher.analyzer;
   }
 
-  parse(query: string): LexicalQuery {
-    return this.searcher.parse(query);
+  parse(query: string, options?: { typos?: boolean }): LexicalQuery {
+    return this.searcher.parse(query, options);
   }
 
   search(query: LexicalQuery, k: number, filter?: SearchFilter): ScoredDoc[] {

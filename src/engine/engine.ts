@@ -1,5 +1,6 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
+import { DEFAULT_TYPOS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import type { Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
@@ -329,9 +330,9 @@ export class Engine implements SearchEngine {
    * A query as the live index analyses it: its clauses, and the analyzer that made its terms (for
    * marking the words of a text that match it).
    */
-  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer } {
+  analyze(query: string, options: { typos?: boolean } = {}): { query: LexicalQuery; analyzer: Analyzer } {
     const lexical = this.index.searcher.view.lexical;
-    return { query: lexical.parse(query), analyzer: lexical.analyzer };
+    return { query: lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }), analyzer: lexical.analyzer };
   }
 
   /** The vector of a live paragraph (by report id and ordinal), when the index has embeddings. */

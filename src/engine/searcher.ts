@@ -1,5 +1,5 @@
 import { SearchError } from '../core/errors.ts';
-import { CHOICES, DEFAULT_ADAPTIVE, inRange, SETTINGS } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, DEFAULT_TYPOS, inRange, SETTINGS } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
@@ -44,6 +44,8 @@ export interface SearchOptions {
    * With `collapse` in modes bm25 and vector: how many ranked paragraphs are collapsed.
    */
   candidates?: number;
+  /** BM25: expand free words that may be misspelt to the indexed words near them (lexical/typos.ts). Default {@link DEFAULT_TYPOS}. */
+  typos?: boolean;
 }
 
 /** Options of {@link Searcher.searchHybrid}. */
@@ -177,7 +179,7 @@ export class ViewSearcher {
   search(query: string | LexicalQuery, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const lexical = this.view.lexical;
-    const parsed = typeof query === 'string' ? lexical.parse(query) : query;
+    const parsed = typeof query === 'string' ? lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }) : query;
     const ranked = (depth: number) => lexical.search(parsed, depth, options.filter);
     const docs = this.ranking(ranked, k + offset, options);
     return this.hits(docs, offset, (d, i) => (options.explain ? { bm25: { ...this.bm25Of(parsed, d.docId), rank: offset + i + 1 } } : undefined));
@@ -224,8 +226,10 @@ export class ViewSearcher {
     let set: MatchSet;
     let relation: Total['relation'] = 'eq';
     if (mode === 'bm25') {
-      hits = this.search(query, options);
-      set = { lexical: this.view.lexical.parse(query), ...(filter ? { filter } : {}) };
+      // Parsed once: a misspelt word's expansion walks the term dictionary.
+      const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
+      hits = this.search(parsed, options);
+      set = { lexical: parsed, ...(filter ? { filter } : {}) };
     } else if (mode === 'vector') {
       hits = this.searchVector(vector!, options);
       const vectors = this.vectorRetriever();
@@ -255,7 +259,7 @@ export class ViewSearcher {
   private hybridPage(query: string, vector: Float32Array, options: HybridOptions): { hits: SearchHit[]; ranking: FusedRanking } {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
-    const parsed = this.view.lexical.parse(query);
+    const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
     const ranking = this.fusedRanking(parsed, vector, options);
     const similarity = (docId: number) => this.view.vectors?.similarity(docId, vector);
     let fused = ranking.hits;
@@ -292,7 +296,7 @@ export class ViewSearcher {
       throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
     }
     const lexical = this.view.lexical;
-    const parsed = typeof query === 'string' ? lexical.parse(query) : query;
+    const parsed = typeof query === 'string' ? lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }) : query;
     const vectors = this.vectorRetriever();
     const lexicalHits = lexical.search(parsed, candidates, options.filter);
     const vectorHits = this.withGraphMisses(vectors, vectors.search(vector, candidates, options.filter), lexicalHits, vector, candidates);
@@ -481,6 +485,6 @@ export function firstPerGroup<T>(search: (depth: number) => T[], groupOf: (item:
 function describe(c: ClauseContribution): { clause: string; score: number; termFreq: number; idf: number } {
   const q = c.clause;
   const op = q.occur === 'must' ? '+' : q.occur === 'mustNot' ? '-' : '';
-  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : `${q.prefix}*`;
+  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : q.kind === 'fuzzy' ? `${q.of}~${q.term}` : `${q.prefix}*`;
   return { clause: op + text, score: c.score, termFreq: c.termFreq, idf: c.idf };
 }

@@ -117,8 +117,8 @@ export interface SearchEngine {
   similar(request: SimilarRequest, options?: Cancellable): Promise<SimilarResult>;
   /** Facet counts over the whole collection within a filter, no query: what a client may filter by. */
   facets(request: FacetsRequest, options?: Cancellable): Promise<FacetsResult>;
-  /** A query as the index analyses it, and the analyzer (for marking matched words). */
-  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer };
+  /** A query as the index analyses it (its typos expanded as a search with `typos` expands them), and the analyzer (for marking matched words). */
+  analyze(query: string, options?: { typos?: boolean }): { query: LexicalQuery; analyzer: Analyzer };
   /** The vector of a live paragraph, when the index has embeddings. */
   paragraphVector(reportId: string, ordinal: number): MaybePromise<Float32Array | undefined>;
   embed(texts: readonly string[], kind?: 'document' | 'query', options?: Cancellable): Promise<{ model: string; vectors: Float32Array[]; tokens: number }>;

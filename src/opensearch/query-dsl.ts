@@ -1,3 +1,4 @@
+import { SearchError } from '../core/errors.ts';
 import { isEmptyFilter, validateFilter, type SearchFilter } from '../engine/index.ts';
 import type { LexicalQuery, QueryClause } from '../lexical/index.ts';
 import { GAP_TOKEN } from './documents.ts';
@@ -38,6 +39,8 @@ export function clauseQuery(clause: QueryClause, index: number, s: ScoreScale): 
   const name = String(index);
   if (clause.kind === 'term') return { term: { terms: { value: clause.term, boost: termBoost(clause, s), _name: name } } };
   if (clause.kind === 'phrase') return { match_phrase: { phrase: { query: phraseText(clause.terms, clause.offsets), boost: clause.weight, _name: name } } };
+  // The remote view parses without typo expansion (docs/opensearch.md): an expansion never reaches here.
+  if (clause.kind === 'fuzzy') throw new SearchError('INTERNAL', `the OpenSearch backend does not expand typos (clause ${clause.of}~${clause.term})`);
   // The prefix's expansions, at most 256 (the embedded engine's limit), scored as blended terms.
   return { prefix: { terms: { value: clause.prefix, rewrite: 'top_terms_blended_freqs_256', boost: termBoost(clause, s), _name: name } } };
 }

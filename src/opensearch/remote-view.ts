@@ -389,7 +389,7 @@ function checkResponse(r: SearchResponse): void {
 function termsOf(query: LexicalQuery): string[] {
   const keys = new Set<string>();
   for (const c of query.clauses) {
-    if (c.kind === 'term') keys.add(`t:${c.term}`);
+    if (c.kind === 'term' || c.kind === 'fuzzy') keys.add(`t:${c.term}`);
     else if (c.kind === 'phrase') for (const t of c.terms) keys.add(`t:${t}`);
     else keys.add(`p:${c.prefix}`);
   }
@@ -400,6 +400,7 @@ function termsOf(query: LexicalQuery): string[] {
 function clauseIdf(c: QueryClause, stats: { docCount: number; docFreq: Map<string, number> }): number {
   const idf = (key: string) => bm25Idf(stats.docCount, stats.docFreq.get(key) ?? 0);
   if (c.kind === 'term') return idf(`t:${c.term}`);
+  if (c.kind === 'fuzzy') return bm25Idf(stats.docCount, c.docFreq);
   if (c.kind === 'phrase') return c.terms.reduce((sum, t) => sum + idf(`t:${t}`), 0);
   return idf(`p:${c.prefix}`);
 }
@@ -495,6 +496,7 @@ class RemoteLexical implements LexicalRetriever {
     return this.view.facts.analyzer;
   }
 
+  // Typos are not expanded: the view would need the index's terms near each word (docs/opensearch.md).
   parse(query: string): LexicalQuery {
     return parseQuery(query, this.view.facts.analyzer);
   }

@@ -22,6 +22,8 @@ export interface RetrieveRequest {
    * passages, so a query nothing answers gets none. Default `auto`: the model's relevance floor.
    */
   minSimilarity?: number | 'auto';
+  /** BM25: expand free words that may be misspelt. Default true. */
+  typos?: boolean;
 }
 
 /** One passage of a {@link RetrieveResult}. */
