@@ -1,4 +1,5 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
 /** Log levels, most severe first (`silent` logs nothing). */
@@ -10,7 +11,7 @@ export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** Where the records go: standard output by default. `isTTY` decides the `auto` format. */
-export type LogDestination = DestinationStream & { isTTY?: boolean };
+export type LogDestination = Writable & { isTTY?: boolean };
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
