@@ -163,7 +163,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
 /**
  * Counts the requests in progress, and from the moment the server starts stopping, those that were
- * answered (their response fully handed to the socket) and those cut off (the connection closed first).
+ * answered (their response fully handed to the socket) and those cut off (the connection closed first);
+ * while stopping, a connection is closed as soon as its request is answered.
  */
 function trackRequests(server: Server): { inProgress(): number; stopping(): void; sinceStopping(): { drained: number; cutOff: number } } {
   let inProgress = 0;
@@ -173,7 +174,11 @@ function trackRequests(server: Server): { inProgress(): number; stopping(): void
     inProgress++;
     response.once('close', () => {
       inProgress--;
-      if (counting) since[response.writableFinished ? 'drained' : 'cutOff']++;
+      if (!counting) return;
+      since[response.writableFinished ? 'drained' : 'cutOff']++;
+      // A kept-alive connection whose request was answered after the stop began is idle now: close it
+      // (the server stops once its last connection closes, not when an idle client gives up).
+      setImmediate(() => server.closeIdleConnections());
     });
   });
   return {
