@@ -31,11 +31,11 @@ async function runOn({ styled }: { styled: boolean }, ...argv: string[]): Promis
 
 type JsonHit = SearchHit;
 
-async function searchJson(indexDir: string, ...args: string[]): Promise<{ query: string; tookMs: number; hits: JsonHit[] }> {
+async function searchJson(indexDir: string, ...args: string[]): Promise<{ query: string; tookMs: number; total: { value: number; relation: string }; hits: JsonHit[] }> {
   const r = await run('search', ...args, '--index', indexDir, '--json');
   expect(r.code).toBe(0);
   expect(r.out).toHaveLength(1);
-  return JSON.parse(r.out[0]!) as { query: string; tookMs: number; hits: JsonHit[] };
+  return JSON.parse(r.out[0]!) as { query: string; tookMs: number; total: { value: number; relation: string }; hits: JsonHit[] };
 }
 
 let tmp: string;
@@ -167,8 +167,12 @@ describe('shoal index and search', () => {
     expect(r.out[1]).toMatch(/^0 results \(bm25\) in/);
   });
 
-  it('search --json prints the query and hits', async () => {
-    const { query, hits } = await searchJson(indexDir, 'merino', 'wool', '--mode', 'bm25');
+  it('search --json prints the query, the total and the hits', async () => {
+    const { query, hits, total } = await searchJson(indexDir, 'merino', 'wool', '--mode', 'bm25');
+    expect(total.relation).toBe('eq');
+    expect(total.value).toBeGreaterThanOrEqual(hits.length);
+    const page = await run('search', 'merino', 'wool', '--mode', 'bm25', '-k', '1', '--index', indexDir);
+    expect(page.out[page.out.length - 1]).toMatch(new RegExp(`^1 of ${total.value} results \\(bm25\\) in`));
     expect(query).toBe('merino wool');
     expect(hits[0]).toMatchObject({ key: 'wool-auction#0', reportId: 'wool-auction', ordinal: 0, title: 'Wool auction draws record bids', rank: 1 });
     expect(hits[0]!.score).toBeGreaterThan(0);

@@ -60,7 +60,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
   try {
     const result = await retrievalOf(engine).search(request);
     if (values.json) {
-      io.out(JSON.stringify({ query: result.query, mode: result.mode, tookMs: result.timings.totalMs, timings: result.timings, hits: result.hits }));
+      io.out(JSON.stringify({ query: result.query, mode: result.mode, total: result.total, tookMs: result.timings.totalMs, timings: result.timings, hits: result.hits }));
       return 0;
     }
     if (result.hits.length === 0) io.out(`no results for ${JSON.stringify(result.query)}`);
@@ -76,7 +76,9 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
             `${e.fusion.lexicalEvidence === null ? '' : `, lexical evidence ${e.fusion.lexicalEvidence.toFixed(3)}`}) ${e.fusion.score.toFixed(4)}` : ''));
       }
     }
-    io.out(`${result.hits.length} results (${result.mode}) in ${result.timings.totalMs.toFixed(2)} ms`);
+    const { value, relation } = result.total;
+    const of = relation === 'eq' && value === result.hits.length ? '' : ` of ${relation === 'gte' ? 'at least ' : ''}${value.toLocaleString('en-US')}`;
+    io.out(`${result.hits.length}${of} results (${result.mode}) in ${result.timings.totalMs.toFixed(2)} ms`);
     return 0;
   } finally {
     await engine.close();
