@@ -66,9 +66,13 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('more like this and c
     for (const request of requests) {
       const [a, b] = await Promise.all([local.similar(request), remote.similar(request)]);
       expect(b.mode).toBe('vector');
-      expect(b.hits.map((h) => h.key), JSON.stringify(request)).toEqual(a.hits.map((h) => h.key));
-      b.hits.forEach((h, i) => expect(h.similarity!).toBeCloseTo(a.hits[i]!.similarity!, 5));
-      expect(b.hits.map((h) => h.title)).toEqual(a.hits.map((h) => h.title));
+      // The same similarities in the same order; paragraphs of equal similarity (the test corpus's
+      // templated texts embed alike) may come in either order, as the two break ties by their own doc ids.
+      b.hits.forEach((h, i) => expect(h.similarity!, JSON.stringify(request)).toBeCloseTo(a.hits[i]!.similarity!, 5));
+      // The last group may straddle the page's end: which of its members made the page may differ.
+      const [ga, gb] = [tiedGroups(a.hits), tiedGroups(b.hits)];
+      expect(gb.slice(0, -1), JSON.stringify(request)).toEqual(ga.slice(0, -1));
+      expect(gb.at(-1)?.length).toBe(ga.at(-1)?.length);
     }
   });
 
@@ -99,3 +103,14 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('more like this and c
     expect(lexical.hits.flatMap((h) => h.duplicates!).filter((k) => k.startsWith('wire-wool-') && k.endsWith('#0'))).toHaveLength(2);
   });
 });
+
+/** The keys of a ranking grouped by equal similarity (to 5 decimals), each group sorted, in rank order. */
+function tiedGroups(hits: ReadonlyArray<{ key: string; similarity?: number }>): string[][] {
+  const groups: Array<{ similarity: number; keys: string[] }> = [];
+  for (const h of hits) {
+    const last = groups[groups.length - 1];
+    if (last && Math.abs(last.similarity - h.similarity!) < 1e-5) last.keys.push(h.key);
+    else groups.push({ similarity: h.similarity!, keys: [h.key] });
+  }
+  return groups.map((g) => g.keys.sort());
+}
