@@ -2,9 +2,11 @@
 // that validate requests and describe answers (and generate the OpenAPI document), and the mapping of
 // parsed requests to the engine's requests and of its answers to response bodies.
 export {
-  checkOneQuery, DeleteResponseSchema, EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema, FacetsQuerySchema, FacetsResponseSchema, FacetsSchema, filterFields, HealthSchema, HitSchema, IdParamSchema,
+  checkOneQuery, DeleteResponseSchema, EmbeddingsModelListSchema, EmbeddingsModelSchema, EmbeddingsRequestSchema, EmbeddingsResponseSchema, ErrorSchema,
+  FacetsQuerySchema, FacetsResponseSchema, FacetsSchema, filterFields, HealthSchema, HitSchema, IdParamSchema,
   MAX_BATCH, MAX_EMBED_INPUTS, MAX_METADATA_DEPTH, MAX_OFFSET, MAX_PAGE, MAX_QUERY_CHARS, MinSimilaritySchema, ReadySchema, ReloadResponseSchema,
   ReportBatchSchema, ReportIdQuerySchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchQuerySchema,
-  SearchRequestSchema, SearchResponseSchema, StatsSchema, text, TotalSchema, WriteResponseSchema, type Door, type RetrieveRequestBody, type SearchRequestBody,
+  SearchRequestSchema, SearchResponseSchema, StatsSchema, text, TotalSchema, WriteResponseSchema, type Door, type EmbeddingsInput, type RetrieveRequestBody,
+  type SearchRequestBody,
 } from './schemas.ts';
 export { facetRequestOf, filterOf, queryOf, reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';

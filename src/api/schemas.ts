@@ -49,9 +49,9 @@ const LIST = 'Repeat the parameter for more than one (a JSON array in a body); a
 export const filterFields = {
   dateFrom: isoDate.optional().describe('Only reports dated on or after (YYYY-MM-DD).'),
   dateTo: isoDate.optional().describe('Only reports dated on or before (YYYY-MM-DD).'),
-  source: list.optional().describe(`Only reports from these sources. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
-  reportId: list.optional().describe(`Only these reports. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
-  tags: list.optional().describe(`Only reports carrying every one of these tags. ${LIST}`).openapi({ type: 'array', items: { type: 'string' } }),
+  source: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports from these sources (any one of them). ${LIST}`),
+  reportId: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only these reports, by id (as in hits and citations). ${LIST}`),
+  tags: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports carrying every one of these tags. ${LIST}`),
 };
 
 // Facets are few fixed names, none of which holds a comma: a query string may list them comma-separated too.
@@ -94,8 +94,8 @@ export function checkOneQuery(request: { query?: string | undefined; q?: string 
 
 // A search request at either door: the same fields, each read as its door says it.
 const searchRequestOf = (door: Door) => z.object({
-  query: queryText().optional().describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.').openapi({ example: QUERY_EXAMPLE }),
-  q: queryText().optional().describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).').openapi({ deprecated: true, param: { deprecated: true } }),
+  query: queryText().optional().openapi({ example: QUERY_EXAMPLE }).describe('The query (required: here, or as q). BM25 reads words, "phrases", +required, -excluded, prefix*.'),
+  q: queryText().optional().openapi({ deprecated: true, param: { deprecated: true } }).describe('Another name for query, accepted for compatibility: give one of the two (both only with the same text).'),
   // The default is stated for the document too: it does not show through a query field's text-to-number pipe.
   k: setting(door, SETTINGS.pageK).default(SETTINGS.pageK.default).openapi({ default: SETTINGS.pageK.default }).describe(`Results per page, ${SETTINGS.pageK.min}–${SETTINGS.pageK.max}.`),
   offset: setting(door, SETTINGS.offset).default(SETTINGS.offset.default).openapi({ default: SETTINGS.offset.default }).describe('Results to skip (pagination).'),
@@ -251,7 +251,7 @@ export const ReportResponseSchema = z.object({
 }).openapi('ReportParagraphs');
 
 export const IdParamSchema = z.object({
-  id: text().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }),
+  id: text().min(1).max(512).openapi({ param: { name: 'id', in: 'path' }, example: '01-takaichi-xi-apec-gyeongju' }).describe('The report\'s id (as in search hits and citations).'),
 });
 
 export const ErrorSchema = z.object({
@@ -291,7 +291,7 @@ export const ReloadResponseSchema = z.object({ reloaded: z.boolean(), generation
 
 /** A retrieval for a chat assistant (`POST /retrieve`, MCP `retrieve_context`). */
 export const RetrieveRequestSchema = z.object({
-  query: queryText().openapi({ example: QUERY_EXAMPLE }),
+  query: queryText().openapi({ example: QUERY_EXAMPLE }).describe('The question or search. BM25 reads words, "phrases", +required, -excluded, prefix*.'),
   tokenBudget: setting('json', SETTINGS.tokenBudget).default(SETTINGS.tokenBudget.default).describe(`Most tokens the context may hold (the embedding model's tokenizer), ${SETTINGS.tokenBudget.min}–${SETTINGS.tokenBudget.max}.`),
   k: setting('json', SETTINGS.passages).default(SETTINGS.passages.default).describe(`Most passages, ${SETTINGS.passages.min}–${SETTINGS.passages.max}.`),
   mode: z.enum(CHOICES.mode.values).optional().describe('Default hybrid when the index has embeddings, else bm25.'),
@@ -317,16 +317,103 @@ export const RetrieveResponseSchema = z.object({
   context: z.string().describe('Numbered blocks "[n] Title (date), paragraph m" then the passage text, ready to paste.'),
 }).openapi('RetrieveResponse');
 
-/** The most texts one `POST /v1/embeddings` may carry. */
-export const MAX_EMBED_INPUTS = 256;
+/** The most inputs (texts, or token arrays) one `POST /v1/embeddings` may carry: OpenAI's own limit. */
+export const MAX_EMBED_INPUTS = SETTINGS.embedInputs.max;
+
+/**
+ * What `input` may be, as OpenAI's embeddings API takes it: a text, texts, the token ids of one text,
+ * or the token ids of several texts. Token ids are cl100k_base's (what OpenAI's SDKs and LangChain
+ * send); the server decodes them into text and embeds that.
+ */
+export type EmbeddingsInput = string | string[] | number[] | number[][];
+
+const INPUT_SHAPES = 'a text, an array of texts, an array of token ids, or an array of arrays of token ids';
+const kindOf = (value: unknown): string => value === null ? 'null' : Array.isArray(value) ? 'an array'
+  : typeof value === 'string' ? 'a text' : typeof value === 'number' ? 'a number' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+
+/** Why `input` has none of the four shapes, naming the first element that breaks the shape its first element starts. */
+function inputShapeProblem(input: unknown): string {
+  if (input === undefined) return `is required: ${INPUT_SHAPES}`;
+  if (!Array.isArray(input)) return `must be ${INPUT_SHAPES}; got ${kindOf(input)}`;
+  const first: unknown = input[0];
+  const expected = kindOf(first);
+  if (expected !== 'a text' && expected !== 'a number' && expected !== 'an array') return `must be ${INPUT_SHAPES}; input[0] is ${expected}`;
+  for (let i = 0; i < input.length; i++) {
+    const item: unknown = input[i];
+    if (kindOf(item) !== expected) return `input[${i}] is ${kindOf(item)}, but input[0] is ${expected}: an array holds texts, token ids or arrays of token ids, never a mix`;
+    if (Array.isArray(item)) {
+      const j = item.findIndex((id) => typeof id !== 'number');
+      if (j >= 0) return `input[${i}][${j}] is ${kindOf(item[j])}: an array of token ids holds numbers only`;
+    }
+  }
+  return `must be ${INPUT_SHAPES}`;
+}
+
+/** The first thing wrong with an `input` of the right shape: its path below `input` and what is wrong. */
+function inputProblem(input: EmbeddingsInput): { path: number[]; message: string } | undefined {
+  const textProblem = (text: string): string | undefined => text === '' ? 'must not be an empty string' : isWellFormed(text) ? undefined : NOT_WELL_FORMED;
+  const idProblem = (id: number): string | undefined => Number.isInteger(id) && id >= 0 ? undefined : `must be a token id (an integer of 0 or more), got ${id}`;
+  if (typeof input === 'string') {
+    const message = textProblem(input);
+    return message === undefined ? undefined : { path: [], message };
+  }
+  if (input.length === 0) return { path: [], message: 'must hold at least one text (or token ids)' };
+  const first = input[0];
+  if (typeof first === 'number') {
+    // One text's token ids: the model's own token limit bounds its length, once decoded.
+    for (const [j, id] of (input as number[]).entries()) {
+      const message = idProblem(id);
+      if (message !== undefined) return { path: [j], message };
+    }
+    return undefined;
+  }
+  if (input.length > MAX_EMBED_INPUTS) return { path: [], message: `holds ${input.length} inputs; one request takes at most ${MAX_EMBED_INPUTS}` };
+  if (typeof first === 'string') {
+    for (const [i, text] of (input as string[]).entries()) {
+      const message = textProblem(text);
+      if (message !== undefined) return { path: [i], message };
+    }
+    return undefined;
+  }
+  for (const [i, ids] of (input as number[][]).entries()) {
+    if (ids.length === 0) return { path: [i], message: 'must not be an empty array of token ids' };
+    for (const [j, id] of ids.entries()) {
+      const message = idProblem(id);
+      if (message !== undefined) return { path: [i, j], message };
+    }
+  }
+  return undefined;
+}
+
+const tokenIdDoc = { type: 'integer' as const, minimum: 0, description: 'A cl100k_base token id.' };
+
+/**
+ * `input`: the four shapes are zod branches that check types only, and the rest is checked by hand,
+ * so that every refusal says what is wrong (too many inputs, an empty string at index i, a number
+ * among texts) instead of zod's "Invalid input" for a union none of whose branches fits.
+ */
+const EmbeddingsInputSchema = z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))], { error: (issue) => inputShapeProblem(issue.input) })
+  .check((ctx) => {
+    const problem = inputProblem(ctx.value);
+    if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, path: problem.path, message: problem.message });
+  })
+  .openapi({
+    anyOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: MAX_EMBED_INPUTS },
+      { type: 'array', items: tokenIdDoc, minItems: 1 },
+      { type: 'array', items: { type: 'array', items: tokenIdDoc, minItems: 1 }, minItems: 1, maxItems: MAX_EMBED_INPUTS },
+    ],
+  })
+  .describe(`A text, or up to ${MAX_EMBED_INPUTS} texts; or token ids (cl100k_base, as OpenAI's SDKs and LangChain send them): one text's, or up to ${MAX_EMBED_INPUTS} texts' as arrays. Token ids are decoded into text, which the model embeds with its own tokenizer.`);
 
 /** OpenAI's embeddings request (`input`, `model`, `encoding_format`, `dimensions`, `user`), plus `input_type`. */
 export const EmbeddingsRequestSchema = z.object({
-  input: z.union([text().min(1), z.array(text().min(1)).min(1).max(MAX_EMBED_INPUTS)]).describe(`A text or up to ${MAX_EMBED_INPUTS} texts.`),
-  model: text().optional().describe("The loaded model's name or id (e.g. bge-small, bge-small-en-v1.5); any other is refused."),
-  encoding_format: z.enum(['float', 'base64']).default('float'),
+  input: EmbeddingsInputSchema,
+  model: text().optional().describe("The served model's id or name (GET /v1/models lists it: e.g. bge-small-en-v1.5, or bge-small); any other, OpenAI's own names included, is refused. Optional."),
+  encoding_format: z.enum(['float', 'base64']).default('float').describe('base64: the little-endian float32 bytes of each vector, as OpenAI sends them (its SDKs ask for base64 unless told otherwise).'),
   dimensions: z.number().int().positive().optional().describe("Must equal the model's dimension when given (no truncation)."),
-  user: text().optional(),
+  user: text().optional().describe('Accepted and ignored (OpenAI\'s end-user id).'),
   input_type: z.enum(['document', 'query']).default('document').describe('query adds the model\'s query instruction (bge), as shoal embeds search queries; document embeds the text as it is.'),
 }).strict().openapi('EmbeddingsRequest');
 
@@ -336,3 +423,17 @@ export const EmbeddingsResponseSchema = z.object({
   model: z.string(),
   usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
 }).openapi('EmbeddingsResponse');
+
+/** A model as OpenAI's `GET /v1/models` describes it. */
+export const EmbeddingsModelSchema = z.object({
+  id: z.string().describe('The model id: send it as `model` to /v1/embeddings.'),
+  object: z.literal('model'),
+  created: z.number().int().describe('Unix time (seconds) this server started serving the model.'),
+  owned_by: z.string().describe('Always shoal: the server that serves the model.'),
+}).openapi('EmbeddingsModel');
+
+/** OpenAI's model list: the one model this server embeds with (none when the index has no model). */
+export const EmbeddingsModelListSchema = z.object({
+  object: z.literal('list'),
+  data: z.array(EmbeddingsModelSchema),
+}).openapi('EmbeddingsModelList');

@@ -61,6 +61,8 @@ export const SETTINGS = {
   hnswEfSearch: int(1, 10_000, 384, '`--hnsw-ef-search`', 'HNSW candidate list while searching (recall@10 ≥ 0.99 on the Reuters paragraphs).'),
   hnswSeed: int(0, 2 ** 31 - 1, 100, 'the index manifest', 'HNSW level generator seed.'),
   exactBelow: int(0, 2 ** 31 - 1, 10_000, '`--exact-below`', 'Collections with fewer vectors than this are scanned exactly instead of an HNSW graph.'),
+  // OpenAI-compatible embeddings.
+  embedInputs: int(1, 2_048, undefined, '`input` of `POST /v1/embeddings`', 'The most texts (or token arrays) one embeddings request may carry: OpenAI\'s own limit, so its clients\' batches fit.'),
   // Writes.
   batch: int(1, 1_000, undefined, 'reports of one `POST /reports`', 'The most reports one write request may carry.'),
   compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),

@@ -51,6 +51,8 @@ export interface VectorRetriever {
   readonly kind: 'exact' | 'hnsw';
   /** Vectors searched (the live paragraphs). */
   readonly size: number;
+  /** Whether a search's total may count every paragraph above a relevance floor exactly (an exact scan; a cluster's script), rather than within a window. */
+  readonly countsAboveFloor: boolean;
   /** The `k` live paragraphs most similar to `vector` that the filter accepts, best first; the filter applies before the top-k. */
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[];
   /** The exact cosine similarity of a paragraph to `vector`; undefined for a deleted one. */
@@ -230,6 +232,11 @@ export class LocalVectorRetriever implements VectorRetriever {
 
   get size(): number {
     return this.index.size;
+  }
+
+  /** Only an exact index: counting above a floor over an HNSW index would scan every vector. */
+  get countsAboveFloor(): boolean {
+    return this.index.kind === 'exact';
   }
 
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[] {

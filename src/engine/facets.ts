@@ -66,7 +66,8 @@ export function facetList(counts: ReadonlyMap<string, number>, facet: FacetName,
 /**
  * Counts a matching set as its members are added, each once: paragraphs, or reports when grouped (a
  * report's later paragraphs are skipped). The local tally; a remote backend asks its cluster for the
- * same counts.
+ * same counts. Paragraphs of one report arrive together (doc ids follow reading order) and carry the
+ * same report fields, so a run of them is counted once, with its length.
  */
 export class FacetCounter {
   private count = 0;
@@ -75,6 +76,9 @@ export class FacetCounter {
   private readonly interval: DateInterval;
   private from: string | undefined;
   private to: string | undefined;
+  // The current run of paragraphs with the same report fields, not yet counted.
+  private run: FacetFields | undefined;
+  private runLength = 0;
 
   constructor(private readonly request: TallyRequest) {
     this.seen = request.groupByReport ? new Set() : undefined;
@@ -83,16 +87,39 @@ export class FacetCounter {
   }
 
   add(p: FacetFields): void {
+    const run = this.run;
+    if (run && p.reportId === run.reportId && p.source === run.source && p.date === run.date && sameTags(p.tags, run.tags)) {
+      if (!this.seen) this.runLength++;
+      return;
+    }
+    this.flush();
     if (this.seen) {
       if (this.seen.has(p.reportId)) return;
       this.seen.add(p.reportId);
     }
-    this.count++;
+    this.run = p;
+    this.runLength = 1;
+  }
+
+  result(): Tally {
+    this.flush();
+    const size = this.request.facetSize ?? SETTINGS.facetSize.default;
+    const facets: Facets = {};
+    for (const [facet, counts] of this.counts) facets[facet] = facetList(counts, facet, size);
+    return { count: this.count, facets, ...(this.from !== undefined && this.to !== undefined ? { dates: { from: this.from, to: this.to } } : {}) };
+  }
+
+  private flush(): void {
+    const p = this.run;
+    if (!p) return;
+    const n = this.runLength;
+    this.run = undefined;
+    this.count += n;
     for (const [facet, counts] of this.counts) {
-      if (facet === 'tags') for (const tag of new Set(p.tags)) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+      if (facet === 'tags') for (const tag of new Set(p.tags)) counts.set(tag, (counts.get(tag) ?? 0) + n);
       else {
         const value = facet === 'source' ? p.source : dateBucket(p.date, this.interval);
-        if (value !== undefined && value !== '') counts.set(value, (counts.get(value) ?? 0) + 1);
+        if (value !== undefined && value !== '') counts.set(value, (counts.get(value) ?? 0) + n);
       }
     }
     if (this.request.dateRange && p.date !== undefined && p.date !== '') {
@@ -101,11 +128,9 @@ export class FacetCounter {
       if (this.to === undefined || day > this.to) this.to = day;
     }
   }
+}
 
-  result(): Tally {
-    const size = this.request.facetSize ?? SETTINGS.facetSize.default;
-    const facets: Facets = {};
-    for (const [facet, counts] of this.counts) facets[facet] = facetList(counts, facet, size);
-    return { count: this.count, facets, ...(this.from !== undefined && this.to !== undefined ? { dates: { from: this.from, to: this.to } } : {}) };
-  }
+// A report's paragraphs usually share one tags array (paragraph-store.ts); equal lists count as the same.
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((t, i) => t === b[i]));
 }

@@ -198,7 +198,7 @@ export class ViewSearcher {
    * A search's page with its total and, when asked, facet counts, all over one matching set:
    * - bm25: every paragraph the query matches (exact);
    * - vector: every paragraph without a relevance floor (a vector search ranks them all); with one,
-   *   those at or above it: exact over an exact index, else counted in the retriever's window of
+   *   those at or above it: exact over an exact index or OpenSearch, else counted in the retriever's window of
    *   `max(candidates, offset + k)`, a lower bound (`gte`) when the whole window clears the floor;
    * - hybrid: what fusion draws on: every paragraph BM25 matches and the vector retriever's window
    *   of `candidates`, both held to the relevance floor when there is one (`gte` as in vector).
@@ -217,7 +217,7 @@ export class ViewSearcher {
     } else if (mode === 'vector') {
       hits = this.searchVector(vector!, options);
       const vectors = this.vectorRetriever();
-      if (floor === undefined || vectors.kind === 'exact') {
+      if (floor === undefined || vectors.countsAboveFloor) {
         set = { all: true, ...(filter ? { filter } : {}), ...(floor === undefined ? {} : { floor: { vector: vector!, min: floor } }) };
       } else {
         const depth = Math.max(options.candidates ?? DEFAULT_CANDIDATES, page(options).k + page(options).offset);

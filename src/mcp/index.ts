@@ -1,1 +1,1 @@
-export { createMcpServer, mcpHttpHandler, runStdio, utf8Lines, type McpEngine, type McpServerInfo } from './server.ts';
+export { createMcpServer, mcpHttpHandler, runStdio, utf8Lines, type McpServerInfo } from './server.ts';

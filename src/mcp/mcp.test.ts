@@ -67,7 +67,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
   let handler: (request: Request) => Promise<Response>;
 
   beforeAll(async () => {
-    handler = mcpHttpHandler(retrievalOf(engine), { version: '9.9.9' });
+    handler = mcpHttpHandler(engine, { version: '9.9.9' });
     const app = new Hono().all('/mcp', (c) => handler(c.req.raw));
     // The client's fetch goes straight into the Hono app: no port is opened.
     const transport = new StreamableHTTPClientTransport(new URL('http://shoal.test/mcp'), { fetch: async (url, init) => app.fetch(new Request(url, init)) });
@@ -79,10 +79,10 @@ describe('MCP over streamable HTTP (stateless)', () => {
     await client.close();
   });
 
-  it('names itself and lists three tools whose input schemas come from the HTTP API', async () => {
+  it('names itself and lists four tools whose input schemas come from the HTTP API', async () => {
     expect(client.getServerVersion()).toMatchObject({ name: 'shoal', version: '9.9.9' });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['describe_collection', 'get_report', 'retrieve_context', 'search_reports']);
     const schema = (name: string) => tools.find((t) => t.name === name)!.inputSchema as { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: boolean };
     const retrieve = schema('retrieve_context');
     expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
@@ -90,11 +90,15 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);
     const search = schema('search_reports');
-    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'offset', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
     expect(search.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(search.additionalProperties).toBe(false);
     expect(schema('get_report').required).toEqual(['id']);
+    expect(Object.keys(schema('describe_collection').properties)).toEqual(['facetSize', 'dateInterval', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
     for (const tool of tools) {
+      // A model reads these to fill the arguments: every parameter says what it is.
+      const undescribed = Object.entries(schema(tool.name).properties).filter(([, p]) => typeof p.description !== 'string' || p.description === '').map(([name]) => name);
+      expect(undescribed, tool.name).toEqual([]);
       expect(tool.outputSchema).toBeDefined();
       expect(tool.annotations?.readOnlyHint).toBe(true);
     }
@@ -113,6 +117,47 @@ describe('MCP over streamable HTTP (stateless)', () => {
       expect(Object.keys(hit).sort()).toEqual(['date', 'key', 'ordinal', 'rank', 'reportId', 'score', 'similarity', 'source', 'text', 'title']);
       expect(engine.report(hit.reportId)!.find((p) => p.key === hit.key)?.text).toBe(hit.text);
     }
+  });
+
+  it('search_reports pages with offset: the next page is offset + k, ranked on from the last', async () => {
+    const page = async (offset: number) => (await call(client, 'search_reports', { query: 'harbour', k: 4, offset, mode: 'bm25' })).structuredContent as { offset: number; total: unknown; hits: Hit[] };
+    const { hits: all, total } = await engine.search({ q: 'harbour', k: 8, mode: 'bm25' });
+    expect(all).toHaveLength(8);
+    const [first, second] = [await page(0), await page(4)];
+    expect(first).toMatchObject({ offset: 0, total });
+    expect(second).toMatchObject({ offset: 4, total });
+    // Every paragraph of a harbour report matches, by its title ("harbour report n").
+    const harbourParagraphs = reports.filter((r) => r.title.startsWith('harbour ')).reduce((n, r) => n + engine.report(r.id)!.length, 0);
+    expect(total).toEqual({ value: harbourParagraphs, relation: 'eq' });
+    expect([...first.hits, ...second.hits].map((h) => h.key)).toEqual(all.map((h) => h.key));
+    expect(second.hits.map((h) => h.rank)).toEqual([5, 6, 7, 8]);
+  });
+
+  it('describe_collection counts the reports by source, tag and date, within the filters', async () => {
+    const count = (values: string[]) => {
+      const counts = new Map<string, number>();
+      for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+      return [...counts].map(([value, n]) => ({ value, count: n }));
+    };
+    const byCount = (values: string[]) => count(values).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+    const byValue = (values: string[]) => count(values).sort((a, b) => a.value.localeCompare(b.value));
+    const dates = reports.map((r) => r.date).sort();
+    const whole = await call(client, 'describe_collection', {});
+    expect(whole.isError).toBeFalsy();
+    expect(texts(whole)).toEqual([JSON.stringify(whole.structuredContent)]);
+    expect(whole.structuredContent).toEqual({
+      total: { value: 40, relation: 'eq' },
+      facets: { source: byCount(reports.map((r) => r.source)), tags: byCount(reports.flatMap((r) => r.tags)), date: byValue(dates.map((d) => d.slice(0, 7))) },
+      dates: { from: dates[0], to: dates.at(-1) },
+    });
+    const coast = reports.filter((r) => r.source === 'Coast Gazette' && r.date >= '2025-01-01');
+    const filtered = await call(client, 'describe_collection', { source: 'Coast Gazette', dateFrom: '2025-01-01', dateInterval: 'year', facetSize: 2 });
+    expect(filtered.structuredContent).toEqual({
+      total: { value: coast.length, relation: 'eq' },
+      facets: { source: [{ value: 'Coast Gazette', count: coast.length }], tags: byCount(coast.flatMap((r) => r.tags)).slice(0, 2), date: [{ value: '2025', count: coast.length }] },
+      dates: { from: coast.map((r) => r.date).sort()[0], to: coast.map((r) => r.date).sort().at(-1) },
+    });
+    expect(errorText(await call(client, 'describe_collection', { facetSize: 0 }))).toMatch(/^MCP error -32602: .*at facetSize$/);
   });
 
   it('search_reports takes the query as query, and as q, its other name (both only with the same text)', async () => {

@@ -5,21 +5,15 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import {
-  checkOneQuery, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema,
-  queryOf, toRetrieveRequest,
+  checkOneQuery, facetRequestOf, FacetsResponseSchema, filterFields, filterOf, HitSchema, IdParamSchema, MinSimilaritySchema, reportBody, ReportResponseSchema,
+  RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema, queryOf, toRetrieveRequest, TotalSchema,
 } from '../api/index.ts';
 import type { Cancellable } from '../core/abort.ts';
 import { isSearchError } from '../core/errors.ts';
+import { CHOICES } from '../core/settings.ts';
 import { isValidUtf8 } from '../core/text.ts';
-import type { Paragraph } from '../core/types.ts';
-import type { ReadRequest, ReadResult, RetrieveRequest, RetrieveResult } from '../retrieval/index.ts';
-
-/** What the MCP tools need of an engine; shoal's `Retrieval` (over either engine) satisfies it. */
-export interface McpEngine {
-  search(request: ReadRequest, options?: Cancellable): Promise<ReadResult>;
-  report(id: string): Promise<Paragraph[] | undefined>;
-  retrieve(request: RetrieveRequest, options?: Cancellable): Promise<RetrieveResult>;
-}
+import type { SearchEngine } from '../engine/index.ts';
+import { retrievalOf } from '../retrieval/index.ts';
 
 /** Options of {@link createMcpServer}. */
 export interface McpServerInfo {
@@ -29,51 +23,60 @@ export interface McpServerInfo {
 
 // The tools take the HTTP API's own field schemas, so limits, defaults and messages stay one definition.
 // SearchRequestSchema carries refinements (one query; offset + k), so zod refuses .pick(): the fields are
-// taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule.
-// RetrieveRequestSchema is a plain strict object and is used whole.
-const { query, q, k, mode } = SearchRequestSchema.shape;
+// taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule; the check
+// on offset + k needs no copy, as the two fields' own ranges keep the sum within it. RetrieveRequestSchema
+// is a plain strict object and is used whole.
+const { query, q, k, offset, mode, dateInterval, facetSize } = SearchRequestSchema.shape;
 const SearchInput = z.object({
-  query, q, k, mode,
+  query, q, k, offset, mode,
   minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
   ...filterFields,
 }).strict().superRefine(checkOneQuery);
 const SearchOutput = z.object({
   query: z.string(),
   mode: z.enum(['hybrid', 'bm25', 'vector']),
+  offset: z.number().int().describe('Results skipped: the first hit is result offset + 1.'),
+  total: TotalSchema.describe('How many paragraphs match: exactly (relation eq) or at least (gte). More pages follow while offset + k is below value.'),
   hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true })),
 });
 const ReportInput = IdParamSchema.strict();
+// The collection's facets take the search's facet fields and filters; every facet is counted, by report.
+const CollectionInput = z.object({ facetSize, dateInterval, ...filterFields }).strict();
 
 const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
 
 /**
- * An MCP server with three read-only tools over an engine: `search_reports` (ranked paragraphs),
- * `get_report` (a report's paragraphs in order) and `retrieve_context` (cited passages packed into a
- * token budget). Arguments that break the schemas, and engine errors, come back as tool errors
- * (`isError`), never as thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
+ * An MCP server with four read-only tools over an engine: `search_reports` (ranked paragraphs, a page
+ * at a time), `get_report` (a report's paragraphs in order), `retrieve_context` (cited passages packed
+ * into a token budget) and `describe_collection` (the sources, tags and dates a filter can name).
+ * Arguments that break the schemas, and engine errors, come back as tool errors (`isError`), never as
+ * thrown exceptions. Over HTTP, `options.signal` is the request's: a call that
  * times out does not start its search.
  */
-export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
+export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, options: Cancellable = {}): McpServer {
   const { signal } = options;
+  const retrieval = retrievalOf(engine);
   const server = new McpServer({ name: 'shoal', version: info.version ?? '0.0.0' }, {
     instructions: 'Hybrid (BM25 + embedding) search over a collection of reports. Use retrieve_context for passages to answer from, '
-      + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id.',
+      + 'citing them as [n]; search_reports for a ranked list of paragraphs; get_report to read a whole report by its id; '
+      + 'describe_collection for the sources, tags and dates the filters of the other tools can name.',
   });
 
   server.registerTool('search_reports', {
     title: 'Search reports',
     description: 'Ranks paragraphs of the reports for a query (hybrid BM25 + embedding similarity by default; BM25 reads words, '
-      + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one).',
+      + '"phrases", +required, -excluded, prefix*). Filters: dateFrom/dateTo (YYYY-MM-DD), source, reportId, tags (every one). '
+      + 'Pages: k hits from offset (0 first); total says how many match; for the next page call again with offset + k.',
     inputSchema: SearchInput,
     outputSchema: SearchOutput,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
     const filter = filterOf(args);
-    const result = await engine.search({
-      q: queryOf(args), k: args.k, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
+    const result = await retrieval.search({
+      q: queryOf(args), k: args.k, offset: args.offset, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
     }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
-    const output = SearchOutput.parse({ query: result.query, mode: result.mode, hits: result.hits });
+    const output = SearchOutput.parse({ query: result.query, mode: result.mode, offset: args.offset, total: result.total, hits: result.hits });
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
@@ -84,7 +87,7 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
     outputSchema: ReportResponseSchema,
     annotations: READ_ONLY,
   }, ({ id }) => answer(async () => {
-    const paragraphs = await engine.report(id);
+    const paragraphs = await retrieval.report(id);
     if (!paragraphs) return toolError(`NOT_FOUND: no report "${id}"`);
     const output = reportBody(id, paragraphs);
     return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
@@ -99,8 +102,23 @@ export function createMcpServer(engine: McpEngine, info: McpServerInfo = {}, opt
     outputSchema: RetrieveResponseSchema,
     annotations: READ_ONLY,
   }, (args) => answer(async () => {
-    const output = RetrieveResponseSchema.parse(await engine.retrieve(toRetrieveRequest(args), { signal }));
+    const output = RetrieveResponseSchema.parse(await retrieval.retrieve(toRetrieveRequest(args), { signal }));
     return { content: [{ type: 'text', text: output.context }, { type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+  }));
+
+  server.registerTool('describe_collection', {
+    title: 'Describe the collection',
+    description: 'What the collection holds, to filter searches without guessing names: how many reports (total), their sources and '
+      + 'tags with report counts, most frequent first (facetSize of each), reports per month or year (facets.date, by dateInterval), '
+      + 'and the first and last report date (dates). Takes the filters of search_reports, e.g. source to see what one source covers.',
+    inputSchema: CollectionInput,
+    outputSchema: FacetsResponseSchema,
+    annotations: READ_ONLY,
+  }, (args) => answer(async () => {
+    const filter = filterOf(args);
+    const result = await engine.facets({ ...facetRequestOf(args), facets: [...CHOICES.facet.values], groupByReport: true, ...(filter ? { filter } : {}) }, { signal });
+    const output = FacetsResponseSchema.parse(result);
+    return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
   }));
 
   return server;
@@ -127,7 +145,7 @@ async function answer(run: () => Promise<CallToolResult>): Promise<CallToolResul
  * closes); resolves then. Meant for a process of its own: console.log, .info and .debug are sent to
  * stderr, because stdout carries nothing but protocol messages.
  */
-export async function runStdio(engine: McpEngine, info: McpServerInfo = {}): Promise<void> {
+export async function runStdio(engine: SearchEngine, info: McpServerInfo = {}): Promise<void> {
   console.log = console.info = console.debug = console.error;
   const server = createMcpServer(engine, info);
   const closed = new Promise<void>((resolve) => {
@@ -192,7 +210,7 @@ export function utf8Lines(refuse: (line: Buffer) => void, maxLineBytes = MAX_LIN
  * answer. GET and DELETE are refused with 405: there is no session to stream to or to end. `options.signal`
  * is handed to the tools (see {@link createMcpServer}).
  */
-export function mcpHttpHandler(engine: McpEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
+export function mcpHttpHandler(engine: SearchEngine, info: McpServerInfo = {}, options: Cancellable = {}): (request: Request) => Promise<Response> {
   return async (request) => {
     if (request.method !== 'POST') {
       const body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this MCP endpoint is stateless and takes POST only' }, id: null };

@@ -11,6 +11,9 @@ import { embeddingOf, frequencyScale, indexBody, paragraphDocument, REMOTE_FORMA
 import { deleteLines, prepareReports } from './writes.ts';
 import { aliasTarget, bulk, discardLoggedWrites, layoutOf, loggedWrites, newGenerationName, readRemoteMeta, switchAlias, type LoggedWrite } from './store.ts';
 
+
+// Creating an index waits for its primaries to be allocated: longer than a search may take on a loaded cluster.
+const INDEX_CREATE_TIMEOUT_MS = 60_000;
 /** Options of {@link buildOpenSearchIndex}: those of the embedded build that apply, and where the cluster is. */
 export interface OpenSearchBuildOptions {
   connection: OpenSearchConnection;
@@ -123,7 +126,15 @@ async function build(cluster: Cluster, request: OpenSearchBuildOptions): Promise
   const body = indexBody(meta, layout);
   // Loading: no refresh, no replica (copied once at the end); restored before the switch.
   const settings = (body.settings as { index: Record<string, unknown> }).index;
-  await cluster.request({ method: 'PUT', path: `/${generation}`, body: { ...body, settings: { index: { ...settings, refresh_interval: '-1', number_of_replicas: 0 } } } });
+  // The name is this build's own (a time and a random part): when a create that timed out is retried,
+  // "already exists" means the first attempt made it, so that answer is taken as success.
+  const created = await cluster.request<{ error?: { type?: string; reason?: string } }>({
+    method: 'PUT', path: `/${generation}`, ignore: [400], timeoutMs: INDEX_CREATE_TIMEOUT_MS,
+    body: { ...body, settings: { index: { ...settings, refresh_interval: '-1', number_of_replicas: 0 } } },
+  });
+  if (created.status === 400 && created.body.error?.type !== 'resource_already_exists_exception') {
+    throw new SearchError('INTERNAL', `OpenSearch refused PUT /${generation} (400): ${created.body.error?.reason ?? 'bad request'}`);
+  }
   let tLoaded = 0;
   try {
     const dimension = request.embedder?.info.dimension ?? 0;

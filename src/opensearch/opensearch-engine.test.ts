@@ -183,6 +183,24 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('the OpenSearch backe
     expect(b.hits[0]!.explain!.fusion!.bm25Weight).toBeCloseTo(a.hits[0]!.explain!.fusion!.bm25Weight, 2);
   });
 
+  it('counts totals and facets over the same matching set as the embedded engine, in every mode', async () => {
+    const facets = ['source', 'tags', 'date'] as const;
+    for (const mode of ['bm25', 'vector', 'hybrid'] as const) {
+      for (const extra of [{}, { groupByReport: true }, { filter: { tags: ['maritime'] } }, { minSimilarity: 0.1 }, { dateInterval: 'year' as const, facetSize: 2 }] as Array<Partial<SearchRequest>>) {
+        if (mode === 'bm25' && extra.minSimilarity !== undefined) continue;
+        const [a, b] = await searchBoth({ q: 'ferry aground island coast', mode, k: 3, facets: [...facets], ...extra });
+        const what = `${mode} ${JSON.stringify(extra)}`;
+        expect(b.total, what).toEqual(a.total);
+        expect(b.facets, what).toEqual(a.facets);
+      }
+    }
+    const [a, b] = await Promise.all([local.facets({ facets: [...facets], groupByReport: true }), remote.facets({ facets: [...facets], groupByReport: true })]);
+    expect(b).toEqual(a);
+    expect(a.total.value).toBe(40);
+    const [c, d] = await Promise.all([local.facets({ facets: ['tags'], filter: { source: ['Harbour Wire'] } }), remote.facets({ facets: ['tags'], filter: { source: ['Harbour Wire'] } })]);
+    expect(d).toEqual(c);
+  });
+
   it('retrieves passages and reports through the same doors', async () => {
     const engines: SearchEngine[] = [local, remote];
     const [a, b] = await Promise.all(engines.map((e) => retrievalOf(e).retrieve({ query: 'ferry ran aground', k: 2 })));

@@ -294,18 +294,23 @@ const REPORT_PRECISION = 40_000;
 
 /**
  * The aggregation request counting a matching set: the union (a `bool` of `should` clauses) of the
- * lexical query's matches, held to the relevance floor by a script on the stored vector, and the
- * window's paragraphs by key; the filter in filter context. Grouped by report, each count is the
- * number of distinct reports (a cardinality, exact below {@link REPORT_PRECISION} reports).
+ * lexical query's matches (or every paragraph) and the window's paragraphs by key, the filter in
+ * filter context. A relevance floor holds the matches to it by score: they score their cosine
+ * similarity plus one (the k-NN plugin's painless function, which only a score script may call),
+ * the window's paragraphs (already above it) a constant above any such score, and `min_score` drops
+ * the rest from the count and the aggregations. Grouped by report, each count is the number of
+ * distinct reports (a cardinality, exact below {@link REPORT_PRECISION} reports).
  */
 function tallyBody(set: MatchSet, keys: readonly string[], request: TallyRequest, score: ScoreScale): Record<string, unknown> {
-  const floor = set.floor
-    ? [{ script: { script: { source: 'cosineSimilarity(params.query, doc[\'vector\']) >= params.min', params: { query: Array.from(set.floor.vector), min: set.floor.min } } } }]
-    : [];
+  const floor = set.floor;
   const should: unknown[] = [];
   const matching = set.all ? { match_all: {} } : set.lexical ? lexicalQuery(set.lexical, undefined, score) : undefined;
-  if (matching) should.push(floor.length ? { bool: { must: [matching], filter: floor } } : matching);
-  if (keys.length > 0) should.push({ ids: { values: keys } });
+  if (matching) {
+    should.push(floor
+      ? { script_score: { query: matching, script: { source: 'cosineSimilarity(params.query, doc[\'vector\']) + 1.0', params: { query: Array.from(floor.vector) } } } }
+      : matching);
+  }
+  if (keys.length > 0) should.push({ constant_score: { filter: { ids: { values: keys } }, boost: 3 } });
   const reports = { reports: { cardinality: { field: 'reportId', precision_threshold: REPORT_PRECISION } } };
   const grouped = request.groupByReport === true;
   const sub = grouped ? { aggs: reports } : {};
@@ -325,6 +330,7 @@ function tallyBody(set: MatchSet, keys: readonly string[], request: TallyRequest
   return {
     size: 0, track_total_hits: true,
     query: { bool: { should, minimum_should_match: 1, filter: filterClauses(set.filter) } },
+    ...(floor ? { min_score: floor.min + 1 } : {}),
     ...(Object.keys(aggs).length ? { aggs } : {}),
   };
 }
@@ -550,6 +556,8 @@ class RemoteLexical implements LexicalRetriever {
 
 class RemoteVectors implements VectorRetriever {
   readonly kind = 'hnsw' as const;
+  /** The cluster counts above a floor with a script on the stored vectors (see `tallyBody`). */
+  readonly countsAboveFloor = true;
 
   constructor(private readonly view: RemoteView) {}
 

@@ -46,6 +46,8 @@ const ROUTES = {
   report: ['GET', '/reports/r001', undefined],
   stats: ['GET', '/stats', undefined],
   metrics: ['GET', '/metrics', undefined],
+  embeddings: ['POST', '/v1/embeddings', { input: 'harbour', model: 'fake' }],
+  models: ['GET', '/v1/models', undefined],
   put: ['PUT', '/reports/keyed', { title: 'Keyed', body: 'A report written with a key.' }],
   delete: ['DELETE', '/reports/no-such-report', undefined],
   reload: ['POST', '/admin/reload', undefined],
@@ -61,14 +63,15 @@ function request(app: ReturnType<typeof appWith>, route: RouteName, headers: Rec
 
 describe('API keys', () => {
   // Expected status per route for: no key, an unknown key, the read key, the admin key.
-  const reads: RouteName[] = ['search', 'retrieve', 'report', 'stats', 'metrics'];
+  const reads: RouteName[] = ['search', 'retrieve', 'report', 'stats', 'metrics', 'embeddings', 'models'];
   const writes: Array<[RouteName, number]> = [['put', 200], ['delete', 404], ['reload', 200]];
 
   it.each([false, true])('reads need a key only when configured so (readRequiresKey %s); writes always need the admin key', async (readRequiresKey) => {
     const app = appWith({ access: { adminKey: ADMIN, readKey: READ, readRequiresKey } });
     for (const route of reads) {
       expect((await request(app, route, {})).status, `${route} without a key`).toBe(readRequiresKey ? 401 : 200);
-      expect((await request(app, route, bearer('not-a-key-0123456789'))).status, `${route} with an unknown key`).toBe(401);
+      // Open reads take any bearer token as no key (OpenAI's SDKs always send one); closed reads refuse it.
+      expect((await request(app, route, bearer('not-a-key-0123456789'))).status, `${route} with an unknown key`).toBe(readRequiresKey ? 401 : 200);
       expect((await request(app, route, bearer(READ))).status, `${route} with the read key`).toBe(200);
       expect((await request(app, route, bearer(ADMIN))).status, `${route} with the admin key`).toBe(200);
     }
@@ -96,13 +99,38 @@ describe('API keys', () => {
     expect((await request(app, 'search', {})).status).toBe(200);
   });
 
-  it('refuses a malformed Authorization header in the one error shape', async () => {
-    const app = appWith({ access: { adminKey: ADMIN } });
+  it('refuses a malformed Authorization header in the one error shape where a key is needed, and ignores it where none is', async () => {
+    const open = appWith({ access: { adminKey: ADMIN } });
+    const closed = appWith({ access: { adminKey: ADMIN, readKey: READ, readRequiresKey: true } });
     for (const authorization of [ADMIN, `Basic ${ADMIN}`, 'Bearer', `Bearer ${ADMIN} extra`, `Bearer\t${ADMIN}`]) {
-      const response = await app.request('/search?q=harbour', { headers: { authorization } });
-      expect(response.status, authorization).toBe(401);
-      expect((await errorOf(response)).code).toBe('UNAUTHENTICATED');
+      for (const [app, path, method] of [[open, '/reports/r001', 'DELETE'], [closed, '/search?q=harbour', 'GET']] as const) {
+        const response = await app.request(path, { method, headers: { authorization } });
+        expect(response.status, `${method} ${path} with ${authorization}`).toBe(401);
+        expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect(await errorOf(response)).toMatchObject({ code: 'UNAUTHENTICATED', message: 'the Authorization header must be "Bearer <key>"' });
+      }
+      expect((await open.request('/search?q=harbour', { headers: { authorization } })).status, authorization).toBe(200);
     }
+  });
+
+  it('answers an OpenAI client out of the box: reads open, any bearer token (what the SDKs send) reads as no key', async () => {
+    // The server's defaults on loopback: no keys at all.
+    const app = appWith();
+    for (const key of ['sk-anything', 'unused', ADMIN]) {
+      for (const route of ['embeddings', 'models', 'search'] as const) expect((await request(app, route, bearer(key))).status, `${route} with Bearer ${key}`).toBe(200);
+      // Writes stay closed: without an admin key they are disabled, whatever the header says.
+      expect((await request(app, 'put', bearer(key))).status).toBe(403);
+    }
+  });
+
+  it('grants nothing for an unknown token on open reads: it takes from the address\'s budget, as no key does', async () => {
+    const app = appWith({ access: { adminKey: ADMIN, readKey: READ }, rateLimit: { rate: 0.5, burst: 3 } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await request(app, 'search', bearer(`fresh-token-${i}`))).status);
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect((await request(app, 'search', {})).status).toBe(429);
+    // The read key, sent to the same open route, still has a bucket of its own.
+    expect((await request(app, 'search', bearer(READ))).status).toBe(200);
   });
 
   it('classifies routes: report writes and /admin need the admin key; the page and health checks are public', () => {
@@ -112,6 +140,7 @@ describe('API keys', () => {
     expect(accessFor('POST', '/admin/anything')).toBe('admin');
     expect(accessFor('POST', '/mcp')).toBe('read');
     expect(accessFor('POST', '/v1/embeddings')).toBe('read');
+    expect(accessFor('GET', '/v1/models')).toBe('read');
     expect(accessFor('GET', '/readyz')).toBe('public');
     expect(accessFor('GET', '/no-such-route')).toBe('read');
   });

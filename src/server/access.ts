@@ -19,13 +19,13 @@ export interface AccessOptions {
 
 /**
  * The access a route needs. Writes to reports and everything under `/admin/` need the admin key; the
- * search page, the client script, the API reference and health checks are public (they hold no
+ * search page, the client script, the API reference (`/docs`, `/docs/…`) and health checks are public (they hold no
  * reports); everything else reads the index.
  */
 export function accessFor(method: string, path: string): Access {
   if (path.startsWith('/admin/')) return 'admin';
   if ((path === '/reports' || path.startsWith('/reports/')) && method !== 'GET' && method !== 'HEAD') return 'admin';
-  if (PUBLIC_PATHS.has(path) || method === 'OPTIONS') return 'public';
+  if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || method === 'OPTIONS') return 'public';
   return 'read';
 }
 const PUBLIC_PATHS = new Set(['/', '/client.js', '/docs', '/openapi.json', '/healthz', '/readyz']);
@@ -33,9 +33,14 @@ const PUBLIC_PATHS = new Set(['/', '/client.js', '/docs', '/openapi.json', '/hea
 /**
  * API-key checks. A key is sent as `Authorization: Bearer <key>`. Keys are compared in constant time
  * (SHA-256 digests of the presented and the configured key, so neither length nor content leaks
- * through timing), and both keys are always compared. A missing or unknown key is 401
- * `UNAUTHENTICATED`; a valid key without the right (a read key on a write) is 403 `FORBIDDEN`, and
- * so is any write when no admin key is configured.
+ * through timing), and both keys are always compared. On a route that needs a key, a missing,
+ * unknown or malformed one is 401 `UNAUTHENTICATED`; a valid key without the right (a read key on a
+ * write) is 403 `FORBIDDEN`, and so is any write when no admin key is configured.
+ *
+ * A route that needs no key (a read while reads are open) never refuses a request for the key it
+ * sends: OpenAI's SDKs always send one (and refuse to send none), so `Bearer anything` is read as no
+ * key. A configured key still identifies its holder there (its own rate-limit bucket); any other
+ * header grants nothing beyond what anyone may do.
  */
 export function createAccessControl(options: AccessOptions): (method: string, path: string, authorization: string | undefined) => Caller {
   const admin = options.adminKey ? digest(options.adminKey) : undefined;
@@ -45,7 +50,8 @@ export function createAccessControl(options: AccessOptions): (method: string, pa
     const needs = accessFor(method, path);
     if (needs === 'public') return { role: 'anonymous', id: 'anonymous' };
     if (needs === 'admin' && !admin) throw new SearchError('FORBIDDEN', 'writes are disabled: the server has no admin key (set SHOAL_ADMIN_KEY)');
-    const caller = identify(authorization, admin, read);
+    const keyNeeded = needs === 'admin' || readRequiresKey;
+    const caller = identify(authorization, admin, read, keyNeeded);
     if (caller.role === 'admin') return caller;
     if (needs === 'admin') {
       if (caller.role === 'read') throw new SearchError('FORBIDDEN', `${method} ${path} needs the admin key; the read key only reads`);
@@ -56,10 +62,18 @@ export function createAccessControl(options: AccessOptions): (method: string, pa
   };
 }
 
-function identify(authorization: string | undefined, admin: Buffer | undefined, read: Buffer | undefined): Caller {
-  if (authorization === undefined) return { role: 'anonymous', id: 'anonymous' };
+/**
+ * The caller a header names. With `keyNeeded`, a header that names no configured key is refused;
+ * without it, such a header is the anonymous caller (the route is open to everyone anyway).
+ */
+function identify(authorization: string | undefined, admin: Buffer | undefined, read: Buffer | undefined, keyNeeded: boolean): Caller {
+  const anonymous: Caller = { role: 'anonymous', id: 'anonymous' };
+  if (authorization === undefined) return anonymous;
   const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization);
-  if (!m) throw new SearchError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <key>"');
+  if (!m) {
+    if (!keyNeeded) return anonymous;
+    throw new SearchError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <key>"');
+  }
   const presented = digest(m[1]!);
   // Both comparisons always run: which key matched does not show in the time taken.
   const isAdmin = admin !== undefined && timingSafeEqual(presented, admin);
@@ -67,6 +81,7 @@ function identify(authorization: string | undefined, admin: Buffer | undefined, 
   // Callers are told apart by a digest prefix, never by the key itself (ids reach metrics and logs).
   if (isAdmin) return { role: 'admin', id: `key:${presented.toString('hex', 0, 6)}` };
   if (isRead) return { role: 'read', id: `key:${presented.toString('hex', 0, 6)}` };
+  if (!keyNeeded) return anonymous;
   throw new SearchError('UNAUTHENTICATED', 'unknown API key');
 }
 

@@ -348,7 +348,7 @@ describe('operations', () => {
 
   it('builds the OpenAPI document and the reference page once, not per request', async () => {
     const fresh = createApp({ state, log });
-    const spy = vi.spyOn(fresh, 'getOpenAPIDocument');
+    const spy = vi.spyOn(fresh, 'getOpenAPI31Document');
     const bodies = new Set<string>();
     for (let i = 0; i < 3; i++) {
       bodies.add(await (await fresh.request('/openapi.json')).text());
@@ -360,7 +360,7 @@ describe('operations', () => {
 
   it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
     const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/mcp', '/metrics', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings', '/v1/models', '/v1/models/{model}']);
     expect(Object.keys(doc.paths['/search']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SearchRequest', 'SearchResponse', 'Hit', 'Error', 'Report']));
     const docs = await (await get('/docs')).text();
@@ -415,7 +415,7 @@ describe('/mcp', () => {
     const client = new Client({ name: 'app-test', version: '0.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL('http://localhost/mcp'), { fetch: async (url, init) => app.request(String(url), init) }));
     try {
-      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_report', 'retrieve_context', 'search_reports']);
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['describe_collection', 'get_report', 'retrieve_context', 'search_reports']);
       const result = await client.callTool({ name: 'retrieve_context', arguments: { query: 'harbour dredging', tokenBudget: 100 } });
       expect(result.isError).toBeFalsy();
       expect((result.content as Array<{ text: string }>)[0]!.text.startsWith('[1] ')).toBe(true);

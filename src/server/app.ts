@@ -10,7 +10,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { accessControl, crossOrigin, errorShape, hostRules, limitBody, requestMetrics, requestTimeout, utf8Only } from './middleware/index.ts';
 import { createRouter } from './openapi.ts';
 import {
-  adminRoutes, embeddingsRoutes, healthRoutes, mcpRoutes, pageRoutes, reportRoutes, retrieveRoutes, searchRoutes, type RouteDeps,
+  adminRoutes, docsRoutes, embeddingsRoutes, healthRoutes, mcpRoutes, pageRoutes, reportRoutes, retrieveRoutes, searchRoutes, type RouteDeps,
 } from './routes/index.ts';
 
 export type { EngineState } from './engine-state.ts';
@@ -77,6 +77,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   app.route('/', reportRoutes(deps));
   app.route('/', healthRoutes(deps));
   app.route('/', adminRoutes(deps));
-  app.route('/', pageRoutes({ api: app, version }));
+  app.route('/', docsRoutes({ api: app, version }));
+  app.route('/', pageRoutes());
   return app;
 }

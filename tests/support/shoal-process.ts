@@ -133,6 +133,8 @@ export interface ServerOptions {
   waitFor?: 'serving' | 'listening';
   /** `SHOAL_COMPACT_WRITES`: fold the journal into a new generation after this many writes. Default: the server's. */
   compactAfterWrites?: number;
+  /** `SHOAL_REQUEST_TIMEOUT_MS`: answer 503 TIMEOUT after this. Default: the server's (30 s). */
+  requestTimeoutMs?: number;
 }
 
 /** Starts `shoal start --port 0` over an index folder and resolves with its URL once it is ready. */
@@ -144,6 +146,7 @@ export async function startServerChild(indexDir: string, options: ServerOptions)
     {
       SHOAL_ADMIN_KEY: options.adminKey, SHOAL_RATE_LIMIT: '0', SHOAL_WATCH_INTERVAL_MS: '100',
       ...(options.compactAfterWrites === undefined ? {} : { SHOAL_COMPACT_WRITES: String(options.compactAfterWrites) }),
+      ...(options.requestTimeoutMs === undefined ? {} : { SHOAL_REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs) }),
     },
   );
   // A server that cannot open its index stays up to say why (and logs it, even at level warn).

@@ -9,6 +9,7 @@ export function adminRoutes({ state, log }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'post', path: '/admin/reload', summary: 'Switch to the newest index generation (after a rebuild)',
+    operationId: 'reloadIndex', tags: ['operations'],
     responses: { 200: jsonResponse(ReloadResponseSchema, 'The generation now served'), ...ERROR_RESPONSES },
   }), async (c) => {
     const engine = engineOf(state);

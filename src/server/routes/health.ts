@@ -11,6 +11,7 @@ export function healthRoutes({ state, metrics, version }: RouteDeps): OpenAPIHon
   const app = createRouter();
   app.openapi(createRoute({
     method: 'get', path: '/stats', summary: 'Index counts and facts',
+    operationId: 'getStats', tags: ['operations'],
     responses: { 200: jsonResponse(StatsSchema, 'Stats'), ...ERROR_RESPONSES },
   }), async (c) => {
     const stats = await engineOf(state).stats();
@@ -18,10 +19,12 @@ export function healthRoutes({ state, metrics, version }: RouteDeps): OpenAPIHon
   });
   app.openapi(createRoute({
     method: 'get', path: '/healthz', summary: 'Liveness: the process answers',
+    operationId: 'getHealth', tags: ['operations'],
     responses: { 200: jsonResponse(HealthSchema, 'Alive'), ...PUBLIC_ERROR_RESPONSES },
   }), (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(createRoute({
     method: 'get', path: '/readyz', summary: 'Readiness: index open and model loaded',
+    operationId: 'getReadiness', tags: ['operations'],
     responses: {
       200: jsonResponse(ReadySchema, 'Ready'),
       503: jsonResponse(ErrorSchema, 'Not ready, and why'),
@@ -35,6 +38,11 @@ export function healthRoutes({ state, metrics, version }: RouteDeps): OpenAPIHon
     const why = await engine.ready();
     if (why) return errorResponse(c, why, 503) as never;
     return c.json({ ready: true as const, generation: engine.generation, semantic: engine.semantic }, 200);
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get', path: '/metrics', operationId: 'getMetrics', tags: ['operations'], summary: 'Prometheus metrics',
+    description: 'The Prometheus text exposition format: requests and latency per route, search time per mode and stage, embedding time, writes, index sizes, and the process and Node metrics.',
+    responses: { 200: { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, ...ERROR_RESPONSES },
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   return app;

@@ -2,38 +2,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { SearchError } from '../../core/errors.ts';
-import { apiReferencePage } from '../docs-page.ts';
 import { createRouter } from '../openapi.ts';
 import { searchPage } from '../search-page.ts';
 
-/** Options of {@link pageRoutes}. */
-export interface PageOptions {
-  /** The app whose routes the OpenAPI document describes (read on the first request, once every route is declared). */
-  api: OpenAPIHono;
-  version: string;
-}
-
 /**
- * The public pages: the search page (`/`) and its client script (`/client.js`), the OpenAPI document
- * (`/openapi.json`) and its reference page (`/docs`). The client script is read here, when the app is
- * made: a server whose script was never built stops at start-up ({@link readClientScript}).
+ * The search page (`/`) and its client script (`/client.js`). The client script is read here, when
+ * the app is made: a server whose script was never built stops at start-up ({@link readClientScript}).
  */
-export function pageRoutes({ api, version }: PageOptions): OpenAPIHono {
+export function pageRoutes(): OpenAPIHono {
   const clientScript = readClientScript();
-  // The OpenAPI document and the reference page never change once the routes are declared: each is
-  // made once, on first request, and then served as it is.
-  const document = {
-    openapi: '3.0.0',
-    info: {
-      title: 'shoal', version,
-      description: 'Hybrid (BM25 + embedding) search over reports. Before any route, a request whose line and headers are larger than the server accepts is answered 431 HEADERS_TOO_LARGE, one that does not arrive in time 408 REQUEST_TIMEOUT, and malformed HTTP 400, in the same error shape; the connection is then closed.',
-    },
-  };
-  const reference: { json?: string; html?: string; doc?: ReturnType<typeof api.getOpenAPIDocument> } = {};
-  const openApiDocument = () => (reference.doc ??= api.getOpenAPIDocument(document));
   const app = createRouter();
-  app.get('/openapi.json', (c) => c.body(reference.json ??= JSON.stringify(openApiDocument()), 200, { 'content-type': 'application/json; charset=utf-8' }));
-  app.get('/docs', (c) => c.html(reference.html ??= apiReferencePage(openApiDocument() as Parameters<typeof apiReferencePage>[0])));
   app.get('/', (c) => c.html(searchPage()));
   app.get('/client.js', (c) => c.body(clientScript, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
   return app;

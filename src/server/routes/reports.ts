@@ -27,6 +27,7 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'post', path: '/reports', summary: 'Add or replace reports',
+    operationId: 'putReports', tags: ['reports'],
     description: `One report or a batch (up to the limit) as JSON, or one Markdown / plain-text report (YAML front matter with id, title, date, source, tags; or ?id=). A report whose id exists replaces it; only paragraphs whose text changed are embedded again. Acknowledged once durable.`,
     request: {
       query: ReportIdQuerySchema,
@@ -40,6 +41,7 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   });
   app.openapi(createRoute({
     method: 'put', path: '/reports/{id}', summary: 'Create or replace one report',
+    operationId: 'putReport', tags: ['reports'],
     request: { params: IdParamSchema, body: { content: { 'application/json': { schema: ReportSchema }, ...TEXT_BODIES }, required: true } },
     responses: { 200: jsonResponse(WriteResponseSchema, 'Written (durable)'), ...ERROR_RESPONSES },
   }), async (c) => {
@@ -50,6 +52,7 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   });
   app.openapi(createRoute({
     method: 'delete', path: '/reports/{id}', summary: 'Delete a report',
+    operationId: 'deleteReport', tags: ['reports'],
     request: { params: IdParamSchema },
     responses: { 200: jsonResponse(DeleteResponseSchema, 'Deleted (durable)'), 404: jsonResponse(ErrorSchema, 'No such report'), ...ERROR_RESPONSES },
   }), async (c) => {
@@ -61,6 +64,7 @@ export function reportRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   });
   app.openapi(createRoute({
     method: 'get', path: '/reports/{id}', summary: 'A report and its paragraphs',
+    operationId: 'getReport', tags: ['reports'],
     request: { params: IdParamSchema },
     responses: { 200: jsonResponse(ReportResponseSchema, 'The report'), 404: jsonResponse(ErrorSchema, 'No such report'), ...ERROR_RESPONSES },
   }), async (c) => {

@@ -10,6 +10,7 @@ export function retrieveRoutes({ state }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'post', path: '/retrieve', summary: 'Passages for a chat assistant, packed into a token budget with citations',
+    operationId: 'retrieve', tags: ['search'],
     description: 'Searches, drops near-duplicates by maximal marginal relevance, merges neighbouring paragraphs in reading order, and packs the passages with numbered citations into the token budget (counted by the embedding model\'s tokenizer; never exceeded).',
     request: { body: { content: { 'application/json': { schema: RetrieveRequestSchema } }, required: true } },
     responses: { 200: jsonResponse(RetrieveResponseSchema, 'Passages and the context string'), ...ERROR_RESPONSES },

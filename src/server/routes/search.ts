@@ -25,16 +25,18 @@ export function searchRoutes({ state, metrics }: RouteDeps): OpenAPIHono {
   const app = createRouter();
   app.openapi(createRoute({
     method: 'get', path: '/search', summary: 'Search (query parameters)', description: DESCRIPTION,
+    operationId: 'search', tags: ['search'],
     request: { query: SearchQuerySchema },
     responses: { 200: jsonResponse(SearchResponseSchema, 'Ranked paragraphs'), ...ERROR_RESPONSES },
   }), (c) => run(c, c.req.valid('query')) as never);
   app.openapi(createRoute({
     method: 'post', path: '/search', summary: 'Search (JSON body)', description: DESCRIPTION,
+    operationId: 'searchByBody', tags: ['search'],
     request: { body: { content: { 'application/json': { schema: SearchRequestSchema } }, required: true } },
     responses: { 200: jsonResponse(SearchResponseSchema, 'Ranked paragraphs'), ...ERROR_RESPONSES },
   }), (c) => run(c, c.req.valid('json')) as never);
   app.openapi(createRoute({
-    method: 'get', path: '/facets', summary: 'What the collection holds: sources, tags and dates with counts',
+    method: 'get', path: '/facets', operationId: 'getFacets', tags: ['search'], summary: 'What the collection holds: sources, tags and dates with counts',
     description: 'Facet counts over the whole collection within the filters, no query: the values a search can be filtered by, and the earliest and latest report date.',
     request: { query: FacetsQuerySchema },
     responses: { 200: jsonResponse(FacetsResponseSchema, 'Counts by facet'), ...ERROR_RESPONSES },
