@@ -278,8 +278,8 @@ export interface Stats {
 
 /** OpenAI's embeddings request, plus `input_type`. */
 export interface EmbeddingsRequest {
-  /** A text or several. */
-  input: string | string[];
+  /** A text, several texts, or (as OpenAI's clients send them) the cl100k_base token ids of one text or of several. */
+  input: string | string[] | number[] | number[][];
   /** The loaded model's name or id; any other is refused. */
   model?: string | undefined;
   encoding_format?: 'float' | 'base64' | undefined;
