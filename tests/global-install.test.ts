@@ -6,7 +6,8 @@
 // registry. The published shrinkwrap is what keeps sharp at 0.33 (prebuilt libvips from npm) where
 // @xenova/transformers asks for ^0.32 (libvips downloaded from GitHub): npm honours a dependency's
 // shrinkwrap, never its `overrides`. Then the installed `shoal` fetches the model, indexes reports
-// in another folder and searches them, and `shoal/client` loads with plain node.
+// in another folder, searches them and serves them (the page and its built client script), and
+// `shoal/client` loads with plain node.
 //
 // Minutes long (native modules compile, the model downloads): it runs when SHOAL_GLOBAL_INSTALL_TESTS=1.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +123,35 @@ describe.runIf(enabled)('npm install -g shoal from a registry', () => {
     expect(found.status, found.stderr).toBe(0);
     expect(found.stdout).toMatch(/^1\. .*01-takaichi-xi-apec-gyeongju#2$/m);
   }, 1_200_000);
+
+  it('serves the search page and its client script from the installed package', async () => {
+    const env = { ...process.env };
+    delete env.SHOAL_INDEX_DIR;
+    const server = spawn(join(prefix, 'bin/shoal'), ['start', '--index', 'idx', '--port', '0', '--no-watch', '--log-level', 'info'], {
+      cwd: join(scratch, 'elsewhere'), env, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const seen = (text: string): void => {
+          output += text;
+          const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"|serving \d+ paragraphs at (http:\/\/\S+)/.exec(output);
+          if (m) resolve((m[1] ?? m[2])!);
+        };
+        server.stdout.setEncoding('utf8').on('data', seen);
+        server.stderr.setEncoding('utf8').on('data', seen);
+        server.once('close', (code) => reject(new Error(`shoal start exited ${code}\n${output}`)));
+      });
+      // It listens before the index and the model are loaded: /readyz says when searches are served.
+      while ((await fetch(`${url}/readyz`)).status !== 200) await sleep(200);
+      expect(await (await fetch(`${url}/`)).text()).toContain('<form id="search"');
+      expect(await (await fetch(`${url}/client.js`)).text()).toContain('createClient');
+      const found = await (await fetch(`${url}/search?query=territorial+disputes+near+islands&k=1`)).json() as { hits: Array<{ key: string }> };
+      expect(found.hits[0]?.key).toBe('01-takaichi-xi-apec-gyeongju#2');
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 300_000);
 
   it('exports shoal/client as JavaScript plain node loads', () => {
     const project = join(scratch, 'uses-client');
