@@ -293,6 +293,7 @@ const SEARCH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   groupByReport: boolText,
   highlight: boolText,
   explain: boolText,
+  typos: boolText,
 };
 /** Values each /search parameter accepts. */
 const VALID_PARAMS: Record<string, fc.Arbitrary<string>> = {
@@ -312,6 +313,7 @@ const VALID_PARAMS: Record<string, fc.Arbitrary<string>> = {
   groupByReport: fc.constantFrom('true', 'false', '1', '0', ''),
   highlight: fc.constantFrom('true', 'false', '1', '0', ''),
   explain: fc.constantFrom('true', 'false', '1', '0', ''),
+  typos: fc.constantFrom('true', 'false', '1', '0', ''),
 };
 const anyValue = fc.oneof(text, numberText, dateText, boolText, querySyntax);
 const knownParam = fc.constantFrom(...Object.keys(SEARCH_PARAMS)).chain((name) =>
@@ -379,12 +381,13 @@ const validSearch = fc.record({
   dateFrom: validDate, dateTo: validDate,
   source: fc.oneof(fc.array(fc.constantFrom('Coast Gazette', 'Farm Weekly', 'Wire Service')), fc.constantFrom('Farm Weekly', 'Farm Weekly,Wire Service')),
   tags: fc.oneof(fc.array(fc.constantFrom('wool', 'featured', 'regular')), fc.constantFrom('wool', ' wool , featured ')), reportId: fc.array(fc.constantFrom('r001', 'r002', 'nope')),
-  groupByReport: fc.boolean(), highlight: fc.boolean(), explain: fc.boolean(),
+  groupByReport: fc.boolean(), highlight: fc.boolean(), explain: fc.boolean(), typos: fc.boolean(),
 }, { requiredKeys: ['q'] });
 const validRetrieve = fc.record({
   query: fc.oneof(querySyntax, text), tokenBudget: fc.integer({ min: 1, max: 16_000 }), k: fc.integer({ min: 1, max: 50 }),
   mode: fc.constantFrom('hybrid', 'bm25', 'vector'), neighbors: fc.integer({ min: 0, max: 3 }), diversity: fc.double({ min: 0, max: 1, noNaN: true }),
   dateFrom: validDate, source: fc.array(fc.constantFrom('Coast Gazette', 'Farm Weekly')), tags: fc.array(fc.constantFrom('wool', 'featured')),
+  typos: fc.boolean(),
 }, { requiredKeys: ['query'] });
 const validEmbeddings = fc.record({
   input: fc.oneof(text, querySyntax, fc.array(fc.oneof(text, querySyntax), { minLength: 1, maxLength: 300 })),

@@ -6,7 +6,7 @@ export {
   FacetsQuerySchema, FacetsResponseSchema, FacetsSchema, filterFields, HealthSchema, HitSchema, IdParamSchema,
   MAX_BATCH, MAX_EMBED_INPUTS, MAX_METADATA_DEPTH, MAX_OFFSET, MAX_PAGE, MAX_QUERY_CHARS, MinSimilaritySchema, ReadySchema, ReloadResponseSchema,
   ReportBatchSchema, ReportIdQuerySchema, ReportResponseSchema, ReportSchema, RetrieveRequestSchema, RetrieveResponseSchema, SearchQuerySchema,
-  SearchRequestSchema, SearchResponseSchema, StatsSchema, text, TotalSchema, WriteResponseSchema, type Door, type EmbeddingsInput, type RetrieveRequestBody,
+  SearchRequestSchema, SearchResponseSchema, StatsSchema, ParagraphKeyParamSchema, SimilarQuerySchema, SimilarResponseSchema, type SimilarQuery, text, TotalSchema, WriteResponseSchema, type Door, type EmbeddingsInput, type RetrieveRequestBody,
   type SearchRequestBody,
 } from './schemas.ts';
-export { facetRequestOf, filterOf, queryOf, reportBody, toRetrieveRequest, toSearchRequest } from './requests.ts';
+export { facetRequestOf, filterOf, queryOf, reportBody, toRetrieveRequest, toSearchRequest, toSimilarRequest } from './requests.ts';

@@ -1,9 +1,9 @@
 import type { z } from '@hono/zod-openapi';
 import { SearchError } from '../core/errors.ts';
 import type { Paragraph } from '../core/types.ts';
-import { hybridOptionsOf, type FacetsRequest, type SearchFilter } from '../engine/index.ts';
+import { hybridOptionsOf, type FacetsRequest, type SearchFilter, type SimilarRequest } from '../engine/index.ts';
 import type { ReadRequest, RetrieveRequest } from '../retrieval/index.ts';
-import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody } from './schemas.ts';
+import type { ReportResponseSchema, RetrieveRequestBody, SearchRequestBody, SimilarQuery } from './schemas.ts';
 
 // Parsed request bodies → engine requests, and engine answers → response bodies: shared by the HTTP
 // routes and the MCP tools, so both speak the same API.
@@ -20,9 +20,10 @@ export function toSearchRequest(body: SearchRequestBody): ReadRequest {
   const filter = filterOf(body);
   return {
     q: queryOf(body), k: body.k, offset: body.offset, groupByReport: body.groupByReport, highlight: body.highlight, explain: body.explain,
+    ...(body.collapse ? { collapse: true } : {}),
     ...(body.mode ? { mode: body.mode } : {}), ...hybridOptionsOf(body),
     ...(body.minSimilarity !== undefined ? { minSimilarity: body.minSimilarity } : {}),
-    ...(filter ? { filter } : {}), ...facetRequestOf(body),
+    ...(filter ? { filter } : {}), ...facetRequestOf(body), typos: body.typos,
   };
 }
 
@@ -57,6 +58,16 @@ export function toRetrieveRequest(body: RetrieveRequestBody): RetrieveRequest {
   const filter = filterOf(body);
   return {
     query: body.query, tokenBudget: body.tokenBudget, k: body.k, neighbors: body.neighbors, diversity: body.diversity,
-    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}),
+    minSimilarity: body.minSimilarity, ...(body.mode ? { mode: body.mode } : {}), ...(filter ? { filter } : {}), typos: body.typos,
+  };
+}
+
+/** The query of `GET /paragraphs/{key}/similar` as the engine's request. */
+export function toSimilarRequest(key: string, query: SimilarQuery): SimilarRequest {
+  const filter = filterOf(query);
+  return {
+    key, k: query.k, offset: query.offset, sameReport: query.sameReport, groupByReport: query.groupByReport, collapse: query.collapse,
+    ...(query.mode ? { mode: query.mode } : {}), ...(query.minSimilarity !== undefined ? { minSimilarity: query.minSimilarity } : {}),
+    ...(query.candidates !== undefined ? { candidates: query.candidates } : {}), ...(filter ? { filter } : {}),
   };
 }

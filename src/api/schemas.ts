@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { CHOICES, DEFAULT_ADAPTIVE, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, DEFAULT_TYPOS, numberSchema, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import { isWellFormed, NOT_WELL_FORMED } from '../core/text.ts';
 import { DEFAULT_LEXICAL_GATE } from '../hybrid/index.ts';
 
@@ -54,6 +54,8 @@ export const filterFields = {
   tags: list.optional().openapi({ type: 'array', items: { type: 'string' } }).describe(`Only reports carrying every one of these tags. ${LIST}`),
 };
 
+const TYPOS_DOC = `BM25: a free word in (almost) no paragraph may be misspelt: it also matches the more frequent indexed words 1 edit away (words of ${SETTINGS.typoOneEditChars.default}+ characters) or 2 (${SETTINGS.typoTwoEditsChars.default}+), scored below the word itself; false takes every word as written. Default ${DEFAULT_TYPOS}.`;
+
 // Facets are few fixed names, none of which holds a comma: a query string may list them comma-separated too.
 const facetNames = z.union([text(), z.array(text())])
   .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
@@ -76,6 +78,8 @@ const hybridFieldsOf = (door: Door) => ({
   candidates: setting(door, SETTINGS.candidates).optional().describe(`Mode hybrid: candidates per retriever; the fused list is their union. Default ${SETTINGS.candidates.default}.`),
   adaptive: bool(door).optional().describe(`Mode hybrid: scale BM25's weight by how much of the query's IDF mass its best candidates match (none below ${DEFAULT_LEXICAL_GATE.from * 100} %, full from ${DEFAULT_LEXICAL_GATE.to * 100} %). Default ${DEFAULT_ADAPTIVE}.`),
 });
+
+const COLLAPSE = `Keep one paragraph per group of near-duplicates across reports (embeddings with cosine similarity ≥ ${SETTINGS.duplicateCosine.default}; without embeddings, ≥ ${SETTINGS.duplicateJaccard.default * 100} % shared words): the best-ranked, listing the others' keys in duplicates. Made from the first \`candidates\` ranked paragraphs (mode hybrid: its fused list), so pages never show what another page collapsed.`;
 
 /** The text of a query: trimmed, not empty, at most {@link MAX_QUERY_CHARS} characters. */
 const queryText = () => text().trim().min(1, 'must not be empty').max(MAX_QUERY_CHARS);
@@ -104,9 +108,11 @@ const searchRequestOf = (door: Door) => z.object({
   minSimilarity: minSimilarity(door).optional().describe('Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this (-1 to 1), or `auto` for the model\'s calibrated relevance floor. Default none.'),
   ...filterFields,
   groupByReport: bool(door).default(false).describe('Only the best paragraph of each report.'),
+  collapse: bool(door).default(false).describe(COLLAPSE),
   ...facetFieldsOf(door),
   highlight: bool(door).default(false).describe('Attach a snippet: matched words marked, and the sentence closest in meaning to the query (each new sentence is embedded: tens of milliseconds per page until cached).'),
   explain: bool(door).default(false).describe('Attach BM25 term contributions, vector similarity, per-retriever ranks and the fused score.'),
+  typos: bool(door).default(DEFAULT_TYPOS).describe(TYPOS_DOC),
 }).strict().superRefine(checkOneQuery).refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
 
 /** A search request as a JSON body (`POST /search`; MCP's `search_reports` takes its fields). */
@@ -148,6 +154,7 @@ export const HitSchema = z.object({
   score: z.number().describe('BM25 score, cosine similarity, or fused score, by mode.'),
   similarity: z.number().optional().describe('Modes vector and hybrid: cosine similarity of the paragraph to the query, comparable across queries.'),
   rank: z.number().int(),
+  duplicates: z.array(z.string()).optional().describe('With collapse: the keys of the near-duplicates collapsed into this hit (ranked below it), best first.'),
   highlight: HighlightSchema.optional(),
   explain: ExplainSchema.optional(),
 }).openapi('Hit');
@@ -179,6 +186,38 @@ export const SearchResponseSchema = z.object({
   tookMs: z.number(),
   timings: z.object({ queueMs: z.number(), embedMs: z.number(), searchMs: z.number(), highlightMs: z.number(), totalMs: z.number() }),
 }).openapi('SearchResponse');
+
+/** The paragraph of `GET /paragraphs/{key}/similar`. */
+export const ParagraphKeyParamSchema = z.object({
+  key: text().min(3).max(600).openapi({ param: { name: 'key', in: 'path', description: 'The paragraph key <reportId>#<ordinal>, URL-encoded (# as %23).' }, example: '01-takaichi-xi-apec-gyeongju#2' }),
+});
+
+/** More like this (`GET /paragraphs/{key}/similar`): paging, mode, own report, filters, grouping and collapsing as in a search. */
+export const SimilarQuerySchema = z.object({
+  k: setting('query', SETTINGS.pageK).default(SETTINGS.pageK.default).openapi({ default: SETTINGS.pageK.default }).describe(`Results per page, ${SETTINGS.pageK.min}–${SETTINGS.pageK.max}.`),
+  offset: setting('query', SETTINGS.offset).default(SETTINGS.offset.default).openapi({ default: SETTINGS.offset.default }).describe('Results to skip (pagination).'),
+  mode: z.enum(['vector', 'bm25']).optional().describe(`vector: the nearest neighbours of the paragraph's stored embedding (nothing is embedded); bm25: a BM25 query of the paragraph's ${SETTINGS.likeTerms.default} terms with the highest tf·idf (Lucene's MoreLikeThis). Default vector when the index has embeddings, else bm25.`),
+  sameReport: bool('query').default(false).describe('Keep paragraphs of the paragraph\'s own report (never the paragraph itself).'),
+  minSimilarity: setting('query', SETTINGS.minSimilarity).optional().describe('Mode vector: leave out paragraphs whose cosine similarity to the paragraph is below this (-1 to 1). Default none.'),
+  ...filterFields,
+  groupByReport: bool('query').default(false).describe('Only the best paragraph of each report.'),
+  collapse: bool('query').default(false).describe(COLLAPSE),
+  candidates: setting('query', SETTINGS.candidates).optional().describe(`With collapse: how many ranked paragraphs are collapsed. Default ${SETTINGS.candidates.default}.`),
+}).strict().refine((r) => r.offset + r.k <= MAX_OFFSET + MAX_PAGE, { path: ['offset'], message: `offset + k must be at most ${MAX_OFFSET + MAX_PAGE}` });
+
+export type SimilarQuery = z.infer<typeof SimilarQuerySchema>;
+
+export const SimilarResponseSchema = z.object({
+  key: z.string().describe('The paragraph the hits are like.'),
+  mode: z.enum(['vector', 'bm25']),
+  generation: z.string(),
+  k: z.number().int(),
+  offset: z.number().int(),
+  hits: z.array(HitSchema).describe('Mode vector: similarity is the cosine similarity to the paragraph.'),
+  terms: z.array(z.string()).optional().describe('Mode bm25: the terms of the query made from the paragraph, by tf·idf.'),
+  tookMs: z.number(),
+  timings: z.object({ queueMs: z.number(), searchMs: z.number(), totalMs: z.number() }),
+}).openapi('SimilarResponse');
 
 /** How deeply a report's `metadata` may nest objects and arrays. */
 export const MAX_METADATA_DEPTH = 64;
@@ -299,6 +338,7 @@ export const RetrieveRequestSchema = z.object({
   diversity: setting('json', SETTINGS.diversity).default(SETTINGS.diversity.default).describe("MMR's lambda: 1 ranks by relevance only; lower values drop near-duplicates harder."),
   minSimilarity: MinSimilaritySchema.default('auto').describe('Modes vector and hybrid: passages whose cosine similarity to the query is below this (-1 to 1) are left out, so a query nothing answers gets none; default `auto`, the model\'s calibrated relevance floor (-1 turns it off).'),
   ...filterFields,
+  typos: bool('json').default(DEFAULT_TYPOS).describe(TYPOS_DOC),
 }).strict().openapi('RetrieveRequest');
 
 export type RetrieveRequestBody = z.infer<typeof RetrieveRequestSchema>;

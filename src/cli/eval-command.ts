@@ -17,6 +17,7 @@ shoal eval --known-items <set.jsonl> --data <file or folder>... --mode bm25|vect
   [--k1 X] [--b X] [--model bge-small|minilm] [--model-dir DIR] [--no-embed-cache] [index flags as for shoal index]
   [--fusion linear|rrf] [--normalization zscore|minmax|theoretical] [--rrf-k 60] [--alpha X] [--candidates 100] [--no-adaptive]
   [--unanswerable FILE] (known items: adds a sweep of relevance floors, false answers against Recall@10)
+  [--no-typos] [--misspell SEED] (BM25 without typo expansion; one seeded typing error in each query)
 BEIR: prints nDCG@10, Recall@100, MRR@10, query count and p50/p99 latency; exits 1 when nDCG@10 < --min-ndcg.
 Known items: paragraph MRR@10, Recall@10 and report Recall@10, by lexical overlap (0-1 vs 2+ shared content words);
 exits 1 when MRR@10 < --min-mrr. --distractors N indexes the set's reports plus N others (a fixed choice);
@@ -30,7 +31,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     data: { type: 'string', multiple: true }, 'known-items': { type: 'string' }, split: { type: 'string' }, distractors: { type: 'string' },
     'min-mrr': { type: 'string' }, check: { type: 'boolean' }, mode: { type: 'string' }, qrels: { type: 'string' }, engine: { type: 'string' },
     json: { type: 'boolean' }, 'min-ndcg': { type: 'string' }, 'no-embed-cache': { type: 'boolean' }, backend: { type: 'string' },
-    unanswerable: { type: 'string' }, ...HYBRID_FLAGS, ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    unanswerable: { type: 'string' }, 'no-typos': { type: 'boolean' }, misspell: { type: 'string' }, ...HYBRID_FLAGS, ...BM25_FLAGS, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   }, false);
   const data = values.data ?? [];
   if (data.length === 0) {
@@ -58,6 +59,8 @@ export async function evalCommand(argv: string[], io: Io): Promise<number> {
     ...(mode !== 'bm25' ? { embedder: await embedderFrom(values, io) } : {}),
     ...hybrid,
     ...(values['no-embed-cache'] ? {} : { embedCacheDir: EMBED_CACHE_DIR }),
+    ...(values['no-typos'] ? { typos: false } : {}),
+    ...(values.misspell === undefined ? {} : { misspell: numberFlag('misspell', values.misspell, { min: 0, integer: true })! }),
     onProgress: (done, total) => {
       const now = performance.now();
       if (now - lastProgress < 5000 && done < total) return;

@@ -8,12 +8,13 @@ import { embedderFrom } from './model-options.ts';
 
 export const SEARCH_USAGE = `shoal search <query> [--index DIR] [--mode hybrid|bm25|vector] [-k N] [--offset N] [--group-by-report]
   [--explain] [--highlight] [--json] [--fusion linear|rrf] [--normalization zscore|minmax] [--rrf-k N] [--alpha X]
-  [--candidates N] [--no-adaptive] [--min-similarity X]
+  [--candidates N] [--no-adaptive] [--min-similarity X] [--no-typos]
   [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--source S]... [--report ID]... [--tag T]... [--k1 X] [--b X] [--model-dir DIR]
   [--backend embedded|opensearch]
 Mode hybrid (default when the index has embeddings) fuses BM25 and embedding similarity; bm25 (default
 otherwise) reads query syntax: words (ranked OR), "quoted phrases", +required, -excluded, prefix*;
-vector ranks by embedding similarity, with the model the index was built with.`;
+vector ranks by embedding similarity, with the model the index was built with. A word in (almost) no paragraph
+may be misspelt and also matches indexed words an edit or two away; --no-typos takes every word as written.`;
 
 /** `shoal search`: ranks paragraphs of an index for a query. Returns the exit code. */
 export async function searchCommand(argv: string[], io: Io): Promise<number> {
@@ -23,6 +24,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     mode: { type: 'string' }, 'min-similarity': { type: 'string' }, ...HYBRID_FLAGS,
     from: { type: 'string' }, to: { type: 'string' }, source: { type: 'string', multiple: true }, report: { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true }, 'model-dir': { type: 'string' }, backend: { type: 'string' }, ...BM25_FLAGS,
+    'no-typos': { type: 'boolean' },
   });
   if (positionals.length === 0) {
     io.err(SEARCH_USAGE);
@@ -36,6 +38,7 @@ export async function searchCommand(argv: string[], io: Io): Promise<number> {
     groupByReport: values['group-by-report'] ?? false,
     explain: values.explain ?? false,
     highlight: values.highlight ?? false,
+    typos: !values['no-typos'],
   };
   const mode = choiceFlag('mode', values.mode, ['hybrid', 'bm25', 'vector'] as const);
   if (mode) request.mode = mode;

@@ -44,11 +44,20 @@ export const SETTINGS = {
   rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
   minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
   facetSize: int(1, 100, 10, '`facetSize` of `/search`', 'Most values a source or tags facet lists (the most frequent).'),
+  // Typo tolerance (request field `typos`, on by default): which free words are expanded, and how far.
+  typoDocShare: real(0, 0.01, 0.00005, 'this table (a request turns it on or off: `typos`)', 'A free word in at most this share of the paragraphs (or in none) may be misspelt: it is expanded to the more frequent indexed words within its edit budget.'),
+  typoOneEditChars: int(1, 100, 5, 'this table', 'Words (as analysed) of at least this many characters are expanded within 1 edit (Meilisearch\'s threshold).'),
+  typoTwoEditsChars: int(1, 100, 9, 'this table', 'Words (as analysed) of at least this many characters are expanded within 2 edits (Meilisearch\'s threshold).'),
+  typoMaxExpansions: int(1, 1_000, 50, 'this table', 'Most words one misspelt word expands to, the closest and most frequent kept (Lucene\'s `maxExpansions`).'),
   // Retrieval for chat assistants.
   tokenBudget: int(1, 16_000, 1_500, '`tokenBudget` of `/retrieve` and `retrieve_context`', 'Most tokens a retrieval\'s context may hold (the embedding model\'s tokenizer).'),
   passages: int(1, 50, 10, '`k` of `/retrieve` and `retrieve_context`', 'Most passages of one retrieval.'),
   neighbors: int(0, 3, 0, '`neighbors` of `/retrieve` and `retrieve_context`', 'Paragraphs of context on each side of a retrieved hit, merged in reading order.'),
   diversity: real(0, 1, 0.7, '`diversity` of `/retrieve` and `retrieve_context`', 'MMR\'s λ: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.'),
+  // Near-duplicates and more like this.
+  duplicateCosine: real(0, 1, 0.95, 'fixed: the near-duplicate rule of `collapse` and `/retrieve`', 'Two paragraphs whose embeddings have at least this cosine similarity are near-duplicates.'),
+  duplicateJaccard: real(0, 1, 0.8, 'fixed: the near-duplicate rule without embeddings', 'Two paragraphs without embeddings sharing at least this share (Jaccard) of their distinct words are near-duplicates.'),
+  likeTerms: int(1, 100, 25, 'fixed: `/paragraphs/{key}/similar` in mode bm25', 'More like this without embeddings: the paragraph\'s terms (highest tf · idf) its BM25 query keeps (Lucene MoreLikeThis\'s maxQueryTerms).'),
   // BM25 scoring (Lucene's BM25Similarity).
   k1: real(0, 10, 1.5, '`--k1`', 'BM25 term-frequency saturation (best mean nDCG@10 over SciFact and TIME train; Anserini uses 0.9).'),
   b: real(0, 1, 0.75, '`--b`', 'BM25 length normalisation, 0 (none) to 1 (full); Lucene\'s default.'),
@@ -92,6 +101,9 @@ export const CHOICES = {
 
 /** Mode hybrid: scale BM25's weight by the lexical gate (how much of the query's IDF mass its best candidates match). */
 export const DEFAULT_ADAPTIVE = true;
+
+/** Expand free words that may be misspelt (request field `typos`, `shoal search --no-typos`); see the `typo…` settings. */
+export const DEFAULT_TYPOS = true;
 
 /** Where shoal keeps an index when no `--index` flag names one. */
 export const INDEX_DIR = { env: 'SHOAL_INDEX_DIR', default: 'index/default' } as const;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { throwIfAborted } from '../core/abort.ts';
@@ -227,7 +228,17 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
       if (pool && pool.threads > 0) {
         // All batches are queued at once, so the pool keeps every worker busy; an abort takes the
         // batches still queued off it, so the work stops when each worker's current batch is done.
-        await Promise.all(batches.map(async (batch) => store(batch, await pool!.run(batch.map((i) => tokens[i]!), signal))));
+        // Each queued batch listens for the abort: on a signal of this call's own that follows the
+        // caller's, so the caller's signal holds one listener, not one per batch.
+        const own = new AbortController();
+        setMaxListeners(batches.length + 1, own.signal);
+        const follow = (): void => own.abort(signal!.reason);
+        signal?.addEventListener('abort', follow, { once: true });
+        try {
+          await Promise.all(batches.map(async (batch) => store(batch, await pool!.run(batch.map((i) => tokens[i]!), own.signal))));
+        } finally {
+          signal?.removeEventListener('abort', follow);
+        }
       } else {
         // The calling thread runs one batch at a time, checking for an abort before each.
         for (const batch of batches) {

@@ -30,8 +30,11 @@ import { isEmptyFilter, paragraphMatcher, type SearchFilter } from './filter.ts'
 export interface LexicalRetriever {
   /** The analyzer the index was built with (queries and highlights are analysed by it). */
   readonly analyzer: Analyzer;
-  /** A query in the lexical syntax (words, "phrases", +required, -excluded, prefix*); never throws. */
-  parse(query: string): LexicalQuery;
+  /**
+   * A query in the lexical syntax (words, "phrases", +required, -excluded, prefix*); never throws.
+   * With `typos`, free words that may be misspelt are expanded where the backend can (lexical/typos.ts).
+   */
+  parse(query: string, options?: { typos?: boolean }): LexicalQuery;
   /**
    * The best `k` live paragraphs the filter accepts, by BM25 score, best first (ties to the lower doc
    * id). The filter is applied before the top-k: a filtered search returns `k` hits while that many match.
@@ -43,6 +46,8 @@ export interface LexicalRetriever {
   scoreBound(query: LexicalQuery): number;
   /** Each clause's contribution to a paragraph's score. */
   explain(query: LexicalQuery, docId: number): ClauseContribution[];
+  /** BM25's statistics of analysed terms: the paragraphs counted, and how many hold each term (in order). */
+  termStats(terms: readonly string[]): { docCount: number; docFreq: number[] };
 }
 
 /** A nearest-neighbour retriever over the embeddings of one view's live paragraphs (cosine similarity). */
@@ -57,6 +62,8 @@ export interface VectorRetriever {
   search(vector: Float32Array, k: number, filter?: SearchFilter): ScoredDoc[];
   /** The exact cosine similarity of a paragraph to `vector`; undefined for a deleted one. */
   similarity(docId: number, vector: Float32Array): number | undefined;
+  /** The stored embeddings of these paragraphs, in order (undefined for a deleted one), asked for in one batch. */
+  vectorsOf(docIds: readonly number[]): Array<Float32Array | undefined>;
 }
 
 /** The paragraphs of one view, by doc id and by key. */
@@ -196,8 +203,8 @@ export class LocalLexicalRetriever implements LexicalRetriever {
     return this.searcher.analyzer;
   }
 
-  parse(query: string): LexicalQuery {
-    return this.searcher.parse(query);
+  parse(query: string, options?: { typos?: boolean }): LexicalQuery {
+    return this.searcher.parse(query, options);
   }
 
   search(query: LexicalQuery, k: number, filter?: SearchFilter): ScoredDoc[] {
@@ -215,6 +222,10 @@ export class LocalLexicalRetriever implements LexicalRetriever {
 
   explain(query: LexicalQuery, docId: number): ClauseContribution[] {
     return this.searcher.explain(query, docId);
+  }
+
+  termStats(terms: readonly string[]): { docCount: number; docFreq: number[] } {
+    return { docCount: this.searcher.docCount, docFreq: terms.map((t) => this.searcher.docFreq(t)) };
   }
 }
 
@@ -255,5 +266,9 @@ export class LocalVectorRetriever implements VectorRetriever {
 
   similarity(docId: number, vector: Float32Array): number | undefined {
     return this.store?.similarity(docId, vector);
+  }
+
+  vectorsOf(docIds: readonly number[]): Array<Float32Array | undefined> {
+    return docIds.map((d) => this.store?.vector(d));
   }
 }

@@ -1,5 +1,6 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
+import { DEFAULT_TYPOS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import type { Embedder } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
@@ -14,6 +15,7 @@ import { Turns } from './turns.ts';
 import { runStepsSliced } from '../core/steps.ts';
 import type { SearchMode } from './searcher.ts';
 import { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, type EngineStats, type FacetsRequest, type FacetsResult, type ReloadOutcome, type SearchEngine, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
+import { paragraphNotFound, planSimilar, rankSimilar, type SimilarRequest, type SimilarResult } from './similar.ts';
 
 export type { SearchMode } from './searcher.ts';
 export type { EngineStats, ReloadOutcome, SearchRequest, SearchResult, WriteResult } from './surface.ts';
@@ -303,12 +305,34 @@ export class Engine implements SearchEngine {
   }
 
   /**
+   * More like this over the live index: the paragraph's stored vector (no model needed) or its
+   * MoreLikeThis query, ranked synchronously over one state of the index. `NOT_FOUND` for a key no
+   * live paragraph has.
+   */
+  async similar(request: SimilarRequest, options: Cancellable = {}): Promise<SimilarResult> {
+    const queued = performance.now();
+    await this.turns.take(options.signal);
+    const t0 = performance.now();
+    const index = this.index;
+    const plan = planSimilar(request, { hasVectors: index.hasVectors });
+    const docId = index.docOf(plan.reportId, plan.ordinal);
+    if (docId === undefined) throw paragraphNotFound(plan.key);
+    const like = plan.mode === 'vector' ? { vector: index.embeddingOf(docId)?.vector } : { text: index.searcher.paragraphs[docId]!.text };
+    const { hits, terms } = rankSimilar(index.searcher, plan, like);
+    const t1 = performance.now();
+    return {
+      key: plan.key, mode: plan.mode, generation: index.generation, hits, ...(terms ? { terms } : {}),
+      timings: { queueMs: t0 - queued, searchMs: t1 - t0, totalMs: t1 - t0 },
+    };
+  }
+
+  /**
    * A query as the live index analyses it: its clauses, and the analyzer that made its terms (for
    * marking the words of a text that match it).
    */
-  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer } {
+  analyze(query: string, options: { typos?: boolean } = {}): { query: LexicalQuery; analyzer: Analyzer } {
     const lexical = this.index.searcher.view.lexical;
-    return { query: lexical.parse(query), analyzer: lexical.analyzer };
+    return { query: lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }), analyzer: lexical.analyzer };
   }
 
   /** The vector of a live paragraph (by report id and ordinal), when the index has embeddings. */

@@ -16,6 +16,10 @@ export interface SearchFilter {
   reportId?: string[];
   /** Reports carrying every one of these tags. */
   tags?: string[];
+  /** Not the paragraphs of these reports (more like this leaves out the paragraph's own report). */
+  excludeReportId?: string[];
+  /** Not these paragraphs, by key (more like this leaves out the paragraph itself). */
+  excludeKey?: string[];
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -23,7 +27,8 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** True when the filter has no condition. */
 export function isEmptyFilter(filter: SearchFilter | undefined): boolean {
   if (!filter) return true;
-  return filter.dateFrom === undefined && filter.dateTo === undefined && !filter.source?.length && !filter.reportId?.length && !filter.tags?.length;
+  return filter.dateFrom === undefined && filter.dateTo === undefined && !filter.source?.length && !filter.reportId?.length && !filter.tags?.length
+    && !filter.excludeReportId?.length && !filter.excludeKey?.length;
 }
 
 /** Throws `INVALID_ARGUMENT` naming the field when a date is not `YYYY-MM-DD` or the range is empty. */
@@ -52,6 +57,8 @@ export function paragraphMatcher(filter: SearchFilter): (p: Paragraph) => boolea
   const sources = filter.source?.length ? new Set(filter.source) : undefined;
   const reports = filter.reportId?.length ? new Set(filter.reportId) : undefined;
   const tags = filter.tags?.length ? filter.tags : undefined;
+  const notReports = filter.excludeReportId?.length ? new Set(filter.excludeReportId) : undefined;
+  const notKeys = filter.excludeKey?.length ? new Set(filter.excludeKey) : undefined;
   const { dateFrom, dateTo } = filter;
   return (p) => {
     if (dateFrom !== undefined && (p.date === undefined || p.date < dateFrom)) return false;
@@ -59,6 +66,7 @@ export function paragraphMatcher(filter: SearchFilter): (p: Paragraph) => boolea
     if (sources && (p.source === undefined || !sources.has(p.source))) return false;
     if (reports && !reports.has(p.reportId)) return false;
     if (tags && !tags.every((t) => p.tags.includes(t))) return false;
+    if (notReports?.has(p.reportId) || notKeys?.has(p.key)) return false;
     return true;
   };
 }

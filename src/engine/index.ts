@@ -2,10 +2,12 @@ export { GENERATION_FILES, hasIndex, readIndexMeta, modelFingerprint, checkModel
 export { BUILD_LOCK_WAIT_MS, withBuildLock, buildIndex, buildInMemory, embeddingText, embedParagraphs, indexParagraphs, paragraphsOf, type BuildIndexOptions, type BuildThreads, type BuildSummary, type EmbedParagraphsOptions, type InMemoryBuild } from './writer.ts';
 export { DEFAULT_INDEX_OPTIONS, resolveIndexOptions, type DeepPartial, type IndexOptions, type ParagraphSettings } from './options.ts';
 export { Searcher, ViewSearcher, hybridOptionsOf, MAX_K, MAX_CANDIDATES, DEFAULT_ADAPTIVE, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, DEFAULT_CANDIDATES, DEFAULT_FUSION, firstPerGroup, type HitExplanation, type HybridOptions, type HybridSettings, type SearchHit, type SearchOptions, type SearcherParts } from './searcher.ts';
+export { collapseNearDuplicates, DuplicateEvidence, NEAR_DUPLICATE, resemblance } from './near-duplicate.ts';
 export { isEmptyFilter, paragraphMatcher, validateFilter, type SearchFilter } from './filter.ts';
 export { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, type IndexView, type MatchSet, type LexicalRetriever, type ParagraphStore, type VectorRetriever } from './backend.ts';
 export { compactIndex, compactInBackground, type BackgroundCompaction, type CompactOptions, type CompactSummary } from './compact.ts';
 export { Engine, type CompactionEvent, type EngineOptions, type OpenAsyncOptions, type SearchMode } from './engine.ts';
 export { embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, type EngineStats, type FacetsRequest, type FacetsResult, type MaybePromise, type ReloadOutcome, type SearchEngine, type SearchPlan, type SearchRequest, type SearchResult, type WriteResult } from './surface.ts';
 export { LiveIndex, type LiveReport } from './live-index.ts';
+export { moreLikeThisQuery, paragraphNotFound, parseParagraphKey, planSimilar, rankSimilar, type SimilarMode, type SimilarPlan, type SimilarRequest, type SimilarResult } from './similar.ts';
 export { dateBucket, facetList, FacetCounter, type DateInterval, type FacetCount, type FacetFields, type FacetName, type Facets, type Tally, type TallyRequest, type Total } from './facets.ts';

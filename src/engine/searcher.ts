@@ -1,5 +1,5 @@
 import { SearchError } from '../core/errors.ts';
-import { CHOICES, DEFAULT_ADAPTIVE, inRange, SETTINGS } from '../core/settings.ts';
+import { CHOICES, DEFAULT_ADAPTIVE, DEFAULT_TYPOS, inRange, SETTINGS } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_LEXICAL_GATE, DEFAULT_RRF_K, fuse, lexicalGateFactor, type FusedHit, type FusionOptions, type Normalization } from '../hybrid/index.ts';
@@ -8,6 +8,7 @@ import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
 import { LocalLexicalRetriever, LocalParagraphs, LocalVectorRetriever, tallyLocal, type IndexView, type MatchSet, type VectorRetriever } from './backend.ts';
 import type { Facets, TallyRequest, Total } from './facets.ts';
 import type { SearchFilter } from './filter.ts';
+import { collapseNearDuplicates, DuplicateEvidence, type NEAR_DUPLICATE } from './near-duplicate.ts';
 
 /** Which retrievers rank: both fused, BM25 alone, or embedding similarity alone. */
 export type SearchMode = 'hybrid' | 'bm25' | 'vector';
@@ -29,6 +30,22 @@ export interface SearchOptions {
    * before paging (a relevance floor; −1–1). Default none.
    */
   minSimilarity?: number;
+  /**
+   * Keep one paragraph per group of near-duplicates across reports ({@link NEAR_DUPLICATE}; a report's
+   * own paragraphs are never collapsed together): the best-ranked, with the keys of those collapsed
+   * into it (`duplicates`). The collapsed list is made from the first
+   * `candidates` ranked paragraphs (mode hybrid: its fused list), so every page is a slice of one
+   * list and a paragraph collapsed on one page never shows on another. Default false.
+   */
+  collapse?: boolean;
+  /**
+   * 1–1000, default 100. Mode hybrid: candidates each retriever contributes; the fused list is the
+   * union of the two candidate windows, whatever page is asked for, so pages are slices of one list.
+   * With `collapse` in modes bm25 and vector: how many ranked paragraphs are collapsed.
+   */
+  candidates?: number;
+  /** BM25: expand free words that may be misspelt to the indexed words near them (lexical/typos.ts). Default {@link DEFAULT_TYPOS}. */
+  typos?: boolean;
 }
 
 /** Options of {@link Searcher.searchHybrid}. */
@@ -43,11 +60,6 @@ export interface HybridOptions extends SearchOptions {
    * paraphrases whose BM25 candidates only share common words. Default true.
    */
   adaptive?: boolean;
-  /**
-   * Candidates each retriever contributes, 1–1000. Default 100. The fused list is the union of the
-   * two candidate windows, whatever page is asked for, so pages are slices of one list.
-   */
-  candidates?: number;
 }
 
 /** The largest page a search returns. */
@@ -122,6 +134,8 @@ export interface SearchHit extends Omit<Paragraph, 'start' | 'end'> {
   similarity?: number;
   /** 1-based rank in the full result list. */
   rank: number;
+  /** With `collapse`: the keys of the near-duplicates collapsed into this hit (ranked below it), best first. */
+  duplicates?: string[];
   explain?: HitExplanation;
 }
 
@@ -161,13 +175,13 @@ export class ViewSearcher {
     return this.view.paragraphs.get(key);
   }
 
-  /** Ranks paragraphs by BM25 (syntax: words, "phrases", +required, -excluded, prefix*). */
-  search(query: string, options: SearchOptions = {}): SearchHit[] {
+  /** Ranks paragraphs by BM25 (syntax: words, "phrases", +required, -excluded, prefix*; or a query already parsed). */
+  search(query: string | LexicalQuery, options: SearchOptions = {}): SearchHit[] {
     const { k, offset } = page(options);
     const lexical = this.view.lexical;
-    const parsed = lexical.parse(query);
+    const parsed = typeof query === 'string' ? lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }) : query;
     const ranked = (depth: number) => lexical.search(parsed, depth, options.filter);
-    const docs = this.ranking(ranked, k + offset, options.groupByReport);
+    const docs = this.ranking(ranked, k + offset, options);
     return this.hits(docs, offset, (d, i) => (options.explain ? { bm25: { ...this.bm25Of(parsed, d.docId), rank: offset + i + 1 } } : undefined));
   }
 
@@ -181,7 +195,7 @@ export class ViewSearcher {
     const vectors = this.vectorRetriever();
     const ranker = (depth: number) => vectors.search(query, depth, options.filter);
     const ranked = floor === undefined ? ranker : (depth: number) => ranker(depth).filter((d) => d.score >= floor);
-    const docs = this.ranking(ranked, k + offset, options.groupByReport);
+    const docs = this.ranking(ranked, k + offset, options);
     return this.hits(docs, offset, (d, i) => (options.explain ? { vector: { similarity: d.score, rank: offset + i + 1 } } : undefined), (d) => d.score);
   }
 
@@ -212,8 +226,10 @@ export class ViewSearcher {
     let set: MatchSet;
     let relation: Total['relation'] = 'eq';
     if (mode === 'bm25') {
-      hits = this.search(query, options);
-      set = { lexical: this.view.lexical.parse(query), ...(filter ? { filter } : {}) };
+      // Parsed once: a misspelt word's expansion walks the term dictionary.
+      const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
+      hits = this.search(parsed, options);
+      set = { lexical: parsed, ...(filter ? { filter } : {}) };
     } else if (mode === 'vector') {
       hits = this.searchVector(vector!, options);
       const vectors = this.vectorRetriever();
@@ -243,7 +259,7 @@ export class ViewSearcher {
   private hybridPage(query: string, vector: Float32Array, options: HybridOptions): { hits: SearchHit[]; ranking: FusedRanking } {
     const { k, offset } = page(options);
     const fusion = options.fusion ?? DEFAULT_FUSION;
-    const parsed = this.view.lexical.parse(query);
+    const parsed = this.view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS });
     const ranking = this.fusedRanking(parsed, vector, options);
     const similarity = (docId: number) => this.view.vectors?.similarity(docId, vector);
     let fused = ranking.hits;
@@ -258,7 +274,7 @@ export class ViewSearcher {
         return true;
       });
     }
-    const docs = fused.slice(0, k + offset);
+    const docs = options.collapse ? this.collapsed(fused, k + offset) : fused.slice(0, k + offset);
     const hits = this.hits(docs, offset, (d) => (options.explain ? this.hybridExplanation(parsed, vector, d, fusion, ranking) : undefined), (d) => similarity(d.docId));
     return { hits, ranking };
   }
@@ -280,7 +296,7 @@ export class ViewSearcher {
       throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from 1 to ${MAX_CANDIDATES}`, { details: { field: 'candidates' } });
     }
     const lexical = this.view.lexical;
-    const parsed = typeof query === 'string' ? lexical.parse(query) : query;
+    const parsed = typeof query === 'string' ? lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }) : query;
     const vectors = this.vectorRetriever();
     const lexicalHits = lexical.search(parsed, candidates, options.filter);
     const vectorHits = this.withGraphMisses(vectors, vectors.search(vector, candidates, options.filter), lexicalHits, vector, candidates);
@@ -342,18 +358,40 @@ export class ViewSearcher {
     return vectors;
   }
 
-  private ranking(search: (depth: number) => ScoredDoc[], n: number, groupByReport = false): ScoredDoc[] {
-    return groupByReport ? firstPerGroup(search, (d) => this.view.paragraphs.reportOf(d.docId), n) : search(n);
+  // The first `n` of a ranking: each report's best paragraph when grouping; collapsed (within the
+  // `candidates` window, then cut to `n`) when asked.
+  private ranking(search: (depth: number) => ScoredDoc[], n: number, options: SearchOptions): ScoredDoc[] {
+    const reportOf = (d: ScoredDoc) => this.view.paragraphs.reportOf(d.docId);
+    if (options.collapse) {
+      const window = search(collapseWindow(options));
+      return this.collapsed(options.groupByReport ? firstPerGroup(() => window, reportOf, window.length) : window, n);
+    }
+    return options.groupByReport ? firstPerGroup(search, reportOf, n) : search(n);
   }
 
-  private hits<T extends ScoredDoc>(
+  /**
+   * The first `n` of a ranking with near-duplicates across reports collapsed ({@link collapseNearDuplicates}):
+   * the paragraphs' stored embeddings when the index has them (fetched in one batch), else their words.
+   */
+  private collapsed<T extends ScoredDoc>(ranked: readonly T[], n: number): Array<T & { duplicates: number[] }> {
+    const paragraphs = this.view.paragraphs;
+    const vectors = this.view.vectors?.vectorsOf(ranked.map((d) => d.docId));
+    const evidence = ranked.map((d, i) => new DuplicateEvidence(() => paragraphs.paragraph(d.docId).text, vectors?.[i], paragraphs.reportOf(d.docId)));
+    return collapseNearDuplicates(evidence, n).map(({ index, duplicates }) => ({ ...ranked[index]!, duplicates: duplicates.map((i) => ranked[i]!.docId) }));
+  }
+
+  private hits<T extends ScoredDoc & { duplicates?: number[] }>(
     ranked: T[], offset: number, explain: (doc: T, i: number) => HitExplanation | undefined, similarityOf?: (doc: T) => number | undefined,
   ): SearchHit[] {
     return ranked.slice(offset).map((doc, i) => {
       const { start: _start, end: _end, ...fields } = this.view.paragraphs.paragraph(doc.docId);
       const explanation = explain(doc, i);
       const similarity = similarityOf?.(doc);
-      return { ...fields, score: doc.score, rank: offset + i + 1, ...(similarity === undefined ? {} : { similarity }), ...(explanation ? { explain: explanation } : {}) };
+      const duplicates = doc.duplicates?.map((d) => this.view.paragraphs.keyOf(d));
+      return {
+        ...fields, score: doc.score, rank: offset + i + 1, ...(similarity === undefined ? {} : { similarity }),
+        ...(duplicates ? { duplicates } : {}), ...(explanation ? { explain: explanation } : {}),
+      };
     });
   }
 }
@@ -406,6 +444,15 @@ function similarityFloor(value: number | undefined): number | undefined {
   return value;
 }
 
+// How many ranked paragraphs a collapsed bm25 or vector search collapses: its `candidates`.
+function collapseWindow(options: SearchOptions): number {
+  const candidates = options.candidates ?? DEFAULT_CANDIDATES;
+  if (!inRange(SETTINGS.candidates, candidates)) {
+    throw new SearchError('INVALID_ARGUMENT', `candidates must be an integer from ${SETTINGS.candidates.min} to ${SETTINGS.candidates.max}`, { details: { field: 'candidates' } });
+  }
+  return candidates;
+}
+
 function page(options: { k?: number; offset?: number }): { k: number; offset: number } {
   const k = options.k ?? SETTINGS.k.default;
   const offset = options.offset ?? SETTINGS.offset.default;
@@ -438,6 +485,6 @@ export function firstPerGroup<T>(search: (depth: number) => T[], groupOf: (item:
 function describe(c: ClauseContribution): { clause: string; score: number; termFreq: number; idf: number } {
   const q = c.clause;
   const op = q.occur === 'must' ? '+' : q.occur === 'mustNot' ? '-' : '';
-  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : `${q.prefix}*`;
+  const text = q.kind === 'term' ? q.term : q.kind === 'phrase' ? `"${q.terms.join(' ')}"` : q.kind === 'fuzzy' ? `${q.of}~${q.term}` : `${q.prefix}*`;
   return { clause: op + text, score: c.score, termFreq: c.termFreq, idf: c.idf };
 }

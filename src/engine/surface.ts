@@ -8,6 +8,7 @@ import type { LexicalQuery } from '../lexical/index.ts';
 import type { Facets, TallyRequest, Total } from './facets.ts';
 import type { SearchFilter } from './filter.ts';
 import type { HybridOptions, SearchHit, SearchMode, ViewSearcher } from './searcher.ts';
+import type { SimilarRequest, SimilarResult } from './similar.ts';
 
 // What the doors (HTTP, MCP, retrieval, commands) use of an engine, whatever holds its index: the
 // request and answer types, the `SearchEngine` interface the embedded `Engine` and the OpenSearch
@@ -109,10 +110,15 @@ export interface SearchEngine {
   readonly model: Embedder['info'] | undefined;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
+  /**
+   * More like this: the paragraphs most similar to one (by its stored embedding, else by a BM25 query
+   * of its top terms), its own report left out unless `sameReport`. `NOT_FOUND` for an unknown key.
+   */
+  similar(request: SimilarRequest, options?: Cancellable): Promise<SimilarResult>;
   /** Facet counts over the whole collection within a filter, no query: what a client may filter by. */
   facets(request: FacetsRequest, options?: Cancellable): Promise<FacetsResult>;
-  /** A query as the index analyses it, and the analyzer (for marking matched words). */
-  analyze(query: string): { query: LexicalQuery; analyzer: Analyzer };
+  /** A query as the index analyses it (its typos expanded as a search with `typos` expands them), and the analyzer (for marking matched words). */
+  analyze(query: string, options?: { typos?: boolean }): { query: LexicalQuery; analyzer: Analyzer };
   /** The vector of a live paragraph, when the index has embeddings. */
   paragraphVector(reportId: string, ordinal: number): MaybePromise<Float32Array | undefined>;
   embed(texts: readonly string[], kind?: 'document' | 'query', options?: Cancellable): Promise<{ model: string; vectors: Float32Array[]; tokens: number }>;

@@ -4,6 +4,8 @@ export { createSegment, decodeSegment, decodeSegmentSteps, encodeSegment, sumLen
 export { SegmentBuilder, buildReferenceSegment, DEFAULT_LEXICAL_INDEX_OPTIONS, FIELD_POSITION_GAP, type LexicalIndexOptions } from './segment-builder.ts';
 export { LexicalSearcher, type ClauseContribution, type LexicalSearchOptions } from './searcher.ts';
 export { MAX_PREFIX_EXPANSIONS } from './weight.ts';
+export { DEFAULT_TYPO_OPTIONS, editBudget, expandTypos, type TypoOptions } from './typos.ts';
+export { editDistance, fuzzyTerms } from './fuzzy.ts';
 export type { SegmentView } from './collection-stats.ts';
 export { TopK, compareScoredDocs, type ScoredDoc } from '../core/top-k.ts';
 export { buildSegments, defaultBuildThreads, prestartBuildWorkers, type BuiltSegment, type ParallelBuildOptions } from './build-parallel.ts';

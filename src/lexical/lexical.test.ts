@@ -135,7 +135,16 @@ const CLAUSE = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...VOCAB).map((w) => `-${w}`) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...VOCAB), fc.constantFrom(...VOCAB)).map(([a, b]) => `"${a} ${b}"`) },
   { weight: 1, arbitrary: fc.constantFrom('pri*', 'co*', 'ra*', 'st*') },
+  // Misspellings (and a word of no document), which typo tolerance expands.
+  { weight: 2, arbitrary: fc.constantFrom('cofee', 'coffe', 'suger', 'prise', 'prcies', 'storn', 'bnak', 'raet', 'sihp', 'cocoas', 'zebra') },
 );
+// Typo settings that expand often in small corpora: short words get edits, rare words count as misspelt.
+const TYPOS = fc.record({
+  docShare: fc.constantFrom(0, 0.05, 0.2),
+  oneEditChars: fc.integer({ min: 3, max: 5 }),
+  twoEditsChars: fc.integer({ min: 4, max: 9 }),
+  maxExpansions: fc.integer({ min: 1, max: 6 }),
+});
 const QUERY = fc.array(CLAUSE, { minLength: 1, maxLength: 6 }).map((c) => c.join(' '));
 
 function segmentsOf(corpus: Array<[string, string]>, cuts: number[], deletions: boolean[]): SegmentView[] {
@@ -151,7 +160,7 @@ function segmentsOf(corpus: Array<[string, string]>, cuts: number[], deletions: 
 }
 
 describe('top-k with MaxScore', () => {
-  it('returns exactly the naive full scan, for any corpus, segmentation, deletions, query, page and filter', () => {
+  it('returns exactly the naive full scan, for any corpus, segmentation, deletions, query (typos expanded or not), page and filter', () => {
     fc.assert(
       fc.property(
         fc.array(DOC, { minLength: 1, maxLength: 60 }),
@@ -162,24 +171,27 @@ describe('top-k with MaxScore', () => {
         fc.nat(5),
         fc.option(fc.integer({ min: 2, max: 5 })),
         fc.constantFrom({ k1: 0.9, b: 0.4 }, { k1: 1.2, b: 0.75 }, { k1: 2, b: 1 }, { k1: 0, b: 0 }),
-        (corpus, cuts, deletions, query, k, offset, modulus, bm25) => {
-          const s = new LexicalSearcher(segmentsOf(corpus, cuts, deletions), analyzer, bm25);
+        fc.option(TYPOS),
+        (corpus, cuts, deletions, query, k, offset, modulus, bm25, typos) => {
+          const s = new LexicalSearcher(segmentsOf(corpus, cuts, deletions), analyzer, bm25, typos ?? undefined);
           const filter = modulus === null ? undefined : (d: number) => d % modulus !== 0;
           const options = { k, offset, ...(filter ? { filter } : {}) };
-          expect(s.search(query, options)).toEqual(s.searchExhaustive(query, options));
+          const parsed = s.parse(query, { typos: typos !== null });
+          expect(s.search(parsed, options)).toEqual(s.searchExhaustive(parsed, options));
         },
       ),
       { numRuns: 700 },
     );
   });
 
-  it('is unaffected by splitting a corpus into segments', () => {
+  it('is unaffected by splitting a corpus into segments (typo expansions included)', () => {
     fc.assert(
-      fc.property(fc.array(DOC, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(40), { maxLength: 3 }), QUERY, (corpus, cuts, query) => {
-        const one = new LexicalSearcher(segmentsOf(corpus, [], []), analyzer);
-        const many = new LexicalSearcher(segmentsOf(corpus, cuts, []), analyzer);
-        const a = one.searchExhaustive(query, { k: 100 });
-        const b = many.searchExhaustive(query, { k: 100 });
+      fc.property(fc.array(DOC, { minLength: 1, maxLength: 40 }), fc.array(fc.nat(40), { maxLength: 3 }), QUERY, TYPOS, (corpus, cuts, query, typos) => {
+        const one = new LexicalSearcher(segmentsOf(corpus, [], []), analyzer, undefined, typos);
+        const many = new LexicalSearcher(segmentsOf(corpus, cuts, []), analyzer, undefined, typos);
+        expect(many.parse(query, { typos: true })).toEqual(one.parse(query, { typos: true }));
+        const a = one.searchExhaustive(one.parse(query, { typos: true }), { k: 100 });
+        const b = many.searchExhaustive(many.parse(query, { typos: true }), { k: 100 });
         expect(b.map((h) => h.docId)).toEqual(a.map((h) => h.docId));
         b.forEach((h, i) => expect(h.score).toBeCloseTo(a[i]!.score, 9));
       }),

@@ -9,7 +9,13 @@ export type QueryClause =
   /** Terms with their positions relative to the first term (stopwords leave gaps). */
   | { kind: 'phrase'; occur: Occur; terms: string[]; offsets: number[]; weight: number }
   /** Matches every indexed term starting with `prefix` (normalized, not stemmed). */
-  | { kind: 'prefix'; occur: Occur; prefix: string; weight: number };
+  | { kind: 'prefix'; occur: Occur; prefix: string; weight: number }
+  /**
+   * An indexed term standing in for a free word that may be misspelt (`of`, as analysed), `edits`
+   * away from it (see `typos.ts`): scored as a term with the blended `docFreq` of the word's
+   * expansions, its weight the word's times its similarity. Made by the searcher, never by the parser.
+   */
+  | { kind: 'fuzzy'; occur: 'should'; term: string; of: string; edits: number; docFreq: number; weight: number };
 
 /** A parsed query: clauses in the order written (duplicate ranked terms merged, weight = count). */
 export interface LexicalQuery {

@@ -10,6 +10,7 @@ import { countMatches, forEachMatch } from './matches.ts';
 import { scoreMaxScore } from './max-score-scorer.ts';
 import { parseQuery, type LexicalQuery, type QueryClause } from './query.ts';
 import { lowerBound } from './sorted-search.ts';
+import { DEFAULT_TYPO_OPTIONS, expandTypos, type TypoOptions } from './typos.ts';
 import { contribution, QueryWeight, type ClausePostings } from './weight.ts';
 
 /** Options of one lexical search. */
@@ -51,15 +52,21 @@ export class LexicalSearcher {
     readonly segments: readonly SegmentView[],
     readonly analyzer: Analyzer,
     readonly bm25: Bm25Options = DEFAULT_BM25_OPTIONS,
+    readonly typoOptions: TypoOptions = DEFAULT_TYPO_OPTIONS,
   ) {
     this.stats = new CollectionStats(segments, bm25);
     this.docCount = this.stats.docCount;
     this.avgLength = this.stats.avgLength;
   }
 
-  /** Parses query syntax with this searcher's analyzer. */
-  parse(query: string): LexicalQuery {
-    return parseQuery(query, this.analyzer);
+  /**
+   * Parses query syntax with this searcher's analyzer; with `typos`, free words that may be misspelt
+   * are followed by their expansions from this searcher's term dictionaries ({@link expandTypos}).
+   * Default without.
+   */
+  parse(query: string, options: { typos?: boolean } = {}): LexicalQuery {
+    const parsed = parseQuery(query, this.analyzer);
+    return options.typos ? expandTypos(parsed, this.stats, this.typoOptions) : parsed;
   }
 
   /** Number of documents (across segments) containing `term` (an analyzed term). */
@@ -130,11 +137,14 @@ export class LexicalSearcher {
    * How much of the query each document matches, weighted by rarity: the sum of `weight · idf` over
    * the clauses a document matches, divided by that sum over all clauses (excluded clauses count
    * nowhere), 0–1. A document matching only common words of a long query covers little of it; one
-   * matching its rare names covers much. 0 for a query without scoring clauses.
+   * matching its rare names covers much. 0 for a query without scoring clauses. A word with
+   * expansions counts once, as the best of its clauses a document matches, out of the best of them
+   * that has postings ({@link coverageOfExpanded}).
    */
   coverage(query: string | LexicalQuery, docIds: readonly number[]): number[] {
     const weight = this.weight(query);
     const { clauses } = weight.query;
+    if (clauses.some((c) => c.kind === 'fuzzy')) return this.coverageOfExpanded(weight, docIds);
     const idfs = weight.idfs;
     let mass = 0;
     clauses.forEach((c, i) => {
@@ -153,6 +163,51 @@ export class LexicalSearcher {
         const p = lowerBound(list.docIds, list.start, list.end, local);
         if (p < list.end && list.docIds[p] === local) matched += clauses[list.clauseIndex]!.weight * idfs[list.clauseIndex]!;
       }
+      return matched / mass;
+    });
+  }
+
+  /**
+   * {@link coverage} of a query with expansions: a word and its expansions are one group, whose mass
+   * is the largest `weight · idf` among its clauses with postings (the word's own when none has), and
+   * a document covers the largest among those it matches. A misspelt word thus counts as much as its
+   * best expansion, not as the rarest of words (one that is nowhere).
+   */
+  private coverageOfExpanded(weight: QueryWeight, docIds: readonly number[]): number[] {
+    const { clauses } = weight.query;
+    const idfs = weight.idfs;
+    // The group of each clause: its own index, or the index of the word an expansion stands in for.
+    const group = clauses.map((_, i) => i);
+    clauses.forEach((c, i) => {
+      if (c.kind === 'fuzzy') group[i] = group[i - 1]!;
+    });
+    const massOf = clauses.map((c, i) => (c.occur === 'mustNot' ? 0 : c.weight * idfs[i]!));
+    const groupMass = new Map<number, number>();
+    clauses.forEach((c, i) => {
+      if (c.occur === 'mustNot') return;
+      // A word that is nowhere in the index counts through its expansions only.
+      const counts = c.kind !== 'term' || clauses[i + 1]?.kind !== 'fuzzy' || this.docFreq(c.term) > 0;
+      if (counts) groupMass.set(group[i]!, Math.max(groupMass.get(group[i]!) ?? 0, massOf[i]!));
+    });
+    let mass = 0;
+    for (const m of groupMass.values()) mass += m;
+    if (!(mass > 0)) return docIds.map(() => 0);
+    const listsBySegment = new Map<number, ClausePostings[]>();
+    return docIds.map((docId) => {
+      const s = this.stats.segmentOf(docId);
+      let lists = listsBySegment.get(s);
+      if (!lists) listsBySegment.set(s, (lists = weight.postings(s, true) ?? []));
+      const local = docId - this.segments[s]!.docBase;
+      const best = new Map<number, number>();
+      for (const list of lists) {
+        if (list.occur === 'mustNot') continue;
+        const p = lowerBound(list.docIds, list.start, list.end, local);
+        if (p >= list.end || list.docIds[p] !== local) continue;
+        const g = group[list.clauseIndex]!;
+        best.set(g, Math.max(best.get(g) ?? 0, massOf[list.clauseIndex]!));
+      }
+      let matched = 0;
+      for (const m of best.values()) matched += m;
       return matched / mass;
     });
   }

@@ -33,8 +33,8 @@ export function contribution(list: ClausePostings, p: number, k1p1: number, norm
 /**
  * A query made ready to score against one searcher's collection (Lucene's `Weight`): the global idf of
  * every clause, and per segment the clause postings with their scale and MaxScore bound — a term's
- * own postings, a phrase materialized by position intersection, a prefix as the union of its
- * expansions.
+ * own postings (an expansion of a misspelt word is a term), a phrase materialized by position
+ * intersection, a prefix as the union of its expansions.
  */
 export class QueryWeight {
   /** Global idf per clause, in clause order. */
@@ -45,9 +45,11 @@ export class QueryWeight {
     private readonly stats: CollectionStats,
   ) {
     // Terms use their document frequency over all segments; a phrase sums the idf of its terms (as
-    // Lucene's PhraseQuery); a prefix uses the frequency of its union of terms.
+    // Lucene's PhraseQuery); a prefix uses the frequency of its union of terms; an expansion of a
+    // misspelt word the blended frequency of the word's expansions (typos.ts).
     this.idfs = query.clauses.map((clause) => {
       if (clause.kind === 'term') return bm25Idf(stats.docCount, stats.docFreq(clause.term));
+      if (clause.kind === 'fuzzy') return bm25Idf(stats.docCount, clause.docFreq);
       if (clause.kind === 'phrase') return clause.terms.reduce((sum, t) => sum + bm25Idf(stats.docCount, stats.docFreq(t)), 0);
       let df = 0;
       stats.segments.forEach((_, s) => (df += this.prefixUnion(clause.prefix, s).docIds.length));
@@ -67,7 +69,7 @@ export class QueryWeight {
       const clause = clauses[i]!;
       const scale = clause.weight * this.idfs[i]!;
       let list: ClausePostings;
-      if (clause.kind === 'term') {
+      if (clause.kind === 'term' || clause.kind === 'fuzzy') {
         const t = segment.termIds.get(clause.term);
         const start = t === undefined ? 0 : segment.postingsStart[t]!;
         const end = t === undefined ? 0 : segment.postingsStart[t + 1]!;

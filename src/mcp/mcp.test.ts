@@ -85,7 +85,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['describe_collection', 'get_report', 'retrieve_context', 'search_reports']);
     const schema = (name: string) => tools.find((t) => t.name === name)!.inputSchema as { properties: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: boolean };
     const retrieve = schema('retrieve_context');
-    expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(retrieve.properties)).toEqual(['query', 'tokenBudget', 'k', 'mode', 'neighbors', 'diversity', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags', 'typos']);
     expect(retrieve.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);

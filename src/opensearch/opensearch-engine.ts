@@ -4,8 +4,8 @@ import { SearchError } from '../core/errors.ts';
 import type { Paragraph, Report } from '../core/types.ts';
 import type { Embedder } from '../embedding/index.ts';
 import {
-  checkModel, embedTexts, planSearch, rankPlan, relevanceFloorOf, similarityFloorOf, tallyView, ViewSearcher, type FacetsRequest, type FacetsResult,
-  type EngineStats, type ReloadOutcome, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult, type WriteResult,
+  checkModel, embedTexts, paragraphNotFound, planSearch, planSimilar, rankPlan, rankSimilar, relevanceFloorOf, similarityFloorOf, tallyView, ViewSearcher, type FacetsRequest, type FacetsResult,
+  type EngineStats, type ReloadOutcome, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult, type SimilarRequest, type SimilarResult, type WriteResult,
 } from '../engine/index.ts';
 import { parseQuery, type LexicalQuery } from '../lexical/index.ts';
 import { Cluster, type OpenSearchConnection } from './connection.ts';
@@ -124,6 +124,37 @@ export class OpenSearchEngine implements SearchEngine {
     return {
       query: plan.query, mode: plan.mode, generation: served.meta.generation, ...ranked, ...(vector ? { queryVector: vector } : {}),
       timings: { queueMs: 0, embedMs: t1 - t0, searchMs: t2 - t1, totalMs: t2 - t0 },
+    };
+  }
+
+  /**
+   * More like this, ranked as the embedded engine ranks it over a view of the served generation: mode
+   * vector is a k-NN query with the paragraph's stored embedding (read with one `_mget`) and the
+   * filter inside the graph walk; mode bm25 reads the paragraph and its terms' statistics, then runs
+   * its MoreLikeThis query. `NOT_FOUND` for a key no live paragraph has.
+   */
+  async similar(request: SimilarRequest, options: Cancellable = {}): Promise<SimilarResult> {
+    throwIfAborted(options.signal);
+    const t0 = performance.now();
+    const served = this.served;
+    const plan = planSimilar(request, { hasVectors: served.facts.hasVectors });
+    let vector: Float32Array | undefined;
+    if (plan.mode === 'vector') {
+      [vector] = await embeddingsByKey(this.cluster, served.index, [plan.key]);
+      if (!vector) throw paragraphNotFound(plan.key);
+      throwIfAborted(options.signal);
+    }
+    const ranked = await onRemoteView(served.facts, vector, (view) => {
+      if (vector) return rankSimilar(new ViewSearcher(view), plan, { vector });
+      // Undefined while the paragraph is fetched (the view records the need), and for one that is not there.
+      const paragraph = view.paragraphs.get(plan.key);
+      return paragraph ? rankSimilar(new ViewSearcher(view), plan, { text: paragraph.text }) : undefined;
+    });
+    if (!ranked) throw paragraphNotFound(plan.key);
+    const t1 = performance.now();
+    return {
+      key: plan.key, mode: plan.mode, generation: served.meta.generation, hits: ranked.hits, ...(ranked.terms ? { terms: ranked.terms } : {}),
+      timings: { queueMs: 0, searchMs: t1 - t0, totalMs: t1 - t0 },
     };
   }
 

@@ -1,3 +1,4 @@
+import { SearchError } from '../core/errors.ts';
 import { isEmptyFilter, validateFilter, type SearchFilter } from '../engine/index.ts';
 import type { LexicalQuery, QueryClause } from '../lexical/index.ts';
 import { GAP_TOKEN } from './documents.ts';
@@ -38,6 +39,8 @@ export function clauseQuery(clause: QueryClause, index: number, s: ScoreScale): 
   const name = String(index);
   if (clause.kind === 'term') return { term: { terms: { value: clause.term, boost: termBoost(clause, s), _name: name } } };
   if (clause.kind === 'phrase') return { match_phrase: { phrase: { query: phraseText(clause.terms, clause.offsets), boost: clause.weight, _name: name } } };
+  // The remote view parses without typo expansion (docs/opensearch.md): an expansion never reaches here.
+  if (clause.kind === 'fuzzy') throw new SearchError('INTERNAL', `the OpenSearch backend does not expand typos (clause ${clause.of}~${clause.term})`);
   // The prefix's expansions, at most 256 (the embedded engine's limit), scored as blended terms.
   return { prefix: { terms: { value: clause.prefix, rewrite: 'top_terms_blended_freqs_256', boost: termBoost(clause, s), _name: name } } };
 }
@@ -55,6 +58,12 @@ export function filterClauses(filter: SearchFilter | undefined): Array<Record<st
   if (f.reportId?.length) clauses.push({ terms: { reportId: f.reportId } });
   // Every tag: one clause each.
   for (const tag of f.tags ?? []) clauses.push({ term: { tags: tag } });
+  // Exclusions in filter context too (a `bool` of `must_not`), so they apply inside the k-NN walk as well.
+  const excluded = [
+    ...(f.excludeReportId?.length ? [{ terms: { reportId: f.excludeReportId } }] : []),
+    ...(f.excludeKey?.length ? [{ ids: { values: f.excludeKey } }] : []),
+  ];
+  if (excluded.length) clauses.push({ bool: { must_not: excluded } });
   return clauses;
 }
 

@@ -5,7 +5,7 @@ import { bm25Idf, parseQuery, type ClauseContribution, type LexicalQuery, type Q
 import { facetList, type IndexView, type LexicalRetriever, type MatchSet, type ParagraphStore, type SearchFilter, type Tally, type TallyRequest, type VectorRetriever } from '../engine/index.ts';
 import { CHOICES, SETTINGS } from '../core/settings.ts';
 import { failureCode, type Cluster } from './connection.ts';
-import { PARAGRAPH_FIELDS, paragraphOf } from './documents.ts';
+import { embeddingOf, PARAGRAPH_FIELDS, paragraphOf } from './documents.ts';
 import { cosineOf, filterClauses, knnQuery, lexicalQuery, phraseText, type ScoreScale } from './query-dsl.ts';
 
 // The engine's backend seam (engine/backend.ts) over an OpenSearch index, for one search.
@@ -35,16 +35,18 @@ interface Needs {
   explain: Map<string, { query: LexicalQuery; docs: Set<number> }>;
   /** Paragraphs to fetch, by key (the page's, or one asked for by key). */
   keys: Set<string>;
+  /** Stored embeddings to fetch, by key (collapsing near-duplicates compares them). */
+  embeddings: Set<string>;
   /** Matching sets to count (aggregations), with the keys of their doc ids. */
   tallies: Map<string, { set: MatchSet; keys: string[]; request: TallyRequest }>;
 }
 
 function noNeeds(): Needs {
-  return { lexical: new Map(), vector: new Map(), stats: new Map(), explain: new Map(), keys: new Set(), tallies: new Map() };
+  return { lexical: new Map(), vector: new Map(), stats: new Map(), explain: new Map(), keys: new Set(), embeddings: new Set(), tallies: new Map() };
 }
 
 function hasNeeds(n: Needs): boolean {
-  return n.lexical.size + n.vector.size + n.stats.size + n.explain.size + n.keys.size + n.tallies.size > 0;
+  return n.lexical.size + n.vector.size + n.stats.size + n.explain.size + n.keys.size + n.embeddings.size + n.tallies.size > 0;
 }
 
 /** Thrown by a view that lacks what the search asked (caught by {@link onRemoteView}, which fetches it). */
@@ -107,6 +109,8 @@ class RemoteView implements IndexView {
   /** Docs known by key and report only (their paragraph is fetched when the page asks for it). */
   readonly partial = new Set<number>();
   readonly similarities = new Map<number, number>();
+  /** Stored embeddings fetched, by doc id (undefined: the paragraph has none). */
+  readonly embeddings = new Map<number, Float32Array | undefined>();
   readonly lexicalResults = new Map<string, { depth: number; hits: ScoredDoc[]; matched: Map<number, string[]> }>();
   readonly vectorResults = new Map<string, { depth: number; hits: ScoredDoc[] }>();
   readonly stats = new Map<string, { docCount: number; docFreq: Map<string, number> }>();
@@ -230,6 +234,16 @@ class RemoteView implements IndexView {
       add({ size: keys.length, track_total_hits: false, _source: PARAGRAPH_FIELDS, query: { ids: { values: keys } } }, (r) => {
         for (const h of r.hits.hits) this.docOf(h);
         for (const k of keys) if (!this.docs.has(k)) this.absent.add(k);
+      });
+    }
+    if (needs.embeddings.size > 0) {
+      const keys = [...needs.embeddings];
+      add({ size: keys.length, track_total_hits: false, _source: ['embedding'], query: { ids: { values: keys } } }, (r) => {
+        const found = new Map(r.hits.hits.map((h) => [h._id, embeddingOf(h._source?.['embedding'])]));
+        for (const k of keys) {
+          const doc = this.docs.get(k);
+          if (doc !== undefined) this.embeddings.set(doc, found.get(k));
+        }
       });
     }
     for (const [key, { set, keys, request }] of needs.tallies) {
@@ -375,7 +389,7 @@ function checkResponse(r: SearchResponse): void {
 function termsOf(query: LexicalQuery): string[] {
   const keys = new Set<string>();
   for (const c of query.clauses) {
-    if (c.kind === 'term') keys.add(`t:${c.term}`);
+    if (c.kind === 'term' || c.kind === 'fuzzy') keys.add(`t:${c.term}`);
     else if (c.kind === 'phrase') for (const t of c.terms) keys.add(`t:${t}`);
     else keys.add(`p:${c.prefix}`);
   }
@@ -386,6 +400,7 @@ function termsOf(query: LexicalQuery): string[] {
 function clauseIdf(c: QueryClause, stats: { docCount: number; docFreq: Map<string, number> }): number {
   const idf = (key: string) => bm25Idf(stats.docCount, stats.docFreq.get(key) ?? 0);
   if (c.kind === 'term') return idf(`t:${c.term}`);
+  if (c.kind === 'fuzzy') return bm25Idf(stats.docCount, c.docFreq);
   if (c.kind === 'phrase') return c.terms.reduce((sum, t) => sum + idf(`t:${t}`), 0);
   return idf(`p:${c.prefix}`);
 }
@@ -481,6 +496,7 @@ class RemoteLexical implements LexicalRetriever {
     return this.view.facts.analyzer;
   }
 
+  // Typos are not expanded: the view would need the index's terms near each word (docs/opensearch.md).
   parse(query: string): LexicalQuery {
     return parseQuery(query, this.view.facts.analyzer);
   }
@@ -539,6 +555,17 @@ class RemoteLexical implements LexicalRetriever {
     return query.clauses.reduce((sum, c) => (c.occur === 'mustNot' ? sum : sum + c.weight * clauseIdf(c, stats) * k1p1), 0);
   }
 
+  termStats(terms: readonly string[]): { docCount: number; docFreq: number[] } {
+    const view = this.view;
+    const query: LexicalQuery = { clauses: terms.map((term) => ({ kind: 'term', occur: 'should', term, weight: 1 })) };
+    const stats = view.stats.get(queryKey(query));
+    if (!stats) {
+      view.need((n) => n.stats.set(queryKey(query), query));
+      return { docCount: 0, docFreq: terms.map(() => 0) };
+    }
+    return { docCount: stats.docCount, docFreq: terms.map((t) => stats.docFreq.get(`t:${t}`) ?? 0) };
+  }
+
   explain(query: LexicalQuery, docId: number): ClauseContribution[] {
     const view = this.view;
     const key = queryKey(query);
@@ -582,5 +609,13 @@ class RemoteVectors implements VectorRetriever {
     // Every paragraph a view holds came from the k-NN list (its score) or from BM25 with the script
     // field: a paragraph without one has no vector.
     return view.similarities.get(docId);
+  }
+
+  /** The stored embeddings, fetched in one batch: every one missing is recorded before the run stops. */
+  vectorsOf(docIds: readonly number[]): Array<Float32Array | undefined> {
+    const view = this.view;
+    const missing = docIds.filter((d) => !view.embeddings.has(d));
+    if (missing.length > 0) view.need((n) => missing.forEach((d) => n.embeddings.add(view.paragraphs.keyOf(d))));
+    return docIds.map((d) => view.embeddings.get(d));
   }
 }

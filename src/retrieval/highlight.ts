@@ -25,7 +25,7 @@ export function matchedTerms(text: string, query: LexicalQuery, analyzer: Analyz
   const prefixes: string[] = [];
   for (const clause of query.clauses) {
     if (clause.occur === 'mustNot') continue;
-    if (clause.kind === 'term') terms.add(clause.term);
+    if (clause.kind === 'term' || clause.kind === 'fuzzy') terms.add(clause.term);
     else if (clause.kind === 'phrase') clause.terms.forEach((t) => terms.add(t));
     else prefixes.push(clause.prefix);
   }

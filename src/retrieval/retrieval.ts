@@ -50,13 +50,13 @@ export class Retrieval {
     const { queryVector, ...result } = await this.engine.search(highlight ? { ...search, withQueryVector: true } : search, options);
     const started = performance.now();
     const hits: ResultHit[] = result.hits;
-    if (highlight) await this.highlight(hits, result.query, queryVector, options.signal);
+    if (highlight) await this.highlight(hits, result.query, search.typos, queryVector, options.signal);
     const highlightMs = performance.now() - started;
     return { ...result, hits, timings: { ...result.timings, highlightMs, totalMs: result.timings.totalMs + highlightMs } };
   }
 
-  private async highlight(hits: ResultHit[], query: string, vector: Float32Array | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const { query: parsed, analyzer } = this.engine.analyze(query);
+  private async highlight(hits: ResultHit[], query: string, typos: boolean | undefined, vector: Float32Array | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const { query: parsed, analyzer } = this.engine.analyze(query, typos === undefined ? {} : { typos });
     const sentences = hits.map((h) => sentencesOf(h.text));
     const best = vector ? await this.closestSentences(sentences, vector, signal) : [];
     hits.forEach((hit, i) => {
@@ -106,6 +106,7 @@ export class Retrieval {
     const result = await engine.search({
       q: request.query, k: Math.min(MAX_K_FOR_RETRIEVE, Math.max(30, k * 3)), mode,
       ...(minSimilarity === undefined ? {} : { minSimilarity }), ...(request.filter ? { filter: request.filter } : {}),
+      ...(request.typos === undefined ? {} : { typos: request.typos }),
     }, options);
     const vectors = await Promise.all(result.hits.map((h) => engine.paragraphVector(h.reportId, h.ordinal)));
     const candidates: Array<Candidate & { similarity?: number }> = result.hits.map((h, i) => {

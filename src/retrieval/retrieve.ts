@@ -2,7 +2,7 @@ import { SearchError } from '../core/errors.ts';
 import { inRange, queryText, SETTINGS, type NumberSetting } from '../core/settings.ts';
 import type { Paragraph } from '../core/types.ts';
 import { splitSentences } from '../ingest/index.ts';
-import type { SearchFilter, SearchMode } from '../engine/index.ts';
+import { DuplicateEvidence, resemblance, type SearchFilter, type SearchMode } from '../engine/index.ts';
 
 /** A retrieval for a chat assistant: passages for a query, packed into a token budget. */
 export interface RetrieveRequest {
@@ -22,6 +22,8 @@ export interface RetrieveRequest {
    * passages, so a query nothing answers gets none. Default `auto`: the model's relevance floor.
    */
   minSimilarity?: number | 'auto';
+  /** BM25: expand free words that may be misspelt. Default true. */
+  typos?: boolean;
 }
 
 /** One passage of a {@link RetrieveResult}. */
@@ -85,16 +87,13 @@ export function validateRetrieveRequest(r: RetrieveRequest): void {
   if (typeof r.minSimilarity === 'number') checkRange('minSimilarity', r.minSimilarity, SETTINGS.minSimilarity, ' (or auto)');
 }
 
-/** Cosine similarity (or word overlap, without vectors) from which a candidate counts as a near-duplicate of one already picked. */
-export const NEAR_DUPLICATE = { cosine: 0.95, jaccard: 0.8 };
-
 /**
  * Maximal marginal relevance (Carbonell & Goldstein 1998): repeatedly picks the candidate maximising
  * `λ · relevance − (1 − λ) · max similarity to those already picked`. Relevance is the search score
  * min-max normalised over the candidates; similarity is the cosine of the paragraph vectors (or, without
  * vectors, the Jaccard overlap of their words). Below λ = 1, a near-duplicate of a picked candidate
- * ({@link NEAR_DUPLICATE}) is dropped outright: a wire brief repeating one fact adds nothing, however
- * relevant. Returns candidate indexes in pick order.
+ * (the engine's one rule, `NEAR_DUPLICATE` in engine/near-duplicate.ts) is dropped outright: a wire brief repeating one fact
+ * adds nothing, however relevant. Returns candidate indexes in pick order.
  */
 export function mmr(candidates: readonly Candidate[], lambda: number, n: number): number[] {
   if (candidates.length === 0) return [];
@@ -102,23 +101,8 @@ export function mmr(candidates: readonly Candidate[], lambda: number, n: number)
   const lo = Math.min(...scores);
   const span = Math.max(...scores) - lo;
   const relevance = scores.map((s) => (span > 0 ? (s - lo) / span : 1));
-  const words = candidates.map((c) => (c.vector ? undefined : new Set(c.paragraph.text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])));
-  const similarity = (a: number, b: number): { value: number; duplicate: boolean } => {
-    const va = candidates[a]!.vector;
-    const vb = candidates[b]!.vector;
-    if (va && vb) {
-      let dot = 0;
-      for (let i = 0; i < va.length; i++) dot += va[i]! * vb[i]!;
-      return { value: dot, duplicate: dot >= NEAR_DUPLICATE.cosine };
-    }
-    const wa = words[a] ?? new Set<string>();
-    const wb = words[b] ?? new Set<string>();
-    let shared = 0;
-    for (const w of wa) if (wb.has(w)) shared++;
-    const union = wa.size + wb.size - shared;
-    const value = union === 0 ? 1 : shared / union;
-    return { value, duplicate: value >= NEAR_DUPLICATE.jaccard };
-  };
+  const evidence = candidates.map((c) => new DuplicateEvidence(() => c.paragraph.text, c.vector));
+  const similarity = (a: number, b: number) => resemblance(evidence[a]!, evidence[b]!);
   const picked: number[] = [];
   const maxSim = new Float64Array(candidates.length).fill(0);
   const left = new Set(candidates.map((_, i) => i));

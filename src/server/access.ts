@@ -19,7 +19,7 @@ export interface AccessOptions {
 
 /**
  * The access a route needs. Writes to reports and everything under `/admin/` need the admin key; the
- * search page, the client script, the API reference (`/docs`, `/docs/…`) and health checks are public (they hold no
+ * search page, its client script and icon, the API reference (`/docs`, `/docs/…`) and health checks are public (they hold no
  * reports); everything else reads the index.
  */
 export function accessFor(method: string, path: string): Access {
@@ -28,7 +28,7 @@ export function accessFor(method: string, path: string): Access {
   if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || method === 'OPTIONS') return 'public';
   return 'read';
 }
-const PUBLIC_PATHS = new Set(['/', '/client.js', '/docs', '/openapi.json', '/healthz', '/readyz']);
+const PUBLIC_PATHS = new Set(['/', '/client.js', '/favicon.svg', '/favicon.ico', '/docs', '/openapi.json', '/healthz', '/readyz']);
 
 /**
  * API-key checks. A key is sent as `Authorization: Bearer <key>`. Keys are compared in constant time

@@ -360,7 +360,7 @@ describe('operations', () => {
 
   it('/openapi.json documents every route from the zod schemas; /docs and / are pages', async () => {
     const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/mcp', '/metrics', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings', '/v1/models', '/v1/models/{model}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/reload', '/facets', '/healthz', '/mcp', '/metrics', '/paragraphs/{key}/similar', '/readyz', '/reports', '/reports/{id}', '/retrieve', '/search', '/stats', '/v1/embeddings', '/v1/models', '/v1/models/{model}']);
     expect(Object.keys(doc.paths['/search']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['SearchRequest', 'SearchResponse', 'Hit', 'Error', 'Report']));
     const docs = await (await get('/docs')).text();

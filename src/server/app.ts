@@ -10,7 +10,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { accessControl, crossOrigin, errorShape, hostRules, limitBody, requestMetrics, requestTimeout, utf8Only } from './middleware/index.ts';
 import { createRouter } from './openapi.ts';
 import {
-  adminRoutes, docsRoutes, embeddingsRoutes, healthRoutes, mcpRoutes, pageRoutes, reportRoutes, retrieveRoutes, searchRoutes, type RouteDeps,
+  adminRoutes, docsRoutes, embeddingsRoutes, healthRoutes, mcpRoutes, pageRoutes, reportRoutes, retrieveRoutes, searchRoutes, similarRoutes, type RouteDeps,
 } from './routes/index.ts';
 
 export type { EngineState } from './engine-state.ts';
@@ -71,6 +71,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
 
   const deps: RouteDeps = { state, metrics, log, version };
   app.route('/', searchRoutes(deps));
+  app.route('/', similarRoutes(deps));
   app.route('/', retrieveRoutes(deps));
   app.route('/', embeddingsRoutes(deps));
   app.route('/', mcpRoutes(deps));

@@ -108,6 +108,7 @@ export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
   putReport: { params: { id: 'api-reference-note' }, body: { ...EXAMPLE_NOTE, title: 'The note, replaced' } },
   deleteReport: { params: { id: 'api-reference-note' } },
   getReport: { params: { id: '01-takaichi-xi-apec-gyeongju' } },
+  similarParagraphs: { params: { key: '01-takaichi-xi-apec-gyeongju#2' }, query: { k: 3 } },
   retrieveModel: { params: { model: 'bge-small-en-v1.5' } },
   sendMcpMessage: { headers: { accept: 'application/json, text/event-stream' }, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } },
 };

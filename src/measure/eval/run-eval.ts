@@ -14,6 +14,8 @@ import { loadBeir } from './beir.ts';
 import type { Backend, OpenSearchConnection } from '../../opensearch/index.ts';
 import { createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable, missingPositions, paragraphKeysAt, textAt, type KnownItem } from './known-items.ts';
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
+import { misspell } from './misspell.ts';
+import { DEFAULT_TYPOS } from '../../core/settings.ts';
 
 /** Options of {@link runEval}. */
 export interface EvalOptions {
@@ -47,6 +49,10 @@ export interface EvalOptions {
    */
   backend?: Backend;
   connection?: OpenSearchConnection;
+  /** BM25 (modes bm25 and hybrid): expand free words that may be misspelt, as served. Default {@link DEFAULT_TYPOS}. */
+  typos?: boolean;
+  /** Make one typing error in each query, seeded by this number ({@link misspell}); default none. */
+  misspell?: number;
 }
 
 /** Scores of one evaluation run (the `--json` contract). */
@@ -107,8 +113,16 @@ async function prepareRanker(corpus: readonly Report[], options: RankingOptions,
   const t0 = performance.now();
   if (options.mode === 'bm25') {
     paragraphs = paragraphsOf(corpus, indexOptions);
-    const engine: LexicalEngine = options.engine === 'fts5' ? fts5Engine(paragraphs) : await shoalEngine(paragraphs, indexOptions, options.bm25);
-    ranker = { name: engine.name, prepare: async (query) => ({ ranked: (depth) => engine.search(query, depth) }), close: () => engine.close() };
+    let engine: LexicalEngine;
+    let search: (query: string, depth: number) => number[];
+    if (options.engine === 'fts5') search = (engine = fts5Engine(paragraphs)).search;
+    else {
+      // shoal's queries are parsed as served: with typo expansion unless it is turned off.
+      const { lexical } = (engine = await shoalEngine(paragraphs, indexOptions, options.bm25));
+      const typos = { typos: options.typos ?? DEFAULT_TYPOS };
+      search = (query, depth) => lexical.search(lexical.parse(query, typos), { k: depth }).map((d) => d.docId);
+    }
+    ranker = { name: engine.name, prepare: async (query) => ({ ranked: (depth) => search(query, depth) }), close: () => engine.close() };
   } else if (options.mode === 'vector' || options.mode === 'hybrid') {
     const embedder = options.embedder;
     if (!embedder) throw new SearchError('INVALID_ARGUMENT', `mode ${options.mode} needs an embedding model`);
@@ -180,7 +194,7 @@ async function prepareOpenSearchRanker(corpus: readonly Report[], options: Ranki
       const vector = embedder ? await embedder.embedQuery(query) : undefined;
       const keys = await engine.onView(vector, (searcher) => {
         const { view } = searcher;
-        const docs = mode === 'bm25' ? view.lexical.search(view.lexical.parse(query), REMOTE_DEPTH)
+        const docs = mode === 'bm25' ? view.lexical.search(view.lexical.parse(query, { typos: options.typos ?? DEFAULT_TYPOS }), REMOTE_DEPTH)
           : mode === 'vector' ? view.vectors!.search(vector!, REMOTE_DEPTH)
             : searcher.hybridRanking(query, vector!, options);
         return docs.map((d) => view.paragraphs.keyOf(d.docId));
@@ -210,7 +224,7 @@ export async function runEval(options: EvalOptions): Promise<EvalResult> {
   try {
     for (const q of data.queries) {
       const start = performance.now();
-      const search = (await ranker.prepare(q.text)).ranked;
+      const search = (await ranker.prepare(typed(q.text, options.misspell))).ranked;
       const ranked = rankReports(paragraphs, search, 100);
       latency.push(performance.now() - start);
       const judged = data.qrels.get(q.id)!;
@@ -322,7 +336,7 @@ export async function runKnownItemEval(options: KnownItemEvalOptions): Promise<K
       const keys = new Set(places.flatMap((at) => paragraphKeysAt(all, byReport, at)));
       const reports = new Set(places.map((at) => at.report));
       const start = performance.now();
-      const query = await ranker.prepare(item.query);
+      const query = await ranker.prepare(typed(item.query, options.misspell));
       const top = query.ranked(10);
       latency.push(performance.now() - start);
       const rank = top.findIndex((d) => keys.has(paragraphs[d]!.key));
@@ -427,6 +441,9 @@ function fnv1a(text: string): number {
   }
   return h >>> 0;
 }
+
+// A query as the evaluation types it: as written, or with one seeded typing error.
+const typed = (query: string, seed: number | undefined): string => (seed === undefined ? query : misspell(query, seed).query);
 
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 

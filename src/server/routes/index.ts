@@ -9,3 +9,4 @@ export { pageRoutes } from './pages.ts';
 export { reportRoutes } from './reports.ts';
 export { retrieveRoutes } from './retrieve.ts';
 export { searchRoutes } from './search.ts';
+export { similarRoutes } from './similar.ts';
