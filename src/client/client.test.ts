@@ -53,6 +53,15 @@ describe('the typed client', () => {
     expect(two.total.value).toBeGreaterThan(two.facets.source![0]!.count);
   });
 
+  it('finds more like a paragraph, leaving out its own report', async () => {
+    const [first] = (await client.search({ query: 'harbour dredging', k: 1, mode: 'bm25' })).hits;
+    const like = await client.similar(first!.key, { k: 3, mode: 'bm25', groupByReport: true });
+    expect(like.key).toBe(first!.key);
+    expect(like.hits).toHaveLength(3);
+    expect(like.hits.map((h) => h.reportId)).not.toContain(first!.reportId);
+    await expect(client.similar('no-such-report#0')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+
   it('searches by query, as by q, its other name', async () => {
     const byQuery = await client.search({ query: 'harbour dredging', k: 3, mode: 'bm25' });
     expect(byQuery.query).toBe('harbour dredging');

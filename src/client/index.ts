@@ -4,7 +4,7 @@
 // package (dist/shoal-client) and the page's script (dist/client.js).
 import type {
   DeleteResult, EmbeddingsRequest, EmbeddingsResponse, FacetsRequest, FacetsResponse, ReportBatch, ReportInput, ReportParagraphs, RetrieveRequest, RetrieveResponse,
-  SearchRequest, SearchResponse, Stats, WriteResult,
+  SearchRequest, SearchResponse, SimilarRequest, SimilarResponse, Stats, WriteResult,
 } from './types.ts';
 
 export type * from './types.ts';
@@ -55,6 +55,8 @@ export interface ShoalClient {
   search(request: SearchRequest): Promise<SearchResponse>;
   /** `GET /facets`: what the collection holds within the filters (sources, tags, dates, with counts), no query. */
   facets(request?: FacetsRequest): Promise<FacetsResponse>;
+  /** `GET /paragraphs/{key}/similar`: the paragraphs most like the one with this key (`<reportId>#<ordinal>`), its own report left out by default. */
+  similar(key: string, request?: SimilarRequest): Promise<SimilarResponse>;
   /** `POST /retrieve`: passages within a token budget, cited, for a language model. */
   retrieve(request: RetrieveRequest): Promise<RetrieveResponse>;
   /** `GET /reports/{id}`: a report and its paragraphs. */
@@ -108,6 +110,7 @@ export function createClient(options: ClientOptions = {}): ShoalClient {
   return {
     search: (request) => call('POST', '/search', request),
     facets: (request = {}) => call('GET', `/facets${query(request)}`),
+    similar: (key, request = {}) => call('GET', `/paragraphs/${id(key)}/similar${query(request)}`),
     retrieve: (request) => call('POST', '/retrieve', request),
     getReport: (reportId) => call('GET', `/reports/${id(reportId)}`),
     addReports: (reports) => call('POST', '/reports', reports),

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type {
   DeleteResponseSchema, EmbeddingsRequestSchema, EmbeddingsResponseSchema, FacetsQuerySchema, FacetsResponseSchema, ReportBatchSchema, ReportResponseSchema, ReportSchema,
-  RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema, SearchResponseSchema, StatsSchema, WriteResponseSchema,
+  RetrieveRequestSchema, RetrieveResponseSchema, SearchRequestSchema, SearchResponseSchema, SimilarQuerySchema, SimilarResponseSchema, StatsSchema,
+  WriteResponseSchema,
 } from '../api/index.ts';
 import type * as Client from './types.ts';
 
@@ -34,6 +35,7 @@ agree<Same<AtEitherDoor<FacetsAsText<Client.SearchFields>>, z.input<typeof Searc
 agree<Same<Client.FacetName[], NonNullable<z.output<typeof SearchRequestSchema>['facets']>>>();
 agree<Same<AtEitherDoor<FacetsAsText<Client.FacetsRequest>>, z.input<typeof FacetsQuerySchema>>>();
 agree<Same<Client.FacetName[], NonNullable<z.output<typeof FacetsQuerySchema>['facets']>>>();
+agree<Same<AtEitherDoor<Client.SimilarRequest>, z.input<typeof SimilarQuerySchema>>>();
 agree<Same<AtEitherDoor<Client.RetrieveRequest>, z.input<typeof RetrieveRequestSchema>>>();
 agree<Same<Client.ReportInput, z.input<typeof ReportSchema>>>();
 agree<Same<Client.ReportBatch, z.input<typeof ReportBatchSchema>>>();
@@ -41,6 +43,7 @@ agree<Same<Client.EmbeddingsRequest, z.input<typeof EmbeddingsRequestSchema>>>()
 // Answers: what comes back.
 agree<Same<Client.SearchResponse, z.output<typeof SearchResponseSchema>>>();
 agree<Same<Client.FacetsResponse, z.output<typeof FacetsResponseSchema>>>();
+agree<Same<Client.SimilarResponse, z.output<typeof SimilarResponseSchema>>>();
 agree<Same<Client.RetrieveResponse, z.output<typeof RetrieveResponseSchema>>>();
 agree<Same<Client.WriteResult, z.output<typeof WriteResponseSchema>>>();
 agree<Same<Client.DeleteResult, z.output<typeof DeleteResponseSchema>>>();

@@ -76,6 +76,10 @@ export interface SearchFields extends Filters, HybridOptions {
   minSimilarity?: number | 'auto' | undefined;
   /** Only the best paragraph of each report (results, total and facets then count reports). */
   groupByReport?: boolean | undefined;
+  /** Keep one paragraph per group of near-duplicates across reports; the others' keys are listed in its `duplicates`. */
+  collapse?: boolean | undefined;
+  /** BM25: a word found in (almost) no paragraph also matches indexed words an edit or two away (default true). */
+  typos?: boolean | undefined;
   /** Attach a snippet: matched words marked and the sentence closest to the query. */
   highlight?: boolean | undefined;
   /** Attach the score's parts: BM25 terms, similarity, ranks, fused score. */
@@ -124,6 +128,8 @@ export interface Hit {
   /** Modes vector and hybrid: the cosine similarity to the query, comparable across queries. */
   similarity?: number;
   rank: number;
+  /** With `collapse`: the keys of the near-duplicates collapsed into this hit, best first. */
+  duplicates?: string[];
   highlight?: Highlight;
   explain?: Explanation;
 }
@@ -166,6 +172,40 @@ export interface FacetsResponse {
   dates?: { from: string; to: string };
 }
 
+/** More like this (`GET /paragraphs/{key}/similar`): paging, mode, filters, grouping and collapsing as in a search. */
+export interface SimilarRequest extends Filters {
+  /** Results per page (default 10). */
+  k?: number | undefined;
+  /** Results to skip (default 0). */
+  offset?: number | undefined;
+  /** `vector`: the nearest neighbours of the paragraph's embedding (default with embeddings); `bm25`: a query of its most telling terms. */
+  mode?: 'vector' | 'bm25' | undefined;
+  /** Keep paragraphs of the paragraph's own report (never the paragraph itself); default false. */
+  sameReport?: boolean | undefined;
+  /** Mode vector: leave out paragraphs less similar to it than this cosine (-1 to 1). */
+  minSimilarity?: number | undefined;
+  groupByReport?: boolean | undefined;
+  collapse?: boolean | undefined;
+  /** With `collapse`: how many ranked paragraphs are collapsed. */
+  candidates?: number | undefined;
+}
+
+/** The answer to more like this. */
+export interface SimilarResponse {
+  /** The paragraph the hits are like. */
+  key: string;
+  mode: 'vector' | 'bm25';
+  generation: string;
+  k: number;
+  offset: number;
+  /** Mode vector: `similarity` is the cosine similarity to the paragraph. */
+  hits: Hit[];
+  /** Mode bm25: the terms of the query made from the paragraph. */
+  terms?: string[];
+  tookMs: number;
+  timings: { queueMs: number; searchMs: number; totalMs: number };
+}
+
 /** A retrieval for a language model (`POST /retrieve`): passages within a token budget, cited. */
 export interface RetrieveRequest extends Filters {
   query: string;
@@ -180,6 +220,8 @@ export interface RetrieveRequest extends Filters {
   diversity?: number | undefined;
   /** Passages less similar than this are left out (default `auto`; -1 turns it off). */
   minSimilarity?: number | 'auto' | undefined;
+  /** BM25: a word found in (almost) no paragraph also matches indexed words an edit or two away (default true). */
+  typos?: boolean | undefined;
 }
 
 /** One passage of a retrieval. */
