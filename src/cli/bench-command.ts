@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
 import { backendOf, connectionOf } from '../opensearch/index.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
-import { choiceFlag, ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { choiceFlag, ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
 import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, MODELS_DIR, modelNameOf, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 
 // The measuring code is loaded when a benchmark runs: it needs the dev dependencies (autocannon,
@@ -99,18 +99,13 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'compact') return compactBench(rest, io);
   if (suite === 'store') return storeBench(rest, io);
   if (suite !== 'lexical') {
-    io.err(BENCH_USAGE);
-    if (suite === undefined || suite === '--help') return 2;
-    throw new SearchError('INVALID_ARGUMENT', `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
+    throw usageError(suite === undefined ? `bench needs a suite: ${SUITES.join(', ')}` : `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
   }
   const { values } = parseFlags(rest, {
     data: { type: 'string' }, queries: { type: 'string' }, 'build-repeats': { type: 'string' },
     'skip-minisearch': { type: 'boolean' }, threads: { type: 'string' }, json: { type: 'boolean' }, ...BM25_FLAGS, ...INDEX_FLAGS,
   }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench lexical needs --data <reports file or folder>', 'data');
   const { runLexicalBench } = await measure();
   const result = await runLexicalBench({
     data: values.data,
@@ -140,10 +135,7 @@ async function embedBench(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, queries: { type: 'string' },
     json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench embed needs --data <reports file or folder>', 'data');
   const { runEmbedBench } = await measure();
   const r = await runEmbedBench({
     data: values.data,
@@ -169,10 +161,7 @@ async function vectorBench(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, queries: { type: 'string' }, 'ef-search': { type: 'string' }, 'no-embed-cache': { type: 'boolean' },
     json: { type: 'boolean' }, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench vector needs --data <reports file or folder>', 'data');
   const efSearch = values['ef-search']?.split(',').map((v) => numberFlag('ef-search', v, { min: 1, max: 10_000, integer: true })!);
   const { runVectorBench } = await measure();
   const r = await runVectorBench({
@@ -221,10 +210,7 @@ async function httpBench(argv: string[], io: Io): Promise<number> {
     data: { type: 'string' }, index: { type: 'string' }, queries: { type: 'string' }, requests: { type: 'string' }, seconds: { type: 'string' },
     connections: { type: 'string' }, rounds: { type: 'string' }, modes: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench http needs --data <reports file or folder>', 'data');
   const flags = httpFlagsOf(values);
   const { runHttpBench } = await measure();
   const r = await runHttpBench({
@@ -274,10 +260,7 @@ async function loadBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, {
     data: { type: 'string' }, index: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench load needs --data <reports file or folder>', 'data');
   const { runLoadBench } = await measure();
   const r = await runLoadBench({
     data: values.data,
@@ -324,10 +307,7 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
     index: { type: 'string' }, baseline: { type: 'string' }, rounds: { type: 'string' }, reloads: { type: 'string' }, mode: { type: 'string' }, 'search-interval-ms': { type: 'string' }, nice: { type: 'string' },
     scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
-  if (!values.index) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.index) throw usageError('bench reload needs --index DIR', 'index');
   const mode = values.mode ?? 'bm25';
   if (mode !== 'hybrid' && mode !== 'bm25' && mode !== 'vector') {
     throw new SearchError('INVALID_ARGUMENT', `--mode must be bm25, hybrid or vector, got "${mode}"`, { details: { field: 'mode' } });
@@ -358,10 +338,7 @@ async function reloadBench(argv: string[], io: Io): Promise<number> {
 
 async function compactBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { index: { type: 'string' }, writes: { type: 'string' }, opens: { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' } }, false);
-  if (!values.index) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.index) throw usageError('bench compact needs --index DIR', 'index');
   const { runCompactBench } = await measure();
   const r = await runCompactBench({
     indexDir: values.index,
@@ -385,10 +362,7 @@ async function startBench(argv: string[], io: Io): Promise<number> {
     index: { type: 'string' }, baseline: { type: 'string' }, runs: { type: 'string' }, 'no-model': { type: 'boolean' }, scratch: { type: 'string' }, nice: { type: 'string' },
     json: { type: 'boolean' }, ...MODEL_FLAGS,
   }, false);
-  if (!values.index) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.index) throw usageError('bench start needs --index DIR', 'index');
   const modelDir = await benchModelDir(values, io);
   const { runStartBench, THIS_TREE } = await measure();
   const r = await runStartBench({
@@ -414,10 +388,7 @@ async function startBench(argv: string[], io: Io): Promise<number> {
 
 async function storeBench(argv: string[], io: Io): Promise<number> {
   const { values } = parseFlags(argv, { data: { type: 'string' }, repeats: { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS }, false);
-  if (!values.data) {
-    io.err(BENCH_USAGE);
-    return 2;
-  }
+  if (!values.data) throw usageError('bench store needs --data <reports file or folder>', 'data');
   const repeats = numberFlag('repeats', values.repeats, { min: 1, max: 100, integer: true }) ?? 1;
   const connection = connectionOf();
   const { runStoreBench } = await measure();

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from './io.ts';
 import { main } from './main.ts';
+import { highlighted } from './search-command.ts';
 import { startFromFlags } from './start-command.ts';
 import { pino } from 'pino';
 import { Engine, type SearchHit } from '../engine/index.ts';
@@ -15,10 +16,15 @@ interface Run {
 }
 
 /** Runs the CLI in-process with an Io that collects lines. */
-async function run(...argv: string[]): Promise<Run> {
+function run(...argv: string[]): Promise<Run> {
+  return runOn({ styled: false }, ...argv);
+}
+
+/** Runs the CLI in-process as {@link run}, its standard output a terminal that takes styles or not. */
+async function runOn({ styled }: { styled: boolean }, ...argv: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), isTTY: false };
+  const io: Io = { out: (line) => out.push(line), err: (line) => err.push(line), isTTY: false, styled };
   const code = await main(argv, io);
   return { code, out, err };
 }
@@ -145,6 +151,15 @@ describe('shoal index and search', () => {
     expect(r.out[r.out.length - 1]).toMatch(/^2 results \(bm25\) in \d+\.\d{2} ms$/);
   });
 
+  it('search --highlight prints the whole paragraph, matched words in bold on a terminal and as plain text otherwise', async () => {
+    const query = ['search', 'lighthouse', 'keeper', '--mode', 'bm25', '--highlight', '-k', '1', '--index', indexDir];
+    const plain = await runOn({ styled: false }, ...query);
+    expect(plain.code).toBe(0);
+    expect(plain.out[1]).toBe('   The last keeper of the northern lighthouse climbed its spiral stairs for the final time on Friday.');
+    const styled = await runOn({ styled: true }, ...query);
+    expect(styled.out[1]).toBe('   The last \x1b[1mkeeper\x1b[22m of the northern \x1b[1mlighthouse\x1b[22m climbed its spiral stairs for the final time on Friday.');
+  });
+
   it('search says so when nothing matches', async () => {
     const r = await run('search', 'zeppelin', '--mode', 'bm25', '--index', indexDir);
     expect(r.code).toBe(0);
@@ -200,6 +215,26 @@ describe('shoal index and search', () => {
   });
 });
 
+describe('highlighted search text', () => {
+  const text = `Smith & Wesson's "plant" <closed>. Workers left the plant.`;
+  const first = text.indexOf('plant');
+  const second = text.lastIndexOf('plant');
+  const sentence = { start: text.indexOf('Workers'), end: text.length };
+  const highlight = { terms: [[first, first + 5], [second, second + 5]] as Array<[number, number]>, sentence };
+
+  it('is the text as written, without HTML entities, when not styled', () => {
+    expect(highlighted(text, highlight, false)).toBe(text);
+  });
+
+  it('on a terminal, puts matched words in bold and the closest sentence underlined, each style ending only itself', () => {
+    expect(highlighted(text, highlight, true)).toBe(
+      'Smith & Wesson\'s "\x1b[1mplant\x1b[22m" <closed>. \x1b[4mWorkers left the \x1b[1mplant\x1b[22m.\x1b[24m',
+    );
+    // A match that ends where the next begins: the first ends before the second starts.
+    expect(highlighted('ab', { terms: [[0, 1], [1, 2]] }, true)).toBe('\x1b[1ma\x1b[22m\x1b[1mb\x1b[22m');
+  });
+});
+
 describe('shoal start', () => {
   it('builds an index over the bundled samples when none exists, serves it, and reuses it next time', async () => {
     const dir = join(tmp, 'start-index');
@@ -227,10 +262,12 @@ describe('shoal start', () => {
     expect(lines.some((l) => l.includes('"msg":"ready"'))).toBe(true);
   }, 120_000);
 
-  it('stops at a bad setting, naming it', async () => {
-    const r = await run('start', '--port', '70000', '--index', join(tmp, 'unused'));
-    expect(r.code).toBe(1);
-    expect(r.err[0]).toMatch(/^error \[INVALID_CONFIG\]: --port: /);
+  it('stops at a bad setting with exit 2, naming it and its range, and points to --help', async () => {
+    for (const port of ['70000', 'abc']) {
+      const r = await run('start', '--port', port, '--index', join(tmp, 'unused'));
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual([`error [INVALID_CONFIG]: --port: must be an integer from 0 to 65,535 (got "${port}")`, "try 'shoal start --help' for usage"]);
+    }
   });
 
   it('rejects positional arguments', async () => {
@@ -241,10 +278,11 @@ describe('shoal start', () => {
 });
 
 describe('shoal usage errors', () => {
-  it('prints usage with no command (exit 2) and for help (exit 0)', async () => {
+  it('prints usage with no command (exit 2, on stderr) and for help (exit 0)', async () => {
     const none = await run();
     expect(none.code).toBe(2);
-    expect(none.out[0]).toMatch(/^usage:/);
+    expect(none.out).toEqual([]);
+    expect(none.err[0]).toMatch(/^usage:/);
     const help = await run('--help');
     expect(help.code).toBe(0);
     expect(help.out[0]).toMatch(/^usage:/);
@@ -257,11 +295,36 @@ describe('shoal usage errors', () => {
     expect(help.out).toEqual([expect.stringMatching(/^shoal index <reports file or folder>/)]);
   });
 
-  it('rejects an unknown command with exit 2', async () => {
+  it('rejects an unknown command or option with exit 2, in one line and a pointer to --help', async () => {
     const r = await run('frobnicate');
     expect(r.code).toBe(2);
-    expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: unknown command "frobnicate"/);
+    expect(r.err).toEqual([expect.stringMatching(/^error \[INVALID_ARGUMENT\]: unknown command "frobnicate" \(commands: index, compact, search, /), "try 'shoal --help' for usage"]);
     expect(r.out).toEqual([]);
+    const option = await run('--verbose');
+    expect(option.code).toBe(2);
+    expect(option.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: unknown option "--verbose"/);
+  });
+
+  it('prints the package version for --version and -V', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await run(flag)).toEqual({ code: 0, out: [version], err: [] });
+  });
+
+  it.each([
+    [['search'], 'search needs a query: shoal search <query> [flags]', 'search'],
+    [['index'], 'index needs the reports to read: shoal index <reports file or folder>... [flags]', 'index'],
+    [['compact', 'extra'], 'compact takes no arguments, got "extra" (the index folder is --index DIR)', 'compact'],
+    [['model'], 'model needs an action: shoal model fetch [flags]', 'model'],
+    [['model', 'get'], 'unknown model action "get" (the one action is fetch)', 'model'],
+    [['bench'], 'bench needs a suite: lexical, embed, vector, http, load, reload, start, compact, store', 'bench'],
+    [['bench', 'lexical'], 'bench lexical needs --data <reports file or folder>', 'bench'],
+    [['opensearch', 'restart'], 'opensearch takes one action, start or stop, got "restart"', 'opensearch'],
+    [['search', 'harbour', '--rrf-k', '-1'], "Option '--rrf-k' argument is ambiguous. Did you forget to specify the option argument for '--rrf-k'? To specify an option argument starting with a dash use '--rrf-k=-XYZ'.", 'search'],
+    [['search', 'harbour', '--from', '2025-02-30'], '--from must be a date YYYY-MM-DD, got "2025-02-30"', 'search'],
+    [['search', 'harbour', '--from', '2025-06-01', '--to', '2025-01-01'], '--from 2025-06-01 is after --to 2025-01-01', 'search'],
+  ])('%j is a usage error: exit 2, one line and a pointer to --help', async (argv, message, command) => {
+    const r = await run(...argv);
+    expect(r).toEqual({ code: 2, out: [], err: [`error [INVALID_ARGUMENT]: ${message}`, `try 'shoal ${command} --help' for usage`] });
   });
 
   it.each([
@@ -271,8 +334,9 @@ describe('shoal usage errors', () => {
   ])('rejects an unknown flag of %s with exit 2, naming the flag', async (_name, argv) => {
     const r = await run(...argv, '--index', join(tmp, 'never'));
     expect(r.code).toBe(2);
-    expect(r.err).toHaveLength(1);
+    expect(r.err).toHaveLength(2);
     expect(r.err[0]).toMatch(/^error \[INVALID_ARGUMENT\]: /);
+    expect(r.err[1]).toBe(`try 'shoal ${argv[0]} --help' for usage`);
     expect(r.err[0]).toContain(argv[argv.length - 1]!);
   });
 
@@ -285,13 +349,7 @@ describe('shoal usage errors', () => {
   ])('rejects search %j with exit 2', async (flags, message) => {
     const r = await run('search', 'harbour', ...flags, '--index', indexDir);
     expect(r.code).toBe(2);
-    expect(r.err).toEqual([`error [INVALID_ARGUMENT]: ${message}`]);
-  });
-
-  it('prints search usage without a query (exit 2)', async () => {
-    const r = await run('search', '--index', indexDir);
-    expect(r.code).toBe(2);
-    expect(r.err[0]).toMatch(/^shoal search <query>/);
+    expect(r.err).toEqual([`error [INVALID_ARGUMENT]: ${message}`, "try 'shoal search --help' for usage"]);
   });
 
   it('fails with INDEX_NOT_FOUND (exit 1) when searching a folder with no index', async () => {

@@ -1,5 +1,5 @@
 import { BUILD_LOCK_WAIT_MS, compactIndex } from '../engine/index.ts';
-import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
 import { indexDirOf } from '../core/settings.ts';
 
 export const COMPACT_USAGE = `shoal compact [--index DIR] [--threads N] [--json]
@@ -12,10 +12,7 @@ the new generation at once; a rebuild that finishes first wins (nothing is switc
 /** `shoal compact`: compacts an index folder's journal into a new generation. Returns the exit code. */
 export async function compactCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, { index: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } });
-  if (positionals.length > 0) {
-    io.err(COMPACT_USAGE);
-    return 2;
-  }
+  if (positionals.length > 0) throw usageError(`compact takes no arguments, got "${positionals[0]}" (the index folder is --index DIR)`);
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
   const summary = await compactIndex({
     indexDir: indexDirOf(values.index), ...(threads ? { threads } : {}),

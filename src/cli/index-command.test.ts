@@ -83,7 +83,8 @@ describe('shoal index does not empty a live index by accident', () => {
     writeFileSync(join(broken, 'notes.md'), 'A Markdown file without a title.\n');
     const r = await run('index', broken, '--index', indexDir, '--no-embeddings');
     expect(r.code).toBe(2);
-    expect(r.err[r.err.length - 1]).toMatch(new RegExp(
+    expect(r.err[r.err.length - 1]).toBe("try 'shoal index --help' for usage");
+    expect(r.err[r.err.length - 2]).toMatch(new RegExp(
       `^error \\[INVALID_ARGUMENT\\]: refusing to replace the live index in .* \\(2 reports in generation gen-[\\w-]+\\) with an empty one: ` +
         `.* gave no reports \\(1 input skipped; the first: .*notes\\.md: .*\\)\\. Nothing was built\\. Check the input paths, or pass --allow-empty`,
     ));
@@ -133,8 +134,8 @@ describe('shoal index and symbolic links', () => {
 describe('shoal usage', () => {
   it('documents the exit codes, and index documents its new flags', async () => {
     const help = await run('--help');
-    expect(help.out[0]).toContain('exit status: 0 success; 1 a failure or a quality gate missed; 2 the command line must change');
-    expect(help.out[0]).toContain('(INVALID_ARGUMENT, INPUT_UNREADABLE)');
+    expect(help.out[0]).toContain('exit status: 0 success; 1 a failure or a quality gate missed; 2 the command line or a setting must\nchange');
+    expect(help.out[0]).toContain('(INVALID_ARGUMENT, INVALID_CONFIG, INPUT_UNREADABLE)');
     const index = await run('index', '--help');
     expect(index.out[0]).toContain('[--follow-symlinks] [--allow-empty]');
   });

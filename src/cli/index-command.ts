@@ -1,8 +1,9 @@
 import { BUILD_LOCK_WAIT_MS, buildIndex, type BuildSummary, type DeepPartial, type IndexOptions } from '../engine/index.ts';
 import type { Embedder } from '../embedding/index.ts';
+import { checkInputs } from '../ingest/index.ts';
 import { backendOf, buildOpenSearchIndex, connectionOf } from '../opensearch/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
-import { ms, numberFlag, parseFlags, type Io } from './io.ts';
+import { ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
 import { indexDirOf } from '../core/settings.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 import { createProgress } from './progress.ts';
@@ -31,16 +32,16 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' },
     'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, 'no-force-merge': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
-  if (positionals.length === 0) {
-    io.err(INDEX_USAGE);
-    return 2;
-  }
+  if (positionals.length === 0) throw usageError('index needs the reports to read: shoal index <reports file or folder>... [flags]', 'inputs');
+  // Everything the command line says is checked before the model loads (seconds): flags, then the paths named.
   const indexDir = indexDirOf(values.index);
   const options = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
+  const backend = backendOf(values.backend);
+  checkInputs(positionals);
   const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
   const progress = createProgress(io);
-  if (backendOf(values.backend) === 'opensearch') return indexIntoOpenSearch(values, positionals, options, embedder, io, progress);
+  if (backend === 'opensearch') return indexIntoOpenSearch(values, positionals, options, embedder, io, progress);
   const summary = await buildIndex({
     inputs: positionals,
     indexDir,

@@ -7,6 +7,8 @@ export interface Io {
   err(line: string): void;
   /** True when `err` is a terminal (progress bars then redraw in place). */
   isTTY: boolean;
+  /** True when `out` is a terminal that takes ANSI styles (matched words in bold). Default false: plain text. */
+  styled?: boolean;
 }
 
 /** The process's own streams. */
@@ -14,14 +16,22 @@ export const processIo: Io = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
   isTTY: Boolean(process.stderr.isTTY),
+  // The no-color.org convention, and terminals that take no escapes.
+  styled: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb',
 };
 
-/** Parses flags strictly: an unknown flag or a missing value is an `INVALID_ARGUMENT` naming it. */
+/** A usage error: the command line must change (exit 2, and the CLI points to the command's --help). */
+export function usageError(message: string, field?: string): SearchError {
+  return new SearchError('INVALID_ARGUMENT', message, field === undefined ? {} : { details: { field } });
+}
+
+/** Parses flags strictly: an unknown flag or a missing value is an `INVALID_ARGUMENT` naming it, in one line. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (cause) {
-    throw new SearchError('INVALID_ARGUMENT', (cause as Error).message.replace(/\. To specify a positional.*$/s, ''), { cause });
+    const message = (cause as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/\s*\n\s*/g, ' ');
+    throw new SearchError('INVALID_ARGUMENT', message, { cause });
   }
 }
 

@@ -1,5 +1,5 @@
 import { defaultClusterDir, OPENSEARCH_VERSION, startLocalCluster, stopLocalCluster } from '../opensearch/index.ts';
-import { choiceFlag, numberFlag, parseFlags, type Io } from './io.ts';
+import { choiceFlag, numberFlag, parseFlags, usageError, type Io } from './io.ts';
 
 export const OPENSEARCH_USAGE = `shoal opensearch start [--nodes 1|2] [--dir DIR] [--port N] | stop [--dir DIR]
 Runs a local OpenSearch ${OPENSEARCH_VERSION} for development and tests: fetches the minimal distribution, the k-NN
@@ -11,11 +11,10 @@ removes its data. stop stops every node in DIR.`;
 
 /** `shoal opensearch start|stop`: a local OpenSearch node or two-node cluster. Returns the exit code. */
 export async function opensearchCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { nodes: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(argv, { nodes: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' } });
   const action = positionals[0];
-  if (values.help || positionals.length !== 1 || (action !== 'start' && action !== 'stop')) {
-    (values.help ? io.out : io.err)(OPENSEARCH_USAGE);
-    return values.help ? 0 : 2;
+  if (positionals.length !== 1 || (action !== 'start' && action !== 'stop')) {
+    throw usageError(action === undefined ? 'opensearch needs an action: start or stop' : `opensearch takes one action, start or stop, got ${positionals.map((p) => `"${p}"`).join(' ')}`);
   }
   const dir = values.dir ?? defaultClusterDir();
   if (action === 'stop') {

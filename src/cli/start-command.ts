@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -10,17 +9,19 @@ import { parseServerConfig, startServer, type RunningServer, type ServerConfig }
 import { parseFlags, type Io } from './io.ts';
 import { INDEX_DIR, MODEL } from '../core/settings.ts';
 import { MODELS_DIR } from './model-options.ts';
+import { VERSION } from './version.ts';
 
 /** The sample reports bundled with shoal. */
 export const SAMPLES_DIR = fileURLToPath(new URL('../../index/samples', import.meta.url));
-const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
 
 export const START_USAGE = `shoal start [--config FILE] [--port N] [--host H] [--index DIR] [--backend embedded|opensearch] [--model bge-small|minilm] [--model-dir DIR]
-  [--log-level info|debug|warn|error|silent] [--no-watch] [--max-body-bytes N] [--rate-limit N]
+  [--log-level info|debug|warn|error|silent] [--log-format auto|json|pretty] [--no-watch] [--max-body-bytes N] [--rate-limit N]
   [--request-timeout-ms N] [--cors-origins LIST] [--allowed-hosts LIST] [--max-connections N]
 Serves the HTTP API and the search page (default http://127.0.0.1:8787). Builds an index over the
-bundled sample reports when the index folder holds none. Settings also come from PORT, HOST,
-SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
+bundled sample reports when the index folder holds none. Logs a line per request on standard output
+(at level info; pretty on a terminal, JSON lines otherwise: --log-format); the banner goes to standard
+error. SIGINT or SIGTERM stops it: requests in progress get 5 s to finish. Settings also come from PORT,
+HOST, SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_LOG_FORMAT, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
 SHOAL_MAX_BODY_BYTES, SHOAL_RATE_LIMIT, SHOAL_RATE_BURST, SHOAL_REQUEST_TIMEOUT_MS, SHOAL_CORS_ORIGINS,
 SHOAL_COMPACT_WRITES (fold API writes into a new generation after this many; default 1,000, 0 off),
 SHOAL_ALLOWED_HOSTS (default: the loopback names and the --host address), SHOAL_MAX_CONNECTIONS (default:
@@ -33,7 +34,7 @@ in the OpenSearch cluster SHOAL_OPENSEARCH_URL names (docs/opensearch.md).`;
 /** Flags of `shoal start`. */
 export const START_FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, index: { type: 'string' }, model: { type: 'string' }, 'model-dir': { type: 'string' },
-  'log-level': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' }, config: { type: 'string' },
+  'log-level': { type: 'string' }, 'log-format': { type: 'string' }, 'no-watch': { type: 'boolean' }, 'max-body-bytes': { type: 'string' }, config: { type: 'string' },
   'rate-limit': { type: 'string' }, 'request-timeout-ms': { type: 'string' }, 'cors-origins': { type: 'string' },
   'allowed-hosts': { type: 'string' }, 'max-connections': { type: 'string' }, backend: { type: 'string' },
 } as const;
@@ -136,23 +137,34 @@ export async function startCommand(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const server = await startFromFlags(argv, process.env);
-  await server.ready;
+  // The first SIGINT or SIGTERM stops the server gracefully, even while it is still loading; the
+  // handlers then go, so a second signal ends the process at once.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  const early = await Promise.race([server.ready.then(() => undefined), signalled]);
+  if (early !== undefined) {
+    await server.close({ signal: early });
+    return 0;
+  }
   // Another process writes this index folder: a second server would only answer errors. Say who, and stop.
   const failed = server.state.error;
   if (failed?.code === 'INDEX_LOCKED') {
     await server.close();
     throw failed;
   }
+  // The banner is for the person who started the server: on standard error, never in the log stream.
   if (server.state.engine) {
     io.err(`shoal is serving ${(await server.state.engine.stats()).paragraphs} paragraphs at ${server.url}`);
     io.err(`  search page: ${server.url}/   API reference: ${server.url}/docs`);
     io.err(`  curl '${server.url}/search?query=territorial+disputes+near+islands&k=3'`);
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await server.close();
+  await server.close({ signal: await signalled });
   return 0;
 }

@@ -1,4 +1,4 @@
-export { readReports, reportIdFromPath, type IngestProblem, type ReadReportsOptions, type ReadReportsResult } from './read-reports.ts';
+export { checkInputs, readReports, reportIdFromPath, type IngestProblem, type ReadReportsOptions, type ReadReportsResult } from './read-reports.ts';
 export { splitParagraphs, estimateWordPieces, DEFAULT_PARAGRAPH_OPTIONS, type ParagraphOptions, type TokenCounter } from './paragraphs.ts';
 export { splitSentences, type SentenceSpan } from './sentences.ts';
 export { parseTextReport } from './parse-text.ts';

@@ -209,6 +209,11 @@ export function readReports(inputs: string[], options: Partial<ReadReportsOption
   return { reports: [...byId.values()], problems, replaced, files };
 }
 
+/** Throws `INPUT_UNREADABLE` naming the first input that does not exist or cannot be read, as {@link readReports} would (a command checks before loading a model). */
+export function checkInputs(inputs: readonly string[]): void {
+  for (const input of inputs) resolveInput(input);
+}
+
 // A named input: it must exist; a link is resolved (the operator named it).
 function resolveInput(input: string): { input: string; real: string; isDir: boolean } {
   try {

@@ -7,7 +7,7 @@ import type { EngineState } from './engine-state.ts';
 import { errorResponse, pathRedactor, toErrorResponse } from './errors.ts';
 import { createHostPolicy } from './hosts.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { accessControl, crossOrigin, errorShape, hostRules, limitBody, requestMetrics, requestTimeout, utf8Only } from './middleware/index.ts';
+import { accessControl, crossOrigin, errorShape, hostRules, limitBody, requestLog, requestMetrics, requestTimeout, utf8Only } from './middleware/index.ts';
 import { createRouter } from './openapi.ts';
 import {
   adminRoutes, docsRoutes, embeddingsRoutes, healthRoutes, mcpRoutes, pageRoutes, reportRoutes, retrieveRoutes, searchRoutes, similarRoutes, type RouteDeps,
@@ -47,13 +47,15 @@ export interface AppOptions {
 export function createApp(options: AppOptions): OpenAPIHono {
   const { state, log } = options;
   const version = options.version ?? '0.0.0';
-  const metrics = options.metrics ?? createMetrics(() => state.engine?.stats());
+  const metrics = options.metrics ?? createMetrics(() => state.engine?.stats(), { version });
   const corsOrigins = options.corsOrigins ?? [];
   const app = createRouter();
 
-  // Outermost first. The host rules come before anything else looks at the request; keys and the
-  // request budget before any body is read; the timeout covers reading the body and the work.
-  app.use('*', requestMetrics(metrics, log));
+  // Outermost first. The request log and metrics see the answer as the client gets it; the host rules
+  // come before anything else looks at the request; keys and the request budget before any body is
+  // read; the timeout covers reading the body and the work.
+  app.use('*', requestLog(log));
+  app.use('*', requestMetrics(metrics));
   app.use('*', errorShape(pathRedactor(options.indexDir)));
   app.use('*', hostRules(createHostPolicy({ names: options.allowedHosts ?? LOOPBACK_HOSTS, anyAddress: options.allowAnyAddress ?? false, corsOrigins })));
   if (corsOrigins.length > 0) app.use('*', crossOrigin(corsOrigins));
@@ -65,7 +67,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
     // The engine failed to open: every route that needs it is not ready (the documented 503), and the
     // body keeps the reason's own code, as /readyz does. Logged once, when opening failed.
     if (error === state.error) return errorResponse(c, state.error, 503);
-    return toErrorResponse(error, c, log);
+    return toErrorResponse(error, c, log.child({ requestId: c.get('requestId') }));
   });
   app.notFound((c) => errorResponse(c, new SearchError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)));
 

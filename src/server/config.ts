@@ -5,17 +5,24 @@ import { SearchError } from '../core/errors.ts';
 import { MODELS } from '../embedding/index.ts';
 import { BACKEND, INDEX_DIR, MODEL, SETTINGS } from '../core/settings.ts';
 import { hostName } from './hosts.ts';
+import { LOG_FORMATS, LOG_LEVELS } from './logger.ts';
 
 // Keys are at least 16 characters (128 bits of hex) and printable, without spaces.
 const secret = z.string().regex(/^[\x21-\x7e]{16,256}$/, 'must be 16–256 printable characters without spaces');
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+// A number from a flag, variable or file, with one message for every way it can be wrong ("abc", 2.5, out of range).
+const number = (min: number, max: number, kind: 'integer' | 'number' = 'integer') => {
+  const message = `must be ${kind === 'integer' ? 'an integer' : 'a number'} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  const n = z.coerce.number({ error: message }).min(min, message).max(max, message);
+  return kind === 'integer' ? n.int(message) : n;
+};
 // A list: a JSON array (config file) or comma-separated text (flag, environment).
 const list = z.union([z.array(z.string().min(1)), z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))]);
 
 /** The server's settings: each from a command-line flag, else an environment variable, else the config file, else its default. */
 export const ServerConfigSchema = z.object({
   /** `--port` / `PORT`: TCP port, 0 picks a free one. Default 8787. */
-  port: z.coerce.number().int().min(0).max(65_535).default(8787),
+  port: number(0, 65_535).default(8787),
   /** `--host` / `HOST`: interface to listen on. Default 127.0.0.1 (this machine only). */
   host: z.string().min(1).default('127.0.0.1'),
   /** `--index` / `SHOAL_INDEX_DIR`: the index folder; built over the sample reports when it holds none. */
@@ -26,14 +33,16 @@ export const ServerConfigSchema = z.object({
   model: z.enum(Object.keys(MODELS) as [string, ...string[]]).optional(),
   /** `--model-dir` / `SHOAL_MODEL_DIR`: a folder holding the model files (skips the model cache and downloads). */
   modelDir: z.string().min(1).optional(),
-  /** `--log-level` / `SHOAL_LOG_LEVEL`: pino level. Default info. */
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `--log-level` / `SHOAL_LOG_LEVEL`: pino level. Default info (a line per request). */
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /** `--log-format` / `SHOAL_LOG_FORMAT`: `json` lines, `pretty` text, or `auto`: pretty when standard output is a terminal, else JSON. Default auto. */
+  logFormat: z.enum(LOG_FORMATS).default('auto'),
   /** `--no-watch` / `SHOAL_WATCH=false`: reload when a rebuild switches the index. Default true. */
   watch: bool.default(true),
   /** `SHOAL_WATCH_INTERVAL_MS`: how often the index pointer is checked, 100–60,000 ms. Default 1,000. */
-  watchIntervalMs: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  watchIntervalMs: number(100, 60_000).default(1_000),
   /** `--max-body-bytes` / `SHOAL_MAX_BODY_BYTES`: the largest request body, 1 KiB–1 GiB. Default 10 MiB. */
-  maxBodyBytes: z.coerce.number().int().min(1_024).max(1_073_741_824).default(10 * 1024 * 1024),
+  maxBodyBytes: number(1_024, 1_073_741_824).default(10 * 1024 * 1024),
   /** `SHOAL_ADMIN_KEY`: the key for writes and reload. Without it the server refuses writes. */
   adminKey: secret.optional(),
   /** `SHOAL_READ_KEY`: the key for search, retrieve, embeddings, MCP, reports, stats and metrics when reads need a key. */
@@ -44,11 +53,11 @@ export const ServerConfigSchema = z.object({
    */
   readAuth: z.enum(['auto', 'on', 'off']).default('auto'),
   /** `SHOAL_RATE_LIMIT`: requests per second per API key (per client address without one); 0 turns it off. Default 50. */
-  rateLimit: z.coerce.number().min(0).max(1_000_000).default(50),
+  rateLimit: number(0, 1_000_000, 'number').default(50),
   /** `SHOAL_RATE_BURST`: requests a caller may send at once before the rate applies. Default 100. */
-  rateBurst: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  rateBurst: number(1, 1_000_000).default(100),
   /** `SHOAL_REQUEST_TIMEOUT_MS`: a request still unanswered after this is answered 503 TIMEOUT, 100–600,000 ms. Default 30,000. */
-  requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  requestTimeoutMs: number(100, 600_000).default(30_000),
   /** `SHOAL_CORS_ORIGINS`: origins allowed to call the API from a browser, comma-separated, or `*`. Default none (CORS off). */
   corsOrigins: list.default([]),
   /**
@@ -65,16 +74,16 @@ export const ServerConfigSchema = z.object({
    * cap a new connection closes the one idle the longest; when every connection has a request in
    * progress it is refused. Default: see {@link defaultMaxConnections}.
    */
-  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(() => defaultMaxConnections()),
+  maxConnections: number(1, 1_000_000).default(() => defaultMaxConnections()),
   /** `SHOAL_HEADERS_TIMEOUT_MS`: a connection must send its request headers within this (from opening, or from the end of its previous request), 100–600,000 ms; at most the request timeout. Default 20,000. */
-  headersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(20_000),
+  headersTimeoutMs: number(100, 600_000).default(20_000),
   /** `SHOAL_KEEP_ALIVE_TIMEOUT_MS`: an idle connection between two requests is closed after this, 100–600,000 ms. Default 5,000. */
-  keepAliveTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  keepAliveTimeoutMs: number(100, 600_000).default(5_000),
   /**
    * `SHOAL_COMPACT_WRITES`: fold the write journal into a new generation in the background once this
    * many writes sit on top of the served one; 0 turns it off. Default 1,000.
    */
-  compactAfterWrites: z.coerce.number().int().min(SETTINGS.compactAfterWrites.min).max(SETTINGS.compactAfterWrites.max).default(SETTINGS.compactAfterWrites.default),
+  compactAfterWrites: number(SETTINGS.compactAfterWrites.min, SETTINGS.compactAfterWrites.max).default(SETTINGS.compactAfterWrites.default),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -88,6 +97,7 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   model: { flag: 'model', env: MODEL.env },
   modelDir: { flag: 'model-dir', env: 'SHOAL_MODEL_DIR' },
   logLevel: { flag: 'log-level', env: 'SHOAL_LOG_LEVEL' },
+  logFormat: { flag: 'log-format', env: 'SHOAL_LOG_FORMAT' },
   watch: { env: 'SHOAL_WATCH' },
   watchIntervalMs: { env: 'SHOAL_WATCH_INTERVAL_MS' },
   maxBodyBytes: { flag: 'max-body-bytes', env: 'SHOAL_MAX_BODY_BYTES' },

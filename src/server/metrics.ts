@@ -19,12 +19,20 @@ export interface Metrics {
   observeConnections(counts: () => { open: number; busy: number }): void;
 }
 
+/** What `shoal_build_info` says beyond what the index tells: the running version. */
+export interface BuildInfo {
+  version: string;
+}
+
 /**
  * Creates the metrics: request counts and latency per route, search time per mode and stage (query
- * embedding, ranking, highlighting), write counts, and index size gauges read from `stats` when
- * scraped; plus Node's process metrics.
+ * embedding, ranking, highlighting), write counts, index size gauges read from `stats` when scraped,
+ * `shoal_build_info` (value 1; labels version, backend and model); plus the process and Node.js
+ * metrics every Node exporter has, under their standard names (`process_cpu_seconds_total`,
+ * `nodejs_eventloop_lag_seconds`, …: prom-client's defaults, without a prefix, so the dashboards
+ * made for them work as they are). Shoal's own metrics start with `shoal_`; counters end in `_total`.
  */
-export function createMetrics(readStats: () => MaybePromise<EngineStats | undefined>): Metrics {
+export function createMetrics(readStats: () => MaybePromise<EngineStats | undefined>, build: BuildInfo = { version: '0.0.0' }): Metrics {
   // One reading per scrape, shared by the gauges (an OpenSearch engine asks its cluster for it).
   let reading: { at: number; stats: Promise<EngineStats | undefined> } | undefined;
   const stats = (): Promise<EngineStats | undefined> => {
@@ -33,7 +41,7 @@ export function createMetrics(readStats: () => MaybePromise<EngineStats | undefi
     return reading.stats;
   };
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'shoal_' });
+  collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'shoal_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
   const requestSeconds = new Histogram({ name: 'shoal_http_request_duration_seconds', help: 'HTTP request latency by method and route', labelNames: ['method', 'route'] as const, buckets: BUCKETS, registers: [registry] });
   const searchSeconds = new Histogram({ name: 'shoal_search_duration_seconds', help: 'Search time by mode and stage (queue: waiting for a turn behind other requests; embed, rank, highlight, total: the work)', labelNames: ['mode', 'stage'] as const, buckets: BUCKETS, registers: [registry] });
@@ -70,10 +78,27 @@ export function createMetrics(readStats: () => MaybePromise<EngineStats | undefi
       this.set(afterMajorGc.rss);
     },
   });
-  new Gauge({
-    name: 'shoal_process_major_gcs', help: 'Full garbage collections since the process started', registers: [registry],
+  // The observer counts for the whole process; each registry's counter catches up with it when scraped.
+  let majorGcsCounted = 0;
+  new Counter({
+    name: 'shoal_process_major_gcs_total', help: 'Full garbage collections since the process started', registers: [registry],
     collect() {
-      this.set(afterMajorGc.count);
+      this.inc(afterMajorGc.count - majorGcsCounted);
+      majorGcsCounted = afterMajorGc.count;
+    },
+  });
+  let known: EngineStats | undefined;
+  new Gauge({
+    name: 'shoal_build_info', registers: [registry], labelNames: ['version', 'backend', 'model'] as const,
+    help: 'Always 1; the labels say what runs: shoal\'s version, where the index lives (embedded, opensearch) and the embedding model the index was built with (none for a lexical-only index; backend and model are empty until the index is open)',
+    async collect() {
+      try {
+        known = (await stats()) ?? known;
+      } catch {
+        // the index cannot be read now: what was read last still holds
+      }
+      this.reset();
+      this.set({ version: build.version, backend: known?.backend ?? '', model: known ? known.vector?.model ?? 'none' : '' }, 1);
     },
   });
   gauge('shoal_index_reports', 'Live reports in the index', (s) => s.reports);

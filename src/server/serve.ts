@@ -1,13 +1,14 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { SearchError } from '../core/errors.ts';
 import type { SearchEngine } from '../engine/index.ts';
 import { createApp, type EngineState } from './app.ts';
 import { allowedHostsOf, readRequiresKey, type ServerConfig } from './config.ts';
 import { answerClientErrors, guardConnections } from './connections.ts';
 import { errorBody } from './errors.ts';
+import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 
 /** How long requests in progress may take to finish when the server stops. */
@@ -38,8 +39,22 @@ export interface RunningServer {
   state: EngineState;
   /** Resolves once the engine is open (or failed to open: see `state.error`). */
   ready: Promise<void>;
-  /** Stops accepting connections, waits for open ones, and closes the engine. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, gives the requests in progress {@link CLOSE_GRACE_MS} to finish,
+   * closes the engine, and logs a line as it starts (`stopping`) and one when done (`stopped`: the
+   * signal if one caused it, requests drained and cut off).
+   */
+  close(options?: { signal?: NodeJS.Signals }): Promise<StopSummary>;
+}
+
+/** What stopping the server did. */
+export interface StopSummary {
+  /** Requests answered while the server stopped (in progress when it began, or on a connection already open). */
+  drained: number;
+  /** Requests still unanswered when the grace period ran out: their connections were closed. */
+  cutOff: number;
+  /** From the start of the stop to the engine closed. */
+  ms: number;
 }
 
 /**
@@ -49,14 +64,14 @@ export interface RunningServer {
  */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
-  // Keys never reach the log, whatever a future log line carries.
-  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'shoal' }, redact: ['adminKey', 'readKey', '*.adminKey', '*.readKey', '*.authorization', '*.headers.authorization'] });
+  const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const state: EngineState = {};
   const readKeyNeeded = readRequiresKey(config);
   const hosts = allowedHostsOf(config);
-  const metrics = createMetrics(() => state.engine?.stats());
+  const version = options.version ?? '0.0.0';
+  const metrics = createMetrics(() => state.engine?.stats(), { version });
   const app = createApp({
-    state, log, metrics, maxBodyBytes: config.maxBodyBytes, ...(options.version ? { version: options.version } : {}),
+    state, log, metrics, maxBodyBytes: config.maxBodyBytes, version,
     access: { adminKey: config.adminKey, readKey: config.readKey, readRequiresKey: readKeyNeeded },
     rateLimit: { rate: config.rateLimit, burst: config.rateBurst },
     requestTimeoutMs: config.requestTimeoutMs,
@@ -81,6 +96,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     errorHandler: (error) => Response.json(errorBody(new SearchError('INVALID_ARGUMENT', `malformed request: ${(error as Error).message}`, { details: { field: 'request' } })), { status: 400 }),
   }));
   server.timeout = config.requestTimeoutMs + IDLE_GRACE_MS;
+  const requests = trackRequests(server);
   answerClientErrors(server, { log, headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs });
   await new Promise<void>((resolve, reject) => {
     const refuse = (error: NodeJS.ErrnoException): void => reject(new SearchError('INVALID_CONFIG', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { details: { field: 'port' }, cause: error }));
@@ -106,7 +122,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const opening = new AbortController();
   const ready = options.open(log, opening.signal).then(async (engine) => {
     state.engine = engine;
-    log.info({ generation: engine.generation, paragraphs: (await engine.stats()).paragraphs, semantic: engine.semantic }, 'ready');
+    log.info({ url, generation: engine.generation, paragraphs: (await engine.stats()).paragraphs, semantic: engine.semantic }, 'ready');
     if (config.watch) {
       engine.watch(config.watchIntervalMs, (outcome) => {
         if ('error' in outcome) log.error({ err: outcome.error }, 'reload failed; still serving the previous index');
@@ -120,7 +136,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   return {
     url, port, state, ready,
-    async close() {
+    async close(stop = {}) {
+      const started = performance.now();
+      const signal = stop.signal ? { signal: stop.signal } : {};
+      log.info({ ...signal, inProgress: requests.inProgress(), graceMs: CLOSE_GRACE_MS }, 'stopping: no new connections; requests in progress may finish');
+      requests.stopping();
       // Requests in progress get a grace period to finish; then open connections are closed, so a
       // server under load stops in seconds, not when its clients give up.
       let grace: NodeJS.Timeout | undefined;
@@ -134,6 +154,38 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       await ready;
       await state.engine?.close();
       delete state.engine;
+      const summary = { ...requests.sinceStopping(), ms: Math.round(performance.now() - started) };
+      log.info({ ...signal, ...summary }, 'stopped');
+      return summary;
     },
+  };
+}
+
+/**
+ * Counts the requests in progress, and from the moment the server starts stopping, those that were
+ * answered (their response fully handed to the socket) and those cut off (the connection closed first);
+ * while stopping, a connection is closed as soon as its request is answered.
+ */
+function trackRequests(server: Server): { inProgress(): number; stopping(): void; sinceStopping(): { drained: number; cutOff: number } } {
+  let inProgress = 0;
+  let counting = false;
+  const since = { drained: 0, cutOff: 0 };
+  server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    inProgress++;
+    response.once('close', () => {
+      inProgress--;
+      if (!counting) return;
+      since[response.writableFinished ? 'drained' : 'cutOff']++;
+      // A kept-alive connection whose request was answered after the stop began is idle now: close it
+      // (the server stops once its last connection closes, not when an idle client gives up).
+      setImmediate(() => server.closeIdleConnections());
+    });
+  });
+  return {
+    inProgress: () => inProgress,
+    stopping: () => {
+      counting = true;
+    },
+    sinceStopping: () => ({ ...since }),
   };
 }

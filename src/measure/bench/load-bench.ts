@@ -240,7 +240,7 @@ async function readAfterGc(url: string, headers: Record<string, string>): Promis
   if (!response.ok) throw new SearchError('INTERNAL', `GET /metrics answered ${response.status}`);
   const text = await response.text();
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssMB: value('shoal_process_rss_after_major_gc_bytes') / 2 ** 20, majorGcs: value('shoal_process_major_gcs') };
+  return { rssMB: value('shoal_process_rss_after_major_gc_bytes') / 2 ** 20, majorGcs: value('shoal_process_major_gcs_total') };
 }
 
 function rssSummary(samplesMB: number[], fromSecond: number, afterGcFrom: AfterGc, afterGcEnd: AfterGc): LoadRss {

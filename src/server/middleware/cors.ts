@@ -5,8 +5,8 @@ import { cors } from 'hono/cors';
 export function crossOrigin(origins: readonly string[]): MiddlewareHandler {
   return cors({
     origin: origins.includes('*') ? '*' : [...origins],
-    allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version'],
-    exposeHeaders: ['Retry-After'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'X-Request-Id'],
+    exposeHeaders: ['Retry-After', 'X-Request-Id', 'Mcp-Session-Id'],
     maxAge: 600,
   });
 }

@@ -1,4 +1,5 @@
 // The app's middleware, one concern a file, listed in the order createApp installs them (outermost first).
+export { requestLog } from './request-log.ts';
 export { requestMetrics } from './metrics.ts';
 export { errorShape } from './error-shape.ts';
 export { hostRules } from './hosts.ts';
