@@ -7,7 +7,7 @@ import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { buildIndex, Engine } from '../engine/index.ts';
 import { createApp } from '../server/index.ts';
-import { createClient, ShoalError, type ShoalClient } from 'shoal/client'; // the package export, as a user imports it
+import { createClient, ShoalError, type ShoalClient } from './index.ts';
 
 let tmp: string;
 let engine: Engine;
@@ -38,6 +38,28 @@ describe('the typed client', () => {
     expect(retrieved.totalTokens).toBeLessThanOrEqual(80);
     expect(retrieved.context.startsWith('[1] ')).toBe(true);
     expect((await client.stats()).reports).toBe(20);
+  });
+
+  it('counts facets: with a search (over its matches) and for the collection (lists sent as repeated parameters)', async () => {
+    const found = await client.search({ query: 'harbour', mode: 'bm25', facets: ['source', 'tags', 'date'], dateInterval: 'year', k: 1 });
+    expect(found.total.relation).toBe('eq');
+    expect(found.facets?.date?.map((b) => b.value)).toEqual(['2024', '2025']);
+    const all = await client.facets();
+    expect(all.total).toEqual({ value: 20, relation: 'eq' });
+    const sources = all.facets.source!.map((s) => s.value);
+    expect(sources).toHaveLength(3);
+    const two = await client.facets({ facets: ['source'], source: sources.slice(0, 2), groupByReport: false });
+    expect(two.facets.source!.map((s) => s.value).sort()).toEqual(sources.slice(0, 2).sort());
+    expect(two.total.value).toBeGreaterThan(two.facets.source![0]!.count);
+  });
+
+  it('finds more like a paragraph, leaving out its own report', async () => {
+    const [first] = (await client.search({ query: 'harbour dredging', k: 1, mode: 'bm25' })).hits;
+    const like = await client.similar(first!.key, { k: 3, mode: 'bm25', groupByReport: true });
+    expect(like.key).toBe(first!.key);
+    expect(like.hits).toHaveLength(3);
+    expect(like.hits.map((h) => h.reportId)).not.toContain(first!.reportId);
+    await expect(client.similar('no-such-report#0')).rejects.toMatchObject({ status: 404, code: 'NOT_FOUND' });
   });
 
   it('searches by query, as by q, its other name', async () => {
