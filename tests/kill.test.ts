@@ -91,8 +91,10 @@ function copyIndex(name: string): string {
 
 // ---- reading the server
 
+// Markers are rare words one letter apart: searched as written (typos=false), a marker finds its own
+// report only, never its neighbours' markers as typo expansions.
 async function search(url: string, q: string, offset = 0): Promise<Hit[]> {
-  const answer = await call<{ hits: Hit[] }>(url, `/search?q=${encodeURIComponent(q)}&mode=bm25&k=100&offset=${offset}`);
+  const answer = await call<{ hits: Hit[] }>(url, `/search?q=${encodeURIComponent(q)}&mode=bm25&typos=false&k=100&offset=${offset}`);
   if (answer.status !== 200) throw new Error(`search ${q}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`);
   return answer.body.hits;
 }
@@ -200,7 +202,7 @@ function startQueryLoop(url: string, plan: () => QueryPlan, options: { serverKil
       const p = plan();
       let answer: Answer<{ hits: Hit[] }>;
       try {
-        answer = await call<{ hits: Hit[] }>(url, `/search?q=${encodeURIComponent(p.q)}&mode=bm25&k=100`);
+        answer = await call<{ hits: Hit[] }>(url, `/search?q=${encodeURIComponent(p.q)}&mode=bm25&typos=false&k=100`);
       } catch (error) {
         if (!serverKilled()) note(`search "${p.q}" failed: ${(error as Error).message} (${String((error as Error).cause ?? '')})`);
         return;
