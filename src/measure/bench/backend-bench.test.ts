@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBenchCorpus } from '../../../tests/support/corpus.ts';
-import { benchCommand, httpFlagsOf } from '../../cli/bench-command.ts';
+import { httpFlagsOf } from '../../cli/bench-command.ts';
+import { main } from '../../cli/main.ts';
 import type { Io } from '../../cli/io.ts';
 import { MODELS_DIR } from '../../cli/model-options.ts';
 import { isSearchError } from '../../core/errors.ts';
@@ -89,11 +90,11 @@ describe('bench http across backends, and bench store: their parts', () => {
     expect(code({ modes: 'bm25,bm25' })).toBe('INVALID_ARGUMENT');
   });
 
-  it('prints the usage and exits 2 without --data', async () => {
+  it('says what is missing and exits 2 without --data', async () => {
     const err: string[] = [];
-    expect(await benchCommand(['store'], { ...quiet, err: (line) => err.push(line) })).toBe(2);
-    expect(err.join('\n')).toMatch(/shoal bench store --data/);
-    expect(await benchCommand(['http', '--backend', 'opensearch'], quiet)).toBe(2);
+    expect(await main(['bench', 'store'], { ...quiet, err: (line) => err.push(line) })).toBe(2);
+    expect(err.join('\n')).toMatch(/bench store needs --data/);
+    expect(await main(['bench', 'http', '--backend', 'opensearch'], quiet)).toBe(2);
   });
 });
 

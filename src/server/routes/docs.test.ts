@@ -37,7 +37,7 @@ describe('the docs routes', () => {
     for (const path of ['/docs/assets/package.json', '/docs/assets/index.html', '/docs/assets/swagger-initializer.js', '/docs/assets/..%2Fpackage.json', '/docs/assets/%2e%2e%2fpackage.json']) {
       const response = await app.request(path);
       expect(response.status, path).toBe(404);
-      expect(await response.json(), path).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } });
+      expect(await response.json(), path).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String), details: { requestId: expect.any(String) } } });
     }
   });
 

@@ -102,7 +102,7 @@ describe('GET /paragraphs/{key}/similar', () => {
     for (const key of ['r003#99', 'nobody#0']) {
       const response = await similar(key);
       expect(response.status).toBe(404);
-      expect(await response.json()).toEqual({ error: { code: 'NOT_FOUND', message: `no paragraph "${key}"`, details: { field: 'key' } } });
+      expect(await response.json()).toEqual({ error: { code: 'NOT_FOUND', message: `no paragraph "${key}"`, details: { field: 'key', requestId: expect.any(String) } } });
     }
     const cases: Array<[string, string, string, ReturnType<typeof createApp>?]> = [
       ['r003', '', 'key'], ['r003#x', '', 'key'], ['r003#0', 'k=0', 'k'], ['r003#0', 'mode=hybrid', 'mode'], ['r003#0', 'q=harbour', ''],
