@@ -2,6 +2,7 @@
 // engines, never the reverse. `shoal eval` and `shoal bench` reach both through this file.
 export { checkKnownItems, createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, textAt } from './eval/known-items.ts';
 export { runEval, runKnownItemEval, type KnownItemMetrics, type KnownItemResult, type RankingOptions } from './eval/run-eval.ts';
+export { runFacetsBench, type FacetsBenchOptions, type FacetsBenchResult } from './bench/facets-bench.ts';
 export { corpusTitles, runCollapseBench, type CollapseBenchOptions, type CollapseBenchResult } from './bench/collapse-bench.ts';
 export { runCompactBench } from './bench/compact-bench.ts';
 export { runEmbedBench } from './bench/embed-bench.ts';
