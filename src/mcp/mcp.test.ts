@@ -90,7 +90,7 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(retrieve.properties.tokenBudget).toMatchObject({ type: 'integer', minimum: 1, maximum: 16_000, default: 1500 });
     expect(retrieve.required).toEqual(['query']);
     const search = schema('search_reports');
-    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'offset', 'mode', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
+    expect(Object.keys(search.properties)).toEqual(['query', 'q', 'k', 'offset', 'mode', 'typos', 'collapse', 'minSimilarity', 'dateFrom', 'dateTo', 'source', 'reportId', 'tags']);
     expect(search.properties.minSimilarity).toMatchObject({ default: 'auto' });
     expect(search.additionalProperties).toBe(false);
     expect(schema('get_report').required).toEqual(['id']);
@@ -181,6 +181,14 @@ describe('MCP over streamable HTTP (stateless)', () => {
     expect(bySource.hits.every((h) => h.source === 'Coast Gazette')).toBe(true);
     const byReport = (await call(client, 'search_reports', { q: 'report', reportId: ['r001', 'r002'], dateFrom: '2024-01-01' })).structuredContent as { hits: Hit[] };
     expect(new Set(byReport.hits.map((h) => h.reportId))).toEqual(new Set(['r001', 'r002']));
+  });
+
+  it('search_reports forgives a typo unless typos is false', async () => {
+    // "harbuor" is one transposition from the corpus's "harbour".
+    const forgiven = (await call(client, 'search_reports', { query: 'harbuor', mode: 'bm25' })).structuredContent as { hits: Hit[] };
+    expect(forgiven.hits.length).toBeGreaterThan(0);
+    const asWritten = (await call(client, 'search_reports', { query: 'harbuor', mode: 'bm25', typos: false })).structuredContent as { hits: Hit[] };
+    expect(asWritten.hits).toEqual([]);
   });
 
   it('get_report returns the paragraphs in order; an unknown id is a tool error', async () => {

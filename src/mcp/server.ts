@@ -26,9 +26,9 @@ export interface McpServerInfo {
 // taken from .shape, and the query (`query`, or `q`, its other name) is checked by the same rule; the check
 // on offset + k needs no copy, as the two fields' own ranges keep the sum within it. RetrieveRequestSchema
 // is a plain strict object and is used whole.
-const { query, q, k, offset, mode, dateInterval, facetSize } = SearchRequestSchema.shape;
+const { query, q, k, offset, mode, typos, collapse, dateInterval, facetSize } = SearchRequestSchema.shape;
 const SearchInput = z.object({
-  query, q, k, offset, mode,
+  query, q, k, offset, mode, typos, collapse,
   minSimilarity: MinSimilaritySchema.default('auto').describe('Leave out paragraphs less similar to the query than this cosine similarity (-1 to 1); default `auto`, the model\'s calibrated relevance floor, so a query nothing answers gets no hits (-1 turns it off).'),
   ...filterFields,
 }).strict().superRefine(checkOneQuery);
@@ -37,7 +37,7 @@ const SearchOutput = z.object({
   mode: z.enum(['hybrid', 'bm25', 'vector']),
   offset: z.number().int().describe('Results skipped: the first hit is result offset + 1.'),
   total: TotalSchema.describe('How many paragraphs match: exactly (relation eq) or at least (gte). More pages follow while offset + k is below value.'),
-  hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true })),
+  hits: z.array(HitSchema.pick({ key: true, reportId: true, title: true, date: true, source: true, ordinal: true, text: true, score: true, similarity: true, rank: true, duplicates: true })),
 });
 const ReportInput = IdParamSchema.strict();
 // The collection's facets take the search's facet fields and filters; every facet is counted, by report.
@@ -73,7 +73,8 @@ export function createMcpServer(engine: SearchEngine, info: McpServerInfo = {}, 
   }, (args) => answer(async () => {
     const filter = filterOf(args);
     const result = await retrieval.search({
-      q: queryOf(args), k: args.k, offset: args.offset, minSimilarity: args.minSimilarity, ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
+      q: queryOf(args), k: args.k, offset: args.offset, minSimilarity: args.minSimilarity, typos: args.typos, collapse: args.collapse,
+      ...(args.mode ? { mode: args.mode } : {}), ...(filter ? { filter } : {}),
     }, { signal });
     // Parsing through the output schema drops the fields the tool does not promise (tags, highlight, explain).
     const output = SearchOutput.parse({ query: result.query, mode: result.mode, offset: args.offset, total: result.total, hits: result.hits });
