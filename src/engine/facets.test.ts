@@ -112,6 +112,15 @@ describe('totals and facets over the matching set', () => {
     expect(floored.facets).toBeUndefined();
   });
 
+  it('counts a window paragraph the lexical side refused (its floor or filter) once, on the fast path and the other', () => {
+    const matches = searcher.lexical.searchExhaustive('harbour', { k: 1_000_000 }).map((h) => h.docId);
+    const refused = matches[0]!;
+    const accepts = (d: number) => d !== refused;
+    expect(searcher.lexical.countMatches('harbour', accepts)).toBe(matches.length - 1);
+    expect(searcher.lexical.countMatches('harbour', accepts, [refused])).toBe(matches.length);
+    expect(searcher.lexical.countMatches('+harbour', accepts, [refused])).toBe(matches.length);
+  });
+
   it('the collection: every live paragraph or report within the filter, with its date range', () => {
     const all = tallyView(searcher, { facets: ALL, groupByReport: true });
     expect(all.total).toEqual({ value: reports.length, relation: 'eq' });

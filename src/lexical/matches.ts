@@ -81,17 +81,17 @@ export function countMatches(weight: QueryWeight, stats: CollectionStats, filter
   stats.segments.forEach((view, s) => {
     const { deleted, docBase } = view;
     const n = view.segment.docCount;
+    // 0: not seen; 1: seen, not counted (deleted or refused by the filter); 2: counted.
     const seen = new Uint8Array(n);
     for (const { docIds, start, end } of weight.postings(s) ?? []) {
       for (let p = start; p < end; p++) {
         const d = docIds[p]!;
-        if (seen[d] === 1) continue;
-        seen[d] = 1;
-        if (deleted?.[d] === 1 || (filter && !filter(docBase + d))) continue;
-        count++;
+        if (seen[d] !== 0) continue;
+        seen[d] = deleted?.[d] === 1 || (filter && !filter(docBase + d)) ? 1 : 2;
+        if (seen[d] === 2) count++;
       }
     }
-    for (; next < extra.length && extra[next]! < docBase + n; next++) if (seen[extra[next]! - docBase] !== 1) count++;
+    for (; next < extra.length && extra[next]! < docBase + n; next++) if (seen[extra[next]! - docBase] !== 2) count++;
   });
   return count + (extra.length - next);
 }
