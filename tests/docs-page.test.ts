@@ -2,73 +2,32 @@
 // sample reports with the real embedding model and an admin key, the pages in headless Debian
 // Chromium (playwright-core), and the page's curl examples run as a user pastes them, in bash.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadEmbedder, type Embedder } from '../src/embedding/index.ts';
-import { buildIndex, Engine } from '../src/engine/index.ts';
-import { parseServerConfig, startServer, type RunningServer } from '../src/server/index.ts';
+import type { RunningServer } from '../src/server/index.ts';
+import { chromiumFor, startBrowserServer, type BrowserServer } from './support/browser-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const samplesDir = fileURLToPath(new URL('../index/samples', import.meta.url));
-const modelsDir = fileURLToPath(new URL('../models', import.meta.url));
 const ADMIN_KEY = 'docs-test-admin-key-0123456789';
 const SENKAKU = '01-takaichi-xi-apec-gyeongju#2';
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) {
-  describe('the API reference', () => {
-    it('needs Chromium', () => {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the API reference tests`);
-    });
-  });
-} else if (!haveChromium) {
-  console.warn(`tests/docs-page.test.ts: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
-}
+const haveChromium = chromiumFor('the API reference', 'tests/docs-page.test.ts');
 
 describe.skipIf(!haveChromium)('the API reference', () => {
-  let scratch: string | undefined;
-  let embedder: Embedder | undefined;
+  let running: BrowserServer | undefined;
   let server: RunningServer | undefined;
-  let browser: Browser | undefined;
   let page: Page;
-  const pageErrors: string[] = [];
-  const foreignRequests: string[] = [];
-  const failedResponses: string[] = [];
+  let pageErrors: string[] = [];
+  let foreignRequests: string[] = [];
+  let failedResponses: string[] = [];
 
   beforeAll(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'shoal-docs-test-'));
-    const indexDir = join(scratch, 'index');
-    // Offline: the model must already be in models/ (npm install fetches it).
-    const model = await loadEmbedder({ model: 'bge-small', cacheDir: modelsDir, fetch: false });
-    embedder = model;
-    await buildIndex({ inputs: [samplesDir], indexDir, embedder: model });
-    const config = parseServerConfig({ port: '0', 'log-level': 'silent', 'no-watch': true }, { SHOAL_ADMIN_KEY: ADMIN_KEY }, { indexDir });
-    server = await startServer({ config, open: async () => Engine.open({ indexDir, embedder: model }) });
-    await server.ready;
-    expect(server.state.error).toBeUndefined();
-
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ baseURL: server.url, viewport: { width: 1200, height: 900 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    // Failed loads are logged as console errors without their URL: they are checked by response instead.
-    page.on('console', (message) => { if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text()); });
-    page.on('response', (response) => { if (response.status() >= 400) failedResponses.push(`${response.status()} ${new URL(response.url()).pathname}`); });
-    // Offline-safe: anything not asked of our server (a CDN, Swagger's online validator) is a bug.
-    const origin = server.url;
-    page.on('request', (request) => { if (!request.url().startsWith(origin)) foreignRequests.push(request.url()); });
+    running = await startBrowserServer({ env: { SHOAL_ADMIN_KEY: ADMIN_KEY }, viewport: { width: 1200, height: 900 } });
+    ({ server, page, pageErrors, foreignRequests, failedResponses } = running);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await embedder?.close();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    await running?.close();
   });
 
   afterEach(() => {

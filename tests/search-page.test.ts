@@ -3,20 +3,13 @@
 // playwright-core. Checks what a user sees: ranked results with marked words and the closest
 // sentence, explanations, the total, facet pick-lists and the date histogram, filters, errors, pages,
 // the report view, the address (shared, reloaded, walked back) and the icon.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page, type Route } from 'playwright-core';
+import { type Browser, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadEmbedder, type Embedder } from '../src/embedding/index.ts';
-import { buildIndex, Engine } from '../src/engine/index.ts';
-import { parseServerConfig, startServer, type RunningServer } from '../src/server/index.ts';
+import type { Embedder } from '../src/embedding/index.ts';
+import { Engine } from '../src/engine/index.ts';
+import { parseServerConfig, startServer } from '../src/server/index.ts';
+import { chromiumFor, startBrowserServer, type BrowserServer } from './support/browser-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const samplesDir = fileURLToPath(new URL('../index/samples', import.meta.url));
-const modelsDir = fileURLToPath(new URL('../models', import.meta.url));
 const SENKAKU = '01-takaichi-xi-apec-gyeongju#2';
 const SCREENSHOT = '/tmp/shoal-page.png';
 
@@ -28,57 +21,26 @@ async function until(page: Page, expression: string): Promise<void> {
   await expect.poll(() => page.evaluate(expression), { timeout: 30_000, interval: 25 }).toBe(true);
 }
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) {
-  describe('the search page', () => {
-    it('needs Chromium', () => {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the search page tests`);
-    });
-  });
-} else if (!haveChromium) {
-  console.warn(`tests/search-page.test.ts: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
-}
+const haveChromium = chromiumFor('the search page', 'tests/search-page.test.ts');
 
 describe.skipIf(!haveChromium)('the search page', () => {
-  let scratch: string | undefined;
+  let running: BrowserServer | undefined;
   let embedder: Embedder | undefined;
-  let server: RunningServer | undefined;
   let browser: Browser | undefined;
   let page: Page;
   let indexDir: string;
-  const pageErrors: string[] = [];
-  const foreignRequests: string[] = [];
-  const failedResponses: string[] = [];
+  let pageErrors: string[] = [];
+  let foreignRequests: string[] = [];
+  let failedResponses: string[] = [];
 
   beforeAll(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'shoal-page-test-'));
-    indexDir = join(scratch, 'index');
-    // Offline: the model must already be in models/ (npm install fetches it).
-    const model = await loadEmbedder({ model: 'bge-small', cacheDir: modelsDir, fetch: false });
-    embedder = model;
-    await buildIndex({ inputs: [samplesDir], indexDir, embedder: model });
-    const config = parseServerConfig({ port: '0', 'log-level': 'silent', 'no-watch': true }, {}, { indexDir });
-    server = await startServer({ config, open: async () => Engine.open({ indexDir, embedder: model }) });
-    await server.ready;
-    expect(server.state.error).toBeUndefined();
-    expect(server.state.engine?.semantic).toBe(true);
-
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ baseURL: server.url, viewport: { width: 1100, height: 900 } });
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    // Failed loads are logged as console errors without their URL: they are checked by response instead.
-    page.on('console', (message) => { if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text()); });
-    page.on('response', (response) => { if (response.status() >= 400) failedResponses.push(`${response.status()} ${new URL(response.url()).pathname}`); });
-    // The page is self-contained: anything not asked of our server is a bug (and would hang offline).
-    const origin = server.url;
-    page.on('request', (request) => { if (!request.url().startsWith(origin)) foreignRequests.push(request.url()); });
+    running = await startBrowserServer({ viewport: { width: 1100, height: 900 } });
+    ({ browser, page, embedder, pageErrors, foreignRequests, failedResponses } = running);
+    indexDir = running.indexDir;
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await embedder?.close();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    await running?.close();
   });
 
   beforeEach(async () => {

@@ -142,36 +142,15 @@ export class LexicalSearcher {
    * that has postings ({@link coverageOfExpanded}).
    */
   coverage(query: string | LexicalQuery, docIds: readonly number[]): number[] {
-    const weight = this.weight(query);
-    const { clauses } = weight.query;
-    if (clauses.some((c) => c.kind === 'fuzzy')) return this.coverageOfExpanded(weight, docIds);
-    const idfs = weight.idfs;
-    let mass = 0;
-    clauses.forEach((c, i) => {
-      if (c.occur !== 'mustNot') mass += c.weight * idfs[i]!;
-    });
-    if (!(mass > 0)) return docIds.map(() => 0);
-    const listsBySegment = new Map<number, ClausePostings[]>();
-    return docIds.map((docId) => {
-      const s = this.stats.segmentOf(docId);
-      let lists = listsBySegment.get(s);
-      if (!lists) listsBySegment.set(s, (lists = weight.postings(s, true) ?? []));
-      const local = docId - this.segments[s]!.docBase;
-      let matched = 0;
-      for (const list of lists) {
-        if (list.occur === 'mustNot') continue;
-        const p = lowerBound(list.docIds, list.start, list.end, local);
-        if (p < list.end && list.docIds[p] === local) matched += clauses[list.clauseIndex]!.weight * idfs[list.clauseIndex]!;
-      }
-      return matched / mass;
-    });
+    return this.coverageOfExpanded(this.weight(query), docIds);
   }
 
   /**
-   * {@link coverage} of a query with expansions: a word and its expansions are one group, whose mass
-   * is the largest `weight · idf` among its clauses with postings (the word's own when none has), and
-   * a document covers the largest among those it matches. A misspelt word thus counts as much as its
-   * best expansion, not as the rarest of words (one that is nowhere).
+   * {@link coverage}, with expansions: a word and its expansions are one group, whose mass is the
+   * largest `weight · idf` among its clauses with postings (the word's own when none has), and a
+   * document covers the largest among those it matches. A misspelt word thus counts as much as its
+   * best expansion, not as the rarest of words (one that is nowhere). Without expansions every clause
+   * is a group of its own: the sum of `weight · idf` over the clauses a document matches.
    */
   private coverageOfExpanded(weight: QueryWeight, docIds: readonly number[]): number[] {
     const { clauses } = weight.query;

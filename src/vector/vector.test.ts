@@ -6,21 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { thrownSearchError } from '../../tests/support/errors.ts';
 import { normalize } from '../embedding/index.ts';
 import { buildVectorIndex, DEFAULT_VECTOR_INDEX_OPTIONS, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from './index.ts';
+import { mulberry32 } from '../core/index.ts';
 
 const HNSW = { m: 16, efConstruction: 100, efSearch: 64, seed: 7 };
 const scratch = mkdtempSync(join(tmpdir(), 'shoal-vector-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Unit vectors around a few centres, like sentence embeddings of a few topics. */
 function clustered(count: number, dim: number, seed: number, clusters = 8): Float32Array[] {

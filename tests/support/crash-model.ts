@@ -1,6 +1,7 @@
 // What the crash tests write and what they expect to read back: a seeded PRNG, generated report texts
 // (each report with a marker word of its own), and a model of which writes were acknowledged and
 // which were still in flight when the server was killed.
+import { mulberry32 as uniform } from '../../src/core/index.ts';
 
 /** A seeded pseudo-random source (mulberry32): the same seed gives the same sequence. */
 export interface Rng {
@@ -15,14 +16,7 @@ export interface Rng {
 
 /** mulberry32 (Tommy Ettinger's 32-bit generator): small, fast, and good enough to pick test cases. */
 export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = uniform(seed);
   return {
     seed: seed >>> 0,
     next,

@@ -1,5 +1,6 @@
 // Queries with one seeded typing error: the generated half of the typo-tolerance measurement
 // (docs/relevance.md, "Typo tolerance"). The hand-written half is tests/typos/.
+import { fnv1a, mulberry32 } from '../../core/index.ts';
 
 /** Keys next to each letter on a QWERTY keyboard: what a slipped finger types instead, or as well. */
 const NEIGHBOURS: Readonly<Record<string, string>> = {
@@ -70,25 +71,4 @@ function apply(word: string, edit: Edit, random: () => number): string {
       return word.slice(0, i) + word[i + 1] + word[i] + word.slice(i + 2);
     }
   }
-}
-
-// A small seeded generator (mulberry32): the same errors on every machine.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }

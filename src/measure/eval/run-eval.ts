@@ -16,6 +16,7 @@ import { createOverlapMeter, KNOWN_ITEM_RULES, loadKnownItems, loadUnanswerable,
 import { mrrAt, ndcgAt, percentile, recallAt } from './metrics.ts';
 import { misspell } from './misspell.ts';
 import { DEFAULT_TYPOS } from '../../core/settings.ts';
+import { fnv1a } from '../../core/index.ts';
 
 /** Options of {@link runEval}. */
 export interface EvalOptions {
@@ -431,15 +432,6 @@ export function withDistractors(reports: readonly Report[], items: readonly Know
   const others = reports.filter((r) => !needed.has(r.id)).map((r) => ({ r, h: fnv1a(r.id) })).sort((a, b) => a.h - b.h || (a.r.id < b.r.id ? -1 : 1));
   const chosen = new Set(others.slice(0, count).map((o) => o.r));
   return reports.filter((r) => needed.has(r.id) || chosen.has(r));
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 // A query as the evaluation types it: as written, or with one seeded typing error.
