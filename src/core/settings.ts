@@ -75,6 +75,7 @@ export const SETTINGS = {
   // Writes.
   batch: int(1, 1_000, undefined, 'reports of one `POST /reports`', 'The most reports one write request may carry.'),
   compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
+  graphDeletedShare: real(0, 1, 0.25, '`--graph-deleted-share` of `shoal index` and `shoal compact`', 'A rebuild or compaction starts from the live HNSW graph (the vectors of removed paragraphs marked deleted, new ones inserted) unless the graph would then be more than this share deleted nodes, and then builds it afresh.'),
 } as const satisfies Record<string, NumberSetting>;
 
 /** True when `value` is a finite number within the setting's range (and an integer where it must be). */

@@ -10,6 +10,7 @@ import type { Report } from '../core/types.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { Journal, readCurrent, saveSnapshot } from '../storage/index.ts';
+import { HnswVectorIndex } from '../vector/index.ts';
 import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, searcherOf, type CompactionEvent } from './index.ts';
 
 const embedder = fakeEmbedder(16);
@@ -203,6 +204,67 @@ describe('background compaction', () => {
       await engine.putReports([report('n4', 'wool')]);
       expect(events.map((e) => e.phase)).toEqual(['started', 'failed', 'started']);
       await engine.compactionSettled();
+    } finally {
+      engine.close();
+    }
+  });
+});
+
+describe('the HNSW graph from one generation to the next', () => {
+  const HNSW_ALWAYS = { vector: { exactBelow: 1 } };
+  const graphOf = (indexDir: string): HnswVectorIndex => {
+    const index = openIndex(indexDir).vectors!.index;
+    if (!(index instanceof HnswVectorIndex)) throw new Error('expected an HNSW graph');
+    return index;
+  };
+  const vectorHits = async (engine: Engine, query: string) => (await engine.search({ q: query, mode: 'vector', k: 20 })).hits.map((h) => [h.key, h.score]);
+  // Every paragraph of the live generation is among its own vector's nearest neighbours.
+  const findsItself = (indexDir: string): void => {
+    const opened = openIndex(indexDir);
+    const { index, store } = opened.vectors!;
+    for (let doc = 0; doc < opened.paragraphs.length; doc++) expect(index.search(store.vector(doc)!, 10).map((h) => h.docId)).toContain(doc);
+  };
+
+  it('a rebuild over unchanged reports starts from the live graph, and answers as it did', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const before = Engine.open({ indexDir, embedder, readOnly: true });
+    const answers = await Promise.all(['harbour alpha', 'wool', 'grain copper'].map((q) => vectorHits(before, q)));
+    before.close();
+    const nodes = graphOf(indexDir).nodeCounts;
+    const summary = await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    expect(summary.vectors).toMatchObject({ kind: 'hnsw', embedded: 0, graphReused: true });
+    expect(graphOf(indexDir).nodeCounts).toEqual(nodes);
+    const after = Engine.open({ indexDir, embedder, readOnly: true });
+    expect(await Promise.all(['harbour alpha', 'wool', 'grain copper'].map((q) => vectorHits(after, q)))).toEqual(answers);
+    after.close();
+  });
+
+  it('a compaction marks the replaced vectors deleted and inserts only new ones; past graphDeletedShare it builds afresh', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const before = graphOf(indexDir).nodeCounts;
+    const engine = Engine.open({ indexDir, embedder });
+    try {
+      // r001's second paragraph is unchanged (its node is kept); n1 is new; r002 is deleted.
+      const r001 = base.find((r) => r.id === 'r001')!;
+      const [first, ...rest] = r001.text.split('\n');
+      const rewritten: Report = { id: r001.id, title: r001.title, date: r001.date, source: r001.source, tags: r001.tags, body: [`${first} Rewritten.`, ...rest].join('\n'), origin: 'api' };
+      await engine.putReports([rewritten, report('n1', 'harbour')]);
+      engine.deleteReport('r002');
+      const summary = await compactIndex({ indexDir });
+      expect(summary).toMatchObject({ compacted: true, graphReused: true });
+      const after = graphOf(indexDir);
+      expect(after.size).toBe(summary.paragraphs);
+      expect(after.nodeCounts.total - after.nodeCounts.deleted).toBe(new Set(openIndex(indexDir).paragraphs.map((p) => `${p.title}|${p.text}`)).size);
+      expect(after.nodeCounts.deleted).toBeGreaterThan(before.deleted);
+      findsItself(indexDir);
+      await engine.reload();
+      await engine.putReports([report('n2', 'copper')]);
+      const fresh = await compactIndex({ indexDir, graphDeletedShare: 0 });
+      expect(fresh).toMatchObject({ compacted: true, graphReused: false });
+      expect(graphOf(indexDir).nodeCounts.deleted).toBe(0);
+      findsItself(indexDir);
     } finally {
       engine.close();
     }
