@@ -1,7 +1,8 @@
-import type { CodeTree, EngineStats, HttpBenchResult, HttpModeStats, StoreBenchResult } from '../measure/index.ts';
+import type { CodeTree, EngineStats, HttpBenchResult, HttpModeStats, RebuildBenchResult, StoreBenchResult } from '../measure/index.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { backendOf, connectionOf } from '../opensearch/index.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
@@ -82,9 +83,19 @@ each paragraph and sending it with its vector in _bulk requests of 500 (2 in fli
 indexing the terms and Lucene's HNSW graph, restoring refresh and replicas, a refresh, and the wait
 until every copy is allocated.
 Neither counts reading and splitting the reports or looking the vectors up in the cache; nor, for
-OpenSearch, the alias switch and the merges the cluster still runs after the build (reported apart).`;
+OpenSearch, the alias switch and the merges the cluster still runs after the build (reported apart).
 
-const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact', 'store'];
+shoal bench rebuild --data <JSON Lines file> --index DIR [--repeats N] [--changed SHARE] [--rounds N]
+  [--churn SHARE] [--queries N] [--graph-deleted-share SHARE] [--model M] [--scratch DIR] [--json]
+What a rebuild costs against what changed, on a copy of DIR's live generation (a built index over the
+file, with embeddings): --repeats rebuilds (default 3) over the same reports; as many after --changed
+of the reports (default 0.01) had a sentence added, the changes adding up; then --rounds rounds of
+churn (default 10), each taking out --churn of the reports (default 0.05) and bringing back those
+taken out the round before, with the HNSW graph's recall@10 against the exact scan (--queries report
+titles, default 200) and the queries missing an exact top-10 paragraph from its top 50 after each.
+One untimed rebuild first brings the copy to this code's format.`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact', 'store', 'rebuild'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -98,6 +109,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'start') return startBench(rest, io);
   if (suite === 'compact') return compactBench(rest, io);
   if (suite === 'store') return storeBench(rest, io);
+  if (suite === 'rebuild') return rebuildBench(rest, io);
   if (suite !== 'lexical') {
     throw usageError(suite === undefined ? `bench needs a suite: ${SUITES.join(', ')}` : `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
   }
@@ -354,6 +366,54 @@ async function compactBench(argv: string[], io: Io): Promise<number> {
   const t = r.compaction.timings;
   io.out(`compaction: ${r.compaction.writes} writes folded, ${r.compaction.dropped} paragraphs dropped; load ${ms(t.loadMs)} ms, index ${ms(t.indexMs)} ms, vectors ${ms(t.vectorsMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function rebuildBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, index: { type: 'string' }, repeats: { type: 'string' }, changed: { type: 'string' }, rounds: { type: 'string' },
+    churn: { type: 'string' }, queries: { type: 'string' }, 'graph-deleted-share': { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.data) throw usageError('bench rebuild needs --data <JSON Lines file>', 'data');
+  if (!values.index) throw usageError('bench rebuild needs --index DIR (a built index over the data, with embeddings)', 'index');
+  const share = { min: 0, max: 1, integer: false };
+  const graphDeletedShare = numberFlag('graph-deleted-share', values['graph-deleted-share'], SETTINGS.graphDeletedShare);
+  const embedder = await embedderFrom(values, io);
+  const { runRebuildBench } = await measure();
+  try {
+    const r = await runRebuildBench({
+      data: values.data, indexDir: values.index, embedder,
+      repeats: numberFlag('repeats', values.repeats, { min: 1, max: 100, integer: true }) ?? 3,
+      changed: numberFlag('changed', values.changed, share) ?? 0.01,
+      rounds: numberFlag('rounds', values.rounds, { min: 0, max: 1_000, integer: true }) ?? 10,
+      churn: numberFlag('churn', values.churn, share) ?? 0.05,
+      queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 200,
+      ...(graphDeletedShare === undefined ? {} : { graphDeletedShare }),
+      ...(values.scratch ? { scratch: values.scratch } : {}),
+      log: (line) => io.err(line),
+    });
+    io.out(`${r.reports} reports, ${r.paragraphs} paragraphs`);
+    io.out('| rebuild | total ms | read | index | embed | graph | save | embedded | graph reused |');
+    io.out('|---|---|---|---|---|---|---|---|---|');
+    const row = (label: string, run: RebuildBenchResult['unchanged'][number]): string => {
+      const t = run.timings;
+      return `| ${label} | ${ms(run.totalMs)} | ${ms(t.readMs)} | ${ms(t.indexMs)} | ${ms(t.embedMs)} | ${ms(t.graphMs)} | ${ms(t.saveMs)} | ${run.embedded} | ${run.graphReused ? 'yes' : 'no'} |`;
+    };
+    r.unchanged.forEach((run, i) => io.out(row(`unchanged ${i + 1}`, run)));
+    r.changed.forEach((run, i) => io.out(row(`${run.reportsChanged} reports changed ${i + 1}`, run)));
+    io.out(`medians: unchanged ${ms(r.medians.unchangedMs)} ms, changed ${ms(r.medians.changedMs)} ms`);
+    if (r.churn.length > 0) {
+      io.out(`churn, ${r.queries} queries against the exact scan:`);
+      io.out('| round | out | back | total ms | graph reused | nodes | deleted | recall@10 | queries missing a top-10 from the top 50 |');
+      io.out('|---|---|---|---|---|---|---|---|---|');
+      for (const c of r.churn) {
+        io.out(`| ${c.round} | ${c.removed} | ${c.restored} | ${ms(c.totalMs)} | ${c.graphReused ? 'yes' : 'no'} | ${c.nodes} | ${(c.deletedShare * 100).toFixed(1)} % | ${c.recallAt10.toFixed(4)} | ${c.queriesMissingFrom50} |`);
+      }
+    }
+    if (values.json) io.out(JSON.stringify(r));
+  } finally {
+    await embedder.close();
+  }
   return 0;
 }
 

@@ -73,7 +73,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     const graph = v.kind === 'hnsw' ? `; graph ${v.graphReused ? 'started from the previous index\'s' : 'built afresh'}` : '';
     io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index${graph}`);
   } else io.out('embeddings: none (--no-embeddings)');
-  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
+  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, graph ${ms(t.graphMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: ${summary.indexDir} (generation ${summary.generation})`);
   return 0;
 }

@@ -72,6 +72,8 @@ export interface BuiltVectors {
   index: VectorIndex;
   /** The HNSW graph was started from the previous generation's (not built afresh). */
   graphReused: boolean;
+  /** Time the vector index took to build or derive. */
+  graphMs: number;
   cacheHits: number;
   embedded: number;
 }

@@ -77,8 +77,10 @@ export interface EmbedParagraphsOptions {
   graph?: PreviousGraph;
   /** The most deleted nodes, as a share, a graph started from `graph` may hold. Default `graphDeletedShare`. */
   graphDeletedShare?: number;
-  /** Progress of the embedding, then of the graph's insertions. */
+  /** Progress of the embedding. */
   onProgress?: (done: number, total: number) => void;
+  /** Progress of the graph's insertions (vectors the previous graph lacks, or all distinct ones). */
+  onGraphProgress?: (done: number, total: number) => void;
 }
 
 /** Embeds paragraphs (through the cache) and indexes their vectors. */
@@ -88,11 +90,15 @@ export async function embedParagraphs(
   validateVectorIndexOptions(options.vector);
   const texts = paragraphs.map(embeddingText);
   const embedded = await embedWithCache(embedder, texts, embed.cache, embed.onProgress ? { onProgress: embed.onProgress } : {});
+  const graphStart = performance.now();
   const { index, reused } = buildVectorIndex(embedded.vectors, embedder.info.dimension, options.vector, {
     maxDeletedShare: embed.graphDeletedShare ?? SETTINGS.graphDeletedShare.default,
-    ...(embed.graph ? { previous: embed.graph } : {}), ...(embed.onProgress ? { onProgress: embed.onProgress } : {}),
+    ...(embed.graph ? { previous: embed.graph } : {}), ...(embed.onGraphProgress ? { onProgress: embed.onGraphProgress } : {}),
   });
-  return { model: embedder.info, data: embedded.vectors, keys: embedded.keys, index, graphReused: reused, cacheHits: embedded.cacheHits, embedded: embedded.embedded };
+  return {
+    model: embedder.info, data: embedded.vectors, keys: embedded.keys, index, graphReused: reused, graphMs: performance.now() - graphStart,
+    cacheHits: embedded.cacheHits, embedded: embedded.embedded,
+  };
 }
 
 /** How an in-memory build runs: threads, and the embedder when the index gets embeddings. */
@@ -147,7 +153,7 @@ export interface BuildIndexOptions {
    */
   cache?: EmbeddingCache;
   /** Called as the build goes through its phases. */
-  onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'save'; done: number; total: number }) => void;
+  onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'graph' | 'save'; done: number; total: number }) => void;
   /** Build threads (see {@link BuildThreads}). */
   threads?: number;
   /** See {@link EmbedParagraphsOptions.graphDeletedShare}. */
@@ -208,7 +214,8 @@ export interface BuildSummary {
    * and whether the HNSW graph was started from the previous generation's.
    */
   vectors?: { model: string; kind: 'exact' | 'hnsw'; embedded: number; cacheHits: number; graphReused: boolean };
-  timings: { readMs: number; indexMs: number; embedMs: number; saveMs: number; totalMs: number };
+  /** Phase times; `embedMs` is the embeddings' (reading the previous ones included), `graphMs` the vector index's. */
+  timings: { readMs: number; indexMs: number; embedMs: number; graphMs: number; saveMs: number; totalMs: number };
 }
 
 /** Reads reports, builds the index and saves it as a new generation of `indexDir`. */
@@ -264,6 +271,9 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
       ...(cache ? { cache } : {}), ...(previous?.graph ? { graph: previous.graph } : {}),
       ...(request.graphDeletedShare !== undefined ? { graphDeletedShare: request.graphDeletedShare } : {}),
       onProgress: (done, total) => request.onProgress?.({ phase: 'embed', done, total }),
+      onGraphProgress: (done, total) => {
+        if (total > 0) request.onProgress?.({ phase: 'graph', done, total });
+      },
     });
   }
   const t3 = performance.now();
@@ -290,7 +300,7 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
     skipped: read.problems, replaced: read.replaced,
     apiWrites: { put: apiWrites.filter((w) => w.op === 'put').length, deleted: apiWrites.filter((w) => w.op === 'delete').length, discarded: request.discardWrites ?? false },
     ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits, graphReused: vectors.graphReused } } : {}),
-    timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
+    timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2 - (vectors?.graphMs ?? 0), graphMs: vectors?.graphMs ?? 0, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
 }
 
