@@ -5,7 +5,7 @@ import type { Paragraph } from '../core/types.ts';
 import { rowCount } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, floatsOf, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { decodeSegmentSteps, encodeSegment, LexicalSearcher, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphsSteps, encodeParagraphs, loadSnapshot, readCurrent, saveSnapshot, startSnapshotLoad, type JournalPosition, type Manifest } from '../storage/index.ts';
+import { decodeParagraphsSteps, encodeParagraphs, loadSnapshot, readCurrent, saveSnapshot, startSnapshotLoad, type FileContents, type JournalPosition, type Manifest } from '../storage/index.ts';
 import { DEFAULT_SLICE_MS, runSteps, runStepsSliced, type SliceOptions, type Steps } from '../core/steps.ts';
 import { ExactVectorIndex, HnswVectorIndex, type HnswOptions, type PreviousGraph, type VectorIndex } from '../vector/index.ts';
 import type { IndexOptions } from './options.ts';
@@ -112,7 +112,7 @@ export interface GenerationParts {
  */
 export function saveGeneration(indexDir: string, parts: GenerationParts, switchOptions: { ifCurrent?: string } = {}): Manifest<IndexMeta> {
   const { options, paragraphs, segments, vectors } = parts;
-  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
+  const files = new Map<string, FileContents>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
   const listed: IndexMeta['segments'] = [];
   segments.forEach(({ segment, docBase }, i) => {
     const file = `lexical-${i}.seg`;
@@ -132,7 +132,8 @@ export function saveGeneration(indexDir: string, parts: GenerationParts, switchO
     files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
     files.set(VECTOR_KEYS_FILE, vectors.keys);
     if (vectors.index instanceof HnswVectorIndex) {
-      files.set(GRAPH_FILE, vectors.index.toBytes());
+      const graph = vectors.index;
+      files.set(GRAPH_FILE, (path) => graph.writeTo(path)); // hnswlib writes it in place
       const nodes = vectors.index.nodes(paragraphs.length);
       files.set(GRAPH_NODES_FILE, new Uint8Array(nodes.buffer, nodes.byteOffset, nodes.byteLength));
     }

@@ -36,6 +36,16 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   fsyncDir(dirname(path));
 }
 
+/** Fsyncs a file someone else wrote, so its contents are durable. */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Fsyncs a folder, so entries created or renamed in it are durable. */
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../core/index.ts';
 import { normalize } from '../embedding/index.ts';
 import { buildVectorIndex, ExactVectorIndex, HnswVectorIndex, type PreviousGraph } from './index.ts';
+import { graphFileComplete } from './hnsw.ts';
 
 // The HNSW graph's shared nodes (docs with one vector share a node) and its derivation from an
 // earlier generation's graph. The conformance suite (vector.test.ts) holds it to the VectorIndex contract.
@@ -165,6 +166,15 @@ describe('a graph derived from an earlier generation', () => {
     const options = { hnsw: HNSW, exactBelow: 10 };
     expect(buildVectorIndex(half, dim, options, { previous, maxDeletedShare: 0.49 })).toMatchObject({ reused: false, index: { kind: 'hnsw', size: 1000 } });
     expect(buildVectorIndex(half, dim, options, { previous, maxDeletedShare: 0.5 })).toMatchObject({ reused: true, index: { kind: 'hnsw', size: 1000 } });
+  });
+
+  it('writes the graph in place and knows a whole graph file from a short one', () => {
+    const path = join(scratch, 'in-place.hnsw');
+    const bytes = graph.writeTo(path);
+    expect(bytes.equals(graph.toBytes())).toBe(true);
+    expect(graphFileComplete(bytes)).toBe(true);
+    for (const cut of [0, 95, 96 + 10, bytes.length - 4, bytes.length - 1]) expect(graphFileComplete(bytes.subarray(0, cut))).toBe(false);
+    expect(graphFileComplete(Buffer.concat([bytes, Buffer.alloc(4)]))).toBe(false);
   });
 
   it('loads a graph written before nodes were shared (its nodes are its doc ids)', () => {

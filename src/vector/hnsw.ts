@@ -293,13 +293,23 @@ export class HnswVectorIndex implements VectorIndex {
     return nodes;
   }
 
+  /**
+   * Writes the graph to `path` in hnswlib's file format and returns the file's bytes as written.
+   * hnswlib does not check its writes, so the file is read back and its structure walked: a short
+   * file (a full disk) throws an `EIO` error rather than passing for a graph.
+   */
+  writeTo(path: string): Buffer {
+    this.graph.writeIndexSync(path);
+    const bytes = readFileSync(path);
+    if (!graphFileComplete(bytes)) throw Object.assign(new Error(`hnswlib wrote an incomplete graph file ${path} (${bytes.length} bytes)`), { code: 'EIO' });
+    return bytes;
+  }
+
   /** The graph in hnswlib's file format. */
   toBytes(): Buffer {
     const dir = mkdtempSync(join(tmpdir(), 'shoal-hnsw-'));
     try {
-      const path = join(dir, 'graph.hnsw');
-      this.graph.writeIndexSync(path);
-      return readFileSync(path);
+      return this.writeTo(join(dir, 'graph.hnsw'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -445,6 +455,23 @@ function identity(count: number): Int32Array {
 
 function unreadable(path: string, cause: unknown): SearchError {
   return new SearchError('INDEX_CORRUPT', `${path}: unreadable HNSW graph: ${(cause as Error).message}`, { cause });
+}
+
+/**
+ * True when `bytes` hold a whole hnswlib graph file: its 96-byte header, then `count` nodes of
+ * `sizePerNode` bytes (the base layer), then for each node a 32-bit size and that many bytes of upper
+ * layer links, ending exactly at the end of the file (hnswlib's saveIndex).
+ */
+export function graphFileComplete(bytes: Buffer): boolean {
+  if (bytes.length < 96) return false;
+  const count = Number(bytes.readBigUInt64LE(16));
+  const sizePerNode = Number(bytes.readBigUInt64LE(24));
+  let at = 96 + count * sizePerNode;
+  for (let node = 0; node < count; node++) {
+    if (at + 4 > bytes.length) return false;
+    at += 4 + bytes.readUInt32LE(at);
+  }
+  return at === bytes.length;
 }
 
 /**
