@@ -38,17 +38,16 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
 
 /** Fsyncs a file someone else wrote, so its contents are durable. */
 export function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  fsyncOpened(path, 'r+');
 }
 
 /** Fsyncs a folder, so entries created or renamed in it are durable. */
 export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+  fsyncOpened(dir, 'r');
+}
+
+function fsyncOpened(path: string, flags: string): void {
+  const fd = openSync(path, flags);
   try {
     fsyncSync(fd);
   } finally {
