@@ -409,6 +409,8 @@ async function rebuildBench(argv: string[], io: Io): Promise<number> {
       for (const c of r.churn) {
         io.out(`| ${c.round} | ${c.removed} | ${c.restored} | ${ms(c.totalMs)} | ${c.graphReused ? 'yes' : 'no'} | ${c.nodes} | ${(c.deletedShare * 100).toFixed(1)} % | ${c.recallAt10.toFixed(4)} | ${c.queriesMissingFrom50} |`);
       }
+      const f = r.afresh;
+      if (f) io.out(`| last round, afresh | | | ${ms(f.totalMs)} | no | ${f.nodes} | ${(f.deletedShare * 100).toFixed(1)} % | ${f.recallAt10.toFixed(4)} | ${f.queriesMissingFrom50} |`);
     }
     if (values.json) io.out(JSON.stringify(r));
   } finally {

@@ -44,5 +44,10 @@ describe('bench rebuild', () => {
     // Reports brought back get nodes of their own: deleted nodes pile up until a graph is built afresh.
     expect(r.churn.map((c) => c.graphReused)).toEqual([true, true, false]);
     expect(r.churn[1]!.restored).toBe(r.churn[0]!.removed);
+    // The last round's reports with a graph holding no deleted node (the last round's own graph was
+    // built afresh here, so it is reused as it is): its live nodes.
+    const last = r.churn.at(-1)!;
+    expect(r.afresh).toMatchObject({ deletedShare: 0, nodes: Math.round(last.nodes * (1 - last.deletedShare)) });
+    expect(r.afresh!.recallAt10).toBeGreaterThan(0.9);
   }, 60_000);
 });

@@ -65,6 +65,8 @@ export interface RebuildBenchResult {
   unchanged: RebuildRun[];
   changed: Array<RebuildRun & { reportsChanged: number }>;
   churn: ChurnRound[];
+  /** The last round's reports built again with a graph built afresh: the graph quality churn is held against. */
+  afresh?: Omit<ChurnRound, 'round' | 'removed' | 'restored'>;
   /** Medians of the totals. */
   medians: { unchangedMs: number; changedMs: number };
   queries: number;
@@ -101,11 +103,10 @@ export async function runRebuildBench(options: RebuildBenchOptions): Promise<Reb
     cpSync(join(options.indexDir, 'CURRENT'), join(indexDir, 'CURRENT'));
     const cache = new EmbeddingCache(embedder.info.dimension);
     const { options: indexOptions } = readIndexMeta(indexDir); // rebuilt as it was built
-    const build = async (inputs: string, label: string): Promise<{ summary: BuildSummary; run: RebuildRun }> => {
+    const build = async (inputs: string, label: string, graphDeletedShare = options.graphDeletedShare): Promise<{ summary: BuildSummary; run: RebuildRun }> => {
       const started = performance.now();
       const summary = await buildIndex({
-        inputs: [inputs], indexDir, embedder, cache, options: indexOptions,
-        ...(options.graphDeletedShare !== undefined ? { graphDeletedShare: options.graphDeletedShare } : {}),
+        inputs: [inputs], indexDir, embedder, cache, options: indexOptions, ...(graphDeletedShare !== undefined ? { graphDeletedShare } : {}),
       });
       const run: RebuildRun = { totalMs: performance.now() - started, timings: summary.timings, embedded: summary.vectors?.embedded ?? 0, graphReused: summary.vectors?.graphReused ?? false };
       const t = run.timings;
@@ -140,17 +141,25 @@ export async function runRebuildBench(options: RebuildBenchOptions): Promise<Reb
     const churn: ChurnRound[] = [];
     const rounds = options.rounds ?? 10;
     let out = new Set<number>();
+    let last = options.data;
     for (let round = 1; round <= rounds; round++) {
       const taken = new Set(sample(edited.length, Math.round(edited.length * (options.churn ?? 0.05)), random).filter((at) => !out.has(at)));
       const path = write(`churn-${round}.jsonl`, edited.filter((_, at) => !taken.has(at)));
+      last = path;
       const { run } = await build(path, `churn round ${round}/${rounds}: ${taken.size} reports out, ${out.size} back`);
       const quality = graphQuality(indexDir, queries);
       churn.push({ round, removed: taken.size, restored: out.size, totalMs: run.totalMs, graphReused: run.graphReused, ...quality });
       log(`  nodes ${quality.nodes}, ${(quality.deletedShare * 100).toFixed(1)} % deleted; recall@10 ${quality.recallAt10.toFixed(4)}; ${quality.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50`);
       out = taken;
     }
+    let afresh: RebuildBenchResult['afresh'];
+    if (rounds > 0) {
+      const { run } = await build(last, 'the last round\'s reports, graph built afresh', 0);
+      afresh = { totalMs: run.totalMs, graphReused: run.graphReused, ...graphQuality(indexDir, queries) };
+      log(`  nodes ${afresh.nodes}; recall@10 ${afresh.recallAt10.toFixed(4)}; ${afresh.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50`);
+    }
     return {
-      reports: first.reports, paragraphs: first.paragraphs, unchanged, changed, churn,
+      reports: first.reports, paragraphs: first.paragraphs, unchanged, changed, churn, ...(afresh ? { afresh } : {}),
       medians: { unchangedMs: percentile(unchanged.map((r) => r.totalMs), 50), changedMs: percentile(changed.map((r) => r.totalMs), 50) },
       queries: queries.length,
     };
