@@ -21,12 +21,12 @@ export interface QueryCacheCounts {
  * The key is the model's identity (name, folder id, ONNX SHA-256) and the word-piece ids of the query
  * with the model's query instruction: exactly the input of the forward pass `Embedder.embedQuery`
  * runs, after the tokenizer's own normalisation (for bge-small and MiniLM, both uncased: lower case,
- * accents stripped, whitespace runs and control characters dropped). So two texts share a vector
- * exactly when the model would embed them alike: `Oil  prices` and `oil prices` share one, and a
- * cased model's `Apple` and `apple` never would. A miss runs that pass on the calling thread, as
+ * accents stripped, control characters dropped, any run of whitespace one break). So two texts share
+ * a vector exactly when the model reads them as one input: `Oil  prices` and `oil prices` share one,
+ * a cased model's `Apple` and `apple` never would. A miss runs that pass on the calling thread, as
  * `embedQuery` does; concurrent misses of one key share it; a pass that fails is not kept.
  *
- * Each entry holds `dimension` float32s (1.5 KB with bge-small's 384) plus its key (about 8 bytes per
+ * Each entry holds `dimension` float32s (1.5 KB with bge-small's 384) plus its key (about 6 bytes per
  * word piece). Callers get a copy of the cached vector, so nothing they do to it reaches the cache.
  */
 export class QueryVectorCache {
