@@ -233,7 +233,7 @@ function printHttp(r: HttpBenchResult, io: Io): void {
   const c = String(r.connections).padEnd(2);
   const compared = r.baseline !== undefined;
   const backendCell = (b: string) => (compared ? ` ${b.padEnd(10)} |` : '');
-  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), queries are report titles (per mode ${r.distinctQueries} sent at most once, and a Zipf pool of ${r.queries}), k 10, GET /search`);
   if (r.baseline && r.opensearch) {
     io.out(`backend opensearch (${r.opensearch.index} → ${r.opensearch.generation}) against the embedded baseline (${r.baseline.vectorKind} vectors) in the same run: ${r.rounds} rounds, interleaved; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   }
