@@ -42,6 +42,7 @@ export class QueryVectorCache {
     }
   }
 
+  /** Hits and misses since the cache was made, and what it holds now. */
   get counts(): QueryCacheCounts {
     return { hits: this.hits, misses: this.misses, entries: this.vectors.size, maxEntries: this.maxEntries };
   }
