@@ -27,10 +27,13 @@ Paragraph embeddings are kept in index/.embed-cache between runs.
 shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
   [--connections N] [--rounds N] [--modes hybrid,bm25,vector] [--backend embedded|opensearch] [--model M] [--json]
 Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
-with autocannon: p50/p99 at concurrency 1 (--requests per mode, default 300) and queries/s at
+with autocannon: p50/p99 at concurrency 1 (--requests per mode and mix, default 300) and queries/s at
 concurrency 16 (--connections; --seconds per mode, default 10), for hybrid, bm25 and vector (--modes),
 in --rounds rounds (default 2: --requests and --seconds are per round; every concurrency-1 round
-first, the order reversed every other round, the rounds pooled).
+first, the order reversed every other round, the rounds pooled). At concurrency 1 each mode runs two
+mixes, interleaved: distinct queries (report titles the server has not seen) and a Zipf mix (exponent 1,
+seeded) over a pool of --queries titles (default 300), whose repeats the server's query cache answers.
+Each mode has titles of its own, so no mode's queries are in the cache for another.
 --backend opensearch (or SHOAL_BACKEND=opensearch) measures the OpenSearch backend against the embedded
 one in the same run: the same paragraphs with the same vectors (from index/.embed-cache) are built into
 the alias <SHOAL_OPENSEARCH_INDEX>-bench-http-<data's name> at SHOAL_OPENSEARCH_URL (once; reused while it
@@ -242,7 +245,7 @@ function printHttp(r: HttpBenchResult, io: Io): void {
   const c = String(r.connections).padEnd(2);
   const compared = r.baseline !== undefined;
   const backendCell = (b: string) => (compared ? ` ${b.padEnd(10)} |` : '');
-  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), queries are report titles (per mode ${r.distinctQueries} sent at most once, and a Zipf pool of ${r.queries}), k 10, GET /search`);
   if (r.baseline && r.opensearch) {
     io.out(`backend opensearch (${r.opensearch.index} → ${r.opensearch.generation}) against the embedded baseline (${r.baseline.vectorKind} vectors) in the same run: ${r.rounds} rounds, interleaved; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   }
@@ -256,6 +259,20 @@ function printHttp(r: HttpBenchResult, io: Io): void {
     if (b) row(b, r.baseline!.backend);
   }
   io.out('server embed / rank: mean per request at concurrency 1, as the server timed it (the rest of the latency is HTTP and JSON).');
+  io.out(`concurrency 1, distinct queries against the Zipf mix (exponent ${r.zipf.exponent} over ${r.queries} titles per mode; seed ${r.zipf.seed}), in the same rounds:`);
+  io.out(`| mode    |${compared ? ' backend    |' : ''} distinct p50 | Zipf p50 | ratio | distinct p99 | Zipf p99 | ratio | Zipf cache hits | Zipf server embed / rank ms |`);
+  io.out(`|---------|${compared ? '------------|' : ''}--------------|----------|-------|--------------|----------|-------|-----------------|-----------------------------|`);
+  const zipfRow = (m: HttpModeStats, backend: string) => {
+    const z = m.zipf!;
+    io.out(`| ${m.mode.padEnd(7)} |${backendCell(backend)} ${ms(m.p50Ms).padStart(12)} | ${ms(z.p50Ms).padStart(8)} | ${z.p50Ratio.toFixed(2).padStart(5)} | ${ms(m.p99Ms).padStart(12)} | ${ms(z.p99Ms).padStart(8)} | ${z.p99Ratio.toFixed(2).padStart(5)} | ${`${(100 * z.cacheHitRate).toFixed(1)} %`.padStart(15)} | ${`${ms(z.server.embedMs)} / ${ms(z.server.rankMs)}`.padStart(27)} |`);
+  };
+  for (const m of r.modes) {
+    zipfRow(m, r.backend);
+    const b = r.baseline?.modes.find((s) => s.mode === m.mode);
+    if (b) zipfRow(b, r.baseline!.backend);
+  }
+  const repeated = [...r.modes, ...(r.baseline?.modes ?? [])].filter((m) => (m.cacheHitRate ?? 0) > 0 || (m.loadedCacheHitRate ?? 0) > 0);
+  for (const m of repeated) io.out(`${m.mode}: the distinct titles ran out, so some queries repeated: cache hits ${(100 * (m.cacheHitRate ?? 0)).toFixed(1)} % at concurrency 1, ${(100 * (m.loadedCacheHitRate ?? 0)).toFixed(1)} % at ${r.connections}`);
   if (!r.ratios) return;
   io.out(`opensearch / embedded (latency above 1: slower; q/s below 1: fewer):`);
   io.out(`| mode    | c=1 p50 | c=1 p99 | c=${c} q/s | c=${c} p50 | c=${c} p99 |`);

@@ -1,8 +1,8 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
-import { DEFAULT_TYPOS } from '../core/settings.ts';
+import { DEFAULT_TYPOS, SETTINGS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import type { Embedder } from '../embedding/index.ts';
+import { QueryVectorCache, type Embedder, type QueryCacheCounts } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -34,6 +34,11 @@ export interface EngineOptions {
    * compaction re-indexes the collection (the HNSW graph from scratch), so it should not run after every few writes.
    */
   compactAfterWrites?: number;
+  /**
+   * Query embeddings kept for repeated queries ({@link QueryVectorCache}), 0 to 1,000,000; 0 turns
+   * the cache off. Default: the `queryCacheSize` setting (1,024).
+   */
+  queryCacheSize?: number;
   /** Told when a background compaction starts, finishes or fails (for the server's log). */
   onCompaction?: (event: CompactionEvent) => void;
   /**
@@ -93,9 +98,12 @@ export class Engine implements SearchEngine {
   private compactRetryAt = 0;
   /** The background compaction with its reload and journal clean-up; it never rejects (failures are told). */
   private compacting: Promise<void> | undefined;
+  /** Vectors of recent queries: they depend on the model only, so they outlive a reload. */
+  private readonly queryVectors: QueryVectorCache;
 
   private constructor(readonly options: EngineOptions, private readonly journal: EngineJournal, index: LiveIndex) {
     this.index = index;
+    this.queryVectors = new QueryVectorCache(options.queryCacheSize ?? SETTINGS.queryCacheSize.default);
   }
 
   /**
@@ -286,7 +294,7 @@ export class Engine implements SearchEngine {
     const t0 = performance.now();
     const plan = planSearch(request, { semantic: this.semantic, hasVectors: this.index.hasVectors, relevanceFloor: this.relevanceFloor });
     const { query, mode } = plan;
-    const vector = plan.wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
+    const vector = plan.wantsVector ? await this.queryVectors.embed(this.options.embedder!, query) : undefined;
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
@@ -358,6 +366,11 @@ export class Engine implements SearchEngine {
   /** The loaded model's facts, when there is one. */
   get model(): Embedder['info'] | undefined {
     return this.options.embedder?.info;
+  }
+
+  /** What the cache of query embeddings has done (see {@link EngineOptions.queryCacheSize}). */
+  get queryCache(): QueryCacheCounts {
+    return this.queryVectors.counts;
   }
 
   /** A live report's paragraphs in order, or undefined. */

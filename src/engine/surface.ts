@@ -2,7 +2,7 @@ import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { queryText } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { MODELS, type Embedder } from '../embedding/index.ts';
+import { MODELS, type Embedder, type QueryCacheCounts } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { LexicalQuery } from '../lexical/index.ts';
 import type { Facets, TallyRequest, Total } from './facets.ts';
@@ -108,6 +108,8 @@ export interface SearchEngine {
   /** The loaded model's relevance floor (see {@link relevanceFloorOf}). */
   readonly relevanceFloor: number | undefined;
   readonly model: Embedder['info'] | undefined;
+  /** What the cache of query embeddings has done: searches that skipped the model, and those that ran it. */
+  readonly queryCache: QueryCacheCounts;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
   /**
