@@ -56,6 +56,8 @@ export interface ChurnRound {
   recallAt10: number;
   /** Queries with an exact top-10 paragraph (scoring above the 10th, so no tie) missing from the graph's top 50. */
   queriesMissingFrom50: number;
+  /** The graph's median search time for the top 10 (deleted nodes are walked through too). */
+  searchP50Ms: number;
 }
 
 /** The `--json` contract of `shoal bench rebuild`. */
@@ -149,14 +151,14 @@ export async function runRebuildBench(options: RebuildBenchOptions): Promise<Reb
       const { run } = await build(path, `churn round ${round}/${rounds}: ${taken.size} reports out, ${out.size} back`);
       const quality = graphQuality(indexDir, queries);
       churn.push({ round, removed: taken.size, restored: out.size, totalMs: run.totalMs, graphReused: run.graphReused, ...quality });
-      log(`  nodes ${quality.nodes}, ${(quality.deletedShare * 100).toFixed(1)} % deleted; recall@10 ${quality.recallAt10.toFixed(4)}; ${quality.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50`);
+      log(`  nodes ${quality.nodes}, ${(quality.deletedShare * 100).toFixed(1)} % deleted; recall@10 ${quality.recallAt10.toFixed(4)}; ${quality.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50; search p50 ${quality.searchP50Ms.toFixed(2)} ms`);
       out = taken;
     }
     let afresh: RebuildBenchResult['afresh'];
     if (rounds > 0) {
       const { run } = await build(last, 'the last round\'s reports, graph built afresh', 0);
       afresh = { totalMs: run.totalMs, graphReused: run.graphReused, ...graphQuality(indexDir, queries) };
-      log(`  nodes ${afresh.nodes}; recall@10 ${afresh.recallAt10.toFixed(4)}; ${afresh.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50`);
+      log(`  nodes ${afresh.nodes}; recall@10 ${afresh.recallAt10.toFixed(4)}; ${afresh.queriesMissingFrom50} queries missing a top-10 paragraph from the top 50; search p50 ${afresh.searchP50Ms.toFixed(2)} ms`);
     }
     return {
       reports: first.reports, paragraphs: first.paragraphs, unchanged, changed, churn, ...(afresh ? { afresh } : {}),
@@ -169,13 +171,17 @@ export async function runRebuildBench(options: RebuildBenchOptions): Promise<Reb
 }
 
 // The live generation's graph against the exact scan over its vectors.
-function graphQuality(indexDir: string, queries: readonly Float32Array[]): Pick<ChurnRound, 'nodes' | 'deletedShare' | 'recallAt10' | 'queriesMissingFrom50'> {
+function graphQuality(indexDir: string, queries: readonly Float32Array[]): Pick<ChurnRound, 'nodes' | 'deletedShare' | 'recallAt10' | 'queriesMissingFrom50' | 'searchP50Ms'> {
   const { vectors } = openIndex(indexDir);
   if (!vectors || !(vectors.index instanceof HnswVectorIndex)) throw new SearchError('INVALID_ARGUMENT', `${indexDir} is not searched by an HNSW graph (too small? see exactBelow)`);
   const graph = vectors.index;
   let found = 0;
   let missing = 0;
+  const times: number[] = [];
   for (const q of queries) {
+    const started = performance.now();
+    graph.search(q, 10);
+    times.push(performance.now() - started);
     const truth = vectors.store.search(q, 10);
     const hits = graph.search(q, 50); // its first 10 are the graph's top 10 (pages are prefixes of one walk)
     const top50 = new Set(hits.map((h) => h.docId));
@@ -185,7 +191,7 @@ function graphQuality(indexDir: string, queries: readonly Float32Array[]): Pick<
     if (truth.some((h) => h.score > tenth && !top50.has(h.docId))) missing++;
   }
   const { total, deleted } = graph.nodeCounts;
-  return { nodes: total, deletedShare: total > 0 ? deleted / total : 0, recallAt10: found / (queries.length * 10), queriesMissingFrom50: missing };
+  return { nodes: total, deletedShare: total > 0 ? deleted / total : 0, recallAt10: found / (queries.length * 10), queriesMissingFrom50: missing, searchP50Ms: percentile(times, 50) };
 }
 
 // `count` distinct positions below `n`, drawn by `random`.
