@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { Journal, readCurrent, saveSnapshot } from '../storage/index.ts';
 import { HnswVectorIndex } from '../vector/index.ts';
-import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, searcherOf, type CompactionEvent } from './index.ts';
+import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, openIndexAsync, readIndexMeta, searcherOf, type CompactionEvent } from './index.ts';
 
 const embedder = fakeEmbedder(16);
 const LOCK_FIXTURE = fileURLToPath(new URL('../../tests/support/lock-fixture.ts', import.meta.url));
@@ -238,6 +238,26 @@ describe('the HNSW graph from one generation to the next', () => {
     const after = Engine.open({ indexDir, embedder, readOnly: true });
     expect(await Promise.all(['harbour alpha', 'wool', 'grain copper'].map((q) => vectorHits(after, q)))).toEqual(answers);
     after.close();
+  });
+
+  it('opens a generation written before graph nodes were shared (no vector-nodes.bin), and a rebuild starts from its graph', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const dir = join(indexDir, readCurrent(indexDir)!);
+    // The same generation as such a build wrote it: every file but the nodes (doc ids are the nodes: no text is repeated here).
+    const files = new Map(readdirSync(dir).filter((n) => n !== 'manifest.json' && n !== 'vector-nodes.bin').map((n) => [n, readFileSync(join(dir, n))]));
+    saveSnapshot(indexDir, files, readIndexMeta(indexDir));
+    const sync = openIndex(indexDir);
+    const async = await openIndexAsync(indexDir);
+    const { store } = sync.vectors!;
+    for (const doc of [0, 7, 20]) {
+      const query = store.vector(doc)!;
+      expect(sync.vectors!.index.search(query, 5)).toEqual(async.vectors!.index.search(query, 5));
+      expect(sync.vectors!.index.search(query, 1)[0]!.docId).toBe(doc);
+    }
+    const summary = await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    expect(summary.vectors).toMatchObject({ embedded: 0, graphReused: true });
+    findsItself(indexDir);
   });
 
   it('a compaction marks the replaced vectors deleted and inserts only new ones; past graphDeletedShare it builds afresh', async () => {
