@@ -272,6 +272,10 @@ describe('the HNSW graph from one generation to the next', () => {
       const rewritten: Report = { id: r001.id, title: r001.title, date: r001.date, source: r001.source, tags: r001.tags, body: [`${first} Rewritten.`, ...rest].join('\n'), origin: 'api' };
       await engine.putReports([rewritten, report('n1', 'harbour')]);
       engine.deleteReport('r002');
+      // The live graph, as the stats say: new nodes for r001's rewritten paragraph and n1's one paragraph
+      // (its first block is too short to stand alone); deleted ones for r001's old first paragraph and
+      // r002's two. r001's second paragraph keeps its node.
+      expect(engine.stats().vector?.graph).toEqual({ nodes: before.total + 2, deletedNodes: before.deleted + 3 });
       const summary = await compactIndex({ indexDir });
       expect(summary).toMatchObject({ compacted: true, graphReused: true });
       const after = graphOf(indexDir);

@@ -2,11 +2,12 @@ import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { DEFAULT_TYPOS, SETTINGS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { QueryVectorCache, type Embedder, type QueryCacheCounts } from '../embedding/index.ts';
+import { QueryVectorCache, type Embedder, type EmbeddingModelInfo, type QueryCacheCounts } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, watchCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
+import type { VectorRetriever } from './backend.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { BACKGROUND_SLICES, checkModel, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
 import { putWritesOf } from './writer.ts';
@@ -471,7 +472,7 @@ export class Engine implements SearchEngine {
       deletedParagraphs: index.deletedCount,
       segments: index.segmentCount,
       writesSinceBuild: index.appliedWrites,
-      ...(model && index.searcher.view.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.view.vectors.kind, vectors: index.searcher.view.vectors.size } } : {}),
+      ...(model && index.searcher.view.vectors ? { vector: vectorStats(model, index.searcher.view.vectors, index.graphNodes) } : {}),
     };
   }
 
@@ -497,4 +498,12 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
+}
+
+// What the stats say of the vectors: for an HNSW graph, its nodes and the deleted ones among them.
+function vectorStats(model: EmbeddingModelInfo, vectors: VectorRetriever, graph: LiveIndex['graphNodes']): NonNullable<EngineStats['vector']> {
+  return {
+    model: model.name, dimension: model.dimension, kind: vectors.kind, vectors: vectors.size,
+    ...(graph ? { graph: { nodes: graph.total, deletedNodes: graph.deleted } } : {}),
+  };
 }

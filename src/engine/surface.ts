@@ -89,7 +89,11 @@ export interface EngineStats {
   segments: number;
   /** Writes applied on top of the generation (from the journal). */
   writesSinceBuild: number;
-  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number };
+  /**
+   * The embeddings: how they are searched and how many; for an HNSW graph of the embedded backend, its
+   * nodes (distinct vectors) and the deleted ones among them, walked through until the graph is built afresh.
+   */
+  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number; graph?: { nodes: number; deletedNodes: number } };
   /** With OpenSearch: the cluster's health for the served index. */
   cluster?: { name: string; status: 'green' | 'yellow' | 'red'; nodes: number; activePrimaryShards: number; activeShards: number; unassignedShards: number };
 }
