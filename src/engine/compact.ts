@@ -102,6 +102,7 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
     const { model } = meta.vector;
     const dimension = model.dimension;
     const oldVectors = floatsOf(file(GENERATION_FILES.vectors));
+    if (meta.vector.kind === 'hnsw') file(GENERATION_FILES.graph); // listed and verified: hnswlib reads it from its file
     const oldKeys = file(GENERATION_FILES.vectorKeys);
     const data = new Float32Array(paragraphs.length * dimension);
     const keys = new Uint8Array(paragraphs.length * EMBEDDING_KEY_BYTES);
@@ -123,7 +124,7 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
     }
     const built = buildVectorIndex(data, dimension, meta.options.vector, {
       maxDeletedShare: request.graphDeletedShare ?? SETTINGS.graphDeletedShare.default,
-      ...(meta.vector.kind === 'hnsw' ? { previous: graphOf(snapshot.dir, snapshot.files, oldVectors, meta.options.vector.hnsw) } : {}),
+      ...(meta.vector.kind === 'hnsw' ? { previous: graphOf(snapshot.dir, snapshot.files.get(GENERATION_FILES.graphNodes), oldVectors, meta.options.vector.hnsw) } : {}),
     });
     graphReused = built.reused;
     vectors = { model, data, keys, index: built.index };

@@ -186,22 +186,28 @@ export interface PreviousVectors {
  * The embeddings of the live generation of `indexDir` when they were made by the same model (same
  * ONNX file and pooling), as a cache for the next build, with its graph; undefined when there are
  * none or the live generation cannot be read (the build then embeds everything and builds its graph
- * afresh: that costs time, nothing else). The files are verified, the graph's too; the graph is read
- * from its generation's folder, which the build lock keeps in place until the build is done.
+ * afresh: that costs time, nothing else). The files are read and verified on a worker thread, so a
+ * build starts this first and reads its reports meanwhile; the graph is verified, not kept: hnswlib
+ * reads it from its generation's folder, which the build lock keeps in place until the build is done.
  */
-export function previousVectors(indexDir: string, model: EmbeddingModelInfo): PreviousVectors | undefined {
+export async function loadPreviousVectors(indexDir: string, model: EmbeddingModelInfo): Promise<PreviousVectors | undefined> {
   try {
-    const snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE, GRAPH_FILE, GRAPH_NODES_FILE]);
-    const { meta } = snapshot.manifest;
+    const { meta } = loadSnapshot<IndexMeta>(indexDir, []).manifest;
     const previous = meta.vector;
     if (!previous || !sameModel(previous.model, model)) return undefined;
-    const keys = snapshot.files.get(VECTOR_KEYS_FILE);
-    const data = snapshot.files.get(VECTORS_FILE);
-    if (!keys || !data) return undefined;
-    const vectors = floatsOf(data);
+    const graph = previous.kind === 'hnsw';
+    const load = startSnapshotLoad<IndexMeta>(indexDir, {
+      only: [VECTORS_FILE, VECTOR_KEYS_FILE, ...(graph ? [GRAPH_FILE, GRAPH_NODES_FILE] : [])], verifyOnly: [GRAPH_FILE], threads: 1,
+    });
+    await load.done;
+    const keys = listedFile(load.dir, VECTOR_KEYS_FILE, await load.file(VECTOR_KEYS_FILE));
+    const vectors = floatsOf(listedFile(load.dir, VECTORS_FILE, await load.file(VECTORS_FILE)));
     const cache = new EmbeddingCache(model.dimension);
     cache.addAll(keys, vectors);
-    return { cache, ...(previous.kind === 'hnsw' ? { graph: graphOf(snapshot.dir, snapshot.files, vectors, meta.options.vector.hnsw) } : {}) };
+    if (!graph) return { cache };
+    if (!(GRAPH_FILE in load.manifest.files)) throw new SearchError('INDEX_CORRUPT', `${load.dir}: manifest lists no ${GRAPH_FILE}`);
+    const nodes = GRAPH_NODES_FILE in load.manifest.files ? await load.file(GRAPH_NODES_FILE) : undefined;
+    return { cache, graph: graphOf(load.dir, nodes, vectors, meta.options.vector.hnsw) };
   } catch (error) {
     // Only a missing, damaged or foreign generation means "no usable vectors" (the rebuild is how it
     // is repaired); anything else, a bug or an I/O error, is not hidden.
@@ -218,10 +224,11 @@ export function modelFingerprint(m: EmbeddingModelInfo): string {
   return `${m.onnxSha256}/${m.pooling}/${m.dimension}/${m.maxLength}/b${m.batchSize}`;
 }
 
-/** A generation's graph as a build starts from it (its files verified and in `files`). */
-export function graphOf(dir: string, files: ReadonlyMap<string, Buffer>, vectors: Float32Array, options: HnswOptions): PreviousGraph {
-  listedFile(dir, GRAPH_FILE, files.get(GRAPH_FILE));
-  const nodes = files.get(GRAPH_NODES_FILE);
+/**
+ * A generation's graph (its file verified) as a build starts from it: the docs' vectors and, from
+ * the nodes file (when the generation has one), their nodes.
+ */
+export function graphOf(dir: string, nodes: Buffer | undefined, vectors: Float32Array, options: HnswOptions): PreviousGraph {
   return { path: join(dir, GRAPH_FILE), vectors, options, ...(nodes ? { nodes: int32sOf(nodes) } : {}) };
 }
 

@@ -12,11 +12,14 @@ import { buildIndex, Engine, openIndex, type BuildIndexOptions } from './index.t
 const faults = vi.hoisted(() => ({ vectorLoad: undefined as Error | undefined }));
 vi.mock('../storage/index.ts', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../storage/index.ts')>();
-  const loadSnapshot: typeof actual.loadSnapshot = (indexDir, only) => {
-    if (faults.vectorLoad && only?.includes('vectors.f32')) throw faults.vectorLoad;
-    return actual.loadSnapshot(indexDir, only);
+  const startSnapshotLoad: typeof actual.startSnapshotLoad = (indexDir, options) => {
+    const load = actual.startSnapshotLoad(indexDir, options);
+    if (!faults.vectorLoad || !options?.only?.includes('vectors.f32')) return load;
+    const failed = Promise.reject(faults.vectorLoad);
+    failed.catch(() => {});
+    return { ...load, done: failed, file: () => failed };
   };
-  return { ...actual, loadSnapshot };
+  return { ...actual, startSnapshotLoad };
 });
 
 let tmp: string;

@@ -8,7 +8,7 @@ import { buildSegments, prestartBuildWorkers, type BuiltSegment } from '../lexic
 import { Journal, journalState, type JournalPosition, type JournalState, type JournalWrite, WriterLock } from '../storage/index.ts';
 import { SETTINGS } from '../core/settings.ts';
 import { buildVectorIndex, validateVectorIndexOptions, type PreviousGraph } from '../vector/index.ts';
-import { liveGeneration, modelFingerprint, previousVectors, saveGeneration, type BuiltIndex, type BuiltVectors, type LiveGeneration } from './generation.ts';
+import { liveGeneration, loadPreviousVectors, modelFingerprint, saveGeneration, type BuiltIndex, type BuiltVectors, type LiveGeneration } from './generation.ts';
 import type { LiveIndex } from './live-index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 
@@ -231,6 +231,9 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
   // The journal as it stands: its writes so far go into this generation, later ones stay on top.
   const journal = journalState(request.indexDir);
   const live = liveGeneration(request.indexDir);
+  // The live generation's vectors and graph are read and verified on a worker thread while the reports are read.
+  const previousLoad = request.embedder ? loadPreviousVectors(request.indexDir, request.embedder.info) : undefined;
+  previousLoad?.catch(() => {}); // awaited below, unless the build stops first
   request.onProgress?.({ phase: 'read', done: 0, total: 0 });
   const read = readReports(request.inputs, { strict: request.strict ?? false, followSymlinks: request.followSymlinks ?? false });
   if (!request.allowEmpty && read.reports.length === 0 && read.problems.length === 0 && read.files === 0) {
@@ -253,7 +256,7 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
   const t2 = performance.now();
   let vectors: BuiltVectors | undefined;
   if (request.embedder) {
-    const previous = previousVectors(request.indexDir, request.embedder.info);
+    const previous = await previousLoad;
     let cache = previous?.cache;
     if (request.cache) {
       for (const [key, vector] of cache?.entries() ?? []) request.cache.set(key, vector);

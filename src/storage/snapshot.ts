@@ -186,6 +186,8 @@ export function loadSnapshot<Meta>(indexDir: string, only?: readonly string[]): 
 
 /** Options of {@link startSnapshotLoad}. */
 export interface SnapshotLoadOptions {
+  /** Only these files are read and verified (the others are not read, and `file` refuses them). Default: all. */
+  only?: readonly string[];
   /** Files verified but not kept in memory (a reader opens them itself once they are verified). */
   verifyOnly?: readonly string[];
   /** Files verified first, in this order; the others follow in the manifest's order. */
@@ -216,7 +218,7 @@ export interface SnapshotLoad<Meta> {
  */
 export function startSnapshotLoad<Meta>(indexDir: string, options: SnapshotLoadOptions = {}): SnapshotLoad<Meta> {
   const { dir, manifest } = readManifest<Meta>(indexDir);
-  const listed = Object.keys(manifest.files);
+  const listed = Object.keys(manifest.files).filter((name) => !options.only || options.only.includes(name));
   const order = [...(options.first ?? []).filter((n) => listed.includes(n)), ...listed.filter((n) => !options.first?.includes(n))];
   const reads = readHashed(order.map((name) => ({ path: join(dir, name), keep: !options.verifyOnly?.includes(name) })), options.threads);
   const verified = new Map<string, Promise<Buffer | undefined>>();
