@@ -12,8 +12,8 @@ import { buildIndex, Engine, openIndex, type BuildIndexOptions } from './index.t
 const faults = vi.hoisted(() => ({ vectorLoad: undefined as Error | undefined }));
 vi.mock('../storage/index.ts', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../storage/index.ts')>();
-  const startSnapshotLoad: typeof actual.startSnapshotLoad = (indexDir, options) => {
-    const load = actual.startSnapshotLoad(indexDir, options);
+  const startSnapshotLoad: typeof actual.startSnapshotLoad = <Meta>(indexDir: string, options?: Parameters<typeof actual.startSnapshotLoad>[1]) => {
+    const load = actual.startSnapshotLoad<Meta>(indexDir, options);
     if (!faults.vectorLoad || !options?.only?.includes('vectors.f32')) return load;
     const failed = Promise.reject(faults.vectorLoad);
     failed.catch(() => {});
