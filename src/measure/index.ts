@@ -12,4 +12,4 @@ export { runLoadBench } from './bench/load-bench.ts';
 export { runReloadBench, THIS_TREE, type CodeTree } from './bench/reload-bench.ts';
 export { runStartBench } from './bench/start-bench.ts';
 export { runStoreBench, type StoreBenchResult } from './bench/store-bench.ts';
-export { runVectorBench } from './bench/vector-bench.ts';
+export { runVectorBench, type MissStats } from './bench/vector-bench.ts';
