@@ -38,7 +38,6 @@ export class Int8Vectors {
   private residuals: Float64Array; // ‖e‖
   private capacity: number;
   private end = 0;
-  private nonFinite = new Set<number>(); // docs whose vector has NaN or ±∞: the bound says nothing of them
 
   private constructor(readonly dimension: number, private readonly module: ScanModule, capacity: number) {
     this.capacity = Math.max(16, capacity);
@@ -70,22 +69,27 @@ export class Int8Vectors {
     let max = 0;
     for (let i = 0; i < dim; i++) max = Math.max(max, Math.abs(vector[i]!));
     const base = doc * stride;
+    const codes = this.codes;
     if (!Number.isFinite(max)) {
-      this.nonFinite.add(doc);
-      this.codes.fill(0, base, base + stride);
+      // NaN or ±∞: the bound says nothing, so an infinite one (lower −∞, upper +∞): always scored in floats.
+      codes.fill(0, base, base + stride);
+      this.scales[doc] = 0;
+      this.norms[doc] = 0;
+      this.residuals[doc] = Infinity;
     } else {
-      this.nonFinite.delete(doc);
       const scale = max / 127;
+      const inverse = scale === 0 ? 0 : 1 / scale;
       let norm = 0;
       let residual = 0;
       for (let i = 0; i < dim; i++) {
-        const code = scale === 0 ? 0 : Math.round(vector[i]! / scale);
+        const x = vector[i]!;
+        const code = Math.round(x * inverse);
         const approx = code * scale;
-        this.codes[base + i] = code;
+        codes[base + i] = code;
         norm += approx * approx;
-        residual += (vector[i]! - approx) ** 2;
+        residual += (x - approx) * (x - approx);
       }
-      this.codes.fill(0, base + dim, base + stride);
+      codes.fill(0, base + dim, base + stride);
       this.scales[doc] = scale;
       this.norms[doc] = Math.sqrt(norm);
       this.residuals[doc] = Math.sqrt(residual);
@@ -130,24 +134,21 @@ export class Int8Vectors {
     this.scanner(queryAt, outAt, this.end);
     const sums = new Int32Array(this.memory.buffer, outAt, this.end);
 
-    const { scales, norms, residuals, nonFinite } = this;
-    const bound = (doc: number): number => {
-      const norm = norms[doc]!;
-      const res = residuals[doc]!;
-      return norm * queryResidual + res * queryNorm + SLACK * (norm + res) * queryNorm;
-    };
+    // bound = ‖x̂‖·‖f‖ + ‖e‖·‖y‖ + SLACK·(‖x̂‖ + ‖e‖)·‖y‖ = ‖x̂‖·a + ‖e‖·b
+    const a = queryResidual + SLACK * queryNorm;
+    const b = queryNorm * (1 + SLACK);
+    const { scales, norms, residuals } = this;
+    const end = this.end;
     // The k-th best lower bound: k eligible docs score at least this much, so every doc of the top k does too.
     const lower = new TopK(k);
     let floor = -Infinity;
-    for (let doc = 0; doc < this.end; doc++) {
-      if (nonFinite.has(doc)) continue;
-      const low = sums[doc]! * scales[doc]! * t - bound(doc);
+    for (let doc = 0; doc < end; doc++) {
+      const low = sums[doc]! * scales[doc]! * t - (norms[doc]! * a + residuals[doc]! * b);
       if (low > floor && eligible(doc) && lower.offer(doc, low)) floor = lower.threshold;
     }
     let threshold = -Infinity;
-    for (let doc = 0; doc < this.end; doc++) {
-      if (!nonFinite.has(doc) && sums[doc]! * scales[doc]! * t + bound(doc) < floor) continue;
-      if (!eligible(doc)) continue;
+    for (let doc = 0; doc < end; doc++) {
+      if (!(sums[doc]! * scales[doc]! * t + (norms[doc]! * a + residuals[doc]! * b) >= floor) || !eligible(doc)) continue;
       const s = score(doc);
       if (s > threshold && top.offer(doc, s)) threshold = top.threshold;
     }

@@ -79,9 +79,17 @@ export interface VectorBenchResult {
   knownItemQueries?: number;
   /** The exact scan over all vectors (the reference). */
   exact: { p50Ms: number; p99Ms: number };
+  /**
+   * The float scan of every vector (what the exact index did before its int8 pre-scan), on every
+   * {@link FLOAT_SCAN_EVERY}-th query, right after the exact index on the same query.
+   */
+  floatScan: { queries: number; p50Ms: number; p99Ms: number; exactP50Ms: number };
   /** One row per efSearch, the default among them. */
   efSearch: EfStats[];
 }
+
+/** The float scan is timed on every this-many-th query (it is slow). */
+const FLOAT_SCAN_EVERY = 10;
 
 /** How deep in the graph's ranking a document of the exact top 10 is looked for. */
 export const MISS_DEPTH = 50;
@@ -143,11 +151,20 @@ export async function runVectorBench(options: VectorBenchOptions): Promise<Vecto
   const settings = [...new Set([hnswOptions.efSearch, ...(options.efSearch ?? [32, 512])])].sort((a, b) => a - b);
 
   const exactLatency: number[] = [];
+  const floatLatency: number[] = [];
+  const exactBeside: number[] = [];
+  const allDocs = Int32Array.from({ length: paragraphs.length }, (_, i) => i);
   const rows = settings.map((efSearch) => ({ efSearch, latency: [] as number[], found: 0, truths: 0, misses: new MissCounter() }));
   for (const [i, q] of queryVectors.entries()) {
     const start = performance.now();
     const truth = exact.search(q, 10);
     exactLatency.push(performance.now() - start);
+    if (i % FLOAT_SCAN_EVERY === 0) {
+      const begin = performance.now();
+      exact.searchAmong(q, 10, allDocs);
+      floatLatency.push(performance.now() - begin);
+      exactBeside.push(exactLatency[exactLatency.length - 1]!);
+    }
     for (const row of i % 2 === 0 ? rows : [...rows].reverse()) {
       graph.setEfSearch(row.efSearch);
       const begin = performance.now();
@@ -187,6 +204,7 @@ export async function runVectorBench(options: VectorBenchOptions): Promise<Vecto
     duplicateVectors: duplicated.size,
     ...(knownItems ? { knownItemQueries: knownItems.length } : {}),
     exact: { p50Ms: percentile(exactLatency, 50), p99Ms: percentile(exactLatency, 99) },
+    floatScan: { queries: floatLatency.length, p50Ms: percentile(floatLatency, 50), p99Ms: percentile(floatLatency, 99), exactP50Ms: percentile(exactBeside, 50) },
     efSearch: rows.map((r, i) => ({
       efSearch: r.efSearch,
       recallAt10: r.found / (r.truths || 1),
