@@ -19,20 +19,20 @@ const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
  * loop computes an approximate dot product for every vector, a proven error bound per vector turns
  * each into an interval that holds the float score, and only the vectors whose interval reaches the
  * k-th best lower bound are scored again in floats. The answer is the float scan's, tie-breaking
- * included; the int8 pass reads a quarter of the bytes with 8 multiply-adds per instruction.
+ * included; the int8 pass reads a quarter of the bytes and multiplies 8 pairs per instruction.
  *
  * The bound. A vector x is stored as x̂ = s·q with q ∈ [−127, 127]ᵈ (s = max|xᵢ| / 127), the query
  * y as ŷ = t·p with 16-bit p (t = max|yᵢ| / P, P the largest value whose sums cannot overflow 32
  * bits). With the residuals e = x − x̂ and f = y − ŷ, x·y = s·t·(q·p) + x̂·f + e·y, and Cauchy–Schwarz
  * gives |x·y − s·t·(q·p)| ≤ ‖x̂‖·‖f‖ + ‖e‖·‖y‖. q·p is computed exactly in integers; ‖x̂‖ and ‖e‖ are
  * kept per vector, ‖f‖ and ‖y‖ computed per query, all in float64. A slack of 10⁻⁷·‖x‖·‖y‖ on top
- * covers float rounding (of the float64 dot product the re-scoring computes and of these terms),
- * which is below 10⁻¹³ of that product for any dimension up to 10⁶.
+ * covers float rounding: the float64 dot product the re-scoring computes is within d·2⁻⁵³·‖x‖·‖y‖
+ * of the real one (under 10⁻¹⁰·‖x‖·‖y‖ for any dimension d up to 10⁶), the terms above within less.
  */
 export class Int8Vectors {
   private memory: WasmMemory;
   private scanner: (query: number, out: number, count: number) => void;
-  private codes!: Int8Array;
+  private codes: Int8Array;
   private scales: Float64Array;
   private norms: Float64Array; // ‖x̂‖
   private residuals: Float64Array; // ‖e‖

@@ -140,8 +140,12 @@ export async function runVectorBench(options: VectorBenchOptions): Promise<Vecto
 
   const hnswOptions = indexOptions.vector.hnsw;
   const t0 = performance.now();
+  let tenths = 0;
   const graph = HnswVectorIndex.build(vectors.data, dim, hnswOptions, (done, total) => {
-    if (done % Math.ceil(total / 10) === 0) log(`HNSW build: ${done}/${total}`);
+    if (Math.floor((10 * done) / total) > tenths) {
+      tenths = Math.floor((10 * done) / total);
+      log(`HNSW build: ${done}/${total}`);
+    }
   });
   const buildMs = performance.now() - t0;
   log(`HNSW build (M ${hnswOptions.m}, efConstruction ${hnswOptions.efConstruction}): ${buildMs.toFixed(0)} ms`);
