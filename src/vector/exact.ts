@@ -94,11 +94,22 @@ export class ExactVectorIndex implements VectorIndex {
   }
 
   /**
-   * The `k` most similar among the given doc ids (dead or unknown ids are passed over): a scan of just
-   * those vectors, for filters that accept few documents.
+   * The `k` most similar among the given doc ids (dead or unknown ids are passed over, each id counts
+   * once): a scan of just those vectors, for filters; the int8 pass when they are many.
    */
   searchAmong(query: Float32Array, k: number, docIds: ArrayLike<number>): ScoredDoc[] {
     checkVector(query, this.dimension);
+    // The int8 pass reads every vector, at about a tenth of the float cost each: worth it once the
+    // given ids are more than an eighth of them.
+    const int8 = docIds.length >= INT8_SCAN_FROM && docIds.length * 8 >= this.end ? this.int8Copy() : undefined;
+    if (int8) {
+      const among = new Uint8Array(this.end);
+      for (let i = 0; i < docIds.length; i++) {
+        const doc = docIds[i]!;
+        if (this.has(doc)) among[doc] = 1;
+      }
+      return int8.search(query, Math.min(k, docIds.length), (doc) => among[doc] === 1, (doc) => this.dot(doc, query));
+    }
     const top = new TopK(Math.max(0, Math.min(k, docIds.length)));
     for (let i = 0; i < docIds.length; i++) {
       const doc = docIds[i]!;

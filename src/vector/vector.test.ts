@@ -270,9 +270,11 @@ describe('int8 scan against the float scan', () => {
     index.add(4, vectors[8]!); // replaced: ties with doc 8
     live.set(4, vectors[8]!);
     const odd = (d: number): boolean => d % 2 === 1;
+    const oddIds = Array.from({ length: vectors.length + 3000 }, (_, d) => d).filter(odd);
     for (const q of queries) {
       expect(index.search(q, 15).map((h) => h.docId)).toEqual(naive(live, q, 15));
       expect(index.search(q, 15, odd).map((h) => h.docId)).toEqual(naive(live, q, 15, odd));
+      expect(index.searchAmong(q, 15, oddIds).map((h) => h.docId)).toEqual(naive(live, q, 15, odd));
     }
     expect(made).toHaveBeenCalledTimes(1);
     made.mockRestore();
