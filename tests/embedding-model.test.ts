@@ -84,6 +84,15 @@ describe('the bge-small embedder', () => {
     expect(ids).toHaveLength(512);
     expect(ids[511]).toBe(embedder.tokenize('')[1]); // ends with [SEP]
   });
+
+  it('bounds the word pieces of any text from above by its cheap character count', () => {
+    const texts = [
+      'hello world', 'İstanbul ﬁnance', '한국어 텍스트 분석', '😀😀😀 emoji', 'naïve café ǅemal', '\u0000ctrl\u0007 chars', 'Ⅻ ⅻ ﬃ',
+      '日本語のテキスト', 'ŉ ǰ ΐ', 'x'.repeat(300), 'a.b,c;d!e?f', '', ...readFileSync(join(samplesDir, '01-takaichi-xi-apec-gyeongju.md'), 'utf8').split('\n'),
+    ];
+    for (const text of texts) expect(embedder.countTokens(text)).toBeLessThanOrEqual(embedder.tokenBound(text));
+    expect(embedder.tokenBound('a.b,c;d!e?f')).toBe(embedder.countTokens('a.b,c;d!e?f')); // tight for single characters
+  });
 });
 
 describe('vector search over the sample reports', () => {

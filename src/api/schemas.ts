@@ -310,7 +310,11 @@ export const StatsSchema = z.object({
   deletedParagraphs: z.number().int(),
   segments: z.number().int(),
   writesSinceBuild: z.number().int(),
-  vector: z.object({ model: z.string(), dimension: z.number().int(), kind: z.enum(['exact', 'hnsw']), vectors: z.number().int() }).optional(),
+  vector: z.object({
+    model: z.string(), dimension: z.number().int(), kind: z.enum(['exact', 'hnsw']), vectors: z.number().int(),
+    graph: z.object({ nodes: z.number().int(), deletedNodes: z.number().int() }).optional()
+      .describe('The HNSW graph of the embedded backend: its nodes (distinct vectors) and those deleted, still walked through until a rebuild or compaction builds the graph afresh (past `graphDeletedShare`).'),
+  }).optional(),
   cluster: z.object({
     name: z.string(), status: z.enum(['green', 'yellow', 'red']), nodes: z.number().int(),
     activePrimaryShards: z.number().int(), activeShards: z.number().int(), unassignedShards: z.number().int(),

@@ -1,7 +1,8 @@
-import type { CodeTree, EngineStats, HttpBenchResult, HttpModeStats, MissStats, StoreBenchResult } from '../measure/index.ts';
+import type { CodeTree, EngineStats, HttpBenchResult, HttpModeStats, MissStats, RebuildBenchResult, StoreBenchResult } from '../measure/index.ts';
 import { loadEmbedder } from '../embedding/index.ts';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 import { backendOf, connectionOf } from '../opensearch/index.ts';
 import { BM25_FLAGS, bm25From, INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { choiceFlag, ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
@@ -30,10 +31,13 @@ timed on 1 query in 10 beside the exact index. Paragraph embeddings are kept in 
 shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
   [--connections N] [--rounds N] [--modes hybrid,bm25,vector] [--backend embedded|opensearch] [--model M] [--json]
 Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
-with autocannon: p50/p99 at concurrency 1 (--requests per mode, default 300) and queries/s at
+with autocannon: p50/p99 at concurrency 1 (--requests per mode and mix, default 300) and queries/s at
 concurrency 16 (--connections; --seconds per mode, default 10), for hybrid, bm25 and vector (--modes),
 in --rounds rounds (default 2: --requests and --seconds are per round; every concurrency-1 round
-first, the order reversed every other round, the rounds pooled).
+first, the order reversed every other round, the rounds pooled). At concurrency 1 each mode runs two
+mixes, interleaved: distinct queries (report titles the server has not seen) and a Zipf mix (exponent 1,
+seeded) over a pool of --queries titles (default 300), whose repeats the server's query cache answers.
+Each mode has titles of its own, so no mode's queries are in the cache for another.
 --backend opensearch (or SHOAL_BACKEND=opensearch) measures the OpenSearch backend against the embedded
 one in the same run: the same paragraphs with the same vectors (from index/.embed-cache) are built into
 the alias <SHOAL_OPENSEARCH_INDEX>-bench-http-<data's name> at SHOAL_OPENSEARCH_URL (once; reused while it
@@ -86,9 +90,19 @@ each paragraph and sending it with its vector in _bulk requests of 500 (2 in fli
 indexing the terms and Lucene's HNSW graph, restoring refresh and replicas, a refresh, and the wait
 until every copy is allocated.
 Neither counts reading and splitting the reports or looking the vectors up in the cache; nor, for
-OpenSearch, the alias switch and the merges the cluster still runs after the build (reported apart).`;
+OpenSearch, the alias switch and the merges the cluster still runs after the build (reported apart).
 
-const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact', 'store'];
+shoal bench rebuild --data <JSON Lines file> --index DIR [--repeats N] [--changed SHARE] [--rounds N]
+  [--churn SHARE] [--queries N] [--graph-deleted-share SHARE] [--model M] [--scratch DIR] [--json]
+What a rebuild costs against what changed, on a copy of DIR's live generation (a built index over the
+file, with embeddings): --repeats rebuilds (default 3) over the same reports; as many after --changed
+of the reports (default 0.01) had a sentence added, the changes adding up; then --rounds rounds of
+churn (default 10), each taking out --churn of the reports (default 0.05) and bringing back those
+taken out the round before, with the HNSW graph's recall@10 against the exact scan (--queries report
+titles, default 200) and the queries missing an exact top-10 paragraph from its top 50 after each.
+One untimed rebuild first brings the copy to this code's format.`;
+
+const SUITES = ['lexical', 'embed', 'vector', 'http', 'load', 'reload', 'start', 'compact', 'store', 'rebuild'];
 const BENCH_HTTP_DIR = fileURLToPath(new URL('../../index/.bench-http', import.meta.url));
 
 /** `shoal bench <suite>`: benchmarks; prints a table, and with --json one JSON line last. */
@@ -102,6 +116,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   if (suite === 'start') return startBench(rest, io);
   if (suite === 'compact') return compactBench(rest, io);
   if (suite === 'store') return storeBench(rest, io);
+  if (suite === 'rebuild') return rebuildBench(rest, io);
   if (suite !== 'lexical') {
     throw usageError(suite === undefined ? `bench needs a suite: ${SUITES.join(', ')}` : `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
   }
@@ -243,7 +258,7 @@ function printHttp(r: HttpBenchResult, io: Io): void {
   const c = String(r.connections).padEnd(2);
   const compared = r.baseline !== undefined;
   const backendCell = (b: string) => (compared ? ` ${b.padEnd(10)} |` : '');
-  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), ${r.queries} queries (report titles), k 10, GET /search`);
+  io.out(`${r.paragraphs} paragraphs of ${r.reports} reports (${r.vectorKind} vectors), queries are report titles (per mode ${r.distinctQueries} sent at most once, and a Zipf pool of ${r.queries}), k 10, GET /search`);
   if (r.baseline && r.opensearch) {
     io.out(`backend opensearch (${r.opensearch.index} → ${r.opensearch.generation}) against the embedded baseline (${r.baseline.vectorKind} vectors) in the same run: ${r.rounds} rounds, interleaved; load average ${r.loadAverage.map((l) => l.toFixed(2)).join(' → ')}`);
   }
@@ -257,6 +272,20 @@ function printHttp(r: HttpBenchResult, io: Io): void {
     if (b) row(b, r.baseline!.backend);
   }
   io.out('server embed / rank: mean per request at concurrency 1, as the server timed it (the rest of the latency is HTTP and JSON).');
+  io.out(`concurrency 1, distinct queries against the Zipf mix (exponent ${r.zipf.exponent} over ${r.queries} titles per mode; seed ${r.zipf.seed}), in the same rounds:`);
+  io.out(`| mode    |${compared ? ' backend    |' : ''} distinct p50 | Zipf p50 | ratio | distinct p99 | Zipf p99 | ratio | Zipf cache hits | Zipf server embed / rank ms |`);
+  io.out(`|---------|${compared ? '------------|' : ''}--------------|----------|-------|--------------|----------|-------|-----------------|-----------------------------|`);
+  const zipfRow = (m: HttpModeStats, backend: string) => {
+    const z = m.zipf!;
+    io.out(`| ${m.mode.padEnd(7)} |${backendCell(backend)} ${ms(m.p50Ms).padStart(12)} | ${ms(z.p50Ms).padStart(8)} | ${z.p50Ratio.toFixed(2).padStart(5)} | ${ms(m.p99Ms).padStart(12)} | ${ms(z.p99Ms).padStart(8)} | ${z.p99Ratio.toFixed(2).padStart(5)} | ${`${(100 * z.cacheHitRate).toFixed(1)} %`.padStart(15)} | ${`${ms(z.server.embedMs)} / ${ms(z.server.rankMs)}`.padStart(27)} |`);
+  };
+  for (const m of r.modes) {
+    zipfRow(m, r.backend);
+    const b = r.baseline?.modes.find((s) => s.mode === m.mode);
+    if (b) zipfRow(b, r.baseline!.backend);
+  }
+  const repeated = [...r.modes, ...(r.baseline?.modes ?? [])].filter((m) => (m.cacheHitRate ?? 0) > 0 || (m.loadedCacheHitRate ?? 0) > 0);
+  for (const m of repeated) io.out(`${m.mode}: the distinct titles ran out, so some queries repeated: cache hits ${(100 * (m.cacheHitRate ?? 0)).toFixed(1)} % at concurrency 1, ${(100 * (m.loadedCacheHitRate ?? 0)).toFixed(1)} % at ${r.connections}`);
   if (!r.ratios) return;
   io.out(`opensearch / embedded (latency above 1: slower; q/s below 1: fewer):`);
   io.out(`| mode    | c=1 p50 | c=1 p99 | c=${c} q/s | c=${c} p50 | c=${c} p99 |`);
@@ -367,6 +396,56 @@ async function compactBench(argv: string[], io: Io): Promise<number> {
   const t = r.compaction.timings;
   io.out(`compaction: ${r.compaction.writes} writes folded, ${r.compaction.dropped} paragraphs dropped; load ${ms(t.loadMs)} ms, index ${ms(t.indexMs)} ms, vectors ${ms(t.vectorsMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   if (values.json) io.out(JSON.stringify(r));
+  return 0;
+}
+
+async function rebuildBench(argv: string[], io: Io): Promise<number> {
+  const { values } = parseFlags(argv, {
+    data: { type: 'string' }, index: { type: 'string' }, repeats: { type: 'string' }, changed: { type: 'string' }, rounds: { type: 'string' },
+    churn: { type: 'string' }, queries: { type: 'string' }, 'graph-deleted-share': { type: 'string' }, scratch: { type: 'string' }, json: { type: 'boolean' }, ...MODEL_FLAGS,
+  }, false);
+  if (!values.data) throw usageError('bench rebuild needs --data <JSON Lines file>', 'data');
+  if (!values.index) throw usageError('bench rebuild needs --index DIR (a built index over the data, with embeddings)', 'index');
+  const share = { min: 0, max: 1, integer: false };
+  const graphDeletedShare = numberFlag('graph-deleted-share', values['graph-deleted-share'], SETTINGS.graphDeletedShare);
+  const embedder = await embedderFrom(values, io);
+  const { runRebuildBench } = await measure();
+  try {
+    const r = await runRebuildBench({
+      data: values.data, indexDir: values.index, embedder,
+      repeats: numberFlag('repeats', values.repeats, { min: 1, max: 100, integer: true }) ?? 3,
+      changed: numberFlag('changed', values.changed, share) ?? 0.01,
+      rounds: numberFlag('rounds', values.rounds, { min: 0, max: 1_000, integer: true }) ?? 10,
+      churn: numberFlag('churn', values.churn, share) ?? 0.05,
+      queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 200,
+      ...(graphDeletedShare === undefined ? {} : { graphDeletedShare }),
+      ...(values.scratch ? { scratch: values.scratch } : {}),
+      log: (line) => io.err(line),
+    });
+    io.out(`${r.reports} reports, ${r.paragraphs} paragraphs`);
+    io.out('| rebuild | total ms | read | index | embed | graph | save | embedded | graph reused |');
+    io.out('|---|---|---|---|---|---|---|---|---|');
+    const row = (label: string, run: RebuildBenchResult['unchanged'][number]): string => {
+      const t = run.timings;
+      return `| ${label} | ${ms(run.totalMs)} | ${ms(t.readMs)} | ${ms(t.indexMs)} | ${ms(t.embedMs)} | ${ms(t.graphMs)} | ${ms(t.saveMs)} | ${run.embedded} | ${run.graphReused ? 'yes' : 'no'} |`;
+    };
+    r.unchanged.forEach((run, i) => io.out(row(`unchanged ${i + 1}`, run)));
+    r.changed.forEach((run, i) => io.out(row(`${run.reportsChanged} reports changed ${i + 1}`, run)));
+    io.out(`medians: unchanged ${ms(r.medians.unchangedMs)} ms, changed ${ms(r.medians.changedMs)} ms`);
+    if (r.churn.length > 0) {
+      io.out(`churn, ${r.queries} queries against the exact scan:`);
+      io.out('| round | out | back | total ms | graph reused | nodes | deleted | recall@10 | queries missing a top-10 from the top 50 | search p50 ms |');
+      io.out('|---|---|---|---|---|---|---|---|---|---|');
+      for (const c of r.churn) {
+        io.out(`| ${c.round} | ${c.removed} | ${c.restored} | ${ms(c.totalMs)} | ${c.graphReused ? 'yes' : 'no'} | ${c.nodes} | ${(c.deletedShare * 100).toFixed(1)} % | ${c.recallAt10.toFixed(4)} | ${c.queriesMissingFrom50} | ${c.searchP50Ms.toFixed(2)} |`);
+      }
+      const f = r.afresh;
+      if (f) io.out(`| last round, afresh | | | ${ms(f.totalMs)} | no | ${f.nodes} | ${(f.deletedShare * 100).toFixed(1)} % | ${f.recallAt10.toFixed(4)} | ${f.queriesMissingFrom50} | ${f.searchP50Ms.toFixed(2)} |`);
+    }
+    if (values.json) io.out(JSON.stringify(r));
+  } finally {
+    await embedder.close();
+  }
   return 0;
 }
 

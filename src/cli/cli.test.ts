@@ -139,7 +139,7 @@ describe('shoal index and search', () => {
     expect(r.out).toHaveLength(1);
     const summary = JSON.parse(r.out[0]!) as Record<string, unknown>;
     expect(summary).toMatchObject({ indexDir, files: 3, reports: 4, paragraphs: 13, skipped: [], replaced: [] });
-    expect(summary.vectors).toEqual({ model: 'bge-small', kind: 'exact', embedded: 0, cacheHits: 13 });
+    expect(summary.vectors).toEqual({ model: 'bge-small', kind: 'exact', embedded: 0, cacheHits: 13, graphReused: false });
     expect(summary.generation).toMatch(/^gen-/);
   });
 
@@ -320,7 +320,7 @@ describe('shoal usage errors', () => {
     [['compact', 'extra'], 'compact takes no arguments, got "extra" (the index folder is --index DIR)', 'compact'],
     [['model'], 'model needs an action: shoal model fetch [flags]', 'model'],
     [['model', 'get'], 'unknown model action "get" (the one action is fetch)', 'model'],
-    [['bench'], 'bench needs a suite: lexical, embed, vector, http, load, reload, start, compact, store', 'bench'],
+    [['bench'], 'bench needs a suite: lexical, embed, vector, http, load, reload, start, compact, store, rebuild', 'bench'],
     [['bench', 'lexical'], 'bench lexical needs --data <reports file or folder>', 'bench'],
     [['opensearch', 'restart'], 'opensearch takes one action, start or stop, got "restart"', 'opensearch'],
     [['search', 'harbour', '--rrf-k', '-1'], "Option '--rrf-k' argument is ambiguous. Did you forget to specify the option argument for '--rrf-k'? To specify an option argument starting with a dash use '--rrf-k=-XYZ'.", 'search'],

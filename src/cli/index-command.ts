@@ -4,7 +4,7 @@ import { checkInputs } from '../ingest/index.ts';
 import { backendOf, buildOpenSearchIndex, connectionOf } from '../opensearch/index.ts';
 import { INDEX_FLAGS, indexOptionsFrom } from './index-options.ts';
 import { ms, numberFlag, parseFlags, usageError, type Io } from './io.ts';
-import { indexDirOf } from '../core/settings.ts';
+import { indexDirOf, SETTINGS } from '../core/settings.ts';
 import { embedderFrom, MODEL_FLAGS, VECTOR_FLAGS, vectorOptionsFrom } from './model-options.ts';
 import { createProgress } from './progress.ts';
 
@@ -12,9 +12,12 @@ export const INDEX_USAGE = `shoal index <reports file or folder>... [--index DIR
   [--follow-symlinks] [--allow-empty] [--title-weight N] [--stopwords english|none] [--stemmer porter|none] [--no-cjk-bigrams]
   [--min-paragraph-words N] [--max-paragraph-tokens N]
   [--model bge-small|minilm] [--model-dir DIR] [--no-embeddings]
-  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N] [--backend embedded|opensearch] [--no-force-merge]
+  [--hnsw-m N] [--hnsw-ef-construction N] [--hnsw-ef-search N] [--exact-below N] [--graph-deleted-share N]
+  [--backend embedded|opensearch] [--no-force-merge]
 Builds an index over .txt, .md and .jsonl reports and switches it in atomically. Paragraphs are
 embedded (re-using the vectors of unchanged paragraphs from the live index) unless --no-embeddings.
+The HNSW graph starts from the live index's (vectors no paragraph has any more marked deleted, new
+ones inserted) unless it would then be more than --graph-deleted-share deleted (default 0.25).
 Reports written or deleted through the API are kept (they win over files with the same id) unless
 --discard-writes, which lets the files alone define the collection and drops those writes.
 Every path named must exist (else nothing is built, exit 2). Symbolic links inside the folders are
@@ -30,13 +33,14 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     index: { type: 'string' }, strict: { type: 'boolean' }, json: { type: 'boolean' }, threads: { type: 'string' },
     'no-embeddings': { type: 'boolean' }, 'discard-writes': { type: 'boolean' },
-    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, 'no-force-merge': { type: 'boolean' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
+    'follow-symlinks': { type: 'boolean' }, 'allow-empty': { type: 'boolean' }, backend: { type: 'string' }, 'no-force-merge': { type: 'boolean' }, 'graph-deleted-share': { type: 'string' }, ...INDEX_FLAGS, ...MODEL_FLAGS, ...VECTOR_FLAGS,
   });
   if (positionals.length === 0) throw usageError('index needs the reports to read: shoal index <reports file or folder>... [flags]', 'inputs');
   // Everything the command line says is checked before the model loads (seconds): flags, then the paths named.
   const indexDir = indexDirOf(values.index);
   const options = { ...indexOptionsFrom(values), vector: vectorOptionsFrom(values) };
   const threads = numberFlag('threads', values.threads, { min: 1, max: 64, integer: true });
+  const graphDeletedShare = numberFlag('graph-deleted-share', values['graph-deleted-share'], SETTINGS.graphDeletedShare);
   const backend = backendOf(values.backend);
   checkInputs(positionals);
   const embedder = values['no-embeddings'] ? undefined : await embedderFrom(values, io);
@@ -48,6 +52,7 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
     strict: values.strict ?? false,
     options,
     ...(threads ? { threads } : {}),
+    ...(graphDeletedShare === undefined ? {} : { graphDeletedShare }),
     ...(embedder ? { embedder } : {}),
     ...(values['discard-writes'] ? { discardWrites: true } : {}),
     ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
@@ -64,9 +69,11 @@ export async function indexCommand(argv: string[], io: Io): Promise<number> {
   const t = summary.timings;
   printInputs(summary, `into ${summary.paragraphs} paragraphs, ${summary.terms} terms`, io);
   const v = summary.vectors;
-  if (v) io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index`);
-  else io.out('embeddings: none (--no-embeddings)');
-  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
+  if (v) {
+    const graph = v.kind === 'hnsw' ? `; graph ${v.graphReused ? 'started from the previous index\'s' : 'built afresh'}` : '';
+    io.out(`embeddings (${v.model}, ${v.kind} search): ${v.embedded} paragraphs embedded, ${v.cacheHits} reused from the previous index${graph}`);
+  } else io.out('embeddings: none (--no-embeddings)');
+  io.out(`time: read ${ms(t.readMs)} ms, index ${ms(t.indexMs)} ms, embed ${ms(t.embedMs)} ms, graph ${ms(t.graphMs)} ms, save ${ms(t.saveMs)} ms, total ${ms(t.totalMs)} ms`);
   io.out(`index: ${summary.indexDir} (generation ${summary.generation})`);
   return 0;
 }

@@ -3,7 +3,7 @@ import type { Io } from './io.ts';
 
 /** A build phase as `buildIndex` reports it. */
 export interface ProgressEvent {
-  phase: 'read' | 'index' | 'embed' | 'save';
+  phase: 'read' | 'index' | 'embed' | 'graph' | 'save';
   done: number;
   total: number;
 }
@@ -19,7 +19,9 @@ export function createProgress(io: Io, stream: NodeJS.WriteStream = process.stde
   let phaseFrom = 0;
   let lastLine = 0;
   let bar: cliProgress.SingleBar | undefined;
-  const label = (p: ProgressEvent['phase']) => (p === 'index' ? 'indexing' : p === 'embed' ? 'embedding' : p === 'read' ? 'reading reports' : 'saving');
+  const label = (p: ProgressEvent['phase']) => (p === 'index' ? 'indexing' : p === 'embed' ? 'embedding' : p === 'graph' ? 'graph' : p === 'read' ? 'reading reports' : 'saving');
+  // The graph phase inserts vectors (distinct ones, those the previous graph lacks), the others go through paragraphs.
+  const unit = (p: ProgressEvent['phase']) => (p === 'graph' ? 'vectors' : 'paragraphs');
   const stopBar = () => {
     bar?.stop();
     bar = undefined;
@@ -37,7 +39,7 @@ export function createProgress(io: Io, stream: NodeJS.WriteStream = process.stde
         else if (io.isTTY) {
           bar = new cliProgress.SingleBar({
             stream, clearOnComplete: false, hideCursor: true, etaBuffer: 50,
-            format: `${label(next).padEnd(9)} [{bar}] {value}/{total} paragraphs | {rate}/s | {eta_formatted} left`,
+            format: `${label(next).padEnd(9)} [{bar}] {value}/{total} ${unit(next)} | {rate}/s | {eta_formatted} left`,
           }, cliProgress.Presets.shades_classic);
           bar.start(total, done, { rate: '–' });
         }
@@ -51,8 +53,8 @@ export function createProgress(io: Io, stream: NodeJS.WriteStream = process.stde
         if (done === total) stopBar();
       } else if (now - lastLine > 2000 || done === total) {
         lastLine = now;
-        const eta = rate <= 0 ? '' : done === total ? `, ${rate.toFixed(0)} paragraphs/s` : `, ${rate.toFixed(0)} paragraphs/s, ${((total - done) / rate).toFixed(0)} s left`;
-        io.err(`${label(next)}: ${done}/${total} paragraphs${eta}`);
+        const eta = rate <= 0 ? '' : done === total ? `, ${rate.toFixed(0)} ${unit(next)}/s` : `, ${rate.toFixed(0)} ${unit(next)}/s, ${((total - done) / rate).toFixed(0)} s left`;
+        io.err(`${label(next)}: ${done}/${total} ${unit(next)}${eta}`);
       }
     },
     stop: stopBar,

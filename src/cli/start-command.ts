@@ -24,6 +24,7 @@ error. SIGINT or SIGTERM stops it: requests in progress get 5 s to finish. Setti
 HOST, SHOAL_INDEX_DIR, SHOAL_MODEL, SHOAL_MODEL_DIR, SHOAL_LOG_LEVEL, SHOAL_LOG_FORMAT, SHOAL_WATCH, SHOAL_WATCH_INTERVAL_MS,
 SHOAL_MAX_BODY_BYTES, SHOAL_RATE_LIMIT, SHOAL_RATE_BURST, SHOAL_REQUEST_TIMEOUT_MS, SHOAL_CORS_ORIGINS,
 SHOAL_COMPACT_WRITES (fold API writes into a new generation after this many; default 1,000, 0 off),
+SHOAL_QUERY_CACHE_SIZE (query embeddings kept for repeated queries; default 1,024, 0 off),
 SHOAL_ALLOWED_HOSTS (default: the loopback names and the --host address), SHOAL_MAX_CONNECTIONS (default:
 the open-file limit less 256, at most 4,096), SHOAL_HEADERS_TIMEOUT_MS, SHOAL_KEEP_ALIVE_TIMEOUT_MS,
 and the keys SHOAL_ADMIN_KEY (writes, reload), SHOAL_READ_KEY and SHOAL_READ_AUTH (auto|on|off), or
@@ -62,14 +63,14 @@ export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.
   let built: Embedder | undefined;
   if (config.backend === 'opensearch') {
     const connection = connectionOf(env);
-    const open = () => OpenSearchEngine.open({ connection, model: (name) => (built?.info.name === name ? Promise.resolve(built) : loadOrWarn('serving mode bm25 only', name)) });
+    const open = () => OpenSearchEngine.open({ connection, queryCacheSize: config.queryCacheSize, model: (name) => (built?.info.name === name ? Promise.resolve(built) : loadOrWarn('serving mode bm25 only', name)) });
     const engine = await untilAnswered(open, log, signal).catch(async (error: unknown) => {
       if (!isSearchError(error, 'INDEX_NOT_FOUND')) throw error;
       log.info({ index: connection.index, urls: connection.urls, samples: SAMPLES_DIR }, 'no OpenSearch index yet: building one over the sample reports');
       built = await loadOrWarn('building a lexical-only index (rebuild once the model is available)', config.model ?? MODEL.default);
       const summary = await buildOpenSearchIndex({ connection, inputs: [SAMPLES_DIR], ...(built ? { embedder: built } : {}) });
       log.info({ reports: summary.reports, paragraphs: summary.paragraphs, generation: summary.generation, ms: Math.round(summary.timings.totalMs) }, 'built the sample index in OpenSearch');
-      return OpenSearchEngine.open({ connection, ...(built ? { embedder: built } : {}) });
+      return OpenSearchEngine.open({ connection, queryCacheSize: config.queryCacheSize, ...(built ? { embedder: built } : {}) });
     });
     log.info({ index: connection.index, generation: engine.generation }, 'OpenSearch index opened');
     const loaded = engine.options.embedder;
@@ -92,6 +93,7 @@ export async function openEngine(config: ServerConfig, log: Logger, env: NodeJS.
   const engine = await Engine.openAsync({
     indexDir: config.indexDir, model,
     compactAfterWrites: config.compactAfterWrites,
+    queryCacheSize: config.queryCacheSize,
     onWarning: (message) => log.warn(message),
     onCompaction: (event) => {
       if (event.phase === 'started') log.info({ writes: event.writes }, 'compacting the write journal into a new generation (background)');

@@ -309,7 +309,11 @@ export interface Stats {
   deletedParagraphs: number;
   segments: number;
   writesSinceBuild: number;
-  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number };
+  vector?: {
+    model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number;
+    /** The HNSW graph of the embedded backend: its nodes (distinct vectors) and those deleted. */
+    graph?: { nodes: number; deletedNodes: number };
+  };
   cluster?: {
     name: string; status: 'green' | 'yellow' | 'red'; nodes: number;
     activePrimaryShards: number; activeShards: number; unassignedShards: number;

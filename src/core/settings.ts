@@ -44,6 +44,7 @@ export const SETTINGS = {
   rrfK: int(1, 10_000, 60, '`rrfK`, `--rrf-k`', 'RRF rank offset k.'),
   minSimilarity: real(-1, 1, undefined, '`minSimilarity`, `--min-similarity`', 'Modes vector and hybrid: leave out paragraphs whose cosine similarity to the query is below this.'),
   facetSize: int(1, 100, 10, '`facetSize` of `/search`', 'Most values a source or tags facet lists (the most frequent).'),
+  queryCacheSize: int(0, 1_000_000, 1_024, '`SHOAL_QUERY_CACHE_SIZE` (`shoal start`)', 'Query embeddings an engine keeps, least recently used dropped first: a repeated query skips the model (about 1.5 KB each with bge-small, 1.6 MB at the default); 0 turns the cache off.'),
   // Typo tolerance (request field `typos`, on by default): which free words are expanded, and how far.
   typoDocShare: real(0, 0.01, 0.00005, 'this table (a request turns it on or off: `typos`)', 'A free word in at most this share of the paragraphs (or in none) may be misspelt: it is expanded to the more frequent indexed words within its edit budget.'),
   typoOneEditChars: int(1, 100, 5, 'this table', 'Words (as analysed) of at least this many characters are expanded within 1 edit (Meilisearch\'s threshold).'),
@@ -75,6 +76,7 @@ export const SETTINGS = {
   // Writes.
   batch: int(1, 1_000, undefined, 'reports of one `POST /reports`', 'The most reports one write request may carry.'),
   compactAfterWrites: int(0, 100_000_000, 1_000, '`SHOAL_COMPACT_WRITES`', 'Fold the write journal into a new generation once this many writes sit on top of the served one; 0 turns it off.'),
+  graphDeletedShare: real(0, 1, 0.25, '`--graph-deleted-share` of `shoal index` and `shoal compact`', 'A rebuild or compaction starts from the live HNSW graph (the vectors of removed paragraphs marked deleted, new ones inserted) unless the graph would then be more than this share deleted nodes, and then builds it afresh.'),
 } as const satisfies Record<string, NumberSetting>;
 
 /** True when `value` is a finite number within the setting's range (and an integer where it must be). */

@@ -60,6 +60,13 @@ export interface Embedder {
   tokenize(text: string): number[];
   /** Word pieces in a text, without special tokens (additive over whitespace-separated parts). */
   countTokens(text: string): number;
+  /**
+   * An upper bound of {@link countTokens}, cheap to take: the text's length in UTF-16 units once
+   * lower-cased and canonically decomposed. A WordPiece token (`[UNK]` too) covers at least one
+   * character of the text as the BERT normaliser leaves it (lower-cased, accents split off and
+   * dropped, control characters dropped), so a text never has more word pieces than that.
+   */
+  tokenBound(text: string): number;
   /** One forward pass over tokenized texts, on a worker when there are any; one vector per text. */
   embedTokens(batch: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** The same forward pass on the calling thread through transformers.js (the reference path). */
@@ -209,6 +216,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
     },
     tokenize,
     countTokens: (text) => tokenizer.encode(text, null, { add_special_tokens: false }).length,
+    tokenBound: (text) => text.toLowerCase().normalize('NFD').length,
     embedTokens,
     embedTokensInProcess,
     embedDocuments: async (texts, options = {}) => {

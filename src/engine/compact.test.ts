@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,8 @@ import type { Report } from '../core/types.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { Journal, readCurrent, saveSnapshot } from '../storage/index.ts';
-import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, searcherOf, type CompactionEvent } from './index.ts';
+import { HnswVectorIndex } from '../vector/index.ts';
+import { buildIndex, compactIndex, indexParagraphs, Engine, openIndex, openIndexAsync, readIndexMeta, searcherOf, type CompactionEvent } from './index.ts';
 
 const embedder = fakeEmbedder(16);
 const LOCK_FIXTURE = fileURLToPath(new URL('../../tests/support/lock-fixture.ts', import.meta.url));
@@ -203,6 +204,91 @@ describe('background compaction', () => {
       await engine.putReports([report('n4', 'wool')]);
       expect(events.map((e) => e.phase)).toEqual(['started', 'failed', 'started']);
       await engine.compactionSettled();
+    } finally {
+      engine.close();
+    }
+  });
+});
+
+describe('the HNSW graph from one generation to the next', () => {
+  const HNSW_ALWAYS = { vector: { exactBelow: 1 } };
+  const graphOf = (indexDir: string): HnswVectorIndex => {
+    const index = openIndex(indexDir).vectors!.index;
+    if (!(index instanceof HnswVectorIndex)) throw new Error('expected an HNSW graph');
+    return index;
+  };
+  const vectorHits = async (engine: Engine, query: string) => (await engine.search({ q: query, mode: 'vector', k: 20 })).hits.map((h) => [h.key, h.score]);
+  // Every paragraph of the live generation is among its own vector's nearest neighbours.
+  const findsItself = (indexDir: string): void => {
+    const opened = openIndex(indexDir);
+    const { index, store } = opened.vectors!;
+    for (let doc = 0; doc < opened.paragraphs.length; doc++) expect(index.search(store.vector(doc)!, 10).map((h) => h.docId)).toContain(doc);
+  };
+
+  it('a rebuild over unchanged reports starts from the live graph, and answers as it did', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const before = Engine.open({ indexDir, embedder, readOnly: true });
+    const answers = await Promise.all(['harbour alpha', 'wool', 'grain copper'].map((q) => vectorHits(before, q)));
+    before.close();
+    const nodes = graphOf(indexDir).nodeCounts;
+    const summary = await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    expect(summary.vectors).toMatchObject({ kind: 'hnsw', embedded: 0, graphReused: true });
+    expect(graphOf(indexDir).nodeCounts).toEqual(nodes);
+    const after = Engine.open({ indexDir, embedder, readOnly: true });
+    expect(await Promise.all(['harbour alpha', 'wool', 'grain copper'].map((q) => vectorHits(after, q)))).toEqual(answers);
+    after.close();
+  });
+
+  it('opens a generation written before graph nodes were shared (no vector-nodes.bin), and a rebuild starts from its graph', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const dir = join(indexDir, readCurrent(indexDir)!);
+    // The same generation as such a build wrote it: every file but the nodes (doc ids are the nodes: no text is repeated here).
+    const files = new Map(readdirSync(dir).filter((n) => n !== 'manifest.json' && n !== 'vector-nodes.bin').map((n) => [n, readFileSync(join(dir, n))]));
+    saveSnapshot(indexDir, files, readIndexMeta(indexDir));
+    const sync = openIndex(indexDir);
+    const async = await openIndexAsync(indexDir);
+    const { store } = sync.vectors!;
+    for (const doc of [0, 7, 20]) {
+      const query = store.vector(doc)!;
+      expect(sync.vectors!.index.search(query, 5)).toEqual(async.vectors!.index.search(query, 5));
+      expect(sync.vectors!.index.search(query, 1)[0]!.docId).toBe(doc);
+    }
+    const summary = await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    expect(summary.vectors).toMatchObject({ embedded: 0, graphReused: true });
+    findsItself(indexDir);
+  });
+
+  it('a compaction marks the replaced vectors deleted and inserts only new ones; past graphDeletedShare it builds afresh', async () => {
+    const indexDir = join(tmp, `index-${dirs++}`);
+    await buildIndex({ inputs: [reportsDir], indexDir, embedder, options: HNSW_ALWAYS });
+    const before = graphOf(indexDir).nodeCounts;
+    const engine = Engine.open({ indexDir, embedder });
+    try {
+      // r001's second paragraph is unchanged (its node is kept); n1 is new; r002 is deleted.
+      const r001 = base.find((r) => r.id === 'r001')!;
+      const [first, ...rest] = r001.text.split('\n');
+      const rewritten: Report = { id: r001.id, title: r001.title, date: r001.date, source: r001.source, tags: r001.tags, body: [`${first} Rewritten.`, ...rest].join('\n'), origin: 'api' };
+      await engine.putReports([rewritten, report('n1', 'harbour')]);
+      engine.deleteReport('r002');
+      // The live graph, as the stats say: new nodes for r001's rewritten paragraph and n1's one paragraph
+      // (its first block is too short to stand alone); deleted ones for r001's old first paragraph and
+      // r002's two. r001's second paragraph keeps its node.
+      expect(engine.stats().vector?.graph).toEqual({ nodes: before.total + 2, deletedNodes: before.deleted + 3 });
+      const summary = await compactIndex({ indexDir });
+      expect(summary).toMatchObject({ compacted: true, graphReused: true });
+      const after = graphOf(indexDir);
+      expect(after.size).toBe(summary.paragraphs);
+      expect(after.nodeCounts.total - after.nodeCounts.deleted).toBe(new Set(openIndex(indexDir).paragraphs.map((p) => `${p.title}|${p.text}`)).size);
+      expect(after.nodeCounts.deleted).toBeGreaterThan(before.deleted);
+      findsItself(indexDir);
+      await engine.reload();
+      await engine.putReports([report('n2', 'copper')]);
+      const fresh = await compactIndex({ indexDir, graphDeletedShare: 0 });
+      expect(fresh).toMatchObject({ compacted: true, graphReused: false });
+      expect(graphOf(indexDir).nodeCounts.deleted).toBe(0);
+      findsItself(indexDir);
     } finally {
       engine.close();
     }

@@ -5,7 +5,8 @@ import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
 import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
 import { buildVectorIndex } from '../vector/index.ts';
-import { GENERATION_FILES, modelFingerprint, saveGeneration, type IndexMeta } from './generation.ts';
+import { SETTINGS } from '../core/settings.ts';
+import { GENERATION_FILES, graphOf, modelFingerprint, saveGeneration, type IndexMeta } from './generation.ts';
 import { indexParagraphs, withBuildLock } from './writer.ts';
 
 /** Options of {@link compactIndex}. */
@@ -17,6 +18,8 @@ export interface CompactOptions {
   lockWaitMs?: number;
   /** Told when this compaction waits for another build. */
   onWait?: (message: string) => void;
+  /** The most deleted nodes, as a share, the HNSW graph started from the live one may hold (see `buildVectorIndex`). Default `graphDeletedShare`. */
+  graphDeletedShare?: number;
 }
 
 /** What a compaction did. */
@@ -32,6 +35,8 @@ export interface CompactSummary {
   paragraphs: number;
   /** Paragraphs of the old generation that the writes replaced or deleted, now gone from the files and statistics. */
   dropped: number;
+  /** The HNSW graph was started from the live generation's (not built afresh); false without one. */
+  graphReused: boolean;
   timings: { loadMs: number; indexMs: number; vectorsMs: number; saveMs: number; totalMs: number };
 }
 
@@ -62,13 +67,15 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   const writes = (journal?.writes ?? []).filter((w) => w.seq > since);
   if (writes.length === 0 || journal === undefined) {
     return {
-      compacted: false, from, generation: from, writes: 0, reports: meta.counts.reports, paragraphs: meta.counts.paragraphs, dropped: 0,
+      compacted: false, from, generation: from, writes: 0, reports: meta.counts.reports, paragraphs: meta.counts.paragraphs, dropped: 0, graphReused: false,
       timings: { loadMs: performance.now() - t0, indexMs: 0, vectorsMs: 0, saveMs: 0, totalMs: performance.now() - t0 },
     };
   }
-  // Only the files the new generation is made from, each verified: the segments and the graph are
-  // built again, so they are not read. The build lock keeps the live generation from changing meanwhile.
-  const snapshot = loadSnapshot<IndexMeta>(indexDir, [GENERATION_FILES.paragraphs, ...(meta.vector ? [GENERATION_FILES.vectors, GENERATION_FILES.vectorKeys] : [])]);
+  // Only the files the new generation is made from, each verified: the segments are built again, so
+  // they are not read; the graph is read by hnswlib from its file, which the build lock (keeping the
+  // live generation from changing meanwhile) leaves in place.
+  const graphFiles = meta.vector?.kind === 'hnsw' ? [GENERATION_FILES.graph, GENERATION_FILES.graphNodes] : [];
+  const snapshot = loadSnapshot<IndexMeta>(indexDir, [GENERATION_FILES.paragraphs, ...(meta.vector ? [GENERATION_FILES.vectors, GENERATION_FILES.vectorKeys, ...graphFiles] : [])]);
   if (snapshot.manifest.generation !== from) throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${from} to ${snapshot.manifest.generation} while it was read`);
   const file = (name: string): Buffer => {
     const data = snapshot.files.get(name);
@@ -90,6 +97,7 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   const t2 = performance.now();
 
   let vectors;
+  let graphReused = false;
   if (meta.vector) {
     const { model } = meta.vector;
     const dimension = model.dimension;
@@ -113,7 +121,12 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
       setRows(keys, EMBEDDING_KEY_BYTES, at, put.keys);
       at += n;
     }
-    vectors = { model, data, keys, index: buildVectorIndex(data, dimension, meta.options.vector) };
+    const built = buildVectorIndex(data, dimension, meta.options.vector, {
+      maxDeletedShare: request.graphDeletedShare ?? SETTINGS.graphDeletedShare.default,
+      ...(meta.vector.kind === 'hnsw' ? { previous: graphOf(snapshot.dir, snapshot.files, oldVectors, meta.options.vector.hnsw) } : {}),
+    });
+    graphReused = built.reused;
+    vectors = { model, data, keys, index: built.index };
   }
   const t3 = performance.now();
   const manifest = saveGeneration(indexDir, {
@@ -123,7 +136,7 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   const t4 = performance.now();
   return {
     compacted: true, from, generation: manifest.generation, writes: writes.length, reports, paragraphs: paragraphs.length,
-    dropped: old.length - kept.length,
+    dropped: old.length - kept.length, graphReused,
     timings: { loadMs: t1 - t0, indexMs: t2 - t1, vectorsMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
 }

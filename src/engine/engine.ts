@@ -1,12 +1,13 @@
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
-import { DEFAULT_TYPOS } from '../core/settings.ts';
+import { DEFAULT_TYPOS, SETTINGS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import type { Embedder } from '../embedding/index.ts';
+import { QueryVectorCache, type Embedder, type EmbeddingModelInfo, type QueryCacheCounts } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { Bm25Options, LexicalQuery } from '../lexical/index.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Journal, readCurrent, watchCurrent, WriterLock, type JournalEntry, type JournalPosition, type JournalReader, type JournalWrite } from '../storage/index.ts';
+import type { VectorRetriever } from './backend.ts';
 import { compactInBackground, type BackgroundCompaction, type CompactSummary } from './compact.ts';
 import { BACKGROUND_SLICES, checkModel, openIndex, openIndexAsync, readIndexMeta } from './generation.ts';
 import { putWritesOf } from './writer.ts';
@@ -34,6 +35,11 @@ export interface EngineOptions {
    * compaction re-indexes the collection (the HNSW graph from scratch), so it should not run after every few writes.
    */
   compactAfterWrites?: number;
+  /**
+   * Query embeddings kept for repeated queries ({@link QueryVectorCache}), 0 to 1,000,000; 0 turns
+   * the cache off. Default: the `queryCacheSize` setting (1,024).
+   */
+  queryCacheSize?: number;
   /** Told when a background compaction starts, finishes or fails (for the server's log). */
   onCompaction?: (event: CompactionEvent) => void;
   /**
@@ -93,9 +99,12 @@ export class Engine implements SearchEngine {
   private compactRetryAt = 0;
   /** The background compaction with its reload and journal clean-up; it never rejects (failures are told). */
   private compacting: Promise<void> | undefined;
+  /** Vectors of recent queries: they depend on the model only, so they outlive a reload. */
+  private readonly queryVectors: QueryVectorCache;
 
   private constructor(readonly options: EngineOptions, private readonly journal: EngineJournal, index: LiveIndex) {
     this.index = index;
+    this.queryVectors = new QueryVectorCache(options.queryCacheSize ?? SETTINGS.queryCacheSize.default);
   }
 
   /**
@@ -286,7 +295,7 @@ export class Engine implements SearchEngine {
     const t0 = performance.now();
     const plan = planSearch(request, { semantic: this.semantic, hasVectors: this.index.hasVectors, relevanceFloor: this.relevanceFloor });
     const { query, mode } = plan;
-    const vector = plan.wantsVector ? await this.options.embedder!.embedQuery(query) : undefined;
+    const vector = plan.wantsVector ? await this.queryVectors.embed(this.options.embedder!, query) : undefined;
     const t1 = performance.now();
     // From here to the end of the ranking nothing awaits: one state of the index answers.
     const index = this.index;
@@ -358,6 +367,11 @@ export class Engine implements SearchEngine {
   /** The loaded model's facts, when there is one. */
   get model(): Embedder['info'] | undefined {
     return this.options.embedder?.info;
+  }
+
+  /** What the cache of query embeddings has done (see {@link EngineOptions.queryCacheSize}). */
+  get queryCache(): QueryCacheCounts {
+    return this.queryVectors.counts;
   }
 
   /** A live report's paragraphs in order, or undefined. */
@@ -458,7 +472,7 @@ export class Engine implements SearchEngine {
       deletedParagraphs: index.deletedCount,
       segments: index.segmentCount,
       writesSinceBuild: index.appliedWrites,
-      ...(model && index.searcher.view.vectors ? { vector: { model: model.name, dimension: model.dimension, kind: index.searcher.view.vectors.kind, vectors: index.searcher.view.vectors.size } } : {}),
+      ...(model && index.searcher.view.vectors ? { vector: vectorStats(model, index.searcher.view.vectors, index.graphNodes) } : {}),
     };
   }
 
@@ -484,4 +498,12 @@ async function settleBoth<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
   return [ra.value, rb.value];
+}
+
+// What the stats say of the vectors: for an HNSW graph, its nodes and the deleted ones among them.
+function vectorStats(model: EmbeddingModelInfo, vectors: VectorRetriever, graph: LiveIndex['graphNodes']): NonNullable<EngineStats['vector']> {
+  return {
+    model: model.name, dimension: model.dimension, kind: vectors.kind, vectors: vectors.size,
+    ...(graph ? { graph: { nodes: graph.total, deletedNodes: graph.deleted } } : {}),
+  };
 }

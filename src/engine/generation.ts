@@ -5,9 +5,9 @@ import type { Paragraph } from '../core/types.ts';
 import { rowCount } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, EmbeddingCache, floatsOf, type EmbeddingModelInfo } from '../embedding/index.ts';
 import { decodeSegmentSteps, encodeSegment, LexicalSearcher, type Bm25Options, type BuiltSegment } from '../lexical/index.ts';
-import { decodeParagraphsSteps, encodeParagraphs, loadSnapshot, readCurrent, saveSnapshot, startSnapshotLoad, type JournalPosition, type Manifest } from '../storage/index.ts';
+import { decodeParagraphsSteps, encodeParagraphs, loadSnapshot, readCurrent, saveSnapshot, startSnapshotLoad, type FileContents, type JournalPosition, type Manifest } from '../storage/index.ts';
 import { DEFAULT_SLICE_MS, runSteps, runStepsSliced, type SliceOptions, type Steps } from '../core/steps.ts';
-import { ExactVectorIndex, HnswVectorIndex, type VectorIndex } from '../vector/index.ts';
+import { ExactVectorIndex, HnswVectorIndex, type HnswOptions, type PreviousGraph, type VectorIndex } from '../vector/index.ts';
 import type { IndexOptions } from './options.ts';
 import { Searcher } from './searcher.ts';
 
@@ -22,8 +22,13 @@ const VECTORS_FILE = 'vectors.f32';
 const VECTOR_KEYS_FILE = 'vector-keys.bin';
 /** The HNSW graph (hnswlib's format), present when the index is searched by HNSW. */
 const GRAPH_FILE = 'vectors.hnsw';
+/**
+ * The graph node of each vector, int32 little-endian in doc id order (docs with the same vector share
+ * a node). Absent in generations written before nodes were shared, whose nodes are their doc ids.
+ */
+const GRAPH_NODES_FILE = 'vector-nodes.bin';
 /** The files of a generation, by role (the one list: builds, compaction and opening name them through it). */
-export const GENERATION_FILES = { paragraphs: PARAGRAPHS_FILE, vectors: VECTORS_FILE, vectorKeys: VECTOR_KEYS_FILE, graph: GRAPH_FILE } as const;
+export const GENERATION_FILES = { paragraphs: PARAGRAPHS_FILE, vectors: VECTORS_FILE, vectorKeys: VECTOR_KEYS_FILE, graph: GRAPH_FILE, graphNodes: GRAPH_NODES_FILE } as const;
 /** What the manifest records about an index besides its files. */
 export interface IndexMeta {
   options: IndexOptions;
@@ -65,6 +70,10 @@ export interface BuiltVectors {
   /** The {@link embeddingText} key of each paragraph (16 bytes each). */
   keys: Uint8Array;
   index: VectorIndex;
+  /** The HNSW graph was started from the previous generation's (not built afresh). */
+  graphReused: boolean;
+  /** Time the vector index took to build or derive. */
+  graphMs: number;
   cacheHits: number;
   embedded: number;
 }
@@ -103,7 +112,7 @@ export interface GenerationParts {
  */
 export function saveGeneration(indexDir: string, parts: GenerationParts, switchOptions: { ifCurrent?: string } = {}): Manifest<IndexMeta> {
   const { options, paragraphs, segments, vectors } = parts;
-  const files = new Map<string, Uint8Array>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
+  const files = new Map<string, FileContents>([[PARAGRAPHS_FILE, encodeParagraphs(paragraphs)]]);
   const listed: IndexMeta['segments'] = [];
   segments.forEach(({ segment, docBase }, i) => {
     const file = `lexical-${i}.seg`;
@@ -122,7 +131,12 @@ export function saveGeneration(indexDir: string, parts: GenerationParts, switchO
   if (vectors) {
     files.set(VECTORS_FILE, new Uint8Array(vectors.data.buffer, vectors.data.byteOffset, vectors.data.byteLength));
     files.set(VECTOR_KEYS_FILE, vectors.keys);
-    if (vectors.index instanceof HnswVectorIndex) files.set(GRAPH_FILE, vectors.index.toBytes());
+    if (vectors.index instanceof HnswVectorIndex) {
+      const graph = vectors.index;
+      files.set(GRAPH_FILE, (path) => graph.writeTo(path)); // hnswlib writes it in place
+      const nodes = vectors.index.nodes(paragraphs.length);
+      files.set(GRAPH_NODES_FILE, new Uint8Array(nodes.buffer, nodes.byteOffset, nodes.byteLength));
+    }
     meta.vector = { model: vectors.model, space: 'ip', kind: vectors.index.kind, count: paragraphs.length, tokenCounter: vectors.model.id };
   }
   return saveSnapshot(indexDir, files, meta, switchOptions);
@@ -161,22 +175,33 @@ export function liveGeneration(indexDir: string): LiveGeneration {
   }
 }
 
+/** What a build takes from the live generation: its vectors by text, and its HNSW graph. */
+export interface PreviousVectors {
+  cache: EmbeddingCache;
+  /** The graph to start from, when the live generation is searched by one. */
+  graph?: PreviousGraph;
+}
+
 /**
  * The embeddings of the live generation of `indexDir` when they were made by the same model (same
- * ONNX file and pooling), as a cache for the next build; undefined when there are none or the live
- * generation cannot be read (the build then embeds everything: that costs time, nothing else).
+ * ONNX file and pooling), as a cache for the next build, with its graph; undefined when there are
+ * none or the live generation cannot be read (the build then embeds everything and builds its graph
+ * afresh: that costs time, nothing else). The files are verified, the graph's too; the graph is read
+ * from its generation's folder, which the build lock keeps in place until the build is done.
  */
-export function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo): EmbeddingCache | undefined {
+export function previousVectors(indexDir: string, model: EmbeddingModelInfo): PreviousVectors | undefined {
   try {
-    const snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE]);
-    const previous = snapshot.manifest.meta.vector;
+    const snapshot = loadSnapshot<IndexMeta>(indexDir, [VECTORS_FILE, VECTOR_KEYS_FILE, GRAPH_FILE, GRAPH_NODES_FILE]);
+    const { meta } = snapshot.manifest;
+    const previous = meta.vector;
     if (!previous || !sameModel(previous.model, model)) return undefined;
     const keys = snapshot.files.get(VECTOR_KEYS_FILE);
     const data = snapshot.files.get(VECTORS_FILE);
     if (!keys || !data) return undefined;
+    const vectors = floatsOf(data);
     const cache = new EmbeddingCache(model.dimension);
-    cache.addAll(keys, floatsOf(data));
-    return cache;
+    cache.addAll(keys, vectors);
+    return { cache, ...(previous.kind === 'hnsw' ? { graph: graphOf(snapshot.dir, snapshot.files, vectors, meta.options.vector.hnsw) } : {}) };
   } catch (error) {
     // Only a missing, damaged or foreign generation means "no usable vectors" (the rebuild is how it
     // is repaired); anything else, a bug or an I/O error, is not hidden.
@@ -191,6 +216,20 @@ export function previousEmbeddings(indexDir: string, model: EmbeddingModelInfo):
  */
 export function modelFingerprint(m: EmbeddingModelInfo): string {
   return `${m.onnxSha256}/${m.pooling}/${m.dimension}/${m.maxLength}/b${m.batchSize}`;
+}
+
+/** A generation's graph as a build starts from it (its files verified and in `files`). */
+export function graphOf(dir: string, files: ReadonlyMap<string, Buffer>, vectors: Float32Array, options: HnswOptions): PreviousGraph {
+  listedFile(dir, GRAPH_FILE, files.get(GRAPH_FILE));
+  const nodes = files.get(GRAPH_NODES_FILE);
+  return { path: join(dir, GRAPH_FILE), vectors, options, ...(nodes ? { nodes: int32sOf(nodes) } : {}) };
+}
+
+// Int32 little-endian rows (the graph nodes file), copied when not aligned.
+function int32sOf(data: Uint8Array): Int32Array {
+  if (data.byteLength % 4 !== 0) throw new SearchError('INDEX_CORRUPT', `graph nodes of ${data.byteLength} bytes are not a whole number of int32s`);
+  const aligned = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
+  return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
 }
 
 function sameModel(a: EmbeddingModelInfo, b: EmbeddingModelInfo): boolean {
@@ -223,11 +262,11 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
   const lexical = new LexicalSearcher(segments, analyzer, bm25);
   let vectors: OpenedIndex['vectors'];
   if (meta.vector) {
-    const { store, keys } = vectorFiles(dir, meta.vector, snapshot.files.get(VECTORS_FILE), snapshot.files.get(VECTOR_KEYS_FILE));
+    const { store, keys, floats } = vectorFiles(dir, meta.vector, snapshot.files.get(VECTORS_FILE), snapshot.files.get(VECTOR_KEYS_FILE));
     let graph: HnswVectorIndex | undefined;
     if (meta.vector.kind === 'hnsw') {
       listedFile(dir, GRAPH_FILE, snapshot.files.get(GRAPH_FILE));
-      graph = HnswVectorIndex.load(join(dir, GRAPH_FILE), meta.vector.model.dimension, meta.options.vector.hnsw);
+      graph = HnswVectorIndex.load(join(dir, GRAPH_FILE), meta.vector.model.dimension, meta.options.vector.hnsw, docsOfGraph(floats, snapshot.files.get(GRAPH_NODES_FILE)));
     }
     vectors = vectorsOf(dir, meta.vector, store, keys, graph);
   }
@@ -269,7 +308,11 @@ export async function openIndexAsync(indexDir: string, options: OpenIndexOptions
   const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
   let graph: Promise<HnswVectorIndex> | undefined;
   const loadGraph = (vector: VectorMeta): void => {
-    graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw));
+    // hnswlib reads the graph as soon as it is verified; it is tied to the docs once their vectors are.
+    const nodes = GRAPH_NODES_FILE in load.manifest.files ? load.file(GRAPH_NODES_FILE) : Promise.resolve(undefined);
+    const docs = Promise.all([load.file(VECTORS_FILE), nodes]).then(([data, nodeData]) => docsOfGraph(floatsOf(listedFile(dir, VECTORS_FILE, data)), nodeData));
+    docs.catch(() => {}); // awaited through the graph
+    graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw, docs));
     graph.catch(() => {}); // awaited below, or settled in `finally`
   };
   try {
@@ -319,13 +362,19 @@ function* segmentSteps(dir: string, listed: IndexMeta['segments'][number], data:
 }
 
 // The vectors by doc id (searched in place) and their keys, after checking the files hold `count` of them.
-function vectorFiles(dir: string, vector: VectorMeta, data: Buffer | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer } {
+function vectorFiles(dir: string, vector: VectorMeta, data: Buffer | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer; floats: Float32Array } {
   const { dimension } = vector.model;
   if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
   if (data.byteLength !== vector.count * dimension * 4 || rowCount(keys, EMBEDDING_KEY_BYTES) !== vector.count) {
     throw new SearchError('INDEX_CORRUPT', `${dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
   }
-  return { store: ExactVectorIndex.fromVectors(floatsOf(data), dimension), keys };
+  const floats = floatsOf(data);
+  return { store: ExactVectorIndex.fromVectors(floats, dimension), keys, floats };
+}
+
+// What the graph is loaded for: the docs' vectors and, from the nodes file when there is one, their nodes.
+function docsOfGraph(vectors: Float32Array, nodes: Buffer | undefined): { vectors: Float32Array; nodes?: Int32Array } {
+  return { vectors, ...(nodes ? { nodes: int32sOf(nodes) } : {}) };
 }
 
 // The index vector searches walk (the store itself when the index is exact), with the graph's size checked.

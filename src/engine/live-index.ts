@@ -5,7 +5,7 @@ import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES } from '../embedding/index.ts';
 import { LexicalSearcher, SegmentBuilder, type Bm25Options, type LexicalSegment, type SegmentView } from '../lexical/index.ts';
 import type { JournalEntry } from '../storage/index.ts';
-import type { ExactVectorIndex, VectorIndex } from '../vector/index.ts';
+import { HnswVectorIndex, type ExactVectorIndex, type VectorIndex } from '../vector/index.ts';
 import type { OpenedIndex } from './generation.ts';
 import { Searcher } from './searcher.ts';
 import type { Steps } from '../core/steps.ts';
@@ -77,6 +77,11 @@ export class LiveIndex {
   /** The searcher over the current state. */
   get searcher(): Searcher {
     return this.current;
+  }
+
+  /** The HNSW graph's nodes and the deleted ones among them; undefined when the vectors are scanned. */
+  get graphNodes(): { total: number; deleted: number } | undefined {
+    return this.vectorIndex instanceof HnswVectorIndex ? this.vectorIndex.nodeCounts : undefined;
   }
 
   /** True when the index has embeddings (writes must then carry vectors). */

@@ -12,6 +12,7 @@ const report = (id: string, sentences: number, title = 'Harbour news'): Report =
 const model = (maxLength: number, perWord: number) => ({
   info: { maxLength } as EmbeddingModelInfo,
   countTokens: (text: string) => perWord * text.split(/\s+/).filter((w) => w !== '').length,
+  tokenBound: (text: string) => perWord * text.split(/\s+/).filter((w) => w !== '').length,
 });
 
 describe('paragraphsOf', () => {

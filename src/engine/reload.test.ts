@@ -78,7 +78,7 @@ describe('Engine.openAsync', () => {
     Engine.open({ indexDir }).close();
   });
 
-  it.each(['paragraphs.jsonl', 'lexical-0.seg', 'vectors.f32', 'vector-keys.bin', 'vectors.hnsw'])(
+  it.each(['paragraphs.jsonl', 'lexical-0.seg', 'vectors.f32', 'vector-keys.bin', 'vectors.hnsw', 'vector-nodes.bin'])(
     'gives INDEX_CORRUPT, as openIndex does, when one byte of %s is flipped',
     async (name) => {
       const indexDir = await freshIndex(`flip-${name}`, 5);

@@ -2,7 +2,7 @@ import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
 import { queryText } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import { MODELS, type Embedder } from '../embedding/index.ts';
+import { MODELS, type Embedder, type QueryCacheCounts } from '../embedding/index.ts';
 import type { Analyzer } from '../analysis/index.ts';
 import type { LexicalQuery } from '../lexical/index.ts';
 import type { Facets, TallyRequest, Total } from './facets.ts';
@@ -89,7 +89,11 @@ export interface EngineStats {
   segments: number;
   /** Writes applied on top of the generation (from the journal). */
   writesSinceBuild: number;
-  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number };
+  /**
+   * The embeddings: how they are searched and how many; for an HNSW graph of the embedded backend, its
+   * nodes (distinct vectors) and the deleted ones among them, walked through until the graph is built afresh.
+   */
+  vector?: { model: string; dimension: number; kind: 'exact' | 'hnsw'; vectors: number; graph?: { nodes: number; deletedNodes: number } };
   /** With OpenSearch: the cluster's health for the served index. */
   cluster?: { name: string; status: 'green' | 'yellow' | 'red'; nodes: number; activePrimaryShards: number; activeShards: number; unassignedShards: number };
 }
@@ -108,6 +112,8 @@ export interface SearchEngine {
   /** The loaded model's relevance floor (see {@link relevanceFloorOf}). */
   readonly relevanceFloor: number | undefined;
   readonly model: Embedder['info'] | undefined;
+  /** What the cache of query embeddings has done: searches that skipped the model, and those that ran it. */
+  readonly queryCache: QueryCacheCounts;
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined;
   search(request: SearchRequest, options?: Cancellable): Promise<SearchResult>;
   /**

@@ -6,8 +6,9 @@ import { EMBEDDING_KEY_BYTES, EmbeddingCache, embedWithCache, type Embedder } fr
 import { readReports, splitParagraphs, type IngestProblem } from '../ingest/index.ts';
 import { buildSegments, prestartBuildWorkers, type BuiltSegment } from '../lexical/index.ts';
 import { Journal, journalState, type JournalPosition, type JournalState, type JournalWrite, WriterLock } from '../storage/index.ts';
-import { buildVectorIndex, validateVectorIndexOptions } from '../vector/index.ts';
-import { liveGeneration, modelFingerprint, previousEmbeddings, saveGeneration, type BuiltIndex, type BuiltVectors, type LiveGeneration } from './generation.ts';
+import { SETTINGS } from '../core/settings.ts';
+import { buildVectorIndex, validateVectorIndexOptions, type PreviousGraph } from '../vector/index.ts';
+import { liveGeneration, modelFingerprint, previousVectors, saveGeneration, type BuiltIndex, type BuiltVectors, type LiveGeneration } from './generation.ts';
 import type { LiveIndex } from './live-index.ts';
 import { resolveIndexOptions, type DeepPartial, type IndexOptions } from './options.ts';
 
@@ -31,13 +32,18 @@ export interface BuildThreads {
  * would overflow the model's input limit is split again, counted by the model's tokenizer, so no
  * paragraph is cut off.
  */
-export function paragraphsOf(reports: readonly Report[], options: IndexOptions, embedder?: Pick<Embedder, 'countTokens' | 'info'>): Paragraph[] {
+export function paragraphsOf(reports: readonly Report[], options: IndexOptions, embedder?: Pick<Embedder, 'countTokens' | 'tokenBound' | 'info'>): Paragraph[] {
   if (!embedder) return reports.flatMap((report) => splitParagraphs(report, options.paragraphs));
-  const countTokens = embedder.countTokens;
+  const { countTokens, tokenBound } = embedder;
   return reports.flatMap((report) => {
     const split = splitParagraphs(report, options.paragraphs);
-    // The title, its joining punctuation, and [CLS]/[SEP] take room in the model's window.
-    const room = embedder.info.maxLength - countTokens(embeddingText({ title: report.title, text: '' })) - 3;
+    // The title, its joining punctuation, and [CLS]/[SEP] take room in the model's window. Most
+    // reports fit by the tokenizer's cheap upper bound; only the others are counted (the slow part).
+    const title = embeddingText({ title: report.title, text: '' });
+    const window = embedder.info.maxLength - 3;
+    const titleBound = tokenBound(title);
+    if (split.every((p) => titleBound + tokenBound(p.text) <= window)) return split;
+    const room = window - countTokens(title);
     if (split.every((p) => countTokens(p.text) <= room)) return split;
     const maxTokens = Math.max(16, Math.min(options.paragraphs.maxTokens, room));
     return splitParagraphs(report, { ...options.paragraphs, maxTokens, countTokens });
@@ -67,7 +73,14 @@ export function embeddingText(p: Pick<Paragraph, 'title' | 'text'>): string {
 export interface EmbedParagraphsOptions {
   /** Vectors from an earlier build by the same model, reused for unchanged text. */
   cache?: EmbeddingCache;
+  /** The previous generation's HNSW graph, which the new graph starts from (see `buildVectorIndex`). */
+  graph?: PreviousGraph;
+  /** The most deleted nodes, as a share, a graph started from `graph` may hold. Default `graphDeletedShare`. */
+  graphDeletedShare?: number;
+  /** Progress of the embedding. */
   onProgress?: (done: number, total: number) => void;
+  /** Progress of the graph's insertions (vectors the previous graph lacks, or all distinct ones). */
+  onGraphProgress?: (done: number, total: number) => void;
 }
 
 /** Embeds paragraphs (through the cache) and indexes their vectors. */
@@ -77,8 +90,15 @@ export async function embedParagraphs(
   validateVectorIndexOptions(options.vector);
   const texts = paragraphs.map(embeddingText);
   const embedded = await embedWithCache(embedder, texts, embed.cache, embed.onProgress ? { onProgress: embed.onProgress } : {});
-  const index = buildVectorIndex(embedded.vectors, embedder.info.dimension, options.vector);
-  return { model: embedder.info, data: embedded.vectors, keys: embedded.keys, index, cacheHits: embedded.cacheHits, embedded: embedded.embedded };
+  const graphStart = performance.now();
+  const { index, reused } = buildVectorIndex(embedded.vectors, embedder.info.dimension, options.vector, {
+    maxDeletedShare: embed.graphDeletedShare ?? SETTINGS.graphDeletedShare.default,
+    ...(embed.graph ? { previous: embed.graph } : {}), ...(embed.onGraphProgress ? { onProgress: embed.onGraphProgress } : {}),
+  });
+  return {
+    model: embedder.info, data: embedded.vectors, keys: embedded.keys, index, graphReused: reused, graphMs: performance.now() - graphStart,
+    cacheHits: embedded.cacheHits, embedded: embedded.embedded,
+  };
 }
 
 /** How an in-memory build runs: threads, and the embedder when the index gets embeddings. */
@@ -133,9 +153,11 @@ export interface BuildIndexOptions {
    */
   cache?: EmbeddingCache;
   /** Called as the build goes through its phases. */
-  onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'save'; done: number; total: number }) => void;
+  onProgress?: (event: { phase: 'read' | 'index' | 'embed' | 'graph' | 'save'; done: number; total: number }) => void;
   /** Build threads (see {@link BuildThreads}). */
   threads?: number;
+  /** See {@link EmbedParagraphsOptions.graphDeletedShare}. */
+  graphDeletedShare?: number;
   /**
    * Leave out the reports written and deleted through the API so far, and drop those writes from the
    * journal once the new generation is live: the files alone define the collection. Default false:
@@ -187,9 +209,13 @@ export interface BuildSummary {
   replaced: Array<{ id: string; origin: string; replacedOrigin: string }>;
   /** Reports written and deleted through the API that the build kept (or, with `discardWrites`, dropped). */
   apiWrites: { put: number; deleted: number; discarded: boolean };
-  /** Embeddings: paragraphs that went through the model and those reused from the previous generation. */
-  vectors?: { model: string; kind: 'exact' | 'hnsw'; embedded: number; cacheHits: number };
-  timings: { readMs: number; indexMs: number; embedMs: number; saveMs: number; totalMs: number };
+  /**
+   * Embeddings: paragraphs that went through the model and those reused from the previous generation,
+   * and whether the HNSW graph was started from the previous generation's.
+   */
+  vectors?: { model: string; kind: 'exact' | 'hnsw'; embedded: number; cacheHits: number; graphReused: boolean };
+  /** Phase times; `embedMs` is the embeddings' (reading the previous ones included), `graphMs` the vector index's. */
+  timings: { readMs: number; indexMs: number; embedMs: number; graphMs: number; saveMs: number; totalMs: number };
 }
 
 /** Reads reports, builds the index and saves it as a new generation of `indexDir`. */
@@ -227,7 +253,8 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
   const t2 = performance.now();
   let vectors: BuiltVectors | undefined;
   if (request.embedder) {
-    let cache = previousEmbeddings(request.indexDir, request.embedder.info);
+    const previous = previousVectors(request.indexDir, request.embedder.info);
+    let cache = previous?.cache;
     if (request.cache) {
       for (const [key, vector] of cache?.entries() ?? []) request.cache.set(key, vector);
       cache = request.cache;
@@ -241,8 +268,12 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
       put.paragraphs.forEach((_, i) => cache!.set(Buffer.from(rowsOf(put.keys!, EMBEDDING_KEY_BYTES, i)).toString('hex'), rowsOf(put.vectors!, dimension, i)));
     }
     vectors = await embedParagraphs(paragraphs, request.embedder, options, {
-      ...(cache ? { cache } : {}),
+      ...(cache ? { cache } : {}), ...(previous?.graph ? { graph: previous.graph } : {}),
+      ...(request.graphDeletedShare !== undefined ? { graphDeletedShare: request.graphDeletedShare } : {}),
       onProgress: (done, total) => request.onProgress?.({ phase: 'embed', done, total }),
+      onGraphProgress: (done, total) => {
+        if (total > 0) request.onProgress?.({ phase: 'graph', done, total });
+      },
     });
   }
   const t3 = performance.now();
@@ -268,8 +299,8 @@ async function buildLocked(request: BuildIndexOptions): Promise<BuildSummary> {
     reports: fileReports.length + puts.length, paragraphs: paragraphs.length, terms, postings,
     skipped: read.problems, replaced: read.replaced,
     apiWrites: { put: apiWrites.filter((w) => w.op === 'put').length, deleted: apiWrites.filter((w) => w.op === 'delete').length, discarded: request.discardWrites ?? false },
-    ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits } } : {}),
-    timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0 },
+    ...(vectors ? { vectors: { model: vectors.model.name, kind: vectors.index.kind, embedded: vectors.embedded, cacheHits: vectors.cacheHits, graphReused: vectors.graphReused } } : {}),
+    timings: { readMs: t1 - t0, indexMs: t2 - t1, embedMs: t3 - t2 - (vectors?.graphMs ?? 0), graphMs: vectors?.graphMs ?? 0, saveMs: t4 - t3, totalMs: t4 - t0 },
   };
 }
 

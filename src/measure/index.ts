@@ -10,6 +10,7 @@ export { runHttpBench, type HttpBenchResult, type HttpMode, type HttpModeStats }
 export { runLexicalBench, type EngineStats } from './bench/lexical-bench.ts';
 export { runLoadBench } from './bench/load-bench.ts';
 export { runReloadBench, THIS_TREE, type CodeTree } from './bench/reload-bench.ts';
+export { runRebuildBench, type RebuildBenchResult } from './bench/rebuild-bench.ts';
 export { runStartBench } from './bench/start-bench.ts';
 export { runStoreBench, type StoreBenchResult } from './bench/store-bench.ts';
 export { runVectorBench, type MissStats } from './bench/vector-bench.ts';

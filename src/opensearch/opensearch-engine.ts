@@ -1,8 +1,9 @@
 import { createAnalyzer, type Analyzer } from '../analysis/index.ts';
 import { throwIfAborted, type Cancellable } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
+import { SETTINGS } from '../core/settings.ts';
 import type { Paragraph, Report } from '../core/types.ts';
-import type { Embedder } from '../embedding/index.ts';
+import { QueryVectorCache, type Embedder, type QueryCacheCounts } from '../embedding/index.ts';
 import {
   checkModel, embedTexts, paragraphNotFound, planSearch, planSimilar, rankPlan, rankSimilar, relevanceFloorOf, similarityFloorOf, tallyView, ViewSearcher, type FacetsRequest, type FacetsResult,
   type EngineStats, type ReloadOutcome, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult, type SimilarRequest, type SimilarResult, type WriteResult,
@@ -25,6 +26,8 @@ export interface OpenSearchEngineOptions {
   model?: (name: string) => Promise<Embedder | undefined>;
   /** Refuse writes (`shoal search`, `shoal mcp`). Default false. */
   readOnly?: boolean;
+  /** Query embeddings kept for repeated queries, as `EngineOptions.queryCacheSize` says. Default: the `queryCacheSize` setting (1,024). */
+  queryCacheSize?: number;
 }
 
 /** One generation as the engine serves it. */
@@ -48,9 +51,12 @@ export class OpenSearchEngine implements SearchEngine {
   // Paragraph vectors asked for in one turn of the event loop are fetched in one `_mget`.
   private writesLog: Promise<void> | undefined;
   private pendingVectors: Array<{ key: string; resolve: (v: Float32Array | undefined) => void; reject: (e: unknown) => void }> = [];
+  /** Vectors of recent queries (the model's only: they outlive a switch of generation). */
+  private readonly queryVectors: QueryVectorCache;
 
   private constructor(readonly cluster: Cluster, readonly options: OpenSearchEngineOptions, served: Served) {
     this.served = served;
+    this.queryVectors = new QueryVectorCache(options.queryCacheSize ?? SETTINGS.queryCacheSize.default);
   }
 
   /**
@@ -104,6 +110,10 @@ export class OpenSearchEngine implements SearchEngine {
     return this.options.embedder?.info;
   }
 
+  get queryCache(): QueryCacheCounts {
+    return this.queryVectors.counts;
+  }
+
   similarityFloor(mode: SearchMode, requested: number | 'auto' | undefined): number | undefined {
     return similarityFloorOf(mode, requested, this.relevanceFloor);
   }
@@ -114,7 +124,7 @@ export class OpenSearchEngine implements SearchEngine {
     const t0 = performance.now();
     const served = this.served;
     const plan = planSearch(request, { semantic: this.semantic, hasVectors: served.facts.hasVectors, relevanceFloor: this.relevanceFloor });
-    const vector = plan.wantsVector ? await this.options.embedder!.embedQuery(plan.query) : undefined;
+    const vector = plan.wantsVector ? await this.queryVectors.embed(this.options.embedder!, plan.query) : undefined;
     const t1 = performance.now();
     throwIfAborted(options.signal);
     // Mode bm25 with a vector (for highlights) ranks without it: no similarity to fetch.

@@ -48,6 +48,7 @@ export function createApp(options: AppOptions): OpenAPIHono {
   const { state, log } = options;
   const version = options.version ?? '0.0.0';
   const metrics = options.metrics ?? createMetrics(() => state.engine?.stats(), { version });
+  metrics.observeQueryCache(() => state.engine?.queryCache);
   const corsOrigins = options.corsOrigins ?? [];
   const app = createRouter();
 

@@ -84,6 +84,11 @@ export const ServerConfigSchema = z.object({
    * many writes sit on top of the served one; 0 turns it off. Default 1,000.
    */
   compactAfterWrites: number(SETTINGS.compactAfterWrites.min, SETTINGS.compactAfterWrites.max).default(SETTINGS.compactAfterWrites.default),
+  /**
+   * `SHOAL_QUERY_CACHE_SIZE`: query embeddings kept, least recently used dropped first, so a repeated
+   * query skips the model; 0 turns the cache off. Default 1,024 (about 1.6 MB with bge-small).
+   */
+  queryCacheSize: number(SETTINGS.queryCacheSize.min, SETTINGS.queryCacheSize.max).default(SETTINGS.queryCacheSize.default),
 });
 
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -110,6 +115,7 @@ const SOURCES: Record<keyof ServerConfig, { flag?: string; env: string }> = {
   requestTimeoutMs: { flag: 'request-timeout-ms', env: 'SHOAL_REQUEST_TIMEOUT_MS' },
   corsOrigins: { flag: 'cors-origins', env: 'SHOAL_CORS_ORIGINS' },
   compactAfterWrites: { env: 'SHOAL_COMPACT_WRITES' },
+  queryCacheSize: { env: 'SHOAL_QUERY_CACHE_SIZE' },
   allowedHosts: { flag: 'allowed-hosts', env: 'SHOAL_ALLOWED_HOSTS' },
   maxConnections: { flag: 'max-connections', env: 'SHOAL_MAX_CONNECTIONS' },
   headersTimeoutMs: { env: 'SHOAL_HEADERS_TIMEOUT_MS' },

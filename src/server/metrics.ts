@@ -1,5 +1,6 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueryCacheCounts } from '../embedding/index.ts';
 import type { EngineStats, MaybePromise } from '../engine/index.ts';
 
 // Latency buckets in seconds, from a cached BM25 lookup to a slow write.
@@ -17,6 +18,8 @@ export interface Metrics {
   connectionsDropped: Counter<'reason'>;
   /** Reports the open connections (`open`, of which `busy` have a request in progress) when scraped. */
   observeConnections(counts: () => { open: number; busy: number }): void;
+  /** Reports the engine's cache of query embeddings (hits, misses, entries) when scraped; undefined while no engine is open. */
+  observeQueryCache(counts: () => QueryCacheCounts | undefined): void;
 }
 
 /** What `shoal_build_info` says beyond what the index tells: the running version. */
@@ -101,6 +104,28 @@ export function createMetrics(readStats: () => MaybePromise<EngineStats | undefi
       this.set({ version: build.version, backend: known?.backend ?? '', model: known ? known.vector?.model ?? 'none' : '' }, 1);
     },
   });
+  // The engine counts from its start; each scrape adds what it counted since the last one.
+  let queryCache: (() => QueryCacheCounts | undefined) | undefined;
+  const counted = { hit: 0, miss: 0 };
+  new Counter({
+    name: 'shoal_query_cache_lookups_total', help: 'Query embeddings asked of the cache (SHOAL_QUERY_CACHE_SIZE): hit, answered without a forward pass of the model; miss, embedded', labelNames: ['result'] as const, registers: [registry],
+    collect: safely(function (this: Counter<'result'>) {
+      const counts = queryCache?.();
+      if (!counts) return;
+      for (const [result, now] of [['hit', counts.hits], ['miss', counts.misses]] as const) {
+        // Fewer than counted: another engine (counting from 0) took over.
+        this.inc({ result }, now >= counted[result] ? now - counted[result] : now);
+        counted[result] = now;
+      }
+    }),
+  });
+  new Gauge({
+    name: 'shoal_query_cache_entries', help: 'Query embeddings held by the cache', registers: [registry],
+    collect: safely(function (this: Gauge) {
+      const counts = queryCache?.();
+      if (counts) this.set(counts.entries);
+    }),
+  });
   gauge('shoal_index_reports', 'Live reports in the index', (s) => s.reports);
   gauge('shoal_index_paragraphs', 'Live paragraphs in the index', (s) => s.paragraphs);
   gauge('shoal_index_deleted_paragraphs', 'Deleted paragraphs held until the next build', (s) => s.deletedParagraphs);
@@ -110,6 +135,9 @@ export function createMetrics(readStats: () => MaybePromise<EngineStats | undefi
     registry, requests, requestSeconds, searchSeconds, embedSeconds, writes, connectionsDropped,
     observeConnections(counts) {
       connections = counts;
+    },
+    observeQueryCache(counts) {
+      queryCache = counts;
     },
   };
 }

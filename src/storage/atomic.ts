@@ -36,9 +36,18 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   fsyncDir(dirname(path));
 }
 
+/** Fsyncs a file someone else wrote, so its contents are durable. */
+export function fsyncFile(path: string): void {
+  fsyncOpened(path, 'r+');
+}
+
 /** Fsyncs a folder, so entries created or renamed in it are durable. */
 export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+  fsyncOpened(dir, 'r');
+}
+
+function fsyncOpened(path: string, flags: string): void {
+  const fd = openSync(path, flags);
   try {
     fsyncSync(fd);
   } finally {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, unwatchFile, 
 import { join } from 'node:path';
 import { SearchError } from '../core/errors.ts';
 import { failpoint } from '../core/failpoint.ts';
-import { fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.ts';
+import { fsyncDir, fsyncFile, writeFileAtomic, writeFileDurable } from './atomic.ts';
 import { readHashed } from './read-hashed.ts';
 import { diskFullError, formatBytes } from './space.ts';
 
@@ -37,6 +37,13 @@ export interface Snapshot<Meta> {
   files: Map<string, Buffer>;
 }
 
+/**
+ * A file of a generation: its bytes, or a writer for a file only its owner can write (a library that
+ * writes to a path): it writes the file at the path given and returns the bytes it wrote, which are
+ * then fsynced and checksummed as any other file's.
+ */
+export type FileContents = Uint8Array | ((path: string) => Uint8Array);
+
 /** Options of {@link saveSnapshot}. */
 export interface SaveOptions {
   /**
@@ -59,7 +66,7 @@ export interface SaveOptions {
  * `atomic:after-temp:CURRENT` (the new pointer written to its temporary file, not renamed),
  * `snapshot:after-pointer` (switched, older generations not pruned).
  */
-export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Array>, meta: Meta, options: SaveOptions = {}): Manifest<Meta> {
+export function saveSnapshot<Meta>(indexDir: string, files: Map<string, FileContents>, meta: Meta, options: SaveOptions = {}): Manifest<Meta> {
   const generation = `gen-${new Date().toISOString().replace(/[-:.]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const dir = join(indexDir, generation);
   let writing = `the index folder ${indexDir}`;
@@ -68,9 +75,18 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
     writing = `the generation folder ${generation}`;
     mkdirSync(dir);
     const checksums: Record<string, FileChecksum> = {};
-    for (const [name, data] of files) {
-      writing = `${name} (${formatBytes(data.length)}) of generation ${generation}`;
-      writeFileDurable(join(dir, name), data);
+    for (const [name, contents] of files) {
+      const path = join(dir, name);
+      let data: Uint8Array;
+      if (typeof contents === 'function') {
+        writing = `${name} of generation ${generation}`;
+        data = contents(path);
+        fsyncFile(path);
+      } else {
+        writing = `${name} (${formatBytes(contents.length)}) of generation ${generation}`;
+        writeFileDurable(path, contents);
+        data = contents;
+      }
       checksums[name] = { bytes: data.length, sha256: sha256(data) };
     }
     failpoint('snapshot:after-files');
@@ -98,7 +114,8 @@ export function saveSnapshot<Meta>(indexDir: string, files: Map<string, Uint8Arr
     const live = currentOrUndefined(indexDir);
     if (live === generation) throw error;
     rmSync(dir, { recursive: true, force: true });
-    const needed = [...files.values()].reduce((sum, data) => sum + data.length, 0);
+    const needed = [...files.values()].reduce((sum, data) => sum + (typeof data === 'function' ? 0 : data.length), 0); // a file written by its owner: not known
+
     throw diskFullError(error, indexDir, `cannot write ${writing} in ${indexDir}`,
       `The partial generation was removed; ${live ? `the live generation ${live} is unchanged and keeps serving` : 'the folder holds no index yet'}. ` +
       `Free space (this generation needs about ${formatBytes(needed)}) and run the build again.`) ?? error;

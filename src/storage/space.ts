@@ -14,7 +14,8 @@ const PROBE_BYTES = 64 * 1024;
  * for any other failure. Node's `ENOSPC` and `EDQUOT` and SQLite's `SQLITE_FULL` (what SQLite reports
  * for `ENOSPC`) count as they are. SQLite reports every other failed write as an I/O error
  * (`SQLITE_IOERR_*`: a quota's `EDQUOT`, or no room to grow its shared-memory file) without the
- * system's error number, which better-sqlite3 does not expose; for those, a probe writes and fsyncs
+ * system's error number, which better-sqlite3 does not expose, and a library that does not check its
+ * writes leaves a short file (reported as `EIO`, see `HnswVectorIndex.writeTo`); for those, a probe writes and fsyncs
  * 64 KiB in `dir` and removes it: the cause was lack of room when the probe fails with `ENOSPC` or
  * `EDQUOT` too.
  */
@@ -23,7 +24,7 @@ export function lackOfSpace(error: unknown, dir: string): string | undefined {
   if (typeof code !== 'string') return undefined;
   if (code === 'ENOSPC' || code === 'SQLITE_FULL') return noSpace(dir);
   if (code === 'EDQUOT') return noQuota(dir);
-  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') {
+  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'EIO') {
     const probed = probe(dir);
     if (probed === 'ENOSPC') return noSpace(dir);
     if (probed === 'EDQUOT') return noQuota(dir);

@@ -317,13 +317,15 @@ describe('HNSW against the exact index', () => {
     expect(high).toBeGreaterThanOrEqual(0.99);
   });
 
-  it('saves and loads to the same answers, honouring deletes recorded since', () => {
+  it('saves and loads to the same answers, and deletes after loading', () => {
     const path = join(scratch, 'graph.hnsw');
     writeFileSync(path, graph.toBytes());
-    const loaded = HnswVectorIndex.load(path, dim, HNSW);
+    const docs = { vectors: flat, nodes: graph.nodes(vectors.length) };
+    const loaded = HnswVectorIndex.load(path, dim, HNSW, docs);
     expect(loaded.size).toBe(graph.size);
     for (const q of queries.slice(0, 20)) expect(loaded.search(q, 10)).toEqual(graph.search(q, 10));
-    const trimmed = HnswVectorIndex.load(path, dim, HNSW, [0, 1, 2]);
+    const trimmed = HnswVectorIndex.load(path, dim, HNSW, docs);
+    for (const doc of [0, 1, 2]) trimmed.delete(doc);
     expect(trimmed.size).toBe(graph.size - 3);
     expect(trimmed.search(vectors[1]!, 5).map((h) => h.docId)).not.toContain(1);
   });
@@ -331,31 +333,32 @@ describe('HNSW against the exact index', () => {
   it('loads asynchronously (hnswlib reading on a pool thread) to the same graph, with the same refusals', async () => {
     const path = join(scratch, 'graph-async.hnsw');
     writeFileSync(path, graph.toBytes());
-    const loaded = await HnswVectorIndex.loadAsync(path, dim, HNSW, [0, 1, 2]);
-    const sync = HnswVectorIndex.load(path, dim, HNSW, [0, 1, 2]);
-    expect(loaded.size).toBe(graph.size - 3);
+    const docs = { vectors: flat, nodes: graph.nodes(vectors.length) };
+    const loaded = await HnswVectorIndex.loadAsync(path, dim, HNSW, Promise.resolve(docs));
+    const sync = HnswVectorIndex.load(path, dim, HNSW, docs);
+    expect(loaded.size).toBe(graph.size);
     for (const q of queries.slice(0, 20)) expect(loaded.search(q, 10)).toEqual(sync.search(q, 10));
     const bad = join(scratch, 'bad-async.hnsw');
     writeFileSync(bad, Buffer.from('not a graph'));
-    await expect(HnswVectorIndex.loadAsync(bad, dim, HNSW)).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
-    await expect(HnswVectorIndex.loadAsync(path, dim + 1, HNSW)).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining(`dimension ${dim}, expected ${dim + 1}`) });
+    await expect(HnswVectorIndex.loadAsync(bad, dim, HNSW, docs)).rejects.toMatchObject({ code: 'INDEX_CORRUPT' });
+    await expect(HnswVectorIndex.loadAsync(path, dim + 1, HNSW, docs)).rejects.toMatchObject({ code: 'INDEX_CORRUPT', message: expect.stringContaining(`dimension ${dim}, expected ${dim + 1}`) });
   });
 
   it('reports an unreadable or mismatched graph file as INDEX_CORRUPT', () => {
     const path = join(scratch, 'bad.hnsw');
     writeFileSync(path, Buffer.from('not a graph'));
-    expect(thrownSearchError(() => HnswVectorIndex.load(path, dim, HNSW)).code).toBe('INDEX_CORRUPT');
+    expect(thrownSearchError(() => HnswVectorIndex.load(path, dim, HNSW, { vectors: flat })).code).toBe('INDEX_CORRUPT');
     const good = join(scratch, 'good.hnsw');
     writeFileSync(good, graph.toBytes());
-    expect(thrownSearchError(() => HnswVectorIndex.load(good, dim + 1, HNSW)).code).toBe('INDEX_CORRUPT');
+    expect(thrownSearchError(() => HnswVectorIndex.load(good, dim + 1, HNSW, { vectors: flat })).code).toBe('INDEX_CORRUPT');
   });
 });
 
 describe('choosing and configuring the vector index', () => {
   it('scans small collections exactly and walks a graph from exactBelow on', () => {
     const flat = new Float32Array(clustered(30, 8, 13).flatMap((v) => [...v]));
-    expect(buildVectorIndex(flat, 8, { ...DEFAULT_VECTOR_INDEX_OPTIONS, exactBelow: 31 }).kind).toBe('exact');
-    expect(buildVectorIndex(flat, 8, { hnsw: HNSW, exactBelow: 30 }).kind).toBe('hnsw');
+    expect(buildVectorIndex(flat, 8, { ...DEFAULT_VECTOR_INDEX_OPTIONS, exactBelow: 31 }, { maxDeletedShare: 0.25 }).index.kind).toBe('exact');
+    expect(buildVectorIndex(flat, 8, { hnsw: HNSW, exactBelow: 30 }, { maxDeletedShare: 0.25 }).index.kind).toBe('hnsw');
   });
 
   it('names the setting that is out of range', () => {

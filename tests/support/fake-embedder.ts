@@ -36,6 +36,7 @@ export function fakeEmbedder(dimension = 16, options: FakeEmbedderOptions = {}):
     info, modelDir: '/nonexistent', threads: 0, calls,
     tokenize,
     countTokens: (text) => words(text).length,
+    tokenBound: (text) => words(text).length,
     embedTokens: async (batch) => {
       calls.batches++;
       calls.texts += batch.length;

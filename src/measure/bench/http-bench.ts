@@ -4,6 +4,7 @@ import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { SearchError } from '../../core/errors.ts';
+import { mulberry32 } from '../../core/random.ts';
 import { BACKEND } from '../../core/settings.ts';
 import type { Report } from '../../core/types.ts';
 import { loadEmbeddingCache, saveEmbeddingCache, type Embedder } from '../../embedding/index.ts';
@@ -12,7 +13,6 @@ import { buildOpenSearchIndex, Cluster, CONNECTION_ENV, connectionOf, type Backe
 import { aliasTarget, countParagraphs, readRemoteMeta } from '../../opensearch/store.ts';
 import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../../ingest/index.ts';
-import { pickQueries } from './lexical-bench.ts';
 import { freePort } from './free-port.ts';
 
 const SHOAL = fileURLToPath(new URL('../../../scripts/shoal.js', import.meta.url));
@@ -37,7 +37,7 @@ export interface HttpBenchOptions {
   backend?: Backend;
   /** The cluster (default: the environment's, {@link connectionOf}); its `index` is the prefix of the bench's alias. */
   connection?: OpenSearchConnection;
-  /** Distinct queries (report titles spread over the collection). Default 300. */
+  /** Queries (report titles) in each mode's pool that the Zipf mix draws from. Default 300. */
   queries?: number;
   /** Requests per mode (and backend) at concurrency 1, in each round. Default 300. */
   requests?: number;
@@ -50,18 +50,45 @@ export interface HttpBenchOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The query mixes driven at concurrency 1: `distinct`, every request a query the server has not seen;
+ * `zipf`, queries drawn from a pool by Zipf's law ({@link ZIPF}), so popular ones repeat as real traffic's do.
+ */
+export type QueryMix = 'distinct' | 'zipf';
+
+/** The Zipf mix: the query of rank r (from 1) is drawn with probability ∝ 1 / r^exponent; the draws and the shuffle of the titles are seeded. */
+export const ZIPF = { exponent: 1, seed: 17 } as const;
+
+/** A mode's Zipf mix at concurrency 1, measured in the same rounds as its distinct queries. */
+export interface HttpZipfStats {
+  p50Ms: number;
+  p99Ms: number;
+  /** Over the distinct queries' (below 1: faster). */
+  p50Ratio: number;
+  p99Ratio: number;
+  /** Share of the mix's query embeddings the server's cache answered (its /metrics counters; 0 in mode bm25, which embeds nothing). */
+  cacheHitRate: number;
+  server: { embedMs: number; rankMs: number };
+}
+
 /** One mode measured. */
 export interface HttpModeStats {
   mode: string;
-  /** Concurrency 1: latency as the client sees it (HTTP, query embedding, search, JSON). */
+  /** Concurrency 1, distinct queries: latency as the client sees it (HTTP, query embedding, search, JSON). */
   p50Ms: number;
   p99Ms: number;
+  /** Share of the distinct queries' embeddings the server's cache answered: 0 unless the mode's titles ran out. */
+  cacheHitRate?: number;
+  /** Concurrency 1, the Zipf mix. */
+  zipf?: HttpZipfStats;
+  /** Concurrency `connections`: share of the query embeddings answered from the cache (0 unless the mode's titles ran out). */
+  loadedCacheHitRate?: number;
   /** Concurrency `connections`: completed requests per second, and its latency. */
   qps: number;
   loadedP50Ms: number;
   loadedP99Ms: number;
   errors: number;
-  /** Concurrency 1, as the server timed it (mean per request, from /metrics): embedding the query, and ranking. */
+  /** Concurrency 1, distinct queries, as the server timed it (mean per request, from /metrics): embedding the query, and ranking. */
   server: { embedMs: number; rankMs: number };
   /**
    * OpenSearch backend, concurrency 1: what the cluster did per HTTP request, from the index's search
@@ -90,7 +117,12 @@ export interface HttpBenchResult {
   paragraphs: number;
   reports: number;
   vectorKind: string;
+  /** Queries in each mode's Zipf pool. */
   queries: number;
+  /** Titles each mode has for its distinct queries (warm-up, concurrency 1, then the loaded runs; they wrap around when used up). */
+  distinctQueries: number;
+  /** The Zipf mix's law and seed. */
+  zipf: { exponent: number; seed: number };
   connections: number;
   modes: HttpModeStats[];
   backend: Backend;
@@ -103,20 +135,81 @@ export interface HttpBenchResult {
   ratios?: HttpRatios[];
 }
 
-/** One (mode, backend) run of a round. */
+/** One (mode, mix, backend) run of a round. */
 export interface HttpSlot {
   mode: HttpMode;
+  mix: QueryMix;
   backend: Backend;
 }
 
 /**
- * The runs of every round: each mode on each backend back to back, the whole order reversed every
- * other round (ABBA), so drift over the run (the JIT, caches, a neighbour's load) falls on both
- * backends and every mode alike.
+ * The runs of every round: each mode's mixes on each backend back to back, the whole order reversed
+ * every other round (ABBA), so drift over the run (the JIT, a neighbour's load) falls on both backends,
+ * both mixes and every mode alike.
  */
-export function roundSlots(modes: readonly HttpMode[], backends: readonly Backend[], rounds: number): HttpSlot[][] {
-  const slots = modes.flatMap((mode) => backends.map((backend) => ({ mode, backend })));
+export function roundSlots(modes: readonly HttpMode[], backends: readonly Backend[], rounds: number, mixes: readonly QueryMix[] = ['distinct']): HttpSlot[][] {
+  const slots = modes.flatMap((mode) => mixes.flatMap((mix) => backends.map((backend) => ({ mode, mix, backend }))));
   return Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? slots : [...slots].reverse()));
+}
+
+/** A mode's queries: the pool its Zipf mix draws from, and the titles its distinct queries take in turn. */
+export interface ModeQueries {
+  pool: string[];
+  stream: string[];
+}
+
+/**
+ * Deals titles out to `modes` modes: distinct by `key` (what the model reads, so no two are one cache
+ * entry), shuffled with a seeded generator, then dealt in turn, a pool of `poolSize` to each mode first
+ * and the rest to their streams. No mode sees another's queries: hybrid and vector share the server's
+ * cache, and a query of one would be a hit for the other.
+ */
+export function dealQueries(titles: readonly string[], modes: number, poolSize: number, key: (title: string) => string, seed: number): ModeQueries[] {
+  const seen = new Set<string>();
+  const distinct: string[] = [];
+  for (const raw of titles) {
+    const title = raw.trim();
+    if (!/[\p{L}\p{N}]/u.test(title)) continue;
+    const k = key(title);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    distinct.push(title);
+  }
+  // Fisher–Yates with the seeded generator: the pools and the streams are samples of one population.
+  const random = mulberry32(seed);
+  for (let i = distinct.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [distinct[i], distinct[j]] = [distinct[j]!, distinct[i]!];
+  }
+  const pooled = Math.min(poolSize * modes, Math.floor(distinct.length / 2));
+  return Array.from({ length: modes }, (_, m) => ({
+    pool: distinct.slice(0, pooled).filter((_, i) => i % modes === m),
+    stream: distinct.slice(pooled).filter((_, i) => i % modes === m),
+  }));
+}
+
+/**
+ * `count` ranks (0-based) in a pool of `size`, drawn independently with P(rank r) ∝ 1 / (r + 1)^exponent
+ * from a seeded generator (mulberry32): the same draws on every machine.
+ */
+export function zipfDraws(count: number, size: number, exponent: number, seed: number): number[] {
+  if (size < 1) throw new SearchError('INTERNAL', 'a Zipf pool needs at least one query');
+  const cumulative = new Float64Array(size);
+  let total = 0;
+  for (let r = 0; r < size; r++) cumulative[r] = total += (r + 1) ** -exponent;
+  const random = mulberry32(seed);
+  return Array.from({ length: count }, () => {
+    const u = random() * total;
+    // The first rank whose cumulative weight exceeds u.
+    let lo = 0;
+    let hi = size - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cumulative[mid]! > u) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  });
 }
 
 /** The measured backend's figures over the baseline's, mode by mode. */
@@ -140,22 +233,39 @@ interface Target {
   cluster?: Cluster;
 }
 
-// Runs of one (backend, mode) pooled over the rounds.
+// The loaded runs of one (backend, mode), pooled over the rounds.
 interface Pooled {
   latencies: number[];
   completed: number;
   seconds: number;
   errors: number;
+  cache: CacheTotals;
+}
+
+// The concurrency-1 runs of one (backend, mode, mix), pooled over the rounds.
+interface Single {
+  latencies: number[];
+  stages: Map<string, { sum: number; count: number }>;
+  cache: CacheTotals;
   cluster: SearchTotals;
 }
+
+// The warm-up of each mode and mix on each server, before anything is timed.
+const WARM_UP = 50;
 
 /**
  * Serves a collection with `shoal start` in a child process (so the load generator does not share its
  * event loop) and drives `GET /search` with autocannon: each mode at concurrency 1 for `requests`
- * and at concurrency `connections` for `seconds`, in `rounds` rounds (every concurrency-1 round
- * first), the order reversed every other round, latencies and answers pooled over the rounds. Every
- * latency is the client's: HTTP, query embedding, both retrievers, fusion and JSON. With backend
- * `opensearch` the embedded server and the OpenSearch one are both up and driven in turn, run by run.
+ * per mix (distinct queries, then the Zipf mix) and at concurrency `connections` for `seconds` on
+ * distinct queries, in `rounds` rounds (every concurrency-1 round first), the order reversed every
+ * other round, latencies and answers pooled over the rounds. Every latency is the client's: HTTP,
+ * query embedding, both retrievers, fusion and JSON. With backend `opensearch` the embedded server and
+ * the OpenSearch one are both up and driven in turn, run by run, with the same queries.
+ *
+ * The server keeps query embeddings (`queryCacheSize`), so the queries are dealt out with care
+ * ({@link dealQueries}): each mode has titles of its own, a distinct query is sent to a server at
+ * most once (unless the mode's titles run out: the cache hit rates, read from the server, say so),
+ * and the Zipf mix draws from a pool of its own that no other run touches.
  */
 export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
   const log = options.log ?? (() => {});
@@ -165,43 +275,78 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   const requests = options.requests ?? 300;
   const seconds = options.seconds ?? 10;
   const backend = options.backend ?? 'embedded';
+  const mixes: QueryMix[] = ['distinct', 'zipf'];
   const loadAtStart = loadavg()[0]!;
   const read = readReports([options.data]);
   const meta = await ensureIndex(options, read.reports.length, log);
   const remote = backend === 'opensearch'
     ? await ensureOpenSearchIndex({ ...options, connection: options.connection ?? connectionOf() }, read.reports, meta.counts.paragraphs, log)
     : undefined;
-  const queries = pickQueries(read.reports.map((r) => r.title), options.queries ?? 300);
+  const { embedder } = options;
+  const dealt = dealQueries(read.reports.map((r) => r.title), modes.length, options.queries ?? 300, (t) => embedder.tokenize(embedder.info.queryInstruction + t).join(','), ZIPF.seed);
+  const warmUp = Math.min(WARM_UP, requests);
+  // Per mode and mix, the paths of the warm-up and of each round at concurrency 1, the same for every backend.
+  const draws = zipfDraws(warmUp + rounds * requests, dealt[0]!.pool.length, ZIPF.exponent, ZIPF.seed);
+  const search = (mode: HttpMode, q: string): string => `/search?q=${encodeURIComponent(q)}&mode=${mode}&k=10`;
+  const planned = new Map(modes.flatMap((mode, m) => {
+    const { pool, stream } = dealt[m]!;
+    const at = (i: number) => stream[i % stream.length]!;
+    return [
+      [`${mode}/distinct`, Array.from({ length: warmUp + rounds * requests }, (_, i) => search(mode, at(i)))],
+      [`${mode}/zipf`, draws.map((r) => search(mode, pool[r]!))],
+    ] as const;
+  }));
+  const runPaths = (mode: HttpMode, mix: QueryMix, round: number) =>
+    planned.get(`${mode}/${mix}`)!.slice(warmUp + round * requests, warmUp + (round + 1) * requests).map((path) => ({ method: 'GET' as const, path }));
   const targets: Target[] = [];
   try {
     // Each server is told its backend: an inherited SHOAL_BACKEND must not turn the baseline into the other.
-    targets.push({ backend: 'embedded', server: await spawnServer(options.indexDir, options.embedder, { [BACKEND.env]: 'embedded' }) });
-    if (remote) targets.push({ backend: 'opensearch', server: await spawnServer(options.indexDir, options.embedder, openSearchEnv(remote.connection)), cluster: new Cluster(remote.connection) });
+    targets.push({ backend: 'embedded', server: await spawnServer(options.indexDir, embedder, { [BACKEND.env]: 'embedded' }) });
+    if (remote) targets.push({ backend: 'opensearch', server: await spawnServer(options.indexDir, embedder, openSearchEnv(remote.connection)), cluster: new Cluster(remote.connection) });
     const target = (b: Backend): Target => targets.find((t) => t.backend === b)!;
-    log(`server${targets.length > 1 ? 's' : ''} ready: ${targets.map((t) => `${t.backend} at ${t.server.url}`).join(', ')}; ${meta.counts.paragraphs} paragraphs, ${meta.vector?.kind ?? 'no'} vectors; ${queries.length} queries`);
-    const paths = (mode: string) => queries.map((q) => ({ method: 'GET' as const, path: `/search?q=${encodeURIComponent(q)}&mode=${mode}&k=10` }));
-    for (const t of targets) for (const mode of modes) await drive(t.server.url, paths(mode), { connections: 1, amount: 50 }); // warm-up
-    const pooled = new Map<string, Pooled>(targets.flatMap((t) => modes.map((m) => [`${t.backend}/${m}`, { latencies: [], completed: 0, seconds: 0, errors: 0, cluster: { searches: 0, queryMs: 0, fetchMs: 0 } }])));
-    const single = new Map<string, number[]>([...pooled.keys()].map((key) => [key, []]));
-    const order = roundSlots(modes, targets.map((t) => t.backend), rounds);
-    // The servers' own timings of the concurrency-1 requests: the warm-up left out, the loaded runs after.
-    const stagesBefore = await Promise.all(targets.map((t) => stageTotals(t.server.url)));
-    for (const round of order) {
-      for (const { mode, backend: b } of round) {
+    log(`server${targets.length > 1 ? 's' : ''} ready: ${targets.map((t) => `${t.backend} at ${t.server.url}`).join(', ')}; ${meta.counts.paragraphs} paragraphs, ${meta.vector?.kind ?? 'no'} vectors; `
+      + `per mode ${dealt[0]!.stream.length} titles for distinct queries and a Zipf pool of ${dealt[0]!.pool.length}`);
+    for (const t of targets) {
+      for (const mode of modes) for (const mix of mixes) await drive(t.server.url, planned.get(`${mode}/${mix}`)!.slice(0, warmUp).map((path) => ({ method: 'GET' as const, path })), { connections: 1, amount: warmUp });
+    }
+    const key = (b: Backend, mode: string, mix: QueryMix) => `${b}/${mode}/${mix}`;
+    const single = new Map<string, Single>(targets.flatMap((t) => modes.flatMap((m) => mixes.map((mix) => [key(t.backend, m, mix), {
+      latencies: [], stages: new Map(), cache: { hits: 0, misses: 0 }, cluster: { searches: 0, queryMs: 0, fetchMs: 0 },
+    }] as const))));
+    const order = roundSlots(modes, targets.map((t) => t.backend), rounds, mixes);
+    for (const [r, round] of order.entries()) {
+      for (const { mode, mix, backend: b } of round) {
         const { server, cluster } = target(b);
-        const before = cluster ? await searchTotals(cluster, remote!.connection.index) : undefined;
-        const run = await drive(server.url, paths(mode), { connections: 1, amount: requests });
+        const into = single.get(key(b, mode, mix))!;
+        const before = await serverReading(server.url);
+        const clusterBefore = cluster ? await searchTotals(cluster, remote!.connection.index) : undefined;
+        const run = await drive(server.url, runPaths(mode, mix, r), { connections: 1, amount: requests });
         const failed = run.errors + run.non200 + run.timeouts;
-        if (failed > 0) throw new SearchError('INTERNAL', `mode ${mode} (${b}): ${failed} failed requests at concurrency 1`);
-        single.get(`${b}/${mode}`)!.push(...run.latencies);
-        if (cluster && before) addTotals(pooled.get(`${b}/${mode}`)!.cluster, before, await searchTotals(cluster, remote!.connection.index));
+        if (failed > 0) throw new SearchError('INTERNAL', `mode ${mode} (${b}, ${mix} queries): ${failed} failed requests at concurrency 1`);
+        into.latencies.push(...run.latencies);
+        addReading(into, before, await serverReading(server.url));
+        if (cluster && clusterBefore) addTotals(into.cluster, clusterBefore, await searchTotals(cluster, remote!.connection.index));
       }
     }
-    const stages = await Promise.all(targets.map(async (t, i) => stageMeans(stagesBefore[i]!, await stageTotals(t.server.url))));
+    // The loaded runs go on with each mode's distinct titles, one shared cursor per server and mode,
+    // so the connections never send the same query twice (unless the titles run out).
+    const pooled = new Map<string, Pooled>(targets.flatMap((t) => modes.map((m) => [`${t.backend}/${m}`, { latencies: [], completed: 0, seconds: 0, errors: 0, cache: { hits: 0, misses: 0 } }] as const)));
+    const cursors = new Map<string, number>(targets.flatMap((t) => modes.map((m) => [`${t.backend}/${m}`, warmUp + rounds * requests] as const)));
     for (const [r, round] of order.entries()) {
-      for (const { mode, backend: b } of round) {
-        const loaded = await drive(target(b).server.url, paths(mode), { connections, duration: seconds });
-        const p = pooled.get(`${b}/${mode}`)!;
+      for (const { mode, mix, backend: b } of round) {
+        if (mix !== 'distinct') continue;
+        const { server } = target(b);
+        const cursor = `${b}/${mode}`;
+        const { stream } = dealt[modes.indexOf(mode)]!;
+        const next = (): string => {
+          const i = cursors.get(cursor)!;
+          cursors.set(cursor, i + 1);
+          return search(mode, stream[i % stream.length]!);
+        };
+        const before = await serverReading(server.url);
+        const loaded = await drive(server.url, [{ method: 'GET', setupRequest: (request) => ({ ...request, path: next() }) }], { connections, duration: seconds });
+        const p = pooled.get(cursor)!;
+        addCache(p.cache, before.cache, (await serverReading(server.url)).cache);
         p.latencies.push(...loaded.latencies);
         p.completed += loaded.completed;
         p.seconds += loaded.seconds;
@@ -209,30 +354,44 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
         log(`round ${r + 1}, ${mode}${targets.length > 1 ? ` (${b})` : ''}: ${(loaded.completed / loaded.seconds).toFixed(0)} queries/s at ${connections}`);
       }
     }
-    const statsOf = (t: Target, i: number): HttpModeStats[] => modes.map((mode) => {
-      const latencies = single.get(`${t.backend}/${mode}`)!;
+    const statsOf = (t: Target): HttpModeStats[] => modes.map((mode) => {
+      const distinct = single.get(key(t.backend, mode, 'distinct'))!;
+      const zipf = single.get(key(t.backend, mode, 'zipf'))!;
       const p = pooled.get(`${t.backend}/${mode}`)!;
+      const p50Ms = percentile(distinct.latencies, 50);
+      const p99Ms = percentile(distinct.latencies, 99);
+      const zipfP50 = percentile(zipf.latencies, 50);
+      const zipfP99 = percentile(zipf.latencies, 99);
       const stats: HttpModeStats = {
-        mode, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99),
-        qps: p.completed / p.seconds, loadedP50Ms: percentile(p.latencies, 50), loadedP99Ms: percentile(p.latencies, 99), errors: p.errors,
-        server: { embedMs: stages[i]!.get(`${mode}/embed`) ?? 0, rankMs: stages[i]!.get(`${mode}/rank`) ?? 0 },
+        mode, p50Ms, p99Ms, cacheHitRate: hitRate(distinct.cache),
+        zipf: { p50Ms: zipfP50, p99Ms: zipfP99, p50Ratio: zipfP50 / p50Ms, p99Ratio: zipfP99 / p99Ms, cacheHitRate: hitRate(zipf.cache), server: serverMeans(zipf, mode) },
+        qps: p.completed / p.seconds, loadedP50Ms: percentile(p.latencies, 50), loadedP99Ms: percentile(p.latencies, 99), loadedCacheHitRate: hitRate(p.cache), errors: p.errors,
+        server: serverMeans(distinct, mode),
       };
       if (t.cluster) {
-        const n = latencies.length;
-        stats.cluster = { searches: p.cluster.searches / n, queryMs: p.cluster.queryMs / n, fetchMs: p.cluster.fetchMs / n };
+        const n = distinct.latencies.length;
+        stats.cluster = { searches: distinct.cluster.searches / n, queryMs: distinct.cluster.queryMs / n, fetchMs: distinct.cluster.fetchMs / n };
       }
       return stats;
     });
     const all = targets.map(statsOf);
     for (const [i, t] of targets.entries()) {
-      for (const s of all[i]!) log(`${s.mode}${targets.length > 1 ? ` (${t.backend})` : ''}: p50 ${s.p50Ms.toFixed(2)} ms at concurrency 1; ${s.qps.toFixed(0)} queries/s at ${connections}`);
+      for (const s of all[i]!) {
+        log(`${s.mode}${targets.length > 1 ? ` (${t.backend})` : ''}: p50 ${s.p50Ms.toFixed(2)} ms at concurrency 1 (Zipf mix ${s.zipf!.p50Ms.toFixed(2)} ms, ${(100 * s.zipf!.cacheHitRate).toFixed(0)} % from the cache); ${s.qps.toFixed(0)} queries/s at ${connections}`);
+      }
+    }
+    for (const mode of modes) {
+      const used = cursors.get(`${targets[0]!.backend}/${mode}`)!;
+      const titles = dealt[modes.indexOf(mode)]!.stream.length;
+      if (used > titles && mode !== 'bm25') log(`${mode}: its ${titles} titles ran out, ${used - titles} distinct-query requests repeated one (see the cache hit rates)`);
     }
     const measured = all.at(-1)!;
     const run = { backend, rounds, loadAverage: [loadAtStart, loadavg()[0]!] as [number, number] };
     const reports = read.reports.length;
-    if (!remote) return { paragraphs: meta.counts.paragraphs, reports, vectorKind: meta.vector?.kind ?? 'none', queries: queries.length, connections, modes: measured, ...run };
+    const queries = { queries: dealt[0]!.pool.length, distinctQueries: dealt[0]!.stream.length, zipf: { exponent: ZIPF.exponent, seed: ZIPF.seed } };
+    if (!remote) return { paragraphs: meta.counts.paragraphs, reports, vectorKind: meta.vector?.kind ?? 'none', ...queries, connections, modes: measured, ...run };
     return {
-      paragraphs: remote.paragraphs, reports, vectorKind: 'hnsw', queries: queries.length, connections, modes: measured, ...run,
+      paragraphs: remote.paragraphs, reports, vectorKind: 'hnsw', ...queries, connections, modes: measured, ...run,
       opensearch: { index: remote.connection.index, generation: remote.generation },
       baseline: { backend: 'embedded', vectorKind: meta.vector?.kind ?? 'none', modes: all[0]! },
       ratios: ratiosOf(measured, all[0]!),
@@ -243,6 +402,50 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       await t.cluster?.close();
     }
   }
+}
+
+/** Query embeddings a server's cache answered (hits) and those it embedded (misses). */
+export interface CacheTotals {
+  hits: number;
+  misses: number;
+}
+
+/** The cache's counters as a server's /metrics gives them (zeros before its first lookup). */
+export function parseCacheTotals(metrics: string): CacheTotals {
+  const count = (result: string) => Number(new RegExp(`^shoal_query_cache_lookups_total\\{result="${result}"\\} ([\\d.e+-]+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  return { hits: count('hit'), misses: count('miss') };
+}
+
+function hitRate(cache: CacheTotals): number {
+  const lookups = cache.hits + cache.misses;
+  return lookups === 0 ? 0 : cache.hits / lookups;
+}
+
+function addCache(into: CacheTotals, before: CacheTotals, after: CacheTotals): void {
+  into.hits += after.hits - before.hits;
+  into.misses += after.misses - before.misses;
+}
+
+// One reading of a server's /metrics: the search-duration totals per mode/stage, and the cache's counters.
+async function serverReading(url: string): Promise<{ stages: Map<string, { sum: number; count: number }>; cache: CacheTotals }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return { stages: parseStageTotals(text), cache: parseCacheTotals(text) };
+}
+
+// Adds what a server did between two readings to a run's totals.
+function addReading(into: Single, before: Awaited<ReturnType<typeof serverReading>>, after: Awaited<ReturnType<typeof serverReading>>): void {
+  for (const [stage, a] of after.stages) {
+    const b = before.stages.get(stage) ?? { sum: 0, count: 0 };
+    const t = into.stages.get(stage) ?? { sum: 0, count: 0 };
+    into.stages.set(stage, { sum: t.sum + a.sum - b.sum, count: t.count + a.count - b.count });
+  }
+  addCache(into.cache, before.cache, after.cache);
+}
+
+// Mean embed and rank milliseconds per request of a mode's runs.
+function serverMeans(runs: Single, mode: string): { embedMs: number; rankMs: number } {
+  const means = stageMeans(new Map(), runs.stages);
+  return { embedMs: means.get(`${mode}/embed`) ?? 0, rankMs: means.get(`${mode}/rank`) ?? 0 };
 }
 
 /** Builds the benchmark index unless the folder already holds one over the same reports, with embeddings. */
@@ -414,10 +617,6 @@ export function stageMeans(before: Map<string, { sum: number; count: number }>, 
     const count = a.count - b.count;
     return [key, count > 0 ? ((a.sum - b.sum) / count) * 1000 : 0];
   }));
-}
-
-async function stageTotals(url: string): Promise<Map<string, { sum: number; count: number }>> {
-  return parseStageTotals(await (await fetch(`${url}/metrics`)).text());
 }
 
 /** A `shoal start` child process and the URL it serves. */

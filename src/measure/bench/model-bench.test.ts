@@ -41,9 +41,10 @@ describe('embedding and vector benches', () => {
 
   it('bench http serves the collection in a child process and drives every mode with autocannon', async () => {
     const r = await runHttpBench({ data: dir, indexDir: join(dir, 'http-index'), embedder, queries: 5, requests: 5, seconds: 1, connections: 2 });
-    expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'exact', queries: 5, connections: 2, backend: 'embedded', rounds: 2 });
-    // One backend: no baseline and no ratios, the contract as it was.
-    expect(Object.keys(r).sort()).toEqual(['backend', 'connections', 'loadAverage', 'modes', 'paragraphs', 'queries', 'reports', 'rounds', 'vectorKind']);
+    // 60 titles dealt to 3 modes: a Zipf pool of 5 each, 15 each for distinct queries (5 warm-up, 2 rounds of 5).
+    expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'exact', queries: 5, distinctQueries: 15, zipf: { exponent: 1 }, connections: 2, backend: 'embedded', rounds: 2 });
+    // One backend: no baseline and no ratios.
+    expect(Object.keys(r).sort()).toEqual(['backend', 'connections', 'distinctQueries', 'loadAverage', 'modes', 'paragraphs', 'queries', 'reports', 'rounds', 'vectorKind', 'zipf']);
     expect(r.modes.map((m) => m.mode)).toEqual(['hybrid', 'bm25', 'vector']);
     for (const m of r.modes) {
       expect(m.errors).toBe(0);
@@ -54,6 +55,12 @@ describe('embedding and vector benches', () => {
       expect(m.cluster).toBeUndefined();
       if (m.mode === 'bm25') expect(m.server.embedMs).toBeLessThan(0.5); // no query embedding in mode bm25
       else expect(m.server.embedMs).toBeGreaterThan(0.5);
+      // Distinct queries all went through the model; the Zipf mix's repeats came from the cache.
+      expect(m.cacheHitRate).toBe(0);
+      expect(m.zipf!.p50Ratio).toBeCloseTo(m.zipf!.p50Ms / m.p50Ms, 12);
+      expect(m.zipf!.server.rankMs).toBeGreaterThan(0);
+      if (m.mode === 'bm25') expect(m.zipf!.cacheHitRate).toBe(0);
+      else expect(m.zipf!.cacheHitRate).toBeGreaterThan(0.5);
     }
   }, 120_000);
 });

@@ -77,21 +77,12 @@ export interface StoreBenchResult {
 }
 
 /** When an embedded build's progress events came (`performance.now()`): its phases apart within the `embed` phase. */
-export interface BuildMarks {
-  /** The last `embed` event: the cache lookups (and any embedding) are over, the vector index is being built. */
-  lastEmbed?: number;
-  /** The `save` event: the vector index is built. */
-  save?: number;
-}
-
 /**
- * An embedded build's phases from its summary and progress marks. The build's `embed` phase holds
- * the cache lookups and then the vector index; the marks split it (without them all of it counts as
- * building the vector index).
+ * An embedded build's phases from its summary: its `embed` phase is the cache lookups here (every
+ * vector is in the cache), its `graph` phase the vector index.
  */
-export function embeddedStoreRun(timings: BuildSummary['timings'], marks: BuildMarks): EmbeddedStoreRun {
-  const vectorsMs = marks.lastEmbed !== undefined && marks.save !== undefined ? Math.min(timings.embedMs, Math.max(0, marks.save - marks.lastEmbed)) : timings.embedMs;
-  return { indexMs: timings.indexMs, lookupMs: timings.embedMs - vectorsMs, vectorsMs, saveMs: timings.saveMs, storeMs: timings.indexMs + vectorsMs + timings.saveMs };
+export function embeddedStoreRun(timings: BuildSummary['timings']): EmbeddedStoreRun {
+  return { indexMs: timings.indexMs, lookupMs: timings.embedMs, vectorsMs: timings.graphMs, saveMs: timings.saveMs, storeMs: timings.indexMs + timings.graphMs + timings.saveMs };
 }
 
 /** Paragraphs per second over a median time in milliseconds. */
@@ -129,16 +120,9 @@ export async function runStoreBench(options: StoreBenchOptions): Promise<StoreBe
   const embedded = async (i: number): Promise<void> => {
     const indexDir = mkdtempSync(join(scratch, `embedded-${i}-`));
     try {
-      const marks: BuildMarks = {};
-      const summary = await buildIndex({
-        inputs: [options.data], indexDir, embedder, cache,
-        onProgress: ({ phase }) => {
-          if (phase === 'embed') marks.lastEmbed = performance.now();
-          else if (phase === 'save') marks.save = performance.now();
-        },
-      });
+      const summary = await buildIndex({ inputs: [options.data], indexDir, embedder, cache });
       checkBuilt('embedded', summary.paragraphs, summary.vectors?.embedded ?? 0, paragraphs.length);
-      const run = embeddedStoreRun(summary.timings, marks);
+      const run = embeddedStoreRun(summary.timings);
       embeddedRuns.push(run);
       log(`embedded build ${i + 1}: ${Math.round(run.storeMs)} ms (index ${Math.round(run.indexMs)}, vectors ${Math.round(run.vectorsMs)}, save ${Math.round(run.saveMs)})`);
     } finally {
