@@ -13,4 +13,4 @@ export { runReloadBench, THIS_TREE, type CodeTree } from './bench/reload-bench.t
 export { runRebuildBench, type RebuildBenchResult } from './bench/rebuild-bench.ts';
 export { runStartBench } from './bench/start-bench.ts';
 export { runStoreBench, type StoreBenchResult } from './bench/store-bench.ts';
-export { runVectorBench } from './bench/vector-bench.ts';
+export { runVectorBench, type MissStats } from './bench/vector-bench.ts';

@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { thrownSearchError } from '../../tests/support/errors.ts';
 import { normalize } from '../embedding/index.ts';
 import { buildVectorIndex, DEFAULT_VECTOR_INDEX_OPTIONS, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from './index.ts';
 import { mulberry32 } from '../core/index.ts';
+import { INT8_SCAN_FROM } from './exact.ts';
+import { Int8Vectors, scanModule } from './int8-scan.ts';
 
 const HNSW = { m: 16, efConstruction: 100, efSearch: 64, seed: 7 };
 const scratch = mkdtempSync(join(tmpdir(), 'shoal-vector-test-'));
@@ -157,6 +159,125 @@ describe('exact vector index', () => {
     expect(index.vector(9)).toEqual(vectors[9]);
     expect(index.search(vectors[9]!, 1)[0]?.docId).toBe(9);
     expect(thrownSearchError(() => ExactVectorIndex.fromVectors(new Float32Array(17), 16)).code).toBe('INDEX_CORRUPT');
+  });
+});
+
+describe('int8 scan against the float scan', () => {
+  /** Every eligible doc scored in floats, best first, ties to the lower doc id; NaN scores never enter (as in the scan). */
+  function reference(vectors: Float32Array[], query: Float32Array, k: number, eligible: (d: number) => boolean): Array<{ docId: number; score: number }> {
+    return vectors
+      .map((v, docId) => ({ docId, score: dot(v, query) }))
+      .filter((h) => eligible(h.docId) && h.score > -Infinity)
+      .sort((a, b) => b.score - a.score || a.docId - b.docId)
+      .slice(0, Math.max(0, k));
+  }
+
+  function flatten(vectors: Float32Array[], dim: number): Float32Array {
+    const flat = new Float32Array(vectors.length * dim);
+    vectors.forEach((v, i) => flat.set(v, i * dim));
+    return flat;
+  }
+
+  it('compiles here (Node has WebAssembly SIMD), so the tests below run the int8 path', () => {
+    expect(scanModule(384)).toBeDefined();
+  });
+
+  it('returns the float scan\'s hits and scores, ties and near-ties included', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 400 }), fc.constantFrom(7, 16, 33, 384), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 3 }),
+        (count, dim, k, seed, mod) => {
+          const vectors = clustered(count, dim, seed, 4);
+          const random = rng(seed + 7);
+          // Exact duplicates (tied scores) and near-duplicates (the same int8 codes, other floats): the float re-score decides.
+          for (let i = 0; i < count; i += 7) vectors[i] = vectors[Math.floor(random() * count)]!;
+          for (let i = 3; i < count; i += 11) vectors[i] = Float32Array.from(vectors[i - 1]!, (x) => x * (1 + 1e-6 * (random() - 0.5)));
+          const int8 = Int8Vectors.of(flatten(vectors, dim), dim, count)!;
+          const query = clustered(1, dim, seed + 1, 1)[0]!;
+          const eligible = (d: number): boolean => d % mod === 0;
+          expect(int8.search(query, k, eligible, (d) => dot(vectors[d]!, query))).toEqual(reference(vectors, query, k, eligible));
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  it('scores only the few vectors its bounds cannot rule out', () => {
+    const dim = 384;
+    const vectors = clustered(4000, dim, 21, 16);
+    const int8 = Int8Vectors.of(flatten(vectors, dim), dim, vectors.length)!;
+    let scored = 0;
+    for (const query of clustered(20, dim, 22, 16)) {
+      const hits = int8.search(query, 10, () => true, (d) => {
+        scored++;
+        return dot(vectors[d]!, query);
+      });
+      expect(hits).toEqual(reference(vectors, query, 10, () => true));
+    }
+    expect(scored / 20).toBeLessThan(vectors.length / 20);
+  });
+
+  it('keeps up with replaced vectors and grows past its capacity', () => {
+    const dim = 33;
+    const vectors = clustered(40, dim, 23);
+    const int8 = Int8Vectors.of(flatten(vectors, dim), dim, vectors.length)!;
+    const more = clustered(300, dim, 24);
+    more.forEach((v, i) => {
+      vectors[i < 20 ? i : 40 + i] = v;
+      expect(int8.set(i < 20 ? i : 40 + i, v)).toBe(true);
+    });
+    const live = (d: number): boolean => vectors[d] !== undefined;
+    const dense = Array.from({ length: vectors.length }, (_, d) => vectors[d] ?? new Float32Array(dim));
+    for (const query of clustered(5, dim, 25)) {
+      expect(int8.search(query, 12, live, (d) => dot(dense[d]!, query))).toEqual(reference(dense, query, 12, live));
+    }
+  });
+
+  it('treats vectors with NaN or infinities and a zero query as the float scan does', () => {
+    const dim = 16;
+    const vectors = clustered(60, dim, 26);
+    vectors[5] = new Float32Array(dim).fill(Number.NaN);
+    vectors[9] = Float32Array.from(vectors[9]!, (x, i) => (i === 0 ? Infinity : x));
+    const int8 = Int8Vectors.of(flatten(vectors, dim), dim, vectors.length)!;
+    const query = normalize(Float32Array.from({ length: dim }, (_, i) => (i === 0 ? 1 : 0.1)));
+    const all = (): boolean => true;
+    expect(int8.search(query, 10, all, (d) => dot(vectors[d]!, query))).toEqual(reference(vectors, query, 10, all));
+    const zero = new Float32Array(dim);
+    expect(int8.search(zero, 10, all, (d) => dot(vectors[d]!, zero))).toEqual(reference(vectors, zero, 10, all));
+  });
+
+  it('serves the exact index from INT8_SCAN_FROM vectors on, through adds and deletes after the copy', () => {
+    const dim = 24;
+    const made = vi.spyOn(Int8Vectors, 'of');
+    const vectors = clustered(INT8_SCAN_FROM + 50, dim, 27);
+    const index = new ExactVectorIndex(dim);
+    const live = new Map<number, Float32Array>();
+    vectors.forEach((v, i) => {
+      index.add(i, v);
+      live.set(i, v);
+    });
+    const queries = clustered(10, dim, 28);
+    expect(index.search(queries[0]!, 10).map((h) => h.docId)).toEqual(naive(live, queries[0]!, 10));
+    expect(made).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < vectors.length; i += 9) {
+      index.delete(i);
+      live.delete(i);
+    }
+    clustered(3000, dim, 29).forEach((v, i) => {
+      index.add(vectors.length + i, v);
+      live.set(vectors.length + i, v);
+    });
+    index.add(4, vectors[8]!); // replaced: ties with doc 8
+    live.set(4, vectors[8]!);
+    const odd = (d: number): boolean => d % 2 === 1;
+    const oddIds = Array.from({ length: vectors.length + 3000 }, (_, d) => d).filter(odd);
+    for (const q of queries) {
+      expect(index.search(q, 15).map((h) => h.docId)).toEqual(naive(live, q, 15));
+      expect(index.search(q, 15, odd).map((h) => h.docId)).toEqual(naive(live, q, 15, odd));
+      expect(index.searchAmong(q, 15, oddIds).map((h) => h.docId)).toEqual(naive(live, q, 15, odd));
+    }
+    expect(made).toHaveBeenCalledTimes(1);
+    made.mockRestore();
   });
 });
 
