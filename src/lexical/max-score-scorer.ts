@@ -3,9 +3,9 @@ import { gallop } from './sorted-search.ts';
 import { contribution } from './weight.ts';
 
 /**
- * The per-window buffers of {@link scoreMaxScore}, reused from one search to the next (searches are
- * synchronous): a score accumulator and a bitset of the documents it holds, one slot per document of
- * a window of 2^windowBits.
+ * The per-window buffers of {@link scoreMaxScore}, reused from one search to the next (a search runs
+ * synchronously and calls no scorer of its own searcher): a score accumulator and a bitset of the
+ * documents it holds, one slot per document of a window of 2^windowBits. Both are left zeroed.
  */
 export class WindowBuffers {
   readonly acc: Float64Array;

@@ -35,13 +35,13 @@ export interface ClauseContribution {
 
 /**
  * A read-only BM25 searcher over segments: an immutable snapshot. `search` is exact top-k with
- * MaxScore dynamic pruning; `searchExhaustive` scores every match and is the reference the fast path
- * is tested against. Both return identical lists, ties broken by ascending doc id.
+ * block-max MaxScore dynamic pruning; `searchExhaustive` scores every match and is the reference the
+ * fast path is tested against. Both return identical lists, ties broken by ascending doc id.
  *
  * A query becomes a {@link QueryWeight} (idf, per-segment clause postings and their bounds), whose
  * postings a scorer walks segment by segment: the conjunction when there are required clauses,
- * MaxScore otherwise. The top-k heap, and so the pruning threshold, carries over from one segment to
- * the next.
+ * block-max MaxScore otherwise. The top-k heap, and so the pruning threshold, carries over from one
+ * segment to the next.
  */
 export class LexicalSearcher {
   readonly docCount: number;
@@ -78,7 +78,7 @@ export class LexicalSearcher {
     return this.stats.docFreq(term);
   }
 
-  /** Exact top-k with MaxScore pruning. */
+  /** Exact top-k with block-max MaxScore pruning. */
   search(query: string | LexicalQuery, options: LexicalSearchOptions = {}): ScoredDoc[] {
     const { k, offset } = pageOf(options);
     const heap = new TopK(k + offset);
