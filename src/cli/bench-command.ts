@@ -12,8 +12,10 @@ import { EMBED_CACHE_DIR, embedderFrom, MODEL_FLAGS, MODELS_DIR, modelNameOf, VE
 // MiniSearch), which `shoal --help` (it reads BENCH_USAGE) does without.
 const measure = () => import('../measure/index.ts');
 
-export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch] [--json]
-Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved.
+export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch]
+  [--repeats N] [--slowest N] [--json]
+Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved;
+--repeats rounds of them (a query's latency is its median); --slowest lists shoal's slowest queries.
 
 shoal bench embed --data <reports file or folder> [--limit N] [--batch-size 1] [--queries N] [--model M] [--json]
 Paragraphs/s of shoal's embedder against a bare onnxruntime session fed the same token batches, and
@@ -121,8 +123,8 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     throw usageError(suite === undefined ? `bench needs a suite: ${SUITES.join(', ')}` : `unknown bench suite "${suite}" (available: ${SUITES.join(', ')})`);
   }
   const { values } = parseFlags(rest, {
-    data: { type: 'string' }, queries: { type: 'string' }, 'build-repeats': { type: 'string' },
-    'skip-minisearch': { type: 'boolean' }, threads: { type: 'string' }, json: { type: 'boolean' }, ...BM25_FLAGS, ...INDEX_FLAGS,
+    data: { type: 'string' }, queries: { type: 'string' }, 'build-repeats': { type: 'string' }, repeats: { type: 'string' },
+    slowest: { type: 'string' }, 'skip-minisearch': { type: 'boolean' }, threads: { type: 'string' }, json: { type: 'boolean' }, ...BM25_FLAGS, ...INDEX_FLAGS,
   }, false);
   if (!values.data) throw usageError('bench lexical needs --data <reports file or folder>', 'data');
   const { runLexicalBench } = await measure();
@@ -131,6 +133,8 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 1000,
     buildRepeats: numberFlag('build-repeats', values['build-repeats'], { min: 1, max: 20, integer: true }) ?? 5,
     skipMiniSearch: values['skip-minisearch'] ?? false,
+    repeats: numberFlag('repeats', values.repeats, { min: 1, max: 20, integer: true }) ?? 1,
+    slowest: numberFlag('slowest', values.slowest, { min: 0, max: 1000, integer: true }) ?? 0,
     ...(values.threads ? { threads: numberFlag('threads', values.threads, { min: 1, max: 64, integer: true })! } : {}),
     index: indexOptionsFrom(values),
     bm25: bm25From(values),
@@ -138,13 +142,20 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   });
   const row = (name: string, s: EngineStats): string =>
     `| ${name.padEnd(10)} | ${ms(s.buildMs).padStart(8)} | ${ms(s.p50Ms).padStart(7)} | ${ms(s.p99Ms).padStart(7)} | ${s.qps.toFixed(0).padStart(7)} | ${s.heapMB.toFixed(1).padStart(9)} |`;
-  io.out(`${result.paragraphs} paragraphs, ${result.queries} OR-queries (report titles), top 10`);
+  io.out(`${result.paragraphs} paragraphs, ${result.queries} OR-queries (report titles), top 10, median of ${result.repeats} run(s) per query`);
   io.out('| engine     | build ms | p50 ms  | p99 ms  | q/s     | memory MB |');
   io.out('|------------|----------|---------|---------|---------|-----------|');
   io.out(row('shoal', result.shoal));
   io.out(row('fts5', result.fts5));
   if (result.minisearch) io.out(row('minisearch', result.minisearch));
   io.out(`shoal/fts5: p50 ${result.ratios.p50.toFixed(3)}, p99 ${result.ratios.p99.toFixed(3)}, build ${result.ratios.buildMs.toFixed(2)}`);
+  if (result.slowest) {
+    io.out('| shoal ms | fts5 ms | clauses | postings | longest | query');
+    io.out('|----------|---------|---------|----------|---------|------');
+    for (const q of result.slowest) {
+      io.out(`| ${ms(q.shoalMs).padStart(8)} | ${ms(q.fts5Ms).padStart(7)} | ${String(q.clauses).padStart(7)} | ${String(q.postings).padStart(8)} | ${String(q.longestPostings).padStart(7)} | ${q.query}`);
+    }
+  }
   if (values.json) io.out(JSON.stringify(result));
   return 0;
 }

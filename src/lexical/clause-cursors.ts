@@ -33,9 +33,9 @@ export class ClauseCursors {
   constructor(
     readonly lists: readonly ClausePostings[],
     clauseCount: number,
-    private readonly view: SegmentView,
-    private readonly norms: Float64Array,
-    private readonly k1p1: number,
+    readonly view: SegmentView,
+    readonly norms: Float64Array,
+    readonly k1p1: number,
     private readonly filter: ((docId: number) => boolean) | undefined,
     readonly heap: TopK,
   ) {

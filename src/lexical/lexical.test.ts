@@ -159,7 +159,7 @@ function segmentsOf(corpus: Array<[string, string]>, cuts: number[], deletions: 
   return views;
 }
 
-describe('top-k with MaxScore', () => {
+describe('top-k with block-max MaxScore', () => {
   it('returns exactly the naive full scan, for any corpus, segmentation, deletions, query (typos expanded or not), page and filter', () => {
     fc.assert(
       fc.property(
@@ -172,8 +172,10 @@ describe('top-k with MaxScore', () => {
         fc.option(fc.integer({ min: 2, max: 5 })),
         fc.constantFrom({ k1: 0.9, b: 0.4 }, { k1: 1.2, b: 0.75 }, { k1: 2, b: 1 }, { k1: 0, b: 0 }),
         fc.option(TYPOS),
-        (corpus, cuts, deletions, query, k, offset, modulus, bm25, typos) => {
-          const s = new LexicalSearcher(segmentsOf(corpus, cuts, deletions), analyzer, bm25, typos ?? undefined);
+        // Block-max windows of 1 to 8 documents put window boundaries everywhere; 4,096 is the default.
+        fc.constantFrom(0, 1, 2, 3, 12),
+        (corpus, cuts, deletions, query, k, offset, modulus, bm25, typos, windowBits) => {
+          const s = new LexicalSearcher(segmentsOf(corpus, cuts, deletions), analyzer, bm25, typos ?? undefined, windowBits);
           const filter = modulus === null ? undefined : (d: number) => d % modulus !== 0;
           const options = { k, offset, ...(filter ? { filter } : {}) };
           const parsed = s.parse(query, { typos: typos !== null });

@@ -3,11 +3,11 @@ import { SearchError } from '../core/errors.ts';
 import { TopK, type ScoredDoc } from '../core/top-k.ts';
 import { DEFAULT_BM25_OPTIONS, type Bm25Options } from './bm25.ts';
 import { ClauseCursors } from './clause-cursors.ts';
-import { CollectionStats, type SegmentView } from './collection-stats.ts';
+import { CollectionStats, DEFAULT_WINDOW_BITS, type SegmentView } from './collection-stats.ts';
 import { scoreConjunction } from './conjunction-scorer.ts';
 import { searchExhaustive } from './exhaustive.ts';
 import { countMatches, forEachMatch } from './matches.ts';
-import { scoreMaxScore } from './max-score-scorer.ts';
+import { scoreMaxScore, WindowBuffers } from './max-score-scorer.ts';
 import { parseQuery, type LexicalQuery, type QueryClause } from './query.ts';
 import { lowerBound } from './sorted-search.ts';
 import { DEFAULT_TYPO_OPTIONS, expandTypos, type TypoOptions } from './typos.ts';
@@ -35,26 +35,30 @@ export interface ClauseContribution {
 
 /**
  * A read-only BM25 searcher over segments: an immutable snapshot. `search` is exact top-k with
- * MaxScore dynamic pruning; `searchExhaustive` scores every match and is the reference the fast path
- * is tested against. Both return identical lists, ties broken by ascending doc id.
+ * block-max MaxScore dynamic pruning; `searchExhaustive` scores every match and is the reference the
+ * fast path is tested against. Both return identical lists, ties broken by ascending doc id.
  *
  * A query becomes a {@link QueryWeight} (idf, per-segment clause postings and their bounds), whose
  * postings a scorer walks segment by segment: the conjunction when there are required clauses,
- * MaxScore otherwise. The top-k heap, and so the pruning threshold, carries over from one segment to
- * the next.
+ * block-max MaxScore otherwise. The top-k heap, and so the pruning threshold, carries over from one
+ * segment to the next.
  */
 export class LexicalSearcher {
   readonly docCount: number;
   readonly avgLength: number;
   private readonly stats: CollectionStats;
+  private readonly windows: WindowBuffers;
 
+  /** @param windowBits documents per block-max window, as a power of two (tests set it small). */
   constructor(
     readonly segments: readonly SegmentView[],
     readonly analyzer: Analyzer,
     readonly bm25: Bm25Options = DEFAULT_BM25_OPTIONS,
     readonly typoOptions: TypoOptions = DEFAULT_TYPO_OPTIONS,
+    windowBits = DEFAULT_WINDOW_BITS,
   ) {
-    this.stats = new CollectionStats(segments, bm25);
+    this.stats = new CollectionStats(segments, bm25, windowBits);
+    this.windows = new WindowBuffers(windowBits);
     this.docCount = this.stats.docCount;
     this.avgLength = this.stats.avgLength;
   }
@@ -74,7 +78,7 @@ export class LexicalSearcher {
     return this.stats.docFreq(term);
   }
 
-  /** Exact top-k with MaxScore pruning. */
+  /** Exact top-k with block-max MaxScore pruning. */
   search(query: string | LexicalQuery, options: LexicalSearchOptions = {}): ScoredDoc[] {
     const { k, offset } = pageOf(options);
     const heap = new TopK(k + offset);
@@ -87,7 +91,7 @@ export class LexicalSearcher {
       if (!lists) return;
       const cursors = new ClauseCursors(lists, clauseCount, view, stats.norms[s]!, stats.k1p1, options.filter, heap);
       if (cursors.must.length > 0) scoreConjunction(cursors);
-      else scoreMaxScore(cursors);
+      else scoreMaxScore(cursors, this.windows);
     });
     return heap.sorted().slice(offset);
   }

@@ -17,6 +17,11 @@ export interface ClausePostings {
   scale: number;
   /** Largest contribution of any posting (the MaxScore bound); 0 for an excluded clause. */
   maxScore: number;
+  /**
+   * Block-max bounds before `scale`: the largest `tf · (k1 + 1) / (tf + norm)` per window of documents
+   * (see `ClauseBound`); undefined for an excluded clause or a list too short to keep them.
+   */
+  windows: Float64Array | undefined;
   clauseIndex: number;
   occur: Occur;
 }
@@ -73,12 +78,20 @@ export class QueryWeight {
         const t = segment.termIds.get(clause.term);
         const start = t === undefined ? 0 : segment.postingsStart[t]!;
         const end = t === undefined ? 0 : segment.postingsStart[t + 1]!;
-        list = { docIds: segment.docIds, freqs: segment.termFreqs, start, end, scale, maxScore: 0, clauseIndex: i, occur: clause.occur };
-        if (t !== undefined && clause.occur !== 'mustNot') list.maxScore = scale * this.stats.termMaxRatio(s, t);
+        list = { docIds: segment.docIds, freqs: segment.termFreqs, start, end, scale, maxScore: 0, windows: undefined, clauseIndex: i, occur: clause.occur };
+        if (t !== undefined && clause.occur !== 'mustNot') {
+          const bound = this.stats.termBound(s, t);
+          list.maxScore = scale * bound.max;
+          list.windows = bound.windows;
+        }
       } else {
         const { docIds, freqs } = clause.kind === 'phrase' ? phrasePostings(segment, clause.terms, clause.offsets) : this.prefixUnion(clause.prefix, s);
-        list = { docIds, freqs, start: 0, end: docIds.length, scale, maxScore: 0, clauseIndex: i, occur: clause.occur };
-        if (clause.occur !== 'mustNot') list.maxScore = scale * this.stats.maxRatio(s, docIds, freqs, 0, docIds.length);
+        list = { docIds, freqs, start: 0, end: docIds.length, scale, maxScore: 0, windows: undefined, clauseIndex: i, occur: clause.occur };
+        if (clause.occur !== 'mustNot') {
+          const bound = this.stats.bound(s, docIds, freqs, 0, docIds.length);
+          list.maxScore = scale * bound.max;
+          list.windows = bound.windows;
+        }
       }
       if (list.end === list.start) {
         if (clause.occur === 'must') return undefined;

@@ -25,6 +25,25 @@ describe('lexical bench', () => {
     }
     expect(result.fts5.heapMB).toBeGreaterThan(0); // database pages: exact
     expect(result.ratios.p50).toBeCloseTo(result.shoal.p50Ms / result.fts5.p50Ms, 12);
+    expect(result.repeats).toBe(1);
+    expect(result.slowest).toBeUndefined();
+  });
+
+  it('takes the median over rounds and lists the slowest queries with their clauses and postings', async () => {
+    const result = await runLexicalBench({ data: dir, queries: 8, buildRepeats: 1, skipMiniSearch: true, repeats: 3, slowest: 3 });
+    expect(result.repeats).toBe(3);
+    expect(result.minisearch).toBeUndefined();
+    const slowest = result.slowest!;
+    expect(slowest).toHaveLength(3);
+    expect(slowest[0]!.shoalMs).toBeGreaterThanOrEqual(slowest[2]!.shoalMs);
+    expect(slowest[0]!.shoalMs).toBeLessThanOrEqual(result.shoal.p99Ms); // 8 queries: p99 is the slowest
+    for (const q of slowest) {
+      // Titles are "Cocoa review N": cocoa and review are in every one of the 200 paragraphs, N in some.
+      expect(q.query).toMatch(/^Cocoa review \d+$/);
+      expect(q.clauses).toBe(3);
+      expect(q.longestPostings).toBe(200);
+      expect(q.postings).toBeGreaterThan(400);
+    }
   });
 
   it('picks distinct titles spread over the corpus', () => {

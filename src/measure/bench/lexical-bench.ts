@@ -21,6 +21,14 @@ export interface LexicalBenchOptions {
   bm25?: Bm25Options;
   /** Threads shoal builds with; default: available cores (as `shoal index`). */
   threads?: number;
+  /**
+   * Rounds over the queries, each interleaved as the first; a query's latency is its median over the
+   * rounds, so a pause of the machine (another process scheduled, a collection) during one run does
+   * not count as the query's cost. Default 1 (one timed run per query).
+   */
+  repeats?: number;
+  /** List this many of shoal's slowest queries, with what they hold (see {@link SlowQuery}). Default 0. */
+  slowest?: number;
   log?: (line: string) => void;
 }
 
@@ -34,15 +42,31 @@ export interface EngineStats {
   heapMB: number;
 }
 
+/** One of shoal's slowest queries: what a profile of the tail looks at. */
+export interface SlowQuery {
+  query: string;
+  shoalMs: number;
+  fts5Ms: number;
+  /** Query clauses (distinct analyzed words; a repeated word is one clause of higher weight). */
+  clauses: number;
+  /** Postings of all its clauses over all segments, and of its longest clause. */
+  postings: number;
+  longestPostings: number;
+}
+
 /** The `--json` contract of `shoal bench lexical`. */
 export interface LexicalBenchResult {
   paragraphs: number;
   queries: number;
+  /** Timed runs per query and engine (the latency of a query is their median). */
+  repeats: number;
   shoal: EngineStats;
   fts5: EngineStats;
   minisearch?: EngineStats;
   /** shoal / FTS5 ratios measured in this run (below 1 means shoal is faster or smaller). */
   ratios: { p50: number; p99: number; buildMs: number };
+  /** shoal's slowest queries, slowest first (only with {@link LexicalBenchOptions.slowest}). */
+  slowest?: SlowQuery[];
 }
 
 type Builder = { name: 'shoal' | 'fts5' | 'minisearch'; build: () => LexicalEngine | Promise<LexicalEngine> };
@@ -65,7 +89,7 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
     { name: 'shoal', build: () => shoalEngine(paragraphs, options.index, options.bm25, options.threads) },
     { name: 'fts5', build: () => fts5Engine(paragraphs) },
   ];
-  const repeats = options.buildRepeats ?? 5;
+  const buildRepeats = options.buildRepeats ?? 5;
   const buildTimes = new Map<string, number[]>();
   const engines = new Map<string, LexicalEngine>();
   // No collection is forced before a timed build: a full GC shrinks the heap, and regrowing it
@@ -80,13 +104,15 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
     engines.set(b.name, engine);
     log(`build ${b.name}: ${ms.toFixed(0)} ms`);
   };
-  for (let r = 0; r < repeats; r++) {
+  for (let r = 0; r < buildRepeats; r++) {
     for (const b of r % 2 === 0 ? builders : [...builders].reverse()) await timedBuild(b);
   }
   if (!options.skipMiniSearch) await timedBuild({ name: 'minisearch', build: () => miniSearchEngine(paragraphs) });
 
   const names = [...engines.keys()];
-  const latencies = runQueries(engines, queries);
+  const repeats = options.repeats ?? 1;
+  const latencies = runQueries(engines, queries, repeats);
+  const slowest = options.slowest ? slowQueries(engines.get('shoal') as ShoalEngine, queries, latencies, options.slowest) : undefined;
 
   // Memory an index holds: database pages for FTS5; for the JS engines, what a full collection frees
   // once the engine is dropped (JS heap plus array buffers).
@@ -120,10 +146,12 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
   return {
     paragraphs: paragraphs.length,
     queries: queries.length,
+    repeats,
     shoal,
     fts5,
     ...(names.includes('minisearch') ? { minisearch: stats('minisearch') } : {}),
     ratios: { p50: shoal.p50Ms / fts5.p50Ms, p99: shoal.p99Ms / fts5.p99Ms, buildMs: shoal.buildMs / fts5.buildMs },
+    ...(slowest ? { slowest } : {}),
   };
 }
 
@@ -135,23 +163,47 @@ export function pickQueries(titles: string[], count: number): string[] {
   return Array.from({ length: count }, (_, i) => distinct[Math.floor(i * step)]!);
 }
 
-// Query i goes to every engine (in rotating order) before query i+1; 50 untimed warm-up queries first.
-function runQueries(engines: Map<string, LexicalEngine>, queries: string[]): Map<string, number[]> {
+// In each round, query i goes to every engine (in rotating order) before query i+1; 50 untimed
+// warm-up queries first. A query's latency is its median over the rounds.
+function runQueries(engines: Map<string, LexicalEngine>, queries: string[], repeats: number): Map<string, number[]> {
   const names = [...engines.keys()];
-  const latencies = new Map(names.map((n) => [n, [] as number[]]));
+  const runs = new Map(names.map((n) => [n, queries.map(() => [] as number[])]));
   const warmup = Math.min(50, queries.length);
-  for (let i = -warmup; i < queries.length; i++) {
-    const q = queries[(i + queries.length) % queries.length]!;
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(i + warmup + j) % names.length]!;
-      const engine = engines.get(name)!;
-      const start = performance.now();
-      engine.search(q, 10);
-      const elapsed = performance.now() - start;
-      if (i >= 0) latencies.get(name)!.push(elapsed);
+  for (let r = 0; r < repeats; r++) {
+    for (let i = r === 0 ? -warmup : 0; i < queries.length; i++) {
+      const q = queries[(i + queries.length) % queries.length]!;
+      for (let j = 0; j < names.length; j++) {
+        const name = names[(i + warmup + r + j) % names.length]!;
+        const engine = engines.get(name)!;
+        const start = performance.now();
+        engine.search(q, 10);
+        const elapsed = performance.now() - start;
+        if (i >= 0) runs.get(name)![i]!.push(elapsed);
+      }
     }
   }
-  return latencies;
+  return new Map(names.map((n) => [n, runs.get(n)!.map((times) => percentile(times, 50))]));
+}
+
+type ShoalEngine = Awaited<ReturnType<typeof shoalEngine>>;
+
+// The `count` queries shoal took longest on, with their size in clauses and postings.
+function slowQueries(shoal: ShoalEngine, queries: string[], latencies: Map<string, number[]>, count: number): SlowQuery[] {
+  const shoalMs = latencies.get('shoal')!;
+  const fts5Ms = latencies.get('fts5')!;
+  const order = queries.map((_, i) => i).sort((a, b) => shoalMs[b]! - shoalMs[a]!);
+  return order.slice(0, count).map((i) => {
+    const clauses = shoal.lexical.parse(queries[i]!).clauses;
+    const df = clauses.map((c) => (c.kind === 'term' ? shoal.lexical.docFreq(c.term) : 0));
+    return {
+      query: queries[i]!,
+      shoalMs: shoalMs[i]!,
+      fts5Ms: fts5Ms[i]!,
+      clauses: clauses.length,
+      postings: df.reduce((a, b) => a + b, 0),
+      longestPostings: Math.max(0, ...df),
+    };
+  });
 }
 
 function dropEngine(engines: Map<string, LexicalEngine>, name: string): void {
