@@ -1,3 +1,4 @@
+import { isSearchError } from '../core/errors.ts';
 import { ExactVectorIndex } from './exact.ts';
 import { HnswVectorIndex, type PreviousGraph } from './hnsw.ts';
 import type { VectorIndex, VectorIndexOptions } from './vector-index.ts';
@@ -21,7 +22,17 @@ export function buildVectorIndex(
 ): { index: VectorIndex; reused: boolean } {
   const count = vectors.length / dimension;
   if (count < options.exactBelow) return { index: ExactVectorIndex.fromVectors(vectors, dimension), reused: false };
-  const derived = build.previous && HnswVectorIndex.derive(build.previous, vectors, dimension, options.hnsw, build.maxDeletedShare, build.onProgress);
+  const derived = build.previous && deriveOrNothing(build.previous, vectors, dimension, options, build);
   if (derived) return { index: derived, reused: true };
   return { index: HnswVectorIndex.build(vectors, dimension, options.hnsw, build.onProgress), reused: false };
+}
+
+// The derived graph; undefined when the previous graph cannot be used (a damaged one is what a build afresh repairs).
+function deriveOrNothing(previous: PreviousGraph, vectors: Float32Array, dimension: number, options: VectorIndexOptions, build: BuildVectorIndexOptions): HnswVectorIndex | undefined {
+  try {
+    return HnswVectorIndex.derive(previous, vectors, dimension, options.hnsw, build.maxDeletedShare, build.onProgress);
+  } catch (error) {
+    if (isSearchError(error, 'INDEX_CORRUPT')) return undefined;
+    throw error;
+  }
 }

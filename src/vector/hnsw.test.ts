@@ -162,6 +162,9 @@ describe('a graph derived from an earlier generation', () => {
     expect(HnswVectorIndex.derive(previous, half, dim, HNSW, 0.49)).toBeUndefined(); // 1,000 of 2,000 nodes deleted
     expect(HnswVectorIndex.derive(previous, half, dim, HNSW, 0.5)).toBeDefined();
     expect(HnswVectorIndex.derive(previous, half, dim, { ...HNSW, m: 16 }, 1)).toBeUndefined();
+    const outside = { ...previous, nodes: previous.nodes!.map((node, doc) => (doc === 3 ? 2000 : node)) };
+    expect(() => HnswVectorIndex.derive(outside, half, dim, HNSW, 1)).toThrow(/graph node 2000 is not in the graph/);
+    expect(buildVectorIndex(half, dim, { hnsw: HNSW, exactBelow: 10 }, { previous: outside, maxDeletedShare: 1 })).toMatchObject({ reused: false, index: { size: 1000 } }); // repaired by a build afresh
     // buildVectorIndex builds afresh when it cannot derive, and says which it did.
     const options = { hnsw: HNSW, exactBelow: 10 };
     expect(buildVectorIndex(half, dim, options, { previous, maxDeletedShare: 0.49 })).toMatchObject({ reused: false, index: { kind: 'hnsw', size: 1000 } });

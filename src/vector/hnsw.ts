@@ -115,9 +115,11 @@ export class HnswVectorIndex implements VectorIndex {
     const known = new Map<number, number>(); // content hash → old node, confirmed against an old doc's vector
     const knownDoc = new Map<number, number>();
     for (let doc = 0; doc < oldCount; doc++) {
+      const node = oldNodes[doc]!;
+      if (node < 0 || node >= header.elements) throw new SearchError('INDEX_CORRUPT', `${previous.path}: a doc's graph node ${node} is not in the graph`);
       const hash = contentHash(previous.vectors, dimension, doc);
       if (!known.has(hash)) {
-        known.set(hash, oldNodes[doc]!);
+        known.set(hash, node);
         knownDoc.set(hash, doc);
       }
     }
