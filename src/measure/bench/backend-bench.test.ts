@@ -124,7 +124,7 @@ describe.runIf(process.env.SHOAL_OPENSEARCH_TESTS === '1')('bench http --backend
       data, indexDir: join(dir, 'http-index'), embedder, embedCacheDir: join(dir, 'cache'), backend: 'opensearch', connection,
       queries: 5, requests: 5, seconds: 1, connections: 2, rounds: 2, modes: ['hybrid', 'bm25'],
     });
-    expect(Object.keys(r).sort()).toEqual(['backend', 'baseline', 'connections', 'loadAverage', 'modes', 'opensearch', 'paragraphs', 'queries', 'ratios', 'reports', 'rounds', 'vectorKind']);
+    expect(Object.keys(r).sort()).toEqual(['backend', 'baseline', 'connections', 'distinctQueries', 'loadAverage', 'modes', 'opensearch', 'paragraphs', 'queries', 'ratios', 'reports', 'rounds', 'vectorKind', 'zipf']);
     expect(r).toMatchObject({ paragraphs: 60, reports: 60, vectorKind: 'hnsw', queries: 5, connections: 2, backend: 'opensearch', rounds: 2, opensearch: { index: `${connection.index}-bench-http-corpus.jsonl` } });
     expect(r.baseline).toMatchObject({ backend: 'embedded', vectorKind: 'exact' });
     for (const [backend, modes] of [['opensearch', r.modes], ['embedded', r.baseline!.modes]] as const) {
