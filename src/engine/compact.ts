@@ -3,7 +3,7 @@ import { spawnTsWorker } from '../core/ts-worker.ts';
 import type { Paragraph } from '../core/types.ts';
 import { rowCount, rowsOf, setRows } from '../core/rows.ts';
 import { EMBEDDING_KEY_BYTES, floatsOf } from '../embedding/index.ts';
-import { decodeParagraphs, journalState, loadSnapshot } from '../storage/index.ts';
+import { decodeParagraphs, journalState, loadSnapshot, startSnapshotLoad } from '../storage/index.ts';
 import { buildVectorIndex } from '../vector/index.ts';
 import { SETTINGS } from '../core/settings.ts';
 import { GENERATION_FILES, graphOf, modelFingerprint, saveGeneration, type IndexMeta } from './generation.ts';
@@ -74,9 +74,16 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
   // Only the files the new generation is made from, each verified: the segments are built again, so
   // they are not read; the graph is read by hnswlib from its file, which the build lock (keeping the
   // live generation from changing meanwhile) leaves in place.
+  // The graph is verified, not kept in memory; one thread reads, the other core keeps serving.
   const graphFiles = meta.vector?.kind === 'hnsw' ? [GENERATION_FILES.graph, GENERATION_FILES.graphNodes] : [];
-  const snapshot = loadSnapshot<IndexMeta>(indexDir, [GENERATION_FILES.paragraphs, ...(meta.vector ? [GENERATION_FILES.vectors, GENERATION_FILES.vectorKeys, ...graphFiles] : [])]);
-  if (snapshot.manifest.generation !== from) throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${from} to ${snapshot.manifest.generation} while it was read`);
+  const only = [GENERATION_FILES.paragraphs, ...(meta.vector ? [GENERATION_FILES.vectors, GENERATION_FILES.vectorKeys, ...graphFiles] : [])];
+  const load = startSnapshotLoad<IndexMeta>(indexDir, { only, verifyOnly: [GENERATION_FILES.graph], threads: 1 });
+  if (load.manifest.generation !== from) throw new SearchError('INDEX_CHANGED', `${indexDir}: the live generation changed from ${from} to ${load.manifest.generation} while it was read`);
+  await load.done;
+  const snapshot = { dir: load.dir, files: new Map<string, Buffer>() };
+  for (const name of only) {
+    if (name in load.manifest.files && name !== GENERATION_FILES.graph) snapshot.files.set(name, (await load.file(name))!);
+  }
   const file = (name: string): Buffer => {
     const data = snapshot.files.get(name);
     if (!data) throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${name}`);
@@ -102,7 +109,9 @@ async function compactLocked(request: CompactOptions): Promise<CompactSummary> {
     const { model } = meta.vector;
     const dimension = model.dimension;
     const oldVectors = floatsOf(file(GENERATION_FILES.vectors));
-    if (meta.vector.kind === 'hnsw') file(GENERATION_FILES.graph); // listed and verified: hnswlib reads it from its file
+    if (meta.vector.kind === 'hnsw' && !(GENERATION_FILES.graph in load.manifest.files)) {
+      throw new SearchError('INDEX_CORRUPT', `${snapshot.dir}: manifest lists no ${GENERATION_FILES.graph}`);
+    }
     const oldKeys = file(GENERATION_FILES.vectorKeys);
     const data = new Float32Array(paragraphs.length * dimension);
     const keys = new Uint8Array(paragraphs.length * EMBEDDING_KEY_BYTES);

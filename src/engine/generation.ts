@@ -229,7 +229,7 @@ export function modelFingerprint(m: EmbeddingModelInfo): string {
  * the nodes file (when the generation has one), their nodes.
  */
 export function graphOf(dir: string, nodes: Buffer | undefined, vectors: Float32Array, options: HnswOptions): PreviousGraph {
-  return { path: join(dir, GRAPH_FILE), vectors, options, ...(nodes ? { nodes: int32sOf(nodes) } : {}) };
+  return { path: join(dir, GRAPH_FILE), options, ...docsOfGraph(vectors, nodes) };
 }
 
 // Int32 little-endian rows (the graph nodes file), copied when not aligned.
@@ -269,7 +269,8 @@ export function openIndex(indexDir: string, bm25?: Bm25Options): OpenedIndex {
   const lexical = new LexicalSearcher(segments, analyzer, bm25);
   let vectors: OpenedIndex['vectors'];
   if (meta.vector) {
-    const { store, keys, floats } = vectorFiles(dir, meta.vector, snapshot.files.get(VECTORS_FILE), snapshot.files.get(VECTOR_KEYS_FILE));
+    const data = snapshot.files.get(VECTORS_FILE);
+    const { store, keys, floats } = vectorFiles(dir, meta.vector, data && floatsOf(data), snapshot.files.get(VECTOR_KEYS_FILE));
     let graph: HnswVectorIndex | undefined;
     if (meta.vector.kind === 'hnsw') {
       listedFile(dir, GRAPH_FILE, snapshot.files.get(GRAPH_FILE));
@@ -314,10 +315,13 @@ export async function openIndexAsync(indexDir: string, options: OpenIndexOptions
   const { dir, manifest: { meta } } = load;
   const slice = <T>(steps: Steps<T>): Promise<T> => runStepsSliced(steps, background ? BACKGROUND_SLICES : {});
   let graph: Promise<HnswVectorIndex> | undefined;
+  // The vectors as floats, once: the graph's docs and the exact store share them.
+  const floats = load.file(VECTORS_FILE).then((data) => floatsOf(listedFile(dir, VECTORS_FILE, data)));
+  floats.catch(() => {}); // awaited below, or through the graph
   const loadGraph = (vector: VectorMeta): void => {
     // hnswlib reads the graph as soon as it is verified; it is tied to the docs once their vectors are.
     const nodes = GRAPH_NODES_FILE in load.manifest.files ? load.file(GRAPH_NODES_FILE) : Promise.resolve(undefined);
-    const docs = Promise.all([load.file(VECTORS_FILE), nodes]).then(([data, nodeData]) => docsOfGraph(floatsOf(listedFile(dir, VECTORS_FILE, data)), nodeData));
+    const docs = Promise.all([floats, nodes]).then(([vectors, nodeData]) => docsOfGraph(vectors, nodeData));
     docs.catch(() => {}); // awaited through the graph
     graph = load.file(GRAPH_FILE).then(() => HnswVectorIndex.loadAsync(join(dir, GRAPH_FILE), vector.model.dimension, meta.options.vector.hnsw, docs));
     graph.catch(() => {}); // awaited below, or settled in `finally`
@@ -334,7 +338,7 @@ export async function openIndexAsync(indexDir: string, options: OpenIndexOptions
     if (meta.vector?.kind === 'hnsw' && background) loadGraph(meta.vector);
     let vectors: OpenedIndex['vectors'];
     if (meta.vector) {
-      const { store, keys } = vectorFiles(dir, meta.vector, await load.file(VECTORS_FILE), await load.file(VECTOR_KEYS_FILE));
+      const { store, keys } = vectorFiles(dir, meta.vector, await floats, await load.file(VECTOR_KEYS_FILE));
       vectors = vectorsOf(dir, meta.vector, store, keys, graph ? await graph : undefined);
     }
     return opened(load.manifest.generation, meta, paragraphs, segments, lexical, vectors);
@@ -369,13 +373,12 @@ function* segmentSteps(dir: string, listed: IndexMeta['segments'][number], data:
 }
 
 // The vectors by doc id (searched in place) and their keys, after checking the files hold `count` of them.
-function vectorFiles(dir: string, vector: VectorMeta, data: Buffer | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer; floats: Float32Array } {
+function vectorFiles(dir: string, vector: VectorMeta, floats: Float32Array | undefined, keys: Buffer | undefined): { store: ExactVectorIndex; keys: Buffer; floats: Float32Array } {
   const { dimension } = vector.model;
-  if (!data || !keys) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
-  if (data.byteLength !== vector.count * dimension * 4 || rowCount(keys, EMBEDDING_KEY_BYTES) !== vector.count) {
+  if (!floats || !keys) throw new SearchError('INDEX_CORRUPT', `${dir}: manifest lists no ${VECTORS_FILE} or ${VECTOR_KEYS_FILE}`);
+  if (floats.length !== vector.count * dimension || rowCount(keys, EMBEDDING_KEY_BYTES) !== vector.count) {
     throw new SearchError('INDEX_CORRUPT', `${dir}: vector files do not hold ${vector.count} vectors of dimension ${dimension}`);
   }
-  const floats = floatsOf(data);
   return { store: ExactVectorIndex.fromVectors(floats, dimension), keys, floats };
 }
 
