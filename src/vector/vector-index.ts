@@ -35,7 +35,7 @@ export interface HnswOptions {
 /** Vector index settings recorded with an index. */
 export interface VectorIndexOptions {
   hnsw: HnswOptions;
-  /** Collections with fewer vectors than this are searched exactly (a scan); from this size on, by HNSW. Default 40,000. */
+  /** Collections with fewer vectors than this are searched exactly (a scan); from this size on, by HNSW. Default 50,000. */
   exactBelow: number;
 }
 

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -8,7 +8,7 @@ import { normalize } from '../embedding/index.ts';
 import { buildVectorIndex, DEFAULT_VECTOR_INDEX_OPTIONS, ExactVectorIndex, HnswVectorIndex, validateVectorIndexOptions, type VectorIndex } from './index.ts';
 import { mulberry32 } from '../core/index.ts';
 import { INT8_SCAN_FROM } from './exact.ts';
-import { Int8Vectors, scanModule } from './int8-scan.ts';
+import { helperChunks, Int8Vectors, PARALLEL_SCAN_FROM, scanModule } from './int8-scan.ts';
 
 const HNSW = { m: 16, efConstruction: 100, efSearch: 64, seed: 7 };
 const scratch = mkdtempSync(join(tmpdir(), 'shoal-vector-test-'));
@@ -231,6 +231,28 @@ describe('int8 scan against the float scan', () => {
     for (const query of clustered(5, dim, 25)) {
       expect(int8.search(query, 12, live, (d) => dot(dense[d]!, query))).toEqual(reference(dense, query, 12, live));
     }
+  });
+
+  it(`shares scans from PARALLEL_SCAN_FROM docs on with the helper thread, over several copies, through growth`, () => {
+    const chunksBefore = helperChunks();
+    const copies = [384, 48].map((dim, c) => {
+      const vectors = clustered(PARALLEL_SCAN_FROM + 5000, dim, 40 + c, 32);
+      return { dim, vectors, int8: Int8Vectors.of(flatten(vectors, dim), dim, vectors.length)! };
+    });
+    const all = (): boolean => true;
+    const odd = (d: number): boolean => d % 2 === 1;
+    for (let round = 0; round < 3; round++) {
+      for (const { dim, vectors, int8 } of copies) {
+        for (const query of clustered(4, dim, 50 + round, 32)) {
+          expect(int8.search(query, 10, round === 1 ? odd : all, (d) => dot(vectors[d]!, query))).toEqual(reference(vectors, query, 10, round === 1 ? odd : all));
+        }
+      }
+      // Grow the first copy past its capacity (its shared memory grows under the helper's instance).
+      const { dim, vectors, int8 } = copies[0]!;
+      for (const v of clustered(6000, dim, 60 + round, 32)) expect(int8.set(vectors.push(v) - 1, v)).toBe(true);
+    }
+    // The helper took part (a machine with one core has none: the caller scans every chunk).
+    if (availableParallelism() > 1) expect(helperChunks()).toBeGreaterThan(chunksBefore);
   });
 
   it('treats vectors with NaN or infinities and a zero query as the float scan does', () => {
