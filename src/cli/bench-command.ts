@@ -14,8 +14,9 @@ const measure = () => import('../measure/index.ts');
 
 export const BENCH_USAGE = `shoal bench lexical --data <reports file or folder> [--queries N] [--build-repeats N] [--threads N] [--skip-minisearch]
   [--repeats N] [--slowest N] [--json]
-Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries, interleaved;
---repeats rounds of them (a query's latency is its median); --slowest lists shoal's slowest queries.
+Builds shoal, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same OR-queries: shoal and
+FTS5 interleaved, then MiniSearch in a thread of its own (its heap apart from theirs); --repeats rounds
+of them (a query's latency is its median); --slowest lists shoal's slowest queries.
 
 shoal bench embed --data <reports file or folder> [--limit N] [--batch-size 1] [--queries N] [--model M] [--json]
 Paragraphs/s of shoal's embedder against a bare onnxruntime session fed the same token batches, and

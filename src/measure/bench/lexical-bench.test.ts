@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Paragraph } from '../../core/types.ts';
 import { fts5OrQuery } from '../eval/engines.ts';
+import { IsolatedMiniSearch } from './isolated-engine.ts';
 import { pickQueries, runLexicalBench } from './lexical-bench.ts';
 
 describe('lexical bench', () => {
@@ -44,6 +46,20 @@ describe('lexical bench', () => {
       expect(q.longestPostings).toBe(200);
       expect(q.postings).toBeGreaterThan(400);
     }
+  });
+
+  it('runs MiniSearch in a thread of its own: its build, its searches and its heap are there', async () => {
+    const paragraphs: Paragraph[] = Array.from({ length: 3000 }, (_, i) => {
+      const text = `Showers in zone ${i % 7} as sugar prices rise to ${i} cents`;
+      return { key: `r${i}#0`, reportId: `r${i}`, ordinal: 0, title: `Cocoa review ${i}`, tags: [], text, start: 0, end: text.length };
+    });
+    const engine = await IsolatedMiniSearch.start(paragraphs);
+    expect(engine.buildMs).toBeGreaterThan(0);
+    for (const query of ['cocoa sugar', 'zone 3 showers']) expect(engine.timedSearch(query, 10)).toBeGreaterThan(0);
+    const heapBefore = process.memoryUsage().heapUsed;
+    expect(engine.heapMB()).toBeGreaterThan(0.5); // 3,000 documents' index, in that thread's heap
+    expect(Math.abs(process.memoryUsage().heapUsed - heapBefore)).toBeLessThan(64 * 2 ** 20);
+    await engine.close();
   });
 
   it('picks distinct titles spread over the corpus', () => {

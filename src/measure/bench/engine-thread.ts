@@ -1,0 +1,41 @@
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { miniSearchEngine, type LexicalEngine } from '../eval/engines.ts';
+import { CALL, DONE, type EngineRequest, type EngineThreadData } from './isolated-engine.ts';
+
+// The thread of an isolated engine (see isolated-engine.ts): builds MiniSearch over the paragraphs,
+// reports the build time, then answers requests from the port while the caller blocks.
+
+const { paragraphs, control, port } = workerData as EngineThreadData;
+const words = new Int32Array(control);
+const result = new Float64Array(control, 8, 1);
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const start = performance.now();
+let engine: LexicalEngine | undefined = miniSearchEngine([...paragraphs]);
+port.postMessage({ buildMs: performance.now() - start });
+
+for (let seen = 0, open = true; open; ) {
+  Atomics.wait(words, CALL, seen);
+  seen = Atomics.load(words, CALL);
+  const request = receiveMessageOnPort(port)?.message as EngineRequest | undefined;
+  if (request && 'query' in request && engine) {
+    const begin = performance.now();
+    engine.search(request.query, request.k);
+    result[0] = performance.now() - begin;
+  } else if (request && 'memory' in request) {
+    // What the engine holds in this thread's heap: used with it minus used without, after full collections.
+    gc();
+    const withEngine = getHeapStatistics().used_heap_size;
+    engine = undefined;
+    gc();
+    result[0] = (withEngine - getHeapStatistics().used_heap_size) / 2 ** 20;
+  } else if (request && 'close' in request) {
+    open = false;
+    port.close();
+  }
+  Atomics.store(words, DONE, seen);
+  Atomics.notify(words, DONE);
+}
