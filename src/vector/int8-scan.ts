@@ -38,8 +38,8 @@ type Scan = (query: number, lows: number, highs: number, from: number, to: numbe
  * 10⁻⁷·(‖μ‖ + ‖ĉ‖ + ‖e‖)·‖y‖ on top covers float rounding: the float64 dot product the re-scoring
  * computes is within d·2⁻⁵³·‖x‖·‖y‖ of the real one (under 10⁻¹⁰·‖x‖·‖y‖ for any dimension d up
  * to 10⁶, and ‖x‖ ≤ ‖μ‖ + ‖ĉ‖ + ‖e‖), the terms above within less. Centring cuts the float
- * re-scoring about threefold on Reuters (bge-small): 163 vectors per query for the top 100 at the
- * median, against 507 uncentred.
+ * re-scoring about threefold on Reuters (bge-small, 103,178 paragraphs, 300 title queries): 164 vectors
+ * per query for the top 100, against 549 uncentred; 16 for the top 10, against 59.
  *
  * The layout. One record per doc in WebAssembly memory: its codes (the dimension rounded up to 16
  * bytes), then s, ‖ĉ‖ and ‖e‖ as float64. The WebAssembly loop writes each doc's lower and upper bound
@@ -308,9 +308,11 @@ function sharedMemory(): boolean {
  * when `shared`) and exports `scan(query, lows, highs, from, to, t, a, b, c0, r0)`. For
  * doc = from…to−1, with its record at doc · record (codes, then s, ‖ĉ‖, ‖e‖ as float64), it computes
  * the dot product q·p of the int8 codes with the int16 query at `query`, and writes the float64 bounds
- * lows[doc] = (q·p·s·t + c0) − (‖ĉ‖·a + ‖e‖·b + r0) and highs[doc] = (q·p·s·t + c0) + (‖ĉ‖·a + ‖e‖·b + r0). The loop over one vector is unrolled (the stride is fixed per module): per 16 bytes,
- * one load, sign extension of each half to 16 bits, and `i32x4.dot_i16x8_s` against the query's
- * halves into one of two accumulators.
+ * lows[doc] = (q·p·s·t + c0) − (‖ĉ‖·a + ‖e‖·b + r0) and highs[doc] = (q·p·s·t + c0) + (‖ĉ‖·a + ‖e‖·b + r0),
+ * in that order of operations (the same float64 results as the same formula in JavaScript). The loop
+ * over one vector is unrolled (the stride is fixed per module): per 16 bytes, one load, sign extension
+ * of each half to 16 bits, and `i32x4.dot_i16x8_s` against the query's halves into one of two
+ * accumulators.
  */
 function encodeScan(stride: number, shared: boolean): Uint8Array {
   const record = stride + 24;
