@@ -22,7 +22,8 @@ export type EngineRequest = { query: string; k: number } | { memory: true } | { 
  * MiniSearch built and queried in a thread of its own, so its heap (178 MB over the Reuters
  * paragraphs) is collected there and its collections never pause the engines measured in the calling
  * thread. A search blocks the caller until the thread answers and returns the time the search took
- * in that thread (the hand-over is not counted), so the bench still interleaves it query by query.
+ * in that thread (the hand-over is not counted), so the bench times it query by query as it times the
+ * engines of the calling thread.
  */
 export class IsolatedMiniSearch {
   private calls = 0;
