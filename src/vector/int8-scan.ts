@@ -36,8 +36,8 @@ type Scan = (query: number, lows: number, highs: number, from: number, to: numbe
  * |x·y − μ·y − s·t·(q·p)| ≤ ‖ĉ‖·‖f‖ + ‖e‖·‖y‖. q·p is computed exactly in integers; ‖ĉ‖ and ‖e‖ are
  * kept per vector, μ·y, ‖f‖ and ‖y‖ computed per query, all in float64. A slack of
  * 10⁻⁷·(‖μ‖ + ‖ĉ‖ + ‖e‖)·‖y‖ on top covers float rounding: the float64 dot product the re-scoring
- * computes is within d·2⁻⁵³·‖x‖·‖y‖ of the real one (under 10⁻¹⁰·‖x‖·‖y‖ for any dimension d up
- * to 10⁶, and ‖x‖ ≤ ‖μ‖ + ‖ĉ‖ + ‖e‖), the terms above within less. Centring cuts the float
+ * computes is within d·2⁻⁵³·‖x‖·‖y‖ of the real one (under 1.2·10⁻¹⁰·‖x‖·‖y‖ for any dimension d
+ * up to 10⁶, and ‖x‖ ≤ ‖μ‖ + ‖ĉ‖ + ‖e‖), the terms above within less. Centring cuts the float
  * re-scoring about threefold on Reuters (bge-small, 103,178 paragraphs, 300 title queries): 164 vectors
  * per query for the top 100, against 549 uncentred; 16 for the top 10, against 59.
  *
@@ -89,7 +89,14 @@ export class Int8Vectors {
       for (let i = 0; i < dimension; i++) centre[i]! += vectors[base + i]!;
     }
     for (let i = 0; i < dimension; i++) centre[i] = finite === 0 ? 0 : centre[i]! / finite;
-    const copy = new Int8Vectors(dimension, module, count, centre);
+    let copy: Int8Vectors;
+    try {
+      copy = new Int8Vectors(dimension, module, count, centre);
+    } catch (error) {
+      // No address space for another WebAssembly memory (V8 reserves several GiB for each): stay floats.
+      if (error instanceof RangeError) return undefined;
+      throw error;
+    }
     for (let doc = 0; doc < count; doc++) copy.set(doc, vectors.subarray(doc * dimension, (doc + 1) * dimension));
     return copy;
   }
@@ -102,9 +109,16 @@ export class Int8Vectors {
     const centre = this.centre;
     let max = 0;
     for (let i = 0; i < dim; i++) max = Math.max(max, Math.abs(vector[i]! - centre[i]!));
+    const { codes, meta } = this;
+    // Docs skipped between the last one and this (never set) get infinite bounds: never ruled out.
+    for (let gap = this.end; gap < doc; gap++) {
+      const from = gap * this.record;
+      codes.fill(0, from, from + stride);
+      meta.fill(0, (from + stride) / 8, (from + stride) / 8 + 2);
+      meta[(from + stride) / 8 + 2] = Infinity;
+    }
     const base = doc * this.record;
     const at = (base + stride) / 8;
-    const { codes, meta } = this;
     if (!Number.isFinite(max)) {
       // NaN or ±∞: the bound says nothing, so an infinite one (lower −∞, upper +∞): always scored in floats.
       codes.fill(0, base, base + stride);
@@ -214,9 +228,15 @@ export class Int8Vectors {
   private grow(docs: number): boolean {
     let capacity = this.capacity;
     while (capacity < docs) capacity *= 2;
-    if (capacity * this.record > MAX_BYTES) return false;
+    capacity = Math.min(capacity, Math.floor(MAX_BYTES / this.record));
+    if (capacity < docs) return false;
     const needed = pages(this.bytesFor(capacity)) - this.memory.buffer.byteLength / PAGE;
-    if (needed > 0) this.memory.grow(needed);
+    try {
+      if (needed > 0) this.memory.grow(needed);
+    } catch (error) {
+      if (error instanceof RangeError) return false; // the memory cannot grow: the caller drops the copy
+      throw error;
+    }
     this.views();
     this.capacity = capacity;
     return true;
@@ -379,25 +399,32 @@ const HELPER_TIMEOUT_MS = 30_000;
 const [SEQ, OPEN, NEXT, BUSY, MEMORY, QUERY, LOWS, HIGHS, END, FAILED, HELPED] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /**
- * The helper's code (a worker evaluated from this string, so it needs no loader). It sleeps on SEQ;
- * woken, it takes new memories (and drops old ones) from its port, counts itself BUSY, and if the task
+ * The helper's code (a worker evaluated from this string, so it needs no loader). It sleeps on SEQ
+ * (woken by a task, or by a dropped copy); woken, it takes new memories (and drops old ones, then
+ * collects its heap) from its port; for a new task it counts itself BUSY, and if the task
  * it was woken for is still OPEN, claims chunks until none is left; then it leaves BUSY. The calling
  * thread closes the task (OPEN = 0) before it waits for BUSY to fall to 0, so either it waits for the
  * helper or the helper sees the task closed: a late helper never writes into a later search.
  */
 const HELPER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+require('node:v8').setFlagsFromString('--expose-gc');
+const gc = require('node:vm').runInNewContext('gc');
 const control = new Int32Array(workerData.control);
 const args = new Float64Array(workerData.control, 48, 5);
 const scans = new Map();
 let seen = 0;
 for (;;) {
-  Atomics.wait(control, ${SEQ}, seen, 1000);
+  Atomics.wait(control, ${SEQ}, seen);
+  let dropped = false;
   for (let m; (m = receiveMessageOnPort(workerData.port)); ) {
     const { id, memory, module, drop } = m.message;
-    if (drop !== undefined) scans.delete(drop);
+    if (drop !== undefined) dropped = scans.delete(drop) || dropped;
     else scans.set(id, new WebAssembly.Instance(module, { env: { memory } }).exports.scan);
   }
+  // This thread allocates next to nothing, so its heap would never be collected on its own, and the
+  // instances of dropped copies would keep their memories (tens of megabytes each) alive.
+  if (dropped) gc();
   const seq = Atomics.load(control, ${SEQ});
   if (seq === seen) continue;
   seen = seq;
@@ -443,6 +470,7 @@ class ScanHelper {
   private readonly control = new Int32Array(new SharedArrayBuffer(88));
   private readonly args = new Float64Array(this.control.buffer, 48, 5);
   private readonly port: MessagePort;
+  private readonly worker: Worker;
   private readonly finalizer: FinalizationRegistry<number>;
   private seq = 0;
   private ids = 0;
@@ -451,13 +479,17 @@ class ScanHelper {
   constructor() {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { control: this.control.buffer, port: port2 }, transferList: [port2] });
-    worker.unref();
-    worker.on('error', () => {
+    this.worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { control: this.control.buffer, port: port2 }, transferList: [port2] });
+    this.worker.unref();
+    this.worker.on('error', () => {
       this.failed = true;
     });
     this.port.unref();
-    this.finalizer = new FinalizationRegistry((id) => this.port.postMessage({ drop: id }));
+    // A dropped copy: the helper lets go of its memory (woken without a new task, it only reads its port).
+    this.finalizer = new FinalizationRegistry((id) => {
+      this.port.postMessage({ drop: id });
+      Atomics.notify(this.control, SEQ);
+    });
   }
 
   /** Chunks the helper has scanned so far. */
@@ -495,7 +527,9 @@ class ScanHelper {
     const deadline = Date.now() + HELPER_TIMEOUT_MS;
     for (let busy = Atomics.load(c, BUSY); busy !== 0; busy = Atomics.load(c, BUSY)) {
       if (Date.now() > deadline) {
+        // Stop it before anything else scans this copy: a late chunk would write into that search's bounds.
         this.failed = true;
+        void this.worker.terminate();
         throw new SearchError('INTERNAL', `the vector scan's helper thread did not finish a chunk within ${HELPER_TIMEOUT_MS / 1000} s`);
       }
       Atomics.wait(c, BUSY, busy, 100);

@@ -251,8 +251,36 @@ describe('int8 scan against the float scan', () => {
       const { dim, vectors, int8 } = copies[0]!;
       for (const v of clustered(6000, dim, 60 + round, 32)) expect(int8.set(vectors.push(v) - 1, v)).toBe(true);
     }
-    // The helper took part (a machine with one core has none: the caller scans every chunk).
-    if (availableParallelism() > 1) expect(helperChunks()).toBeGreaterThan(chunksBefore);
+    // The helper took part (a machine with one core has none: the caller scans every chunk), and still
+    // does after the first copy's memory grew under its instance.
+    const afterGrowth = helperChunks();
+    const { dim, vectors, int8 } = copies[0]!;
+    for (const query of clustered(4, dim, 70, 32)) {
+      expect(int8.search(query, 10, all, (d) => dot(vectors[d]!, query))).toEqual(reference(vectors, query, 10, all));
+    }
+    if (availableParallelism() > 1) {
+      expect(afterGrowth).toBeGreaterThan(chunksBefore);
+      expect(helperChunks()).toBeGreaterThan(afterGrowth);
+    }
+  });
+
+  it('gives docs never set between set ones infinite bounds (never ruled out, never wrongly scored)', () => {
+    const dim = 16;
+    const vectors = clustered(50, dim, 80);
+    const copy = Int8Vectors.of(flatten(vectors, dim), dim, vectors.length)!;
+    const far = clustered(1, dim, 81)[0]!;
+    expect(copy.set(70, far)).toBe(true); // docs 50–69 are never set
+    const dense = Array.from({ length: 71 }, (_, d) => (d === 70 ? far : vectors[d] ?? new Float32Array(dim)));
+    const live = (d: number): boolean => d < 50 || d === 70;
+    let scoredGaps = 0;
+    const all = (): boolean => true;
+    const hits = copy.search(far, 5, all, (d) => {
+      if (d >= 50 && d < 70) scoredGaps++;
+      return dot(dense[d]!, far);
+    });
+    expect(scoredGaps).toBe(20); // their bounds say nothing, so a filter that lets them through gets them scored
+    expect(copy.search(far, 5, live, (d) => dot(dense[d]!, far))).toEqual(reference(dense, far, 5, live));
+    expect(hits[0]!.docId).toBe(70);
   });
 
   it('treats vectors with NaN or infinities and a zero query as the float scan does', () => {
