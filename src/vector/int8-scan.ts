@@ -543,12 +543,12 @@ class ScanHelper {
 }
 
 let helper: ScanHelper | undefined;
+let helperUnavailable = availableParallelism() < 2;
 
 /** Chunks of {@link CHUNK} docs the helper thread has scanned in this process (0 before it started). */
 export function helperChunks(): number {
   return helper?.chunks ?? 0;
 }
-let helperUnavailable = availableParallelism() < 2;
 
 /** The process's scan helper, started on first use; undefined on one core or once it failed. */
 function scanHelper(): ScanHelper | undefined {
