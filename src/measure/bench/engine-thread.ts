@@ -1,8 +1,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
 import { miniSearchEngine, type LexicalEngine } from '../eval/engines.ts';
-import { CALL, DONE, type EngineRequest, type EngineThreadData } from './isolated-engine.ts';
+import { CALL, DONE, exposeGc, type EngineRequest, type EngineThreadData } from './isolated-engine.ts';
 
 // The thread of an isolated engine (see isolated-engine.ts): builds MiniSearch over the paragraphs,
 // reports the build time, then answers requests from the port while the caller blocks.
@@ -10,8 +9,7 @@ import { CALL, DONE, type EngineRequest, type EngineThreadData } from './isolate
 const { paragraphs, control, port } = workerData as EngineThreadData;
 const words = new Int32Array(control);
 const result = new Float64Array(control, 8, 1);
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = exposeGc();
 
 const start = performance.now();
 let engine: LexicalEngine | undefined = miniSearchEngine([...paragraphs]);

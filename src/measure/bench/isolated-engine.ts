@@ -1,7 +1,16 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { SearchError } from '../../core/errors.ts';
 import type { Paragraph } from '../../core/types.ts';
 import { spawnTsWorker } from '../../core/ts-worker.ts';
+
+/** A full collection of the calling thread's heap, for memory measurements: `--expose-gc` is switched on at run time if needed. */
+export function exposeGc(): () => void {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 
 /** Control words shared with the engine's thread: the caller bumps CALL, the thread echoes it in DONE. */
 export const [CALL, DONE] = [0, 1];

@@ -1,12 +1,10 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { paragraphsOf, resolveIndexOptions, type DeepPartial, type IndexOptions } from '../../engine/index.ts';
 import { percentile } from '../eval/metrics.ts';
 import { readReports } from '../../ingest/index.ts';
 import type { Bm25Options } from '../../lexical/index.ts';
 import { prestartBuildWorkers } from '../../lexical/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../eval/engines.ts';
-import { IsolatedMiniSearch } from './isolated-engine.ts';
+import { exposeGc, IsolatedMiniSearch } from './isolated-engine.ts';
 
 /** Options of {@link runLexicalBench}. */
 export interface LexicalBenchOptions {
@@ -78,6 +76,14 @@ type Builder = { name: 'shoal' | 'fts5'; build: () => LexicalEngine | Promise<Le
 /** Runs one query on an engine and returns the milliseconds it took. */
 type TimedSearch = (query: string, k: number) => number;
 
+function timedSearchOf(engine: LexicalEngine): TimedSearch {
+  return (query, k) => {
+    const start = performance.now();
+    engine.search(query, k);
+    return performance.now() - start;
+  };
+}
+
 /**
  * Builds shoal's BM25 index, SQLite FTS5 and MiniSearch over the same paragraphs and runs the same
  * OR-queries against each, top 10. shoal and FTS5 run interleaved (query i goes to both before query
@@ -123,19 +129,14 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
     log(`build minisearch (its own thread): ${miniSearch.buildMs.toFixed(0)} ms`);
   }
 
-  const timed = new Map<string, TimedSearch>([...engines].map(([name, engine]) => [name, (q: string, k: number) => {
-    const start = performance.now();
-    engine.search(q, k);
-    return performance.now() - start;
-  }]));
   const repeats = options.repeats ?? 1;
-  const latencies = runQueries(timed, queries, repeats);
+  // The map of timed searches is not kept: its closures would hold the engines whose memory is measured below.
+  const latencies = runQueries(new Map([...engines].map(([name, engine]) => [name, timedSearchOf(engine)])), queries, repeats);
   // MiniSearch after the two, alone: its 60 ms searches (and its heap's collections) between theirs
   // would put into their latencies what neither has in service.
   if (miniSearch) latencies.set('minisearch', runQueries(new Map([['minisearch', (q: string, k: number) => miniSearch.timedSearch(q, k)]]), queries, repeats).get('minisearch')!);
   const names = [...latencies.keys()];
   const slowest = options.slowest ? slowQueries(engines.get('shoal') as ShoalEngine, queries, latencies, options.slowest) : undefined;
-  timed.clear(); // its closures hold the engines, whose memory is measured below by dropping them
 
   // Memory an index holds: database pages for FTS5; for the JS engines, what a full collection frees
   // once the engine is dropped (JS heap plus array buffers).
@@ -253,11 +254,4 @@ function fts5Megabytes(engine: LexicalEngine): number {
   const pages = db.pragma('page_count', { simple: true }) as number;
   const size = db.pragma('page_size', { simple: true }) as number;
   return (pages * size) / 2 ** 20;
-}
-
-// Memory is measured after a full collection; `--expose-gc` is switched on at run time if needed.
-function exposeGc(): () => void {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
