@@ -179,6 +179,10 @@ export function tallyLocal(set: MatchSet, request: TallyRequest, paragraphs: Loc
   if (set.lexical && !set.all && !request.groupByReport && !request.facets?.length && !request.dateRange) {
     return { count: lexical.countMatches(set.lexical, accepts, set.docIds), facets: {} };
   }
+  // Every live paragraph, without a filter or floor: the count is known (a vector search's total).
+  if (set.all && !accepts && !set.docIds?.length && !request.groupByReport && !request.facets?.length && !request.dateRange) {
+    return { count: paragraphs.size, facets: {} };
+  }
   const counter = new FacetCounter(request);
   const inSet = new Uint8Array(paragraphs.all.length);
   const add = (d: number): void => {

@@ -182,7 +182,12 @@ describe('Engine writes', () => {
     const zeppelin = await keys({ q: 'zeppelin hangar tours storm', k: 50 });
     expect(zeppelin.filter((k) => k.startsWith('w1#'))).toHaveLength(2); // never the old and new paragraph both
 
+    // A vector total counts every live paragraph: the count without facets (known) and with them (each visited).
+    const total = async (facets: boolean) => (await engine.search({ q: 'zeppelin', mode: 'vector', ...(facets ? { facets: ['source'] } : {}) })).total;
+    expect(await total(false)).toEqual({ value: engine.stats().paragraphs, relation: 'eq' });
     expect(engine.deleteReport('w1')).toMatchObject({ deleted: true });
+    expect(await total(false)).toEqual({ value: before.paragraphs, relation: 'eq' });
+    expect(await total(true)).toEqual(await total(false));
     expect(engine.report('w1')).toBeUndefined();
     expect(await keys({ q: 'zeppelin', mode: 'bm25' })).toEqual([]);
     expect((await keys({ q: 'zeppelin', mode: 'vector', k: 100 })).some((k) => k.startsWith('w1#'))).toBe(false);
