@@ -33,7 +33,8 @@ timed on 1 query in 10 beside the exact index. Paragraph embeddings are kept in 
 
 shoal bench http --data <reports file or folder> [--index DIR] [--queries N] [--requests N] [--seconds N]
   [--connections N] [--rounds N] [--modes hybrid,bm25,vector] [--backend embedded|opensearch] [--model M] [--json]
-Serves the collection with shoal start (index built once into index/.bench-http) and drives GET /search
+Serves the collection with shoal start (index built once into index/.bench-http, or into an empty
+--index DIR; a DIR holding an index over other reports is refused, not rebuilt) and drives GET /search
 with autocannon: p50/p99 at concurrency 1 (--requests per mode and mix, default 300) and queries/s at
 concurrency 16 (--connections; --seconds per mode, default 10), for hybrid, bm25 and vector (--modes),
 in --rounds rounds (default 2: --requests and --seconds are per round; every concurrency-1 round
@@ -256,6 +257,7 @@ async function httpBench(argv: string[], io: Io): Promise<number> {
   const r = await runHttpBench({
     data: values.data,
     indexDir: values.index ?? BENCH_HTTP_DIR,
+    ownIndexDir: values.index === undefined,
     embedder: await embedderFrom(values, io),
     embedCacheDir: EMBED_CACHE_DIR,
     ...flags,
@@ -319,6 +321,7 @@ async function loadBench(argv: string[], io: Io): Promise<number> {
   const r = await runLoadBench({
     data: values.data,
     indexDir: values.index ?? BENCH_HTTP_DIR,
+    ownIndexDir: values.index === undefined,
     embedder: await embedderFrom(values, io),
     embedCacheDir: EMBED_CACHE_DIR,
     seconds: numberFlag('seconds', values.seconds, { min: 1, max: 86_400, integer: true }) ?? 60,

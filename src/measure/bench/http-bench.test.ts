@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dealQueries, parseCacheTotals, roundSlots, zipfDraws } from './http-bench.ts';
+import { fakeEmbedder } from '../../../tests/support/fake-embedder.ts';
+import { dealQueries, ensureIndex, parseCacheTotals, roundSlots, zipfDraws } from './http-bench.ts';
 
 // The parts of `bench http` that need no server: who gets which query, and what the server counted.
 describe('bench http: the query mixes', () => {
@@ -54,5 +58,29 @@ describe('bench http: the query mixes', () => {
     ].join('\n');
     expect(parseCacheTotals(metrics)).toEqual({ hits: 412, misses: 188 });
     expect(parseCacheTotals('# nothing yet')).toEqual({ hits: 0, misses: 0 });
+  });
+});
+
+describe('bench http: its index', () => {
+  it('builds into an empty folder and reuses it; a named folder over other reports is refused, its own folder rebuilt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-index-'));
+    try {
+      const data = join(dir, 'reports.jsonl');
+      const write = (n: number) => writeFileSync(data, Array.from({ length: n }, (_, i) => JSON.stringify({ _id: `r${i}`, title: `Report ${i}`, text: `Dredging of harbour ${i} resumed on Monday.` })).join('\n') + '\n');
+      const indexDir = join(dir, 'index');
+      const embedder = fakeEmbedder(16);
+      const lines: string[] = [];
+      const log = (line: string) => lines.push(line);
+      write(3);
+      expect((await ensureIndex({ data, indexDir, embedder }, 3, log)).counts.reports).toBe(3);
+      expect((await ensureIndex({ data, indexDir, embedder }, 3, log)).counts.reports).toBe(3);
+      expect(lines.filter((l) => l.startsWith('reusing'))).toEqual([`reusing the index in ${indexDir}`]);
+      write(4);
+      await expect(ensureIndex({ data, indexDir, embedder }, 4, log)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'index' } });
+      await expect(ensureIndex({ data, indexDir, embedder }, 4, log)).rejects.toThrow(/holds an index of 3 reports \(model fake\), not of the 4 reports/);
+      expect((await ensureIndex({ data, indexDir, embedder, ownIndexDir: true }, 4, log)).counts.reports).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

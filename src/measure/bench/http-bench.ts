@@ -24,8 +24,14 @@ export type HttpMode = 'hybrid' | 'bm25' | 'vector';
 export interface HttpBenchOptions {
   /** A report file or folder (e.g. Reuters-21578). */
   data: string;
-  /** Where the benchmark index lives; built when missing or not over `data`. */
+  /** Where the benchmark index lives; built when missing or not over `data` (see {@link HttpBenchOptions.ownIndexDir}). */
   indexDir: string;
+  /**
+   * Whether `indexDir` is the bench's own folder, rebuilt when it holds an index over other reports or
+   * another model. A folder the caller named is refused then (`INVALID_ARGUMENT`): rebuilding it with
+   * default settings would replace an index built with its own (an exact one, say). Default false.
+   */
+  ownIndexDir?: boolean;
   embedder: Embedder;
   /** Folder of the embedding cache shared with eval and bench (vectors of unchanged paragraphs are reused). */
   embedCacheDir?: string;
@@ -449,12 +455,16 @@ function serverMeans(runs: Single, mode: string): { embedMs: number; rankMs: num
 }
 
 /** Builds the benchmark index unless the folder already holds one over the same reports, with embeddings. */
-export async function ensureIndex(options: Pick<HttpBenchOptions, 'data' | 'indexDir' | 'embedder' | 'embedCacheDir'>, reports: number, log: (line: string) => void): Promise<IndexMeta> {
+export async function ensureIndex(options: Pick<HttpBenchOptions, 'data' | 'indexDir' | 'ownIndexDir' | 'embedder' | 'embedCacheDir'>, reports: number, log: (line: string) => void): Promise<IndexMeta> {
   if (hasIndex(options.indexDir)) {
     const meta = readIndexMeta(options.indexDir);
     if (meta.counts.reports === reports && meta.vector?.model.onnxSha256 === options.embedder.info.onnxSha256) {
       log(`reusing the index in ${options.indexDir}`);
       return meta;
+    }
+    if (!options.ownIndexDir) {
+      const model = meta.vector ? `model ${meta.vector.model.name}` : 'no embeddings';
+      throw new SearchError('INVALID_ARGUMENT', `${options.indexDir} holds an index of ${meta.counts.reports} reports (${model}), not of the ${reports} reports of ${options.data} with model ${options.embedder.info.name}: build it over that data (shoal index ${options.data} --index ${options.indexDir}), or name another --index`, { details: { field: 'index' } });
     }
   }
   const cache = options.embedCacheDir ? loadEmbeddingCache(options.embedCacheDir, options.embedder.info) : undefined;

@@ -18,6 +18,8 @@ export interface LoadBenchOptions {
   data: string;
   /** The benchmark index, built when missing as `bench http` builds it. A throw-away copy is served, so the writes never reach it. */
   indexDir: string;
+  /** Whether `indexDir` is the bench's own folder (see `HttpBenchOptions.ownIndexDir`). */
+  ownIndexDir?: boolean;
   embedder: Embedder;
   /** Folder of the embedding cache (see `bench http`). */
   embedCacheDir?: string;
