@@ -1,7 +1,6 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { getHeapStatistics } from 'node:v8';
 import { miniSearchEngine, type LexicalEngine } from '../eval/engines.ts';
-import { CALL, DONE, exposeGc, type EngineRequest, type EngineThreadData } from './isolated-engine.ts';
+import { CALL, DONE, exposeGc, heldMegabytes, type EngineRequest, type EngineThreadData } from './isolated-engine.ts';
 
 // The thread of an isolated engine (see isolated-engine.ts): builds MiniSearch over the paragraphs,
 // reports the build time, then answers requests from the port while the caller blocks.
@@ -24,12 +23,10 @@ for (let seen = 0, open = true; open; ) {
     engine.search(request.query, request.k);
     result[0] = performance.now() - begin;
   } else if (request && 'memory' in request) {
-    // What the engine holds in this thread's heap: used with it minus used without, after full collections.
-    gc();
-    const withEngine = getHeapStatistics().used_heap_size;
-    engine = undefined;
-    gc();
-    result[0] = (withEngine - getHeapStatistics().used_heap_size) / 2 ** 20;
+    // What the engine holds in this thread, measured as the calling thread measures its engines.
+    result[0] = await heldMegabytes(() => {
+      engine = undefined;
+    }, gc);
   } else if (request && 'close' in request) {
     open = false;
     port.close();

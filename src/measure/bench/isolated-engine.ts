@@ -12,6 +12,31 @@ export function exposeGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+/**
+ * Megabytes a value holds in the calling thread: the memory in use (JS heap and array buffers) after
+ * full collections, before and after `drop` lets go of the last reference to it.
+ */
+export async function heldMegabytes(drop: () => void, gc: () => void): Promise<number> {
+  await settle(gc);
+  const before = memoryInUse();
+  drop();
+  await settle(gc);
+  return (before - memoryInUse()) / 2 ** 20;
+}
+
+// A full collection, then time for V8 to release the array buffers it found dead (it sweeps them on a
+// background thread, so right after gc() they may still count), then another.
+async function settle(gc: () => void): Promise<void> {
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  gc();
+}
+
+function memoryInUse(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 /** Control words shared with the engine's thread: the caller bumps CALL, the thread echoes it in DONE. */
 export const [CALL, DONE] = [0, 1];
 
@@ -59,7 +84,7 @@ export class IsolatedMiniSearch {
     return this.call({ query, k });
   }
 
-  /** Megabytes of heap the engine holds in its thread; the engine is gone afterwards. */
+  /** Megabytes the engine holds in its thread ({@link heldMegabytes}); the engine is gone afterwards. */
   heapMB(): number {
     return this.call({ memory: true });
   }

@@ -4,7 +4,7 @@ import { readReports } from '../../ingest/index.ts';
 import type { Bm25Options } from '../../lexical/index.ts';
 import { prestartBuildWorkers } from '../../lexical/index.ts';
 import { fts5Engine, shoalEngine, type LexicalEngine } from '../eval/engines.ts';
-import { exposeGc, IsolatedMiniSearch } from './isolated-engine.ts';
+import { exposeGc, heldMegabytes, IsolatedMiniSearch } from './isolated-engine.ts';
 
 /** Options of {@link runLexicalBench}. */
 export interface LexicalBenchOptions {
@@ -151,11 +151,8 @@ export async function runLexicalBench(options: LexicalBenchOptions): Promise<Lex
       dropEngine(engines, name);
       continue;
     }
-    await settle(gc);
-    const withEngine = memoryInUse();
-    dropEngine(engines, name); // the engine is referenced from the map only, never from this frame
-    await settle(gc);
-    memory.set(name, (withEngine - memoryInUse()) / 2 ** 20);
+    // The engine is referenced from the map only, never from this frame.
+    memory.set(name, await heldMegabytes(() => dropEngine(engines, name), gc));
   }
 
   const stats = (name: string): EngineStats => {
@@ -236,18 +233,6 @@ function dropEngine(engines: Map<string, LexicalEngine>, name: string): void {
   engines.delete(name);
 }
 
-// A full collection, then time for V8 to release the array buffers it found dead (it sweeps them on a
-// background thread, so right after gc() they may still count), then another.
-async function settle(gc: () => void): Promise<void> {
-  gc();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  gc();
-}
-
-function memoryInUse(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 function fts5Megabytes(engine: LexicalEngine): number {
   const db = (engine as ReturnType<typeof fts5Engine>).db;
