@@ -92,13 +92,17 @@ export class WriterLock {
       mkdirSync(indexDir, { recursive: true });
       // SQLite retries a busy lock until the timeout. Even when refusing "at once", processes that ask
       // in the same instant each hold SQLite's SHARED lock for a moment on the way to EXCLUSIVE, and
-      // with no retry at all every one of them could be refused; a short retry lets exactly one win
-      // (SQLite refuses the others at once: they hold SHARED while another holds RESERVED).
+      // with no retry at all every one of them could be refused; a short retry lets exactly one win.
       db = new Database(file, { timeout: Math.max(options.waitMs ?? 0, RACE_RETRY_MS) });
       db.pragma('journal_mode = MEMORY');
+      // The lock is taken in normal locking mode, where a process refused on its way up lets go of its
+      // SHARED lock before it retries. In exclusive locking mode it would keep it, and two processes
+      // asking at once could each wait on the other until both time out, leaving the lock to nobody.
+      db.exec('BEGIN EXCLUSIVE');
+      // Exclusive locking mode from here on: the EXCLUSIVE lock outlives the transaction and is kept
+      // until the connection closes.
       db.pragma('locking_mode = EXCLUSIVE');
-      // In exclusive locking mode the EXCLUSIVE lock, once taken, is kept until the connection closes.
-      db.exec('BEGIN EXCLUSIVE; ROLLBACK');
+      db.exec('ROLLBACK');
     } catch (error) {
       db?.close();
       const code = (error as { code?: unknown }).code;
