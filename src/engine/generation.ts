@@ -340,6 +340,8 @@ export async function openIndexAsync(indexDir: string, options: OpenIndexOptions
     if (meta.vector) {
       const { store, keys } = vectorFiles(dir, meta.vector, await floats, await load.file(VECTOR_KEYS_FILE));
       vectors = vectorsOf(dir, meta.vector, store, keys, graph ? await graph : undefined);
+      // An exact index makes its int8 copy now, not on the first search it serves.
+      if (vectors.index === store) await slice(store.prepareSteps());
     }
     return opened(load.manifest.generation, meta, paragraphs, segments, lexical, vectors);
   } finally {

@@ -1,11 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Report } from '../core/types.ts';
 import { corpus, writeCorpus } from '../../tests/support/corpus.ts';
 import { fakeEmbedder } from '../../tests/support/fake-embedder.ts';
 import { readCurrent } from '../storage/index.ts';
+import { INT8_SCAN_FROM } from '../vector/exact.ts';
+import { Int8Vectors } from '../vector/int8-scan.ts';
 import { buildIndex, Engine, openIndex, openIndexAsync } from './index.ts';
 
 // The asynchronous open and reload: the same index as the synchronous open, the same checks, and no
@@ -76,6 +78,28 @@ describe('Engine.openAsync', () => {
     await expect(Engine.openAsync({ indexDir, embedder: Promise.reject(new Error('model failed')) })).rejects.toThrow('model failed');
     // The journal was closed each time: the folder opens again.
     Engine.open({ indexDir }).close();
+  });
+
+  it('makes an exact index\'s int8 copy while it opens, so no search pays for it; a command\'s open leaves it to the first search', async () => {
+    const indexDir = join(tmp, 'int8', 'index');
+    await buildIndex({ inputs: [writeCorpus(join(tmp, 'int8', 'in'), corpus(900))], indexDir, embedder });
+    const made = vi.spyOn(Int8Vectors, 'ofSteps');
+    try {
+      const served = await Engine.openAsync({ indexDir, embedder });
+      expect(served.stats().vector).toMatchObject({ kind: 'exact' });
+      expect(served.stats().paragraphs).toBeGreaterThanOrEqual(INT8_SCAN_FROM);
+      expect(made).toHaveBeenCalledTimes(1);
+      const hits = (await served.search({ q: 'drought silo', mode: 'vector', k: 5 })).hits;
+      expect(made).toHaveBeenCalledTimes(1);
+      served.close();
+      const command = Engine.open({ indexDir, embedder, readOnly: true });
+      expect(made).toHaveBeenCalledTimes(1);
+      expect((await command.search({ q: 'drought silo', mode: 'vector', k: 5 })).hits).toEqual(hits);
+      expect(made).toHaveBeenCalledTimes(2);
+      command.close();
+    } finally {
+      made.mockRestore();
+    }
   });
 
   it.each(['paragraphs.jsonl', 'lexical-0.seg', 'vectors.f32', 'vector-keys.bin', 'vectors.hnsw', 'vector-nodes.bin'])(

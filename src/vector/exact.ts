@@ -1,4 +1,5 @@
 import { SearchError } from '../core/errors.ts';
+import { runSteps, type Steps } from '../core/steps.ts';
 import { TopK, type ScoredDoc } from '../core/top-k.ts';
 import { Int8Vectors } from './int8-scan.ts';
 import type { VectorIndex } from './vector-index.ts';
@@ -13,8 +14,8 @@ export const INT8_SCAN_FROM = 2048;
  * The exact vector index: every live vector is scored against the query (dot product of unit vectors,
  * i.e. cosine similarity). The reference the HNSW graph is tested against, and the index used for
  * collections below `exactBelow`, where a scan is as fast as a graph walk and never misses. From
- * {@link INT8_SCAN_FROM} vectors on, a search first scans an int8 copy of the vectors, made on the
- * first such search and kept up to date after it, and scores only the few vectors its error bounds
+ * {@link INT8_SCAN_FROM} vectors on, a search first scans an int8 copy of the vectors, made by
+ * {@link prepareSteps} or else on the first such search, and kept up to date after it, and scores only the few vectors its error bounds
  * cannot rule out in floats: the same hits and scores as the float scan.
  */
 export class ExactVectorIndex implements VectorIndex {
@@ -26,6 +27,7 @@ export class ExactVectorIndex implements VectorIndex {
   private borrowed = false; // `data` belongs to the caller until the first write
   private int8: Int8Vectors | undefined;
   private int8Unavailable = false; // no WebAssembly SIMD here, or the copy would not fit
+  private writes = 0; // vectors added or replaced, so a copy made in steps knows whether it is still current
 
   constructor(readonly dimension: number, capacity = 1024) {
     if (!Number.isInteger(dimension) || dimension < 1) throw new SearchError('INVALID_ARGUMENT', `vector dimension must be a positive integer, got ${dimension}`);
@@ -63,6 +65,7 @@ export class ExactVectorIndex implements VectorIndex {
     if (!Number.isInteger(docId) || docId < 0) throw new SearchError('INVALID_ARGUMENT', `doc id must be a non-negative integer, got ${docId}`);
     this.ensureCapacity(docId + 1);
     this.data.set(vector, docId * this.dimension);
+    this.writes++;
     if (this.int8 && !this.int8.set(docId, vector)) {
       this.int8 = undefined;
       this.int8Unavailable = true;
@@ -161,13 +164,30 @@ export class ExactVectorIndex implements VectorIndex {
     return top.sorted();
   }
 
-  // The int8 copy, made on the first search over INT8_SCAN_FROM vectors or more.
+  /**
+   * Makes, in steps, what a search would otherwise make on first use: the int8 copy (from
+   * {@link INT8_SCAN_FROM} vectors on) and the scan's helper thread. A server runs them before it
+   * serves the index, as Solr warms a new searcher before publishing it, so no search pays for them.
+   * A vector added while the steps run leaves the copy to the next search.
+   */
+  *prepareSteps(): Steps<void> {
+    yield* this.int8Steps();
+    this.int8?.startHelper();
+  }
+
+  // The int8 copy, made on the first search over INT8_SCAN_FROM vectors or more (or by prepareSteps).
   private int8Copy(): Int8Vectors | undefined {
-    if (!this.int8 && !this.int8Unavailable && this.live >= INT8_SCAN_FROM) {
-      this.int8 = Int8Vectors.of(this.data, this.dimension, this.end);
-      this.int8Unavailable = this.int8 === undefined;
-    }
+    runSteps(this.int8Steps());
     return this.int8;
+  }
+
+  private *int8Steps(): Steps<void> {
+    if (this.int8 || this.int8Unavailable || this.live < INT8_SCAN_FROM) return;
+    const writes = this.writes;
+    const copy = yield* Int8Vectors.ofSteps(this.data, this.dimension, this.end);
+    if (this.int8 || writes !== this.writes) return; // made by a search meanwhile, or out of date
+    this.int8 = copy;
+    this.int8Unavailable = copy === undefined;
   }
 
   private ensureCapacity(docs: number): void {

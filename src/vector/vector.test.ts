@@ -298,7 +298,7 @@ describe('int8 scan against the float scan', () => {
 
   it('serves the exact index from INT8_SCAN_FROM vectors on, through adds and deletes after the copy', () => {
     const dim = 24;
-    const made = vi.spyOn(Int8Vectors, 'of');
+    const made = vi.spyOn(Int8Vectors, 'ofSteps');
     const vectors = clustered(INT8_SCAN_FROM + 50, dim, 27);
     const index = new ExactVectorIndex(dim);
     const live = new Map<number, Float32Array>();
@@ -328,6 +328,42 @@ describe('int8 scan against the float scan', () => {
     }
     expect(made).toHaveBeenCalledTimes(1);
     made.mockRestore();
+  });
+});
+
+describe('ExactVectorIndex.prepareSteps', () => {
+  it('makes the int8 copy in steps before the first search; a vector added meanwhile leaves it to the search', () => {
+    const dim = 24;
+    const made = vi.spyOn(Int8Vectors, 'ofSteps');
+    try {
+      const vectors = clustered(INT8_SCAN_FROM + 600, dim, 90);
+      const flat = new Float32Array(vectors.length * dim);
+      vectors.forEach((v, i) => flat.set(v, i * dim));
+      const live = new Map(vectors.map((v, i) => [i, v]));
+      const query = clustered(1, dim, 91)[0]!;
+
+      const prepared = ExactVectorIndex.fromVectors(flat, dim);
+      const steps = prepared.prepareSteps();
+      let pauses = 0;
+      while (!steps.next().done) pauses++;
+      expect(pauses).toBeGreaterThan(4);
+      expect(made).toHaveBeenCalledTimes(1);
+      expect(prepared.search(query, 10).map((h) => h.docId)).toEqual(naive(live, query, 10));
+      expect(made).toHaveBeenCalledTimes(1); // the search used the prepared copy
+
+      // A vector added between two steps: the copy being made no longer holds every vector, so it is
+      // dropped and the search makes one (a stale copy would never return the new doc).
+      const changed = ExactVectorIndex.fromVectors(flat, dim);
+      const late = changed.prepareSteps();
+      late.next();
+      changed.add(vectors.length, query);
+      while (!late.next().done);
+      expect(made).toHaveBeenCalledTimes(2);
+      expect(changed.search(query, 1)[0]!.docId).toBe(vectors.length);
+      expect(made).toHaveBeenCalledTimes(3);
+    } finally {
+      made.mockRestore();
+    }
   });
 });
 

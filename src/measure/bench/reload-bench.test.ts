@@ -64,6 +64,9 @@ describe('bench reload and bench start', () => {
     expect(r.runs).toHaveLength(1);
     expect(r.runs[0]!.listeningMs).toBeGreaterThan(0);
     expect(r.runs[0]!.readyMs).toBeGreaterThanOrEqual(r.runs[0]!.listeningMs);
+    expect(r.runs[0]!.firstSearchMs).toBeGreaterThan(0);
+    expect(r.runs[0]!.secondSearchMs).toBeGreaterThan(0);
+    expect(out.some((line) => /^\| this +\| +1 \|.*\| +[\d.]+ \| +[\d.]+ \|$/.test(line))).toBe(true);
     expect(r.summary[0]).toMatchObject({ tree: 'this', runs: 1 });
   }, 120_000);
 });

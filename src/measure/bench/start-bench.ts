@@ -25,7 +25,8 @@ export interface StartBenchOptions {
 
 /**
  * One cold start, from spawning `shoal start`: to its log lines `listening` (the code loaded), `model
- * loaded` and `index opened` (NaN when the code does not log them), and to `GET /readyz` answering 200.
+ * loaded` and `index opened` (NaN when the code does not log them), and to `GET /readyz` answering 200;
+ * then the first two searches once it is ready, one after the other, each timed by the client.
  */
 export interface StartRun {
   tree: string;
@@ -33,6 +34,10 @@ export interface StartRun {
   modelMs: number;
   indexMs: number;
   readyMs: number;
+  /** The first `GET /search` after ready (mode vector, or bm25 without a model): what lazily made structures cost it. */
+  firstSearchMs: number;
+  /** The next one, with another query. */
+  secondSearchMs: number;
 }
 
 /** The `--json` contract of `shoal bench start`. */
@@ -41,8 +46,14 @@ export interface StartBenchResult {
   /** The machine's 1-minute load average at the start and at the end. */
   loadAverage: [number, number];
   runs: StartRun[];
-  summary: Array<{ tree: string; runs: number; readyMsMedian: number; readyMsMin: number; readyMsMax: number; listeningMsMedian: number; modelMsMedian: number; indexMsMedian: number }>;
+  summary: Array<{
+    tree: string; runs: number; readyMsMedian: number; readyMsMin: number; readyMsMax: number; listeningMsMedian: number; modelMsMedian: number; indexMsMedian: number;
+    firstSearchMsMedian: number; secondSearchMsMedian: number;
+  }>;
 }
+
+// The two searches timed after ready: different queries, so the second is not a cache hit.
+const FIRST_QUERIES = ['grain exports to the soviet union', 'central bank interest rates'] as const;
 
 // How often /readyz is asked while a server starts.
 const POLL_MS = 5;
@@ -63,7 +74,7 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
       for (const tree of run % 2 === 0 ? options.trees : [...options.trees].reverse()) {
         const measured = await coldStart(tree, dirs.get(tree.name)!, options.modelDir, options.nice ?? 0);
         runs.push(measured);
-        log(`run ${run + 1}, ${tree.name}: listening after ${measured.listeningMs.toFixed(0)} ms, ready after ${measured.readyMs.toFixed(0)} ms`);
+        log(`run ${run + 1}, ${tree.name}: listening after ${measured.listeningMs.toFixed(0)} ms, ready after ${measured.readyMs.toFixed(0)} ms, first search ${measured.firstSearchMs.toFixed(1)} ms`);
       }
     }
     const summary = options.trees.map((tree) => {
@@ -74,6 +85,8 @@ export async function runStartBench(options: StartBenchOptions): Promise<StartBe
         listeningMsMedian: percentile(mine.map((r) => r.listeningMs), 50),
         modelMsMedian: percentile(mine.map((r) => r.modelMs), 50),
         indexMsMedian: percentile(mine.map((r) => r.indexMs), 50),
+        firstSearchMsMedian: percentile(mine.map((r) => r.firstSearchMs), 50),
+        secondSearchMsMedian: percentile(mine.map((r) => r.secondSearchMs), 50),
       };
     });
     return { indexDir: options.indexDir, loadAverage: [loadAtStart, loadavg()[0]!], runs, summary };
@@ -106,6 +119,7 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
   const at = (msg: string): number => (logged.has(msg) ? logged.get(msg)! - spawned : Number.NaN);
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let readyMs: number;
+  const searched: number[] = [];
   try {
     for (;;) {
       if (child.exitCode !== null) throw new SearchError('INTERNAL', `${tree.name}: shoal start exited with code ${child.exitCode} before it was ready`);
@@ -120,6 +134,7 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     readyMs = performance.now() - t0;
+    for (const query of FIRST_QUERIES) searched.push(await timedSearch(tree, port, query, modelDir ? 'vector' : 'bm25'));
   } finally {
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -127,6 +142,15 @@ async function coldStart(tree: CodeTree, indexDir: string, modelDir: string | un
     clearTimeout(kill);
   }
   // Read once the process has exited: a log line written just before it was ready may arrive after.
-  return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened') };
+  return { tree: tree.name, readyMs, listeningMs: at('listening'), modelMs: at('model loaded'), indexMs: at('index opened'), firstSearchMs: searched[0]!, secondSearchMs: searched[1]! };
+}
+
+// One search, timed from sending the request to reading the whole answer.
+async function timedSearch(tree: CodeTree, port: number, query: string, mode: 'vector' | 'bm25'): Promise<number> {
+  const t0 = performance.now();
+  const response = await fetch(`http://127.0.0.1:${port}/search?${new URLSearchParams({ q: query, mode, k: '10' })}`);
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new SearchError('INTERNAL', `${tree.name}: GET /search answered ${response.status} after ready`);
+  return performance.now() - t0;
 }
 
