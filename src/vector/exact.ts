@@ -14,9 +14,10 @@ export const INT8_SCAN_FROM = 2048;
  * The exact vector index: every live vector is scored against the query (dot product of unit vectors,
  * i.e. cosine similarity). The reference the HNSW graph is tested against, and the index used for
  * collections below `exactBelow`, where a scan is as fast as a graph walk and never misses. From
- * {@link INT8_SCAN_FROM} vectors on, a search first scans an int8 copy of the vectors, made by
- * {@link prepareSteps} or else on the first such search, and kept up to date after it, and scores only the few vectors its error bounds
- * cannot rule out in floats: the same hits and scores as the float scan.
+ * {@link INT8_SCAN_FROM} vectors on, a search first scans an int8 copy of the vectors (made by
+ * {@link prepareSteps}, or else by the first such search, and kept up to date after it) and scores
+ * only the few vectors its error bounds cannot rule out in floats: the same hits and scores as the
+ * float scan.
  */
 export class ExactVectorIndex implements VectorIndex {
   readonly kind = 'exact';
