@@ -1,14 +1,15 @@
 // The real embedding model (bge-small-en-v1.5, provisioned into models/ by `npm install`) on the sample
 // reports: the embedder's contract, semantic retrieval of the retold Senkaku paragraph, the vectors'
 // save/load round trip, the embedding cache across rebuilds, and both vector index kinds.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../src/cli/model-options.ts';
 import { SearchError } from '../src/core/errors.ts';
-import { createEmbedPool } from '../src/embedding/embed-pool.ts';
+import { createEmbedPool, EMBED_RESPAWNS } from '../src/embedding/embed-pool.ts';
 import { loadEmbedder, MODEL_FILES, type Embedder } from '../src/embedding/index.ts';
 import { buildIndex, checkModel, embeddingText, Engine, openIndex, type BuildSummary, type OpenedIndex } from '../src/engine/index.ts';
 import { retrievalOf } from '../src/retrieval/index.ts';
@@ -28,6 +29,35 @@ beforeAll(async () => {
   opened = openIndex(join(scratch, 'samples'));
 }, 120_000);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+// The embedding worker processes whose parent is `parent` (Linux: read from /proc).
+function embedChildren(parent = process.pid): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return ppid === parent && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('embed-child');
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
+// Running, and not a zombie waiting for whoever adopted it to reap it.
+const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+async function until(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !condition(); await new Promise((resolve) => setTimeout(resolve, 25))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
 
 function cosine(a: Float32Array, b: Float32Array): number {
   let s = 0;
@@ -170,9 +200,9 @@ describe('saving, loading and rebuilding embeddings', () => {
   });
 });
 
-describe('embedding on worker threads', () => {
+describe('embedding on worker processes', () => {
   it('gives the same vectors as the in-process reference for the same batches', async () => {
-    expect(embedder.threads).toBeGreaterThan(0);
+    expect(embedder.workers).toBeGreaterThan(0);
     const texts = ['Ferries stopped running as the storm neared.', 'Coast guard vessels entered the waters around the islands.', 'Copper hit a record.'];
     const batch = texts.map((t) => embedder.tokenize(t));
     const pooled = await embedder.embedTokens(batch);
@@ -210,6 +240,49 @@ describe('embedding on worker threads', () => {
       await pool.close();
     }
   });
+
+  it.runIf(process.platform === 'linux')('replaces a worker that crashes, retries its batch, and stays up itself', async () => {
+    const others = new Set(embedChildren()); // the shared embedder's
+    const pool = await createEmbedPool(join(embedder.modelDir, MODEL_FILES.onnx), embedder.info.pooling, 1);
+    const mine = (): number[] => embedChildren().filter((pid) => !others.has(pid) && alive(pid));
+    try {
+      const batch = [embedder.tokenize('Coast guard vessels entered the waters around the islands.')];
+      const [reference] = await embedder.embedTokensInProcess(batch);
+      const [first] = mine();
+      expect(first).toBeDefined();
+      // Killed idle: replaced.
+      process.kill(first!, 'SIGSEGV');
+      await until(() => !alive(first!) && mine().length === 1 && pool.workers === 1, 'a replacement worker');
+      const [second] = mine();
+      expect(second).not.toBe(first);
+      // Killed with a batch on it: the batch is run again on the replacement, and answered.
+      const running = pool.run(batch);
+      process.kill(second!, 'SIGKILL');
+      const [vector] = await running;
+      expect(cosine(vector!, reference!)).toBeGreaterThan(0.9999);
+      expect(mine()).toHaveLength(1);
+      expect(mine()[0]).not.toBe(second);
+    } finally {
+      await pool.close();
+    }
+    expect(mine()).toEqual([]);
+    expect(EMBED_RESPAWNS).toBeGreaterThan(1);
+  }, 60_000);
+
+  it.runIf(process.platform === 'linux')('leaves no worker behind when the process that started them is SIGKILLed', async () => {
+    const pool = fileURLToPath(new URL('../src/embedding/embed-pool.ts', import.meta.url));
+    const script = `const { createEmbedPool } = await import(${JSON.stringify(pool)});
+      await createEmbedPool(${JSON.stringify(join(embedder.modelDir, MODEL_FILES.onnx))}, 'cls', 2);
+      console.log('STARTED'); setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+    await until(() => out.includes('STARTED'), 'the pool to start');
+    const children = embedChildren(parent.pid);
+    expect(children).toHaveLength(2);
+    parent.kill('SIGKILL');
+    await until(() => children.every((pid) => !alive(pid)), 'the workers to exit after their parent');
+  }, 60_000);
 
   it('rejects a document embedding whose signal aborts, with the signal\'s error', async () => {
     const texts = Array.from({ length: 40 }, (_, i) => `Report ${i} on the harbour.`);

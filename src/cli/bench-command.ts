@@ -178,7 +178,7 @@ async function embedBench(argv: string[], io: Io): Promise<number> {
     queries: numberFlag('queries', values.queries, { min: 1, max: 100_000, integer: true }) ?? 200,
     log: (line) => io.err(line),
   });
-  io.out(`${r.model}: ${r.paragraphs} paragraphs (${r.tokens} word pieces) in batches of ${r.batchSize}; shoal on ${r.threads} worker threads`);
+  io.out(`${r.model}: ${r.paragraphs} paragraphs (${r.tokens} word pieces) in batches of ${r.batchSize}; shoal on ${r.workers} worker processes`);
   io.out('| embedder            | paragraphs/s | total ms |');
   io.out('|---------------------|--------------|----------|');
   io.out(`| shoal (workers)     | ${r.shoal.paragraphsPerSecond.toFixed(1).padStart(12)} | ${ms(r.shoal.ms).padStart(8)} |`);
@@ -355,7 +355,7 @@ function treesOf(thisTree: string, baseline: string | undefined): CodeTree[] {
 async function benchModelDir(values: Record<string, string | string[] | boolean | undefined>, io: Io): Promise<string | undefined> {
   if (values['no-model']) return undefined;
   const modelDir = (values['model-dir'] as string | undefined) ?? process.env.SHOAL_MODEL_DIR;
-  const embedder = await loadEmbedder({ model: modelNameOf(values), cacheDir: MODELS_DIR, threads: 0, ...(modelDir ? { modelDir } : {}), log: (line) => io.err(line) });
+  const embedder = await loadEmbedder({ model: modelNameOf(values), cacheDir: MODELS_DIR, workers: 0, ...(modelDir ? { modelDir } : {}), log: (line) => io.err(line) });
   await embedder.close();
   return embedder.modelDir;
 }

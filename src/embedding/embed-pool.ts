@@ -1,11 +1,19 @@
-import type { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { abortError } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
-import { spawnTsWorker } from '../core/ts-worker.ts';
 
-/** Worker threads, each running its own single-threaded session of a model; batches go to whichever is free. */
+/**
+ * Worker processes, each running its own single-threaded session of a model; batches go to whichever
+ * is free. Processes, not worker threads: onnxruntime-node 1.14 (the version transformers.js 2.17
+ * pins) keeps one JavaScript reference in a process-wide variable and replaces it each time a thread
+ * loads the addon, deleting the previous thread's reference from the wrong thread; the heap
+ * corruption that follows crashed a server now and then (free(): invalid next size, SIGSEGV). One
+ * addon per process never does that, and a worker that dies takes only itself down.
+ */
 export interface EmbedPool {
-  readonly threads: number;
+  /** Worker processes running now. */
+  readonly workers: number;
   /**
    * Embeds one batch of token ids on the next free worker; rejects once no worker is left. A batch
    * still waiting for a worker when `signal` aborts is taken off the queue and rejects with the
@@ -26,57 +34,93 @@ interface Pending {
 
 type Reply = { ready: true } | { id: number; flat: Float32Array; dim: number } | { id: number; error: string };
 
+const CHILD = fileURLToPath(new URL('./embed-child.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx/esm');
+
 /**
- * Starts `threads` workers over the ONNX file. On this project's 2-core machine, two sessions with
+ * A worker that dies after it started is replaced, this many times per pool at most: one killed now
+ * and then (a crash, the kernel's out-of-memory killer) is replaced; one that keeps dying is not
+ * restarted forever, and the pool goes on with the others (or the embedder with its own thread).
+ */
+export const EMBED_RESPAWNS = 8;
+
+/**
+ * Starts `workers` processes over the ONNX file. On this project's 2-core machine, two sessions with
  * one intra-op thread each embed faster than one session with two (onnxruntime's threads scale
  * poorly on small batches), and the calling thread's event loop stays free while they work.
  */
-export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean', threads: number): Promise<EmbedPool> {
-  const workers = new Set<Worker>();
+export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean', workers: number): Promise<EmbedPool> {
+  const ready = new Set<ChildProcess>();
+  let starting = 0;
+  let respawns = 0;
   const queue: Pending[] = [];
-  const busy = new Map<Worker, { id: number; job: Pending }>();
+  const busy = new Map<ChildProcess, { id: number; job: Pending }>();
   let nextId = 0;
   let closed = false;
 
   const dispatch = (): void => {
-    for (const worker of workers) {
-      if (busy.has(worker) || queue.length === 0) continue;
+    for (const child of ready) {
+      if (busy.has(child) || queue.length === 0) continue;
       const job = queue.shift()!;
       const id = nextId++;
-      busy.set(worker, { id, job });
-      worker.ref(); // keep the process alive while a job runs
-      worker.postMessage({ id, batch: job.batch });
+      busy.set(child, { id, job });
+      hold(child, true); // keep the process alive while a job runs
+      try {
+        child.send({ id, batch: job.batch });
+      } catch (error) {
+        retire(child, new SearchError('INTERNAL', `embedding worker ${child.pid} cannot be reached: ${(error as Error).message}`, { cause: error }));
+      }
     }
   };
 
-  // A worker that fails or exits leaves the pool; its job goes back to the queue for the others.
-  const retire = (worker: Worker, reason: Error): void => {
-    if (!workers.delete(worker)) return;
-    void worker.terminate();
-    const current = busy.get(worker);
-    busy.delete(worker);
+  // A worker that fails or exits leaves the pool; its job goes back to the queue for the others, and
+  // a worker that had started is replaced (within the budget).
+  const retire = (child: ChildProcess, reason: Error): void => {
+    if (!ready.delete(child)) return;
+    child.kill('SIGKILL');
+    const current = busy.get(child);
+    busy.delete(child);
+    const replaced = !closed && respawns < EMBED_RESPAWNS;
+    if (replaced) {
+      respawns++;
+      start().then(dispatch, () => rejectAllIfNone(reason));
+    }
     if (current) {
-      if (current.job.attempts++ === 0 && workers.size > 0) queue.unshift(current.job);
+      if (current.job.attempts++ === 0 && (ready.size > 0 || replaced)) queue.unshift(current.job);
       else current.job.reject(reason);
     }
-    if (workers.size === 0) for (const job of queue.splice(0)) job.reject(reason);
+    rejectAllIfNone(reason);
     dispatch();
   };
 
-  const start = (): Promise<void> => new Promise<void>((ready, failed) => {
-    const worker = spawnTsWorker(new URL('./embed-worker.ts', import.meta.url), { modelPath, pooling });
-    workers.add(worker);
+  // With no worker running or starting, nothing would ever take the queued batches.
+  const rejectAllIfNone = (reason: Error): void => {
+    if (ready.size === 0 && starting === 0) for (const job of queue.splice(0)) job.reject(reason);
+  };
+
+  const start = (): Promise<void> => new Promise<void>((resolve, failed) => {
+    starting++;
+    const child = fork(CHILD, [modelPath, pooling], { execArgv: ['--import', TSX], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let started = false;
-    worker.on('message', (reply: Reply) => {
-      if ('ready' in reply) {
-        started = true;
-        worker.unref(); // idle from now on: an idle pool never keeps the process alive
-        return ready();
+    const settle = (error?: Error): void => {
+      if (started) return;
+      started = true;
+      starting--;
+      if (error) return failed(error);
+      if (closed) {
+        child.kill('SIGKILL');
+        return failed(new SearchError('INTERNAL', 'the embedding pool is closed'));
       }
-      const current = busy.get(worker);
+      ready.add(child);
+      hold(child, false); // idle from now on: an idle pool never keeps the process alive
+      resolve();
+    };
+    child.on('message', (reply: Reply) => {
+      if ('ready' in reply) return settle();
+      const current = busy.get(child);
       if (!current || current.id !== reply.id) return;
-      busy.delete(worker);
-      worker.unref();
+      busy.delete(child);
+      hold(child, false);
       if ('error' in reply) current.job.reject(new SearchError('INTERNAL', `embedding worker failed: ${reply.error}`));
       else {
         const { flat, dim } = reply;
@@ -84,32 +128,33 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
       }
       dispatch();
     });
-    worker.on('error', (error) => {
-      if (!started) failed(error);
-      retire(worker, new SearchError('INTERNAL', `embedding worker failed: ${error.message}`, { cause: error }));
+    child.on('error', (error) => {
+      settle(error);
+      retire(child, new SearchError('INTERNAL', `embedding worker failed: ${error.message}`, { cause: error }));
     });
-    worker.on('exit', (code) => {
-      if (!started) failed(new Error(`embedding worker exited with code ${code} while starting`));
-      if (!closed) retire(worker, new SearchError('INTERNAL', `embedding worker exited with code ${code}`));
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      settle(new Error(`embedding worker ${how} while starting`));
+      if (!closed) retire(child, new SearchError('INTERNAL', `embedding worker ${child.pid} ${how}`));
     });
     // Referenced while it starts (the caller awaits it), unreferenced once ready.
-    worker.ref();
+    hold(child, true);
   });
 
   try {
-    await Promise.all(Array.from({ length: threads }, start));
+    await Promise.all(Array.from({ length: workers }, start));
   } catch (error) {
     closed = true;
-    await Promise.all([...workers].map((w) => w.terminate()));
+    await Promise.all([...ready].map(stop));
     throw error;
   }
 
   return {
-    get threads() {
-      return workers.size;
+    get workers() {
+      return ready.size;
     },
     run: (batch, signal) => new Promise<Float32Array[]>((resolve, reject) => {
-      if (workers.size === 0) return reject(new SearchError('INTERNAL', closed ? 'the embedding pool is closed' : 'no embedding worker is running'));
+      if (ready.size === 0 && starting === 0) return reject(new SearchError('INTERNAL', closed ? 'the embedding pool is closed' : 'no embedding worker is running'));
       if (signal?.aborted) return reject(abortError(signal));
       const leave = (): void => {
         const at = queue.indexOf(job);
@@ -138,9 +183,30 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
       for (const job of queue.splice(0)) job.reject(stopped);
       for (const { job } of busy.values()) job.reject(stopped);
       busy.clear();
-      const all = [...workers];
-      workers.clear();
-      await Promise.all(all.map((w) => w.terminate()));
+      const all = [...ready];
+      ready.clear();
+      await Promise.all(all.map(stop));
     },
   };
+}
+
+// Whether a worker keeps this process alive: the process and its IPC channel both count.
+function hold(child: ChildProcess, on: boolean): void {
+  if (on) {
+    child.ref();
+    child.channel?.ref();
+  } else {
+    child.unref();
+    child.channel?.unref();
+  }
+}
+
+// Ends a worker and waits for it to be gone.
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    hold(child, true); // awaited: the process waits for the exit
+    child.kill('SIGTERM');
+  });
 }

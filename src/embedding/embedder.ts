@@ -52,10 +52,10 @@ export interface Embedder {
   /** The model folder (transformers.js layout). */
   readonly modelDir: string;
   /**
-   * Worker threads that embed documents (0: the calling thread does, through transformers.js). They
-   * load their sessions after the model is returned; documents wait for them.
+   * Worker processes that embed documents (0: the calling thread does, through transformers.js).
+   * They load their sessions after the model is returned; documents wait for them.
    */
-  readonly threads: number;
+  readonly workers: number;
   /** Word-piece ids with the special tokens, cut to the model's input limit. */
   tokenize(text: string): number[];
   /** Word pieces in a text, without special tokens (additive over whitespace-separated parts). */
@@ -75,7 +75,7 @@ export interface Embedder {
   embedDocuments(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   /** Embeds a query (with the query instruction) on the calling thread: one short input, lowest latency. */
   embedQuery(query: string): Promise<Float32Array>;
-  /** Stops the worker threads. */
+  /** Stops the worker processes. */
   close(): Promise<void>;
 }
 
@@ -92,10 +92,11 @@ export interface LoadEmbedderOptions {
   /** Fetch the model when it is not in the folder or cache. Default true. */
   fetch?: boolean;
   /**
-   * Worker threads that embed documents, each with a single-threaded onnxruntime session. Default:
-   * the available cores (at most 4); 0 embeds on the calling thread with onnxruntime's default threads.
+   * Worker processes that embed documents, each with a single-threaded onnxruntime session (see
+   * `embed-pool.ts`). Default: the available cores (at most 4); 0 embeds on the calling thread with
+   * onnxruntime's default threads.
    */
-  threads?: number;
+  workers?: number;
 }
 
 /** The slice of transformers.js this module uses. */
@@ -121,8 +122,8 @@ const loaded = new Map<string, Promise<Embedder>>();
  */
 export function loadEmbedder(options: LoadEmbedderOptions): Promise<Embedder> {
   const spec = modelSpec(options.model ?? DEFAULT_MODEL);
-  const threads = options.threads ?? Math.min(4, availableParallelism());
-  const key = `${spec.name}\0${options.modelDir ?? ''}\0${options.cacheDir}\0${threads}`;
+  const workers = options.workers ?? Math.min(4, availableParallelism());
+  const key = `${spec.name}\0${options.modelDir ?? ''}\0${options.cacheDir}\0${workers}`;
   let pending = loaded.get(key);
   if (!pending) {
     pending = (async () => {
@@ -132,7 +133,7 @@ export function loadEmbedder(options: LoadEmbedderOptions): Promise<Embedder> {
         ...(options.log ? { log: options.log } : {}),
         ...(options.fetch === false ? { fetchers: { hub: refuse, maven: refuse } } : {}),
       });
-      return openModel(spec, model, threads, () => loaded.delete(key));
+      return openModel(spec, model, workers, () => loaded.delete(key));
     })();
     pending.catch(() => loaded.delete(key));
     loaded.set(key, pending);
@@ -144,7 +145,7 @@ async function refuse(): Promise<never> {
   throw new Error('fetching is switched off');
 }
 
-async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: number, onClose: () => void): Promise<Embedder> {
+async function openModel(spec: ModelSpec, model: ProvisionedModel, workers: number, onClose: () => void): Promise<Embedder> {
   const transformers = await import('@xenova/transformers');
   const { env, AutoTokenizer, AutoModel, Tensor } = transformers;
   env.allowRemoteModels = false;
@@ -191,7 +192,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
   // ready without them (a server answers a second sooner); documents wait for them.
   let pool: EmbedPool | undefined;
   let poolFailed = false;
-  const poolStarted = threads <= 0 ? Promise.resolve() : createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, threads).then((started) => {
+  const poolStarted = workers <= 0 ? Promise.resolve() : createEmbedPool(join(model.dir, MODEL_FILES.onnx), spec.pooling, workers).then((started) => {
     pool = started;
   }, (cause: unknown) => {
     poolFailed = true;
@@ -201,7 +202,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
   // Documents go to the workers; if every worker has died, to the calling thread.
   const embedTokens = async (batch: readonly (readonly number[])[]): Promise<Float32Array[]> => {
     await poolStarted;
-    return batch.length === 0 ? [] : pool && pool.threads > 0 ? pool.run(batch) : embedTokensInProcess(batch);
+    return batch.length === 0 ? [] : pool && pool.workers > 0 ? pool.run(batch) : embedTokensInProcess(batch);
   };
   const info: EmbeddingModelInfo = {
     name: spec.name, id, revision: model.revision, onnxSha256, dimension: probe[0]!.length,
@@ -211,8 +212,8 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
   const embedder: Embedder = {
     info,
     modelDir: model.dir,
-    get threads() {
-      return pool ? pool.threads : poolFailed ? 0 : threads;
+    get workers() {
+      return pool ? pool.workers : poolFailed ? 0 : workers;
     },
     tokenize,
     countTokens: (text) => tokenizer.encode(text, null, { add_special_tokens: false }).length,
@@ -233,7 +234,7 @@ async function openModel(spec: ModelSpec, model: ProvisionedModel, threads: numb
         if (!signal?.aborted) options.onProgress?.(done, texts.length);
       };
       const batches = lengthSortedBatches(tokens, batchSize);
-      if (pool && pool.threads > 0) {
+      if (pool && pool.workers > 0) {
         // All batches are queued at once, so the pool keeps every worker busy; an abort takes the
         // batches still queued off it, so the work stops when each worker's current batch is done.
         // Each queued batch listens for the abort: on a signal of this call's own that follows the

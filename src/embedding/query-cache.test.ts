@@ -119,7 +119,7 @@ describe('the query vector cache over bge-small', () => {
   let embedder: Embedder;
   beforeAll(async () => {
     // Offline: the model must already be in models/ (npm install fetches it).
-    embedder = await loadEmbedder({ cacheDir: fileURLToPath(new URL('../../models', import.meta.url)), fetch: false, threads: 0 });
+    embedder = await loadEmbedder({ cacheDir: fileURLToPath(new URL('../../models', import.meta.url)), fetch: false, workers: 0 });
   }, 120_000);
   afterAll(() => embedder.close());
 

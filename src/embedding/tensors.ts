@@ -1,4 +1,4 @@
-// Model input and output arrays: shared by the embedder and its worker threads (kept free of heavier imports).
+// Model input and output arrays: shared by the embedder and its worker processes (kept free of heavier imports).
 
 /** Right-pads a batch of token ids into the model's int64 inputs. */
 export function padBatch(batch: readonly (readonly number[])[]): {

@@ -33,7 +33,7 @@ export function fakeEmbedder(dimension = 16, options: FakeEmbedderOptions = {}):
     return normalize(v);
   };
   const embedder: Embedder & { calls: typeof calls } = {
-    info, modelDir: '/nonexistent', threads: 0, calls,
+    info, modelDir: '/nonexistent', workers: 0, calls,
     tokenize,
     countTokens: (text) => words(text).length,
     tokenBound: (text) => words(text).length,

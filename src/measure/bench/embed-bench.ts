@@ -27,8 +27,8 @@ export interface EmbedBenchResult {
   /** Word pieces fed to the model (special tokens included, padding excluded). */
   tokens: number;
   batchSize: number;
-  /** Embedding worker threads shoal used (0: the calling thread). */
-  threads: number;
+  /** Embedding worker processes shoal used (0: the calling thread). */
+  workers: number;
   /** shoal's embedder from text to normalised vectors: tokenizing, padding, the forward pass, pooling. */
   shoal: { paragraphsPerSecond: number; ms: number };
   /** A bare onnxruntime-node session running the same padded token batches (the forward pass only). */
@@ -77,7 +77,7 @@ export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBe
   // Chunks of a few batches: enough to keep every embedding worker busy (each chunk ends with the
   // workers draining it, which a real build, queuing everything at once, does not), small enough to
   // interleave.
-  const perChunk = Math.max(4 * Math.max(1, embedder.threads), Math.ceil(64 / batchSize));
+  const perChunk = Math.max(4 * Math.max(1, embedder.workers), Math.ceil(64 / batchSize));
   const chunks: number[][][] = [];
   for (let i = 0; i < batches.length; i += perChunk) chunks.push(batches.slice(i, i + perChunk));
   // Warm-up: the first runs of a session allocate its buffers.
@@ -110,7 +110,7 @@ export async function runEmbedBench(options: EmbedBenchOptions): Promise<EmbedBe
   const shoal = { paragraphsPerSecond: limit / (shoalMs / 1000), ms: shoalMs };
   const onnxruntime = { paragraphsPerSecond: limit / (bareMs / 1000), ms: bareMs };
   return {
-    model: embedder.info.name, paragraphs: limit, tokens: tokens.reduce((s, t) => s + t.length, 0), batchSize, threads: embedder.threads,
+    model: embedder.info.name, paragraphs: limit, tokens: tokens.reduce((s, t) => s + t.length, 0), batchSize, workers: embedder.workers,
     shoal, onnxruntime, ratio: shoal.paragraphsPerSecond / onnxruntime.paragraphsPerSecond,
     query: { count: latency.length, p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99) },
   };

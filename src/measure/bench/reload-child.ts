@@ -31,9 +31,11 @@ const request = JSON.parse(process.argv[2]!) as ChildRequest;
 const queries = JSON.parse(readFileSync(request.queriesFile, 'utf8')) as string[];
 const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(request.tree, path)).href) as Promise<T>;
 const { Engine } = await load<EngineModule>('src/engine/index.ts');
-// The query model on this thread only (no embedding workers: nothing here embeds documents).
+// The query model on this thread only (no embedding workers: nothing here embeds documents). The
+// tree measured may be older code, where the option was named `threads`.
+const noWorkers = { workers: 0, threads: 0 };
 const embedder = request.modelDir
-  ? await (await load<EmbeddingModule>('src/embedding/index.ts')).loadEmbedder({ model: 'bge-small', modelDir: request.modelDir, cacheDir: join(request.tree, 'models'), threads: 0, fetch: false })
+  ? await (await load<EmbeddingModule>('src/embedding/index.ts')).loadEmbedder({ model: 'bge-small', modelDir: request.modelDir, cacheDir: join(request.tree, 'models'), fetch: false, ...noWorkers })
   : undefined;
 const options = { indexDir: request.indexDir, ...(embedder ? { embedder } : {}) };
 

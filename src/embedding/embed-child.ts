@@ -1,25 +1,25 @@
-// Worker thread entry: one onnxruntime session with a single intra-op thread, embedding one batch of
-// token ids per message. Started by embed-pool.ts; long-lived.
-import { parentPort, workerData } from 'node:worker_threads';
+// Child process entry: one onnxruntime session with a single intra-op thread, embedding one batch of
+// token ids per message. Started by embed-pool.ts with the model's path and pooling as arguments;
+// long-lived, and gone with its parent (it exits when the IPC channel closes).
 import ort from 'onnxruntime-node';
 import { padBatch, poolAndNormalize } from './tensors.ts';
-
-interface Setup {
-  modelPath: string;
-  pooling: 'cls' | 'mean';
-}
 
 interface Job {
   id: number;
   batch: number[][];
 }
 
-const { modelPath, pooling } = workerData as Setup;
+const send = (message: unknown): void => {
+  if (process.connected) process.send!(message);
+};
+process.on('disconnect', () => process.exit(0));
+
+const [modelPath, pooling] = process.argv.slice(2) as [string, 'cls' | 'mean'];
 const session = await ort.InferenceSession.create(modelPath, {
   executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
 });
 
-parentPort!.on('message', async ({ id, batch }: Job) => {
+process.on('message', async ({ id, batch }: Job) => {
   try {
     const { inputIds, attentionMask, tokenTypeIds, dims } = padBatch(batch);
     const output = await session.run({
@@ -33,9 +33,9 @@ parentPort!.on('message', async ({ id, batch }: Job) => {
     const vectors = poolAndNormalize(hidden.data as Float32Array, batch, dims[1], dim, pooling);
     const flat = new Float32Array(vectors.length * dim);
     vectors.forEach((v, i) => flat.set(v, i * dim));
-    parentPort!.postMessage({ id, flat, dim }, [flat.buffer]);
+    send({ id, flat, dim });
   } catch (error) {
-    parentPort!.postMessage({ id, error: (error as Error).message });
+    send({ id, error: (error as Error).message });
   }
 });
-parentPort!.postMessage({ ready: true });
+send({ ready: true });
