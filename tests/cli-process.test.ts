@@ -1,5 +1,5 @@
 // The CLI as a user runs it: a separate process that must finish on its own once its work is done
-// (embedding worker threads must never keep it alive), and, where a terminal changes what it prints,
+// (embedding workers must never keep it alive), and, where a terminal changes what it prints,
 // under a pseudo-terminal (util-linux `script`) as well as with its output piped.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -106,7 +106,10 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
       if (started) return;
       started = true;
       starting--;
-      if (error) return failed(error);
+      if (error) {
+        child.kill('SIGKILL'); // whatever failed, a worker that never became ready is not left running
+        return failed(error);
+      }
       if (closed) {
         child.kill('SIGKILL');
         return failed(new SearchError('INTERNAL', 'the embedding pool is closed'));

@@ -395,7 +395,7 @@ export class Engine implements SearchEngine {
     await this.turns.take(signal);
     const index = this.index;
     const { ids, writes, embedded, reused } = await putWritesOf(reports, index, this.options.embedder, signal);
-    // The documents were embedded on worker threads; applying them is main-thread work again.
+    // The documents were embedded by worker processes; applying them is main-thread work again.
     if (index.hasVectors) await this.turns.take(signal);
     // Nothing awaits from here on: the check and the commit are one step, no timer can fire between.
     throwIfAborted(signal);

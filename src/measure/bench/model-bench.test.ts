@@ -21,7 +21,7 @@ describe('embedding and vector benches', () => {
 
   it('bench embed compares shoal with a bare onnxruntime session on the same batches', async () => {
     const r = await runEmbedBench({ data: dir, embedder, limit: 40, batchSize: 8, queries: 5 });
-    expect(Object.keys(r).sort()).toEqual(['batchSize', 'model', 'onnxruntime', 'paragraphs', 'query', 'ratio', 'shoal', 'threads', 'tokens']);
+    expect(Object.keys(r).sort()).toEqual(['batchSize', 'model', 'onnxruntime', 'paragraphs', 'query', 'ratio', 'shoal', 'tokens', 'workers']);
     expect(r).toMatchObject({ model: 'bge-small', paragraphs: 40, batchSize: 8, query: { count: 5 } });
     expect(r.shoal.paragraphsPerSecond).toBeGreaterThan(0);
     expect(r.ratio).toBeCloseTo(r.shoal.paragraphsPerSecond / r.onnxruntime.paragraphsPerSecond, 12);
