@@ -1,7 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { abortError } from '../core/abort.ts';
 import { SearchError } from '../core/errors.ts';
+import { forkTs } from '../core/ts-worker.ts';
 
 /**
  * Worker processes, each running its own single-threaded session of a model; batches go to whichever
@@ -33,9 +33,6 @@ interface Pending {
 }
 
 type Reply = { ready: true } | { id: number; flat: Float32Array; dim: number } | { id: number; error: string };
-
-const CHILD = fileURLToPath(new URL('./embed-child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx/esm');
 
 /**
  * A worker that dies after it started is replaced, this many times per pool at most: one killed now
@@ -100,7 +97,7 @@ export async function createEmbedPool(modelPath: string, pooling: 'cls' | 'mean'
 
   const start = (): Promise<void> => new Promise<void>((resolve, failed) => {
     starting++;
-    const child = fork(CHILD, [modelPath, pooling], { execArgv: ['--import', TSX], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = forkTs(new URL('./embed-child.ts', import.meta.url), [modelPath, pooling], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let started = false;
     const settle = (error?: Error): void => {
       if (started) return;

@@ -233,7 +233,6 @@ function dropEngine(engines: Map<string, LexicalEngine>, name: string): void {
   engines.delete(name);
 }
 
-
 function fts5Megabytes(engine: LexicalEngine): number {
   const db = (engine as ReturnType<typeof fts5Engine>).db;
   const pages = db.pragma('page_count', { simple: true }) as number;

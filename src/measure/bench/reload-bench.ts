@@ -5,13 +5,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SearchError } from '../../core/errors.ts';
+import { TSX_LOADER } from '../../core/ts-worker.ts';
 import { percentile } from '../eval/metrics.ts';
 import { CURRENT_FILE, MANIFEST_FILE, readCurrent, writeFileAtomic } from '../../storage/index.ts';
 
 /** This checkout: the code measured when no other tree is named. */
 export const THIS_TREE = fileURLToPath(new URL('../../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./reload-child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx/esm');
 
 /** A checkout of shoal whose code is measured, and the name it is reported under. */
 export interface CodeTree {
@@ -163,7 +163,7 @@ export interface ChildRequest {
 
 function runChild(tree: CodeTree, nice: number, request: Omit<ChildRequest, 'tree'>): Promise<ReloadRun> {
   return new Promise((resolvePromise, reject) => {
-    const [command, args] = nodeCommand(['--import', TSX, CHILD, JSON.stringify({ ...request, tree: resolve(tree.dir) })], nice);
+    const [command, args] = nodeCommand(['--import', TSX_LOADER, CHILD, JSON.stringify({ ...request, tree: resolve(tree.dir) })], nice);
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
